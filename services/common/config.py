@@ -1,0 +1,127 @@
+"""Configuration from environment variables, with documented defaults.
+
+Every knob the platform has is read here and nowhere else, so the list below is
+the whole operator-facing configuration surface (README "Configuration" mirrors it).
+
+| variable                 | default                                   | meaning |
+|--------------------------|-------------------------------------------|---------|
+| QI_AMQP_URI              | amqp://guest:guest@127.0.0.1:5672/        | RabbitMQ |
+| QI_DATA_DIR              | ./var                                     | SQLite files, logs, uploaded files |
+| QI_DB_URL_<SERVICE>      | sqlite:///<QI_DATA_DIR>/<service>.db      | database of one service |
+| QI_DB_URL                | (unset)                                   | template for all services, `{service}` is replaced |
+| QI_JWT_SECRET            | dev-only secret (warns)                   | HS256 key shared by identity and gateway |
+| QI_ACCESS_TOKEN_TTL      | 900                                       | seconds an access token lives |
+| QI_REFRESH_TOKEN_TTL     | 1209600                                   | seconds a refresh token lives |
+| QI_PII_KEYS              | dev-only key (warns)                      | `kid:base64key,kid2:base64key` AES-256-GCM keys |
+| QI_PII_ACTIVE_KID        | first of QI_PII_KEYS                      | key id used for new encryptions |
+| QI_BLIND_INDEX_KEY       | dev-only key (warns)                      | HMAC key of the searchable blind index |
+| QI_RPC_TIMEOUT           | 5                                         | seconds the gateway waits for a service |
+| QI_METRICS_PORT_<SERVICE>| see DEFAULT_METRICS_PORTS                 | Prometheus port of one service |
+| QI_GATEWAY_PORT          | 8000                                      | HTTP port of the gateway |
+| QI_SLA_RULES_FILE        | services/common/data/sla_rules.json       | time limits (data, not code) |
+| QI_CALENDAR_DIR          | services/common/data/calendar             | State Council notices loaded by operators |
+| QI_OUTBOX_POLL_SECONDS   | 0.5                                       | relay poll interval when idle |
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+DEFAULT_METRICS_PORTS = {
+    "identity": 9101,
+    "registry": 9102,
+    "matching": 9103,
+    "booking": 9104,
+    "feedback": 9105,
+    "gateway": 9100,
+}
+
+_DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+# 32 zero-free bytes, base64; only for local runs and tests.
+_DEV_PII_KEYS = "dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
+_DEV_BLIND_INDEX_KEY = "dev-only-blind-index-key-change-me"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def amqp_uri() -> str:
+    return env("QI_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def data_dir() -> Path:
+    path = Path(env("QI_DATA_DIR", str(REPO_ROOT / "var")))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url(service: str) -> str:
+    specific = env(f"QI_DB_URL_{service.upper()}")
+    if specific:
+        return specific
+    template = env("QI_DB_URL")
+    if template:
+        return template.replace("{service}", service)
+    return f"sqlite:///{data_dir() / (service + '.db')}"
+
+
+def _dev_default(name: str, value: str) -> str:
+    configured = env(name)
+    if configured:
+        return configured
+    if env("QI_ENV", "dev") == "production":
+        raise RuntimeError(f"{name} must be set in production")
+    warnings.warn(f"{name} not set: using the development default", stacklevel=3)
+    return value
+
+
+def jwt_secret() -> str:
+    return _dev_default("QI_JWT_SECRET", _DEV_JWT_SECRET)
+
+
+def access_token_ttl() -> int:
+    return int(env("QI_ACCESS_TOKEN_TTL", "900"))
+
+
+def refresh_token_ttl() -> int:
+    return int(env("QI_REFRESH_TOKEN_TTL", str(14 * 24 * 3600)))
+
+
+def pii_keys() -> str:
+    return _dev_default("QI_PII_KEYS", _DEV_PII_KEYS)
+
+
+def pii_active_kid() -> str | None:
+    return env("QI_PII_ACTIVE_KID")
+
+
+def blind_index_key() -> str:
+    return _dev_default("QI_BLIND_INDEX_KEY", _DEV_BLIND_INDEX_KEY)
+
+
+def rpc_timeout() -> float:
+    return float(env("QI_RPC_TIMEOUT", "5"))
+
+
+def metrics_port(service: str) -> int:
+    return int(env(f"QI_METRICS_PORT_{service.upper()}", str(DEFAULT_METRICS_PORTS.get(service, 9199))))
+
+
+def gateway_port() -> int:
+    return int(env("QI_GATEWAY_PORT", "8000"))
+
+
+def sla_rules_file() -> Path:
+    return Path(env("QI_SLA_RULES_FILE", str(REPO_ROOT / "services/common/data/sla_rules.json")))
+
+
+def calendar_dir() -> Path:
+    return Path(env("QI_CALENDAR_DIR", str(REPO_ROOT / "services/common/data/calendar")))
+
+
+def outbox_poll_seconds() -> float:
+    return float(env("QI_OUTBOX_POLL_SECONDS", "0.5"))

@@ -1,0 +1,87 @@
+"""Database plumbing shared by every service: one database per service.
+
+A service never opens another service's database: `database_url(service)` only
+ever yields the caller's own URL. Tables that every service needs (outbox,
+processed events, idempotency keys, SLA clocks, audit log) are mapped on
+`CommonBase` and created by the `common` Alembic branch in each service's own
+database.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from . import config
+
+
+class CommonBase(DeclarativeBase):
+    """Metadata of the tables every service database carries."""
+
+
+def utcnow() -> dt.datetime:
+    # Stored naive-UTC everywhere: SQLite has no time zones, and mixing aware and
+    # naive values is the classic source of off-by-8-hours bugs in Asia/Shanghai.
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def is_sqlite(url_or_engine) -> bool:
+    url = str(getattr(url_or_engine, "url", url_or_engine))
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str) -> Engine:
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            # WAL lets the relay read while a worker writes; busy_timeout makes
+            # concurrent writers wait instead of failing with "database is locked".
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def engine_for(service: str) -> Engine:
+    return make_engine(config.database_url(service))
+
+
+class Database:
+    """A unit of work factory bound to one service's database."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.Session = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One business transaction: commits on success, rolls back on error.
+
+        Events recorded with `outbox.record_event` inside this block commit or
+        roll back together with the change that caused them.
+        """
+        session = self.Session()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        session = self.Session()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()

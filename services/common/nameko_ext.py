@@ -1,0 +1,94 @@
+"""nameko glue: the only module that knows about containers and entrypoints.
+
+Domain modules stay free of nameko; a service's `service.py` wires them with
+these dependency providers.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import eventlet
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from prometheus_client import start_http_server
+
+from . import config
+from .db import Database, engine_for
+from .outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+if eventlet.patcher.is_monkey_patched("socket"):
+    # psycopg2 blocks the whole eventlet hub unless made green; under `nameko run`
+    # every worker shares one hub, so a slow query would stall every request.
+    from psycogreen.eventlet import patch_psycopg
+
+    patch_psycopg()
+
+
+class DatabaseProvider(DependencyProvider):
+    """Gives each worker the service's own `Database` (unit-of-work factory)."""
+
+    def setup(self):
+        self.db = Database(engine_for(self.container.service_name))
+
+    def stop(self):
+        self.db.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.db
+
+
+class OutboxRelayProvider(DependencyProvider):
+    """Runs the outbox relay beside the service and pokes it after each worker.
+
+    The poke only shortens latency: the relay also polls, so an event committed
+    by a worker that crashed right after its commit is still published.
+    """
+
+    def __init__(self, database: DatabaseProvider):
+        self.database_provider = database
+
+    def setup(self):
+        self.relay = None
+
+    def start(self):
+        service = self.container.service_name
+        self.relay = OutboxRelay(Database(engine_for(service)), service, amqp_uri=self.container.config.get("AMQP_URI"))
+        self.container.spawn_managed_thread(lambda: self.relay.run_forever(sleep=eventlet.sleep))
+
+    def stop(self):
+        if self.relay:
+            self.relay.stop()
+
+    def kill(self):
+        self.stop()
+
+    def worker_teardown(self, worker_ctx):
+        if self.relay:
+            self.relay.wake()
+
+    def get_dependency(self, worker_ctx):
+        return self.relay
+
+
+_metrics_lock = threading.Lock()
+_metrics_started: set[int] = set()
+
+
+class MetricsServer(DependencyProvider):
+    """Serves the process's Prometheus registry on the service's metrics port."""
+
+    def setup(self):
+        port = config.metrics_port(self.container.service_name)
+        with _metrics_lock:
+            if port not in _metrics_started:
+                start_http_server(port, addr=config.env("QI_METRICS_ADDR", "127.0.0.1"))
+                _metrics_started.add(port)
+
+
+def idempotent_event_handler(source_service: str, event_type: str):
+    """A nameko event handler that redelivers on failure (the effect is guarded by
+    `consumer.claim_event`, so redelivery is safe)."""
+    return event_handler(source_service, event_type, requeue_on_error=True)

@@ -1,0 +1,206 @@
+"""Transactional outbox and its relay.
+
+`record_event` writes the event in the caller's transaction: the event exists if
+and only if the change that caused it committed (the bug this avoids is
+"commit, then dispatch", where a crash between the two loses the event).
+
+`OutboxRelay` publishes pending rows to `<source>.events` with publisher confirms
+and `mandatory=True`, and marks a row sent only after the broker confirmed it.
+Several relays may run against one PostgreSQL database: each claims its batch
+with `FOR UPDATE SKIP LOCKED`, so a row is published by one relay only. A relay
+that dies after publishing and before committing leaves the row pending, and it
+is published again: delivery is at least once, and consumers drop duplicates by
+the envelope id.
+
+An event the broker returns as unroutable (no queue bound for its type yet) is
+not dropped: it stays in the outbox, counted, and is retried with back-off until
+a queue takes it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+
+import kombu
+from kombu import Connection, Producer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import DateTime, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from . import config
+from .db import CommonBase, Database, is_sqlite, utcnow
+from .events import dumps, exchange, make_envelope
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PUBLISHED = Counter("qi_outbox_published_total", "Events confirmed by the broker", ["source", "type"])
+OUTBOX_UNROUTABLE = Counter("qi_outbox_unroutable_total", "Events returned unroutable, kept for retry", ["source", "type"])
+OUTBOX_ERRORS = Counter("qi_outbox_publish_errors_total", "Publish attempts that failed", ["source"])
+OUTBOX_LAG = Gauge("qi_outbox_oldest_pending_seconds", "Age of the oldest unsent event", ["source"])
+
+
+class OutboxEvent(CommonBase):
+    __tablename__ = "outbox_event"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    type: Mapped[str] = mapped_column(String(100), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    source: Mapped[str] = mapped_column(String(50), nullable=False)
+    subject: Mapped[str] = mapped_column(String(100), nullable=False)
+    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "seq"),)
+
+
+def record_event(session: Session, source: str, event_type: str, subject, data: dict,
+                 version: int = 1) -> dict:
+    """Add an event to the caller's transaction and return its envelope."""
+    envelope = make_envelope(source, event_type, str(subject), data, version=version)
+    session.add(OutboxEvent(
+        id=envelope["id"], type=event_type, version=version, source=source, subject=str(subject),
+        occurred_at=utcnow(), body=dumps(envelope), attempts=0,
+    ))
+    return envelope
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(600, 2 ** min(attempts, 10)))
+
+
+class OutboxRelay:
+    def __init__(self, db: Database, source: str, amqp_uri: str | None = None, batch_size: int = 100,
+                 poll_seconds: float | None = None, name: str | None = None):
+        self.db = db
+        self.source = source
+        self.amqp_uri = amqp_uri or config.amqp_uri()
+        self.batch_size = batch_size
+        self.poll_seconds = config.outbox_poll_seconds() if poll_seconds is None else poll_seconds
+        self.name = name or f"relay-{source}"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._returned: set[str] = set()
+        self._skip_locked = not is_sqlite(db.engine)
+
+    # -- broker ---------------------------------------------------------------
+    def _on_return(self, exc, exch, routing_key, message):
+        message_id = message.properties.get("message_id")
+        if message_id:
+            self._returned.add(message_id)
+
+    def _ensure_producer(self) -> Producer:
+        if self._producer is None:
+            self._connection = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
+                                          heartbeat=0, connect_timeout=5)
+            self._connection.ensure_connection(max_retries=1)
+            channel = self._connection.channel()
+            self._producer = Producer(channel, exchange=exchange(self.source), on_return=self._on_return)
+            exchange(self.source)(channel).declare()
+        return self._producer
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # closing a broken connection may itself fail
+                pass
+        self._connection = None
+        self._producer = None
+
+    def _publish(self, row: OutboxEvent) -> bool:
+        """Publish one row and wait for the broker's confirm; False if returned unroutable."""
+        producer = self._ensure_producer()
+        self._returned.discard(row.id)
+        producer.publish(
+            row.body, exchange=exchange(self.source), routing_key=row.type, mandatory=True,
+            delivery_mode=2, content_type="application/json", content_encoding="utf-8", serializer=None,
+            message_id=row.id, type=row.type, app_id=self.source, timestamp=int(time.time()),
+            headers={"event_version": row.version}, retry=False,
+        )
+        # With confirms on, publish() returned after the broker acked; RabbitMQ
+        # sends basic.return before the ack, so the callback has run by now.
+        return row.id not in self._returned
+
+    # -- relay loop -----------------------------------------------------------
+    def publish_pending(self) -> int:
+        """Claim and publish one batch. Returns how many rows were confirmed."""
+        published = 0
+        with self.db.transaction() as session:
+            now = utcnow()
+            query = (select(OutboxEvent)
+                     .where(OutboxEvent.sent_at.is_(None))
+                     .where((OutboxEvent.next_attempt_at.is_(None)) | (OutboxEvent.next_attempt_at <= now))
+                     .order_by(OutboxEvent.seq).limit(self.batch_size))
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            rows = session.scalars(query).all()
+            for row in rows:
+                try:
+                    routed = self._publish(row)
+                except Exception as exc:  # broker gone: leave the rest pending, reconnect later
+                    OUTBOX_ERRORS.labels(self.source).inc()
+                    log.warning("%s: publish failed (%s), will retry", self.name, exc)
+                    self.close()
+                    raise
+                row.attempts += 1
+                if routed:
+                    row.sent_at = utcnow()
+                    row.last_error = None
+                    published += 1
+                    OUTBOX_PUBLISHED.labels(self.source, row.type).inc()
+                else:
+                    row.next_attempt_at = utcnow() + _backoff(row.attempts)
+                    row.last_error = "unroutable: no queue bound for this event type yet"
+                    OUTBOX_UNROUTABLE.labels(self.source, row.type).inc()
+        return published
+
+    def pending_count(self) -> int:
+        with self.db.read() as session:
+            from sqlalchemy import func
+            return session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.sent_at.is_(None)))
+
+    def _update_lag(self) -> None:
+        with self.db.read() as session:
+            oldest = session.scalar(select(OutboxEvent.occurred_at).where(OutboxEvent.sent_at.is_(None))
+                                    .order_by(OutboxEvent.seq).limit(1))
+        OUTBOX_LAG.labels(self.source).set((utcnow() - oldest).total_seconds() if oldest else 0)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def run_forever(self, sleep=None) -> None:
+        """Publish until stopped. `sleep` lets a nameko container pass eventlet's sleep."""
+        sleep = sleep or time.sleep
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                count = self.publish_pending()
+                failures = 0
+                self._update_lag()
+            except (kombu.exceptions.OperationalError, OSError, ConnectionError, Exception) as exc:
+                failures += 1
+                count = 0
+                log.warning("%s: relay iteration failed: %s", self.name, exc)
+                sleep(min(10.0, 0.2 * 2 ** min(failures, 6)))
+            if count < self.batch_size and not self._stop.is_set():
+                # Idle: wait for a poke from a worker that just committed, or poll.
+                waited = 0.0
+                while waited < self.poll_seconds and not self._wake.is_set() and not self._stop.is_set():
+                    sleep(0.05)
+                    waited += 0.05
+                self._wake.clear()
+        self.close()
