@@ -1,0 +1,511 @@
+"""SLA clocks: time limits counted in PRC working days (DB3212/T 1033-2021).
+
+The limits are data (`sla_rules.json`, see `config.sla_rules_file()`); a clock is a
+row in the owning service's database, changed in the caller's transaction so that
+it moves together with the business change that started or stopped it.
+
+A clock is due at the end (23:59:59.999999 Asia/Shanghai) of the n-th working day
+after the day it started. Time spent paused (e.g. waiting for the applicant) does
+not count: on resume the due day moves by the working days that passed. When the
+calendar lacks a year the clock keeps running with `due_at` NULL and
+`calendar_gap` set; `sweep_overdue` (or `recompute_due`) fills it in once the
+notice is loaded.
+
+Metrics: `qi_sla_met_total{rule}` and `qi_sla_breached_total{rule}` are counted
+by the process that made the change, once its transaction committed (a rolled
+back stop counts nothing); they are per process, and Prometheus sums instances.
+A clock counts as breached once: when a sweep first finds it overdue, or when it
+is stopped late without a sweep having seen it. `qi_sla_open_clocks{rule}` is
+read from the database at scrape time (`SlaOpenClocksCollector`), so it is right
+however many instances run.
+
+There is no database constraint against two open clocks for one (rule, subject):
+`start_clock` returns the open one instead of starting a second.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, event, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from . import config
+from .db import CommonBase, utcnow
+from .errors import CalendarYearMissing, Conflict, DomainError, NotFound
+from .workdays import SHANGHAI, get_calendar, local_date
+
+log = logging.getLogger(__name__)
+
+RUNNING, PAUSED, MET, BREACHED, CANCELLED = "running", "paused", "met", "breached", "cancelled"
+OPEN_STATES = (RUNNING, PAUSED)
+STATES = (RUNNING, PAUSED, MET, BREACHED, CANCELLED)
+
+SLA_MET = Counter("qi_sla_met_total", "SLA clocks stopped within their limit (per process)", ["rule"])
+SLA_BREACHED = Counter("qi_sla_breached_total", "SLA clocks that passed their limit (per process)", ["rule"])
+
+
+# -- rules ------------------------------------------------------------------------
+
+class RulesInvalid(DomainError):
+    status = 500
+    code = "sla_rules_invalid"
+    title_zh = "时限规则配置有误"
+    title_en = "SLA rules file is invalid"
+
+
+@dataclass(frozen=True)
+class SlaRule:
+    name: str
+    limit_working_days: int
+    due_soon_working_days: int
+    description_zh: str
+    description_en: str
+    restart_on_resubmit: bool
+
+
+_rules_cache: dict[Path, tuple[float, dict[str, SlaRule]]] = {}
+
+
+def _parse_rule(doc, index: int) -> SlaRule:
+    where = f"rules[{index}]"
+    if not isinstance(doc, dict):
+        raise RulesInvalid(f"{where}: expected an object")
+    try:
+        rule = SlaRule(name=doc["name"], limit_working_days=doc["limit_working_days"],
+                       due_soon_working_days=doc.get("due_soon_working_days", 0),
+                       description_zh=doc["description_zh"], description_en=doc["description_en"],
+                       restart_on_resubmit=doc.get("restart_on_resubmit", False))
+    except KeyError as exc:
+        raise RulesInvalid(f"{where}: missing field {exc.args[0]}") from None
+    if not isinstance(rule.name, str) or not rule.name:
+        raise RulesInvalid(f"{where}: name must be a non-empty string")
+    for field in ("limit_working_days", "due_soon_working_days"):
+        value = getattr(rule, field)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise RulesInvalid(f"{rule.name}: {field} must be a non-negative integer")
+    if rule.due_soon_working_days > rule.limit_working_days:
+        raise RulesInvalid(f"{rule.name}: due_soon_working_days exceeds limit_working_days")
+    if not isinstance(rule.restart_on_resubmit, bool):
+        raise RulesInvalid(f"{rule.name}: restart_on_resubmit must be true or false")
+    return rule
+
+
+def load_rules(path: str | Path | None = None) -> dict[str, SlaRule]:
+    """Rules by name; re-read when the file changes."""
+    path = Path(path) if path is not None else config.sla_rules_file()
+    try:
+        mtime = path.stat().st_mtime
+    except FileNotFoundError:
+        raise RulesInvalid(f"SLA rules file not found / 找不到时限规则文件: {path}") from None
+    cached = _rules_cache.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RulesInvalid(f"{path}: not valid JSON: {exc}") from None
+    items = doc.get("rules") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise RulesInvalid(f"{path}: expected {{\"rules\": [...]}}")
+    rules: dict[str, SlaRule] = {}
+    for i, item in enumerate(items):
+        rule = _parse_rule(item, i)
+        if rule.name in rules:
+            raise RulesInvalid(f"{path}: rule {rule.name} defined twice")
+        rules[rule.name] = rule
+    _rules_cache[path] = (mtime, rules)
+    return rules
+
+
+def get_rule(name: str) -> SlaRule:
+    rule = load_rules().get(name)
+    if rule is None:
+        raise NotFound(f"unknown SLA rule / 未定义的时限规则: {name}", code="sla_rule_not_found")
+    return rule
+
+
+# -- model --------------------------------------------------------------------------
+
+class SlaClock(CommonBase):
+    __tablename__ = "sla_clock"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(100), nullable=False)
+    subject_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    calendar_gap: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    paused_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    overdue: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    restarts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    history: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+
+    __table_args__ = (
+        Index("ix_sla_clock_state_due", "state", "due_at"),
+        Index("ix_sla_clock_subject", "subject_type", "subject_id"),
+    )
+
+
+# -- metrics after commit -------------------------------------------------------------
+
+_PENDING_KEY = "qi_sla_pending_metrics"
+
+
+def _count_after_commit(session: Session, counter: Counter, rule: str) -> None:
+    session.info.setdefault(_PENDING_KEY, []).append((counter, rule))
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_metrics(session: Session) -> None:
+    for counter, rule in session.info.pop(_PENDING_KEY, ()):
+        counter.labels(rule).inc()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_metrics(session: Session, transaction) -> None:
+    # Reached after a commit too, but then the list was already emptied.
+    if transaction.parent is None:
+        session.info.pop(_PENDING_KEY, None)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def _utc(value: dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return utcnow()
+    if value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat() + "Z"
+
+
+def _history(clock: SlaClock) -> list[dict]:
+    return json.loads(clock.history or "[]")
+
+
+def _log(clock: SlaClock, at: dt.datetime, action: str) -> None:
+    entries = _history(clock)
+    entries.append({"at": _iso(at), "action": action})
+    clock.history = json.dumps(entries)
+
+
+def _paused_working_days(clock: SlaClock) -> int:
+    """Working days spent paused since the current run (start or last restart) began."""
+    entries = _history(clock)
+    begin = max((i for i, e in enumerate(entries) if e["action"] in ("start", "restart")), default=0)
+    total = 0
+    paused_from = None
+    for entry in entries[begin:]:
+        at = dt.datetime.fromisoformat(entry["at"].rstrip("Z"))
+        if entry["action"] == "pause":
+            paused_from = at
+        elif entry["action"] == "resume" and paused_from is not None:
+            total += get_calendar().working_days_between(paused_from, at)
+            paused_from = None
+    return total
+
+
+def _compute_due(clock: SlaClock) -> CalendarYearMissing | None:
+    """Set due_at from start, limit and paused days; on a calendar gap return the error."""
+    rule = get_rule(clock.rule)
+    try:
+        clock.due_at = get_calendar().due_instant(
+            clock.started_at, rule.limit_working_days + _paused_working_days(clock))
+        clock.calendar_gap = False
+        return None
+    except CalendarYearMissing as exc:
+        log.warning("SLA clock %s (%s %s/%s): %s", clock.id, clock.rule, clock.subject_type,
+                    clock.subject_id, exc.detail)
+        clock.due_at = None
+        clock.calendar_gap = True
+        return exc
+
+
+def _resolve(session: Session, clock_or_subject) -> SlaClock:
+    if isinstance(clock_or_subject, SlaClock):
+        return clock_or_subject
+    rule, subject_type, subject_id = clock_or_subject
+    clock = find_clock(session, rule, subject_type, subject_id)
+    if clock is None:
+        raise NotFound(f"no open SLA clock / 没有进行中的时限: {rule} {subject_type}/{subject_id}",
+                       code="sla_clock_not_found")
+    return clock
+
+
+def _require_open(clock: SlaClock, action: str) -> None:
+    if clock.state not in OPEN_STATES:
+        raise Conflict(f"cannot {action} an SLA clock that is {clock.state} / 时限已结束，无法操作",
+                       code="sla_clock_closed")
+
+
+# -- operations ------------------------------------------------------------------------------
+
+def find_clock(session: Session, rule: str, subject_type: str, subject_id) -> SlaClock | None:
+    """The open (running or paused) clock of a subject under a rule."""
+    return session.scalars(
+        select(SlaClock)
+        .where(SlaClock.rule == rule, SlaClock.subject_type == subject_type,
+               SlaClock.subject_id == str(subject_id), SlaClock.state.in_(OPEN_STATES))
+        .order_by(SlaClock.started_at.desc()).limit(1)
+    ).first()
+
+
+def start_clock(session: Session, rule_name: str, subject_type: str, subject_id,
+                at: dt.datetime | None = None) -> SlaClock:
+    get_rule(rule_name)
+    existing = find_clock(session, rule_name, subject_type, subject_id)
+    if existing is not None:
+        # A retried command must not start a second clock for the same subject.
+        return existing
+    at = _utc(at)
+    clock = SlaClock(id=str(uuid.uuid4()), rule=rule_name, subject_type=subject_type, subject_id=str(subject_id),
+                     state=RUNNING, started_at=at, overdue=False, restarts=0, calendar_gap=False, history="[]")
+    _log(clock, at, "start")
+    _compute_due(clock)
+    session.add(clock)
+    session.flush()
+    return clock
+
+
+def pause_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
+    clock = _resolve(session, clock_or_subject)
+    _require_open(clock, "pause")
+    if clock.state == PAUSED:
+        return clock
+    at = _utc(at)
+    clock.state = PAUSED
+    clock.paused_at = at
+    _log(clock, at, "pause")
+    return clock
+
+
+def resume_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
+    clock = _resolve(session, clock_or_subject)
+    _require_open(clock, "resume")
+    if clock.state == RUNNING:
+        return clock
+    at = _utc(at)
+    clock.state = RUNNING
+    clock.paused_at = None
+    _log(clock, at, "resume")
+    _compute_due(clock)
+    return clock
+
+
+def restart_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
+    """Resubmission: the full limit counts again from `at` (only if the rule says so)."""
+    clock = _resolve(session, clock_or_subject)
+    _require_open(clock, "restart")
+    if not get_rule(clock.rule).restart_on_resubmit:
+        raise Conflict(f"rule {clock.rule} does not restart on resubmission / 该时限不因重新提交而重新计时",
+                       code="sla_restart_not_allowed")
+    at = _utc(at)
+    clock.state = RUNNING
+    clock.started_at = at
+    clock.paused_at = None
+    # The previous run's breach, if any, was counted already; the new run is judged on its own.
+    clock.overdue = False
+    clock.restarts += 1
+    _log(clock, at, "restart")
+    _compute_due(clock)
+    return clock
+
+
+def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None,
+               missing_ok: bool = False) -> SlaClock | None:
+    """The awaited action happened: the clock ends met (by due_at) or breached.
+
+    With `missing_ok`, a subject without an open clock returns None instead of 404.
+    When the calendar still lacks the due year and the stop falls in that year,
+    CalendarYearMissing is raised rather than guessing the verdict.
+    """
+    try:
+        clock = _resolve(session, clock_or_subject)
+    except NotFound:
+        if missing_ok:
+            return None
+        raise
+    _require_open(clock, "stop")
+    at = _utc(at)
+    if clock.state == PAUSED:
+        # The paused stretch is not the institution's delay: extend before judging.
+        clock.state = RUNNING
+        clock.paused_at = None
+        _log(clock, at, "resume")
+        gap = _compute_due(clock)
+    elif clock.calendar_gap:
+        gap = _compute_due(clock)
+    else:
+        # Keep the due time the clock ran against, even if the rules file changed since.
+        gap = None
+    if gap is None:
+        on_time = at <= clock.due_at and not clock.overdue
+    else:
+        # The due day lies in or after the first year the calendar lacks, so a
+        # stop before that year is certainly on time; anything later is unknown.
+        gap_year = getattr(gap, "year", None)
+        if gap_year is None or local_date(at) >= dt.date(gap_year, 1, 1):
+            raise gap
+        on_time = not clock.overdue
+    clock.stopped_at = at
+    if on_time:
+        clock.state = MET
+        _count_after_commit(session, SLA_MET, clock.rule)
+    else:
+        clock.state = BREACHED
+        if not clock.overdue:
+            _count_after_commit(session, SLA_BREACHED, clock.rule)
+    _log(clock, at, "stop")
+    return clock
+
+
+def cancel_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
+    """The subject went away (withdrawn, deleted): neither met nor breached."""
+    clock = _resolve(session, clock_or_subject)
+    _require_open(clock, "cancel")
+    at = _utc(at)
+    clock.state = CANCELLED
+    clock.stopped_at = at
+    clock.paused_at = None
+    _log(clock, at, "cancel")
+    return clock
+
+
+def recompute_due(session: Session, clock: SlaClock) -> SlaClock:
+    """Fill in due_at after a calendar gap was closed (or the notice for a year changed)."""
+    if clock.state == RUNNING:
+        _compute_due(clock)
+    return clock
+
+
+def sweep_overdue(session: Session, now: dt.datetime | None = None) -> list[SlaClock]:
+    """Mark running clocks past due as overdue; returns the ones newly marked."""
+    now = _utc(now)
+    for clock in session.scalars(select(SlaClock).where(SlaClock.state == RUNNING,
+                                                        SlaClock.calendar_gap.is_(True))):
+        _compute_due(clock)
+    newly = list(session.scalars(
+        select(SlaClock).where(SlaClock.state == RUNNING, SlaClock.overdue.is_(False),
+                               SlaClock.due_at.is_not(None), SlaClock.due_at < now)
+        .order_by(SlaClock.due_at)))
+    for clock in newly:
+        clock.overdue = True
+        _log(clock, now, "overdue")
+        _count_after_commit(session, SLA_BREACHED, clock.rule)
+    return newly
+
+
+def list_clocks(session: Session, state=None, due_before: dt.datetime | None = None, rule: str | None = None,
+                overdue: bool | None = None, limit: int | None = None) -> list[SlaClock]:
+    """Clocks filtered by state (one or several), due time, rule and overdue flag; soonest due first."""
+    query = select(SlaClock)
+    if state is not None:
+        states = [state] if isinstance(state, str) else list(state)
+        query = query.where(SlaClock.state.in_(states))
+    if due_before is not None:
+        query = query.where(SlaClock.due_at.is_not(None), SlaClock.due_at < _utc(due_before))
+    if rule is not None:
+        query = query.where(SlaClock.rule == rule)
+    if overdue is not None:
+        query = query.where(SlaClock.overdue.is_(overdue))
+    query = query.order_by(SlaClock.due_at.is_(None), SlaClock.due_at, SlaClock.started_at)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def is_due_soon(clock: SlaClock, now: dt.datetime | None = None) -> bool | None:
+    """Running, not yet overdue, and within the rule's warning window; None if unknown."""
+    if clock.state != RUNNING or clock.due_at is None:
+        return None if clock.state == RUNNING else False
+    now = _utc(now)
+    if clock.overdue or now > clock.due_at:
+        return False
+    try:
+        remaining = get_calendar().working_days_between(now, clock.due_at)
+        return remaining <= get_rule(clock.rule).due_soon_working_days
+    except (CalendarYearMissing, NotFound):
+        return None
+
+
+def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
+    due_local = None
+    if clock.due_at is not None:
+        due_local = clock.due_at.replace(tzinfo=dt.timezone.utc).astimezone(SHANGHAI).isoformat()
+    try:
+        rule = get_rule(clock.rule)
+        descriptions = {"description_zh": rule.description_zh, "description_en": rule.description_en,
+                        "limit_working_days": rule.limit_working_days}
+    except NotFound:
+        descriptions = {"description_zh": None, "description_en": None, "limit_working_days": None}
+    return {
+        "id": clock.id,
+        "rule": clock.rule,
+        **descriptions,
+        "subject_type": clock.subject_type,
+        "subject_id": clock.subject_id,
+        "state": clock.state,
+        "started_at": _iso(clock.started_at),
+        "due_at": _iso(clock.due_at),
+        "due_local": due_local,
+        "calendar_gap": bool(clock.calendar_gap),
+        "paused_at": _iso(clock.paused_at),
+        "stopped_at": _iso(clock.stopped_at),
+        "overdue": bool(clock.overdue),
+        "due_soon": is_due_soon(clock, now),
+        "restarts": clock.restarts,
+        "history": _history(clock),
+    }
+
+
+# -- open clocks gauge ---------------------------------------------------------------------------
+
+class SlaOpenClocksCollector:
+    """`qi_sla_open_clocks{rule}` counted in the database when Prometheus scrapes.
+
+    A process-local gauge would be wrong as soon as two instances share a
+    database, or after a restart. Register once per process:
+    `REGISTRY.register(SlaOpenClocksCollector(db))`.
+    """
+
+    NAME = "qi_sla_open_clocks"
+    DOC = "SLA clocks running or paused, per rule (read from the database)"
+
+    def __init__(self, database):
+        self.database = database
+
+    def describe(self):
+        # Without describe(), registering would run a query at import/startup time.
+        return [GaugeMetricFamily(self.NAME, self.DOC, labels=["rule"])]
+
+    def collect(self):
+        family = GaugeMetricFamily(self.NAME, self.DOC, labels=["rule"])
+        try:
+            counts = {name: 0 for name in load_rules()}
+        except DomainError:
+            counts = {}
+        try:
+            with self.database.read() as session:
+                rows = session.execute(select(SlaClock.rule, func.count())
+                                       .where(SlaClock.state.in_(OPEN_STATES)).group_by(SlaClock.rule)).all()
+        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
+            log.warning("qi_sla_open_clocks: database query failed: %s", exc)
+            return
+        for rule, count in rows:
+            counts[rule] = count
+        for rule, count in sorted(counts.items()):
+            family.add_metric([rule], count)
+        yield family

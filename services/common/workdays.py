@@ -1,0 +1,370 @@
+"""PRC working-day calendar: the time base of every SLA (DB3212/T 1033-2021 limits).
+
+A working day is a weekday that is not a public holiday, or a weekend day that the
+State Council declared a working day (调休). The data comes from two places:
+
+* the `holidays` library, but only for the years listed in
+  `<calendar dir>/coverage.json` (falling back to the copy shipped with the code).
+  The library also answers for later years, computed from rules and without any
+  调休 days; trusting it there would quietly shift deadlines, so those years are
+  treated as missing;
+* notice files `<calendar dir>/cn-<year>.json` installed by operators once the
+  yearly notice (国务院办公厅关于<year>年部分节假日安排的通知) is published. A notice file
+  replaces the library for its year.
+
+Any question about an uncovered year raises `CalendarYearMissing` and increments
+`qi_calendar_year_missing_total{year}`: a wrong deadline is worse than an error.
+
+Notice file format (all dates ISO, all inside `year`; a weekend workday that the
+notice places in the neighbouring year goes into that year's file):
+
+    {"year": 2027, "source": "国办发明电〔2026〕N号", "version": 1,
+     "published": "2026-11-12",
+     "holidays": ["2027-01-01", ...],   # days off, weekend days in a break may be listed
+     "workdays": ["2027-02-20", ...]}   # weekend days that are working days (调休)
+
+    python -m services.common.workdays load cn-2027.json   # validate and install
+    python -m services.common.workdays check 2027          # is 2027 usable, from what
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import holidays
+from prometheus_client import Counter
+
+from . import config
+from .errors import CalendarYearMissing
+
+log = logging.getLogger(__name__)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PACKAGED_COVERAGE = Path(__file__).resolve().parent / "data" / "calendar" / "coverage.json"
+END_OF_DAY = dt.time(23, 59, 59, 999999)
+
+CALENDAR_YEAR_MISSING = Counter(
+    "qi_calendar_year_missing_total", "Working-day questions about a year without trusted calendar data", ["year"])
+
+
+class NoticeInvalid(ValueError):
+    """A notice file that must not be used."""
+
+
+@dataclass(frozen=True)
+class YearData:
+    year: int
+    holidays: frozenset[dt.date]
+    workdays: frozenset[dt.date]
+    origin: str          # "notice" or "library"
+    source: str
+    version: int | None = None
+    published: str | None = None
+
+
+def _parse_date(value, field: str) -> dt.date:
+    if not isinstance(value, str):
+        raise NoticeInvalid(f"{field}: expected an ISO date string, got {value!r}")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise NoticeInvalid(f"{field}: not an ISO date (YYYY-MM-DD): {value!r}") from None
+
+
+def parse_notice(data) -> YearData:
+    """Validate a notice document; raises NoticeInvalid naming the first problem."""
+    if not isinstance(data, dict):
+        raise NoticeInvalid("the notice must be a JSON object")
+    missing = [k for k in ("year", "source", "version", "published", "holidays", "workdays") if k not in data]
+    if missing:
+        raise NoticeInvalid(f"missing field(s): {', '.join(missing)}")
+    year = data["year"]
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
+        raise NoticeInvalid(f"year: expected an integer between 2000 and 2100, got {year!r}")
+    source = data["source"]
+    if not isinstance(source, str) or not source.strip():
+        raise NoticeInvalid("source: the notice reference (e.g. 国办发明电〔2026〕N号) is required")
+    version = data["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise NoticeInvalid(f"version: expected a positive integer, got {version!r}")
+    published = _parse_date(data["published"], "published")
+    days: dict[str, list[dt.date]] = {}
+    for field in ("holidays", "workdays"):
+        values = data[field]
+        if not isinstance(values, list):
+            raise NoticeInvalid(f"{field}: expected a list of dates")
+        parsed = [_parse_date(v, f"{field}[{i}]") for i, v in enumerate(values)]
+        outside = [d for d in parsed if d.year != year]
+        if outside:
+            raise NoticeInvalid(f"{field}: {outside[0].isoformat()} is not in {year}")
+        if len(set(parsed)) != len(parsed):
+            raise NoticeInvalid(f"{field}: duplicate dates")
+        days[field] = parsed
+    if not days["holidays"]:
+        # Every year has at least New Year's Day; an empty list is a truncated file.
+        raise NoticeInvalid("holidays: empty list")
+    both = set(days["holidays"]) & set(days["workdays"])
+    if both:
+        raise NoticeInvalid(f"{min(both).isoformat()} is listed both as holiday and as workday")
+    weekdays = [d for d in days["workdays"] if d.weekday() < 5]
+    if weekdays:
+        # A weekday is a working day anyway; listing one means the file is mixed up.
+        raise NoticeInvalid(f"workdays: {weekdays[0].isoformat()} is a weekday, only weekend days belong here")
+    return YearData(year=year, holidays=frozenset(days["holidays"]), workdays=frozenset(days["workdays"]),
+                    origin="notice", source=source.strip(), version=version, published=published.isoformat())
+
+
+def notice_document(data: YearData) -> dict:
+    return {"year": data.year, "source": data.source, "version": data.version, "published": data.published,
+            "holidays": sorted(d.isoformat() for d in data.holidays),
+            "workdays": sorted(d.isoformat() for d in data.workdays)}
+
+
+def local_date(value) -> dt.date:
+    """The Asia/Shanghai calendar day of a date or datetime (naive datetimes are UTC)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(SHANGHAI).date()
+    if isinstance(value, dt.date):
+        return value
+    raise TypeError(f"expected a date or datetime, got {type(value).__name__}")
+
+
+class WorkingDayCalendar:
+    # A notice installed while services run must take effect without a restart,
+    # but stat-ing a file for every day of every loop would be wasteful.
+    RECHECK_SECONDS = 60.0
+
+    def __init__(self, calendar_dir: str | os.PathLike | None = None, covered_years=None):
+        self.calendar_dir = Path(calendar_dir) if calendar_dir is not None else config.calendar_dir()
+        self._covered = frozenset(covered_years) if covered_years is not None else self._read_coverage()
+        self._years: dict[int, tuple[YearData, float | None, float]] = {}
+        self._lock = threading.Lock()
+
+    # -- data -------------------------------------------------------------------
+    def _read_coverage(self) -> frozenset[int]:
+        path = self.calendar_dir / "coverage.json"
+        if not path.exists():
+            path = PACKAGED_COVERAGE
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        expected = doc.get("holidays_version")
+        if expected and expected != holidays.__version__:
+            log.warning("calendar coverage %s was verified against holidays %s but %s is installed: "
+                        "re-run the cross-check before trusting it", path, expected, holidays.__version__)
+        return frozenset(int(y) for y in doc.get("years", []))
+
+    @property
+    def covered_years(self) -> frozenset[int]:
+        return self._covered
+
+    def notice_path(self, year: int) -> Path:
+        return self.calendar_dir / f"cn-{year}.json"
+
+    def _missing(self, year: int, reason: str = "") -> CalendarYearMissing:
+        CALENDAR_YEAR_MISSING.labels(str(year)).inc()
+        detail = (f"{year} 年节假日安排未载入，无法计算工作日{('（' + reason + '）') if reason else ''}；"
+                  f"请载入国务院办公厅通知：python -m services.common.workdays load cn-{year}.json / "
+                  f"Working-day calendar for {year} is not loaded{(' (' + reason + ')') if reason else ''}; "
+                  f"load the State Council notice with `python -m services.common.workdays load cn-{year}.json`")
+        exc = CalendarYearMissing(detail)
+        exc.year = year  # local use only (sla.py); not part of the RPC payload
+        return exc
+
+    def _load_year(self, year: int, mtime: float | None) -> YearData:
+        if mtime is not None:
+            path = self.notice_path(year)
+            try:
+                return parse_notice(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                # A broken override must not fall back to library data it was meant to replace.
+                log.error("calendar notice %s is unusable: %s", path, exc)
+                raise self._missing(year, f"notice file {path.name} invalid: {exc}") from None
+        if year not in self._covered:
+            raise self._missing(year)
+        lib = holidays.China(years=year)
+        return YearData(year=year, holidays=frozenset(d for d in lib if d.year == year),
+                        workdays=frozenset(d for d in lib.weekend_workdays if d.year == year),
+                        origin="library", source=f"holidays {holidays.__version__}")
+
+    def _notice_mtime(self, year: int) -> float | None:
+        try:
+            return self.notice_path(year).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
+    def year_data(self, year: int) -> YearData:
+        now = time.monotonic()
+        cached = self._years.get(year)
+        if cached is not None and now - cached[2] < self.RECHECK_SECONDS:
+            return cached[0]
+        mtime = self._notice_mtime(year)
+        if cached is not None and cached[1] == mtime:
+            with self._lock:
+                self._years[year] = (cached[0], mtime, now)
+            return cached[0]
+        data = self._load_year(year, mtime)
+        with self._lock:
+            self._years[year] = (data, mtime, now)
+        return data
+
+    def is_covered(self, year: int) -> bool:
+        return year in self._covered or self._notice_mtime(year) is not None
+
+    # -- questions -------------------------------------------------------------------
+    def is_working_day(self, value) -> bool:
+        day = local_date(value)
+        data = self.year_data(day.year)
+        if day in data.workdays:
+            return True
+        return day.weekday() < 5 and day not in data.holidays
+
+    def next_working_day(self, value) -> dt.date:
+        """The day itself if it is a working day, else the first working day after it."""
+        day = local_date(value)
+        while not self.is_working_day(day):
+            day += dt.timedelta(days=1)
+        return day
+
+    def add_working_days(self, start, n: int) -> dt.date:
+        if not isinstance(n, int) or n < 0:
+            raise ValueError(f"n must be a non-negative integer, got {n!r}")
+        day = local_date(start)
+        if n == 0:
+            return self.next_working_day(day)
+        while n:
+            day += dt.timedelta(days=1)
+            if self.is_working_day(day):
+                n -= 1
+        return day
+
+    def working_days_between(self, a, b) -> int:
+        first, last = local_date(a), local_date(b)
+        sign = 1
+        if last < first:
+            first, last, sign = last, first, -1
+        count = 0
+        day = first
+        while day < last:
+            day += dt.timedelta(days=1)
+            if self.is_working_day(day):
+                count += 1
+        return sign * count
+
+    def due_instant(self, start, n: int) -> dt.datetime:
+        """End of the local due day, as naive UTC (how the platform stores instants)."""
+        due = dt.datetime.combine(self.add_working_days(start, n), END_OF_DAY, tzinfo=SHANGHAI)
+        return due.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    # -- operators -------------------------------------------------------------------
+    def install_notice(self, path: str | os.PathLike) -> YearData:
+        """Validate a notice file and copy it (normalised) into the calendar directory."""
+        try:
+            raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise NoticeInvalid(f"not valid JSON: {exc}") from None
+        data = parse_notice(raw)
+        target = self.notice_path(data.year)
+        if target.exists():
+            try:
+                installed = parse_notice(json.loads(target.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                installed = None
+            if installed is not None and installed.version > data.version:
+                raise NoticeInvalid(f"{target} already holds version {installed.version} of {data.year}; "
+                                    f"refusing to replace it with older version {data.version}")
+        self.calendar_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(notice_document(data), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        # Readers in other processes must never see a half-written file.
+        os.replace(tmp, target)
+        with self._lock:
+            self._years.pop(data.year, None)
+        return data
+
+
+_default: WorkingDayCalendar | None = None
+_default_lock = threading.Lock()
+
+
+def get_calendar() -> WorkingDayCalendar:
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = WorkingDayCalendar()
+    return _default
+
+
+def reset_calendar() -> None:
+    """Forget the default calendar (tests, or after changing QI_CALENDAR_DIR)."""
+    global _default
+    with _default_lock:
+        _default = None
+
+
+def is_working_day(value) -> bool:
+    return get_calendar().is_working_day(value)
+
+
+def add_working_days(start, n: int) -> dt.date:
+    return get_calendar().add_working_days(start, n)
+
+
+def working_days_between(a, b) -> int:
+    return get_calendar().working_days_between(a, b)
+
+
+def due_instant(start, n: int) -> dt.datetime:
+    return get_calendar().due_instant(start, n)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.common.workdays",
+                                     description="PRC working-day calendar: install and check holiday notices")
+    parser.add_argument("--dir", help="calendar directory (default: QI_CALENDAR_DIR)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    load = sub.add_parser("load", help="validate a notice file and install it as cn-<year>.json")
+    load.add_argument("file")
+    check = sub.add_parser("check", help="tell whether a year is usable and where its data comes from")
+    check.add_argument("year", type=int)
+    args = parser.parse_args(argv)
+    calendar = WorkingDayCalendar(args.dir)
+
+    if args.command == "load":
+        try:
+            data = calendar.install_notice(args.file)
+        except (NoticeInvalid, OSError) as exc:
+            print(f"refused: {args.file}: {exc}", file=sys.stderr)
+            return 2
+        print(f"installed {calendar.notice_path(data.year)}: {data.year} from {data.source} "
+              f"(version {data.version}, published {data.published}), "
+              f"{len(data.holidays)} holidays, {len(data.workdays)} weekend workdays")
+        return 0
+
+    try:
+        data = calendar.year_data(args.year)
+    except CalendarYearMissing as exc:
+        print(exc.detail, file=sys.stderr)
+        return 1
+    working = sum(1 for i in range(366)
+                  if (day := dt.date(args.year, 1, 1) + dt.timedelta(days=i)).year == args.year
+                  and calendar.is_working_day(day))
+    origin = (f"notice {data.source} version {data.version} published {data.published}"
+              if data.origin == "notice" else f"library {data.source} (listed in coverage.json)")
+    print(f"{args.year}: covered by {origin}; {working} working days; "
+          f"weekend workdays: {', '.join(sorted(d.isoformat() for d in data.workdays)) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

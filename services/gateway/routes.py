@@ -1,0 +1,100 @@
+"""Route table of the public API. Each handler is one RPC; rules about whose data is
+whose are enforced by the service that owns the data, not here."""
+from __future__ import annotations
+
+from services.identity import schemas as identity
+
+from .routing import Route
+
+# Services the gateway talks to (each needs an RpcProxy on the Gateway class and
+# answers `ping` for /ready).
+SERVICES = ("identity",)
+
+STAFF_READERS = ("operator", "admin", "regulator")
+
+
+# -- identity -----------------------------------------------------------------
+def register_enterprise(ctx):
+    return 201, ctx.call("identity", "register", {**ctx.body, "kind": "enterprise"},
+                         idempotency_key=ctx.idempotency_key)
+
+
+def register_person(ctx):
+    return 201, ctx.call("identity", "register", {**ctx.body, "kind": "person"}, idempotency_key=ctx.idempotency_key)
+
+
+def login(ctx):
+    return ctx.call("identity", "login", ctx.body["username"], ctx.body["password"], ip=None)
+
+
+def refresh(ctx):
+    return ctx.call("identity", "refresh", ctx.body["refresh_token"])
+
+
+def logout(ctx):
+    ctx.call("identity", "logout", ctx.principal)
+    return 204, None
+
+
+def request_phone_code(ctx):
+    return 202, ctx.call("identity", "request_phone_code", ctx.principal, purpose=ctx.body["purpose"])
+
+
+def verify_phone(ctx):
+    return ctx.call("identity", "verify_phone", ctx.principal, ctx.body["code"])
+
+
+def me(ctx):
+    return ctx.call("identity", "me", ctx.principal)
+
+
+def list_users(ctx):
+    return ctx.call("identity", "list_users", ctx.principal, role=ctx.query.get("role"),
+                    limit=ctx.query["limit"], cursor=ctx.query.get("cursor"))
+
+
+def get_user(ctx):
+    return ctx.call("identity", "get_user", ctx.principal, ctx.path_params["user_id"],
+                    reveal=ctx.query.get("reveal", False))
+
+
+def create_staff(ctx):
+    return 201, ctx.call("identity", "create_staff", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+
+
+def change_role(ctx):
+    return ctx.call("identity", "change_role", ctx.principal, ctx.path_params["user_id"], ctx.body["role"],
+                    window_id=ctx.body.get("window_id"), institution_id=ctx.body.get("institution_id"))
+
+
+def find_user_by_phone(ctx):
+    return ctx.call("identity", "find_user_by_phone", ctx.principal, ctx.body["phone"])
+
+
+ROUTES = [
+    Route("POST", "/auth/register/enterprise", register_enterprise, "Register an enterprise (real name by USCC) / 企业注册",
+          "identity", body=identity.RegisterEnterprise, response=identity.UserOut, status=201, idempotent_create=True),
+    Route("POST", "/auth/register/person", register_person, "Register a person (real name by ID number) / 个人注册",
+          "identity", body=identity.RegisterPerson, response=identity.UserOut, status=201, idempotent_create=True),
+    Route("POST", "/auth/login", login, "Sign in / 登录", "identity", body=identity.Login, response=identity.TokenOut,
+          extra_responses={"401": "Wrong username or password / 用户名或密码错误", "429": "Too many attempts / 尝试过多"}),
+    Route("POST", "/auth/refresh", refresh, "Rotate the refresh token / 刷新令牌", "identity", body=identity.Refresh,
+          response=identity.TokenOut, extra_responses={"401": "Refresh token invalid, expired or reused"}),
+    Route("POST", "/auth/logout", logout, "Sign out: revokes the session / 退出登录", "identity", roles=(), status=204),
+    Route("POST", "/auth/phone/code", request_phone_code, "Send a one-time code to the account's mobile / 发送短信验证码",
+          "identity", body=identity.PhoneCodeRequest, response=identity.PhoneCodeSent, roles=(), status=202,
+          extra_responses={"429": "Rate limited / 发送过于频繁"}),
+    Route("POST", "/auth/phone/verify", verify_phone, "Confirm the mobile with the code / 验证手机号", "identity",
+          body=identity.PhoneCodeVerify, response=identity.MeOut, roles=()),
+    Route("GET", "/me", me, "The signed-in account / 当前账户", "identity", response=identity.MeOut, roles=()),
+    Route("GET", "/users", list_users, "List accounts (staff) / 用户列表", "identity", query=identity.UserListQuery,
+          response=identity.UserPage, roles=STAFF_READERS),
+    Route("POST", "/users", create_staff, "Create a staff account (admin) / 创建工作人员账户", "identity",
+          body=identity.CreateStaff, response=identity.UserOut, roles=("admin",), status=201, idempotent_create=True),
+    Route("POST", "/users/lookup-by-phone", find_user_by_phone, "Find an account by mobile (audited) / 按手机号查找",
+          "identity", body=identity.FindByPhone, response=identity.UserOut, roles=("operator", "admin")),
+    Route("GET", "/users/<user_id>", get_user, "One account; reveal=true unmasks for permitted roles (audited) / 用户详情",
+          "identity", query=identity.UserQuery, response=identity.UserOut, roles=()),
+    Route("PUT", "/users/<user_id>/role", change_role, "Change an account's role (admin, audited) / 变更角色",
+          "identity", body=identity.RoleChange, response=identity.UserOut, roles=("admin",)),
+]

@@ -1,0 +1,24 @@
+"""Gateway-level schemas: problem documents and common query parameters."""
+from marshmallow import Schema, fields, validate
+
+
+class ProblemSchema(Schema):
+    type = fields.String(metadata={"description": "URI naming the problem type"})
+    title = fields.String(metadata={"description": "中文 / English title"})
+    title_zh = fields.String()
+    title_en = fields.String()
+    status = fields.Integer()
+    code = fields.String(metadata={"description": "Stable machine-readable code, e.g. validation_error"})
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
+                         metadata={"description": "field -> messages, for validation errors"})
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, allow_none=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    services = fields.Dict(keys=fields.String(), values=fields.String())

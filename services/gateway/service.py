@@ -1,0 +1,191 @@
+"""The gateway: the platform's only HTTP front (`/api/v1`).
+
+Thin by design: authenticate, authorise by role, validate with the services'
+marshmallow schemas, call one service over RPC with a bounded wait, map errors
+to problem+json. Object-level rules (whose data is whose) live in the services.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import eventlet
+from nameko.events import BROADCAST, event_handler
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.rpc import RpcProxy
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from werkzeug.wrappers import Response
+
+from services.common import config
+from services.common.errors import DomainError, ServiceUnavailable
+
+from .auth import RevocationList, bearer_token, decode_access_token
+from .http import api, internal_error_problem, json_response, problem_response
+from .routes import ROUTES, SERVICES
+from .routing import RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query
+from .schemas import ProblemSchema
+
+log = logging.getLogger(__name__)
+API_VERSION = "1.0.0"
+DOCS_PAGE = Path(__file__).with_name("docs.html")
+
+REQUESTS = Counter("qi_gateway_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram("qi_gateway_request_seconds", "HTTP request latency", ["route", "method"])
+RPC_LATENCY = Histogram("qi_gateway_rpc_seconds", "RPC latency seen by the gateway", ["service", "method", "outcome"])
+
+router = Router(ROUTES)
+_openapi_cache: dict = {}
+
+
+class GatewayTimeout(DomainError):
+    status = 504
+    code = "service_timeout"
+    title_zh = "服务响应超时"
+    title_en = "Service timed out"
+
+
+class Revocations(DependencyProvider):
+    def setup(self):
+        self.revocations = RevocationList()
+
+    def get_dependency(self, worker_ctx):
+        return self.revocations
+
+
+class Gateway:
+    name = "gateway"
+
+    # Requests expire in the queue when the gateway stops waiting for them, so a
+    # service that comes back does not act on requests whose callers got a 504.
+    identity = RpcProxy("identity", expiration=config.rpc_timeout())
+    revocations = Revocations()
+
+    # -- infrastructure endpoints ------------------------------------------------
+    @api("GET", "/health")
+    def health(self, request):
+        return json_response({"status": "ok"})
+
+    @api("GET", "/ready")
+    def ready(self, request):
+        statuses = {}
+        pings = {}
+        for service in SERVICES:
+            try:
+                pings[service] = getattr(self, service).ping.call_async()
+            except UnknownService:
+                statuses[service] = "down"
+            except Exception as exc:  # broker unreachable
+                statuses[service] = f"error: {type(exc).__name__}"
+        deadline = time.monotonic() + min(2.0, config.rpc_timeout())
+        for service, reply in pings.items():
+            try:
+                with eventlet.Timeout(max(0.05, deadline - time.monotonic())):
+                    reply.result()
+                statuses[service] = "ok"
+            except eventlet.Timeout:
+                statuses[service] = "timeout"
+            except Exception as exc:
+                statuses[service] = f"error: {type(exc).__name__}"
+        ok = all(v == "ok" for v in statuses.values())
+        if ok:
+            return json_response({"status": "ready", "services": statuses})
+        problem = ServiceUnavailable("Not ready: " + ", ".join(f"{k}={v}" for k, v in statuses.items() if v != "ok"),
+                                     code="not_ready").problem()
+        problem["services"] = statuses
+        return json_response(problem, status=503, content_type="application/problem+json")
+
+    @api("GET", "/metrics")
+    def metrics(self, request):
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    @api("GET", "/api/v1/openapi.json")
+    def openapi(self, request):
+        if "doc" not in _openapi_cache:
+            _openapi_cache["doc"] = build_openapi(ROUTES, ProblemSchema, API_VERSION)
+        return json_response(_openapi_cache["doc"])
+
+    @api("GET", "/api/v1/docs")
+    def docs(self, request):
+        return Response(DOCS_PAGE.read_text(encoding="utf-8"), content_type="text/html; charset=utf-8")
+
+    # -- events ----------------------------------------------------------------
+    @event_handler("identity", "user.session_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_session_revoked(self, envelope):
+        from datetime import datetime
+        expires = datetime.fromisoformat(envelope["data"]["expires_at"].replace("Z", "+00:00")).timestamp()
+        self.revocations.add(envelope["data"]["sid"], expires)
+
+    # -- the API ----------------------------------------------------------------
+    @api("GET,POST,PUT,PATCH,DELETE", "/api/v1/<path:path>")
+    def dispatch(self, request, path):
+        started = time.perf_counter()
+        route_label, status = "unmatched", 500
+        try:
+            route, params = router.match(request.path, request.method)
+            route_label = route.path
+            principal = self._principal(request)
+            authorize(route, principal)
+            ctx = RequestContext(
+                route=route, path_params=params, body=load_body(route, request.get_data()),
+                query=load_query(route, request.args), principal=principal,
+                idempotency_key=request.headers.get("Idempotency-Key"), call=self._call,
+            )
+            result = route.handler(ctx)
+            status, payload = result if isinstance(result, tuple) else (route.status, result)
+            if status == 204:
+                response = Response(status=204)
+            else:
+                response = json_response(dump_response(route, payload), status=status)
+        except DomainError as exc:
+            status = exc.status
+            response = problem_response(exc)
+        except Exception:
+            log.exception("gateway error on %s %s", request.method, request.path)
+            status = 500
+            response = problem_response(internal_error_problem())
+        REQUESTS.labels(route_label, request.method, str(status)).inc()
+        LATENCY.labels(route_label, request.method).observe(time.perf_counter() - started)
+        return response
+
+    def _principal(self, request) -> dict | None:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
+            return None
+        claims = decode_access_token(token)
+        if not self.revocations.loaded:
+            self.revocations.load(self._call("identity", "revoked_sessions"))
+        if self.revocations.is_revoked(claims["sid"]):
+            from services.common.errors import Unauthorized
+            raise Unauthorized("Session signed out / 会话已退出", code="session_revoked")
+        return {"user_id": claims["sub"], "role": claims["role"], "sid": claims["sid"],
+                "ip": request.headers.get("X-Forwarded-For", request.remote_addr),
+                "request_id": request.headers.get("X-Request-Id")}
+
+    def _call(self, service: str, method: str, *args, **kwargs):
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            with eventlet.Timeout(config.rpc_timeout()):
+                return getattr(getattr(self, service), method).call_async(*args, **kwargs).result()
+        except eventlet.Timeout:
+            outcome = "timeout"
+            raise GatewayTimeout(f"{service} did not answer within {config.rpc_timeout():g}s / 服务未在时限内响应",
+                                 code="service_timeout")
+        except UnknownService:
+            outcome = "down"
+            raise ServiceUnavailable(f"{service} is not running / 服务未运行", code="service_unavailable")
+        except DomainError:
+            outcome = "domain_error"
+            raise
+        except RemoteError as exc:
+            outcome = "remote_error"
+            log.error("remote error from %s.%s: %s", service, method, exc.exc_type)
+            raise internal_error_problem()
+        except (OSError, ConnectionError) as exc:
+            outcome = "broker_error"
+            raise ServiceUnavailable(f"Message broker unreachable: {type(exc).__name__} / 消息总线不可用",
+                                     code="broker_unavailable")
+        finally:
+            RPC_LATENCY.labels(service, method, outcome).observe(time.perf_counter() - started)

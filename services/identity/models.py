@@ -1,0 +1,155 @@
+"""Identity tables: accounts, phone one-time codes, login sessions.
+
+ID numbers, phones and real names are `EncryptedText` (AES-GCM at rest); the
+`*_bidx` columns are keyed blind indexes, the only way to look them up. The
+migration identity_0001 creates exactly these tables; change both together.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import utcnow
+from services.common.pii import EncryptedText
+
+ROLES = ("enterprise", "person", "institution", "window", "operator", "regulator", "admin")
+SELF_REGISTERED_ROLES = ("enterprise", "person")
+STAFF_ROLES = ("institution", "window", "operator", "regulator", "admin")
+STATUSES = ("active", "disabled")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    """Metadata of the identity service's own tables."""
+
+
+class User(Base):
+    __tablename__ = "user"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="ck_user_role"),
+        CheckConstraint(_in("status", STATUSES), name="ck_user_status"),
+        Index("ix_user_id_number_bidx", "id_number_bidx"),
+        Index("ix_user_phone_bidx", "phone_bidx"),
+        # A phone identifies one live account (OTP, lookup by phone); a disabled
+        # account must not keep the number hostage, hence the partial index.
+        Index("uq_user_phone_bidx_active", "phone_bidx", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+        Index("ix_user_role_username", "role", "username"),
+        Index("ix_user_uscc", "uscc"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
+    # The public face of the account (前台自愿): may be shown to anyone.
+    nickname: Mapped[str] = mapped_column(String(64), nullable=False)
+    real_name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    id_number_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    phone_bidx: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    org_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Business-registry data printed on the licence: public, so kept in clear.
+    uscc: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    identity_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    window_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class PhoneChallenge(Base):
+    __tablename__ = "phone_challenge"
+    __table_args__ = (Index("ix_phone_challenge_user_created", "user_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id"), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
+    # The number the code went to: if the account's phone changes meanwhile,
+    # the code must not verify the new number.
+    phone_bidx: Mapped[str] = mapped_column(String(64), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    consumed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class AuthSession(Base):
+    """One login: the family of refresh tokens rotated from it."""
+
+    __tablename__ = "auth_session"
+    __table_args__ = (
+        Index("ix_auth_session_user", "user_id"),
+        Index("ix_auth_session_revoked", "revoked_at", "access_expires_at"),
+    )
+
+    sid: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id"), nullable=False)
+    refresh_token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    rotation: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    # Latest expiry of any access token issued in this session: a revoked sid
+    # must stay on the gateways' deny-list until then, and no longer.
+    access_expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_ip: Mapped[str | None] = mapped_column(String(45), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RefreshTokenRecord(Base):
+    """Every refresh token ever issued (hashed), so presenting a rotated one is
+    recognised as replay rather than as an unknown token."""
+
+    __tablename__ = "auth_refresh_token"
+    __table_args__ = (Index("ix_auth_refresh_token_sid", "sid"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sid: Mapped[str] = mapped_column(String(36), ForeignKey("auth_session.sid"), nullable=False)
+    rotation: Mapped[int] = mapped_column(Integer, nullable=False)
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    rotated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class RoleChange(Base):
+    __tablename__ = "role_change"
+    __table_args__ = (Index("ix_role_change_user", "user_id", "changed_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id"), nullable=False)
+    old_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    new_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    changed_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per username, for throttling guessing.
+
+    Keyed by an HMAC of the username, not the username itself: people type
+    their phone number into the username box, and unknown names are recorded
+    too (throttling only real accounts would tell an attacker which exist).
+    """
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_key_at", "username_key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)

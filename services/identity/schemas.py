@@ -1,0 +1,304 @@
+"""Request and response schemas of the identity service: the single source.
+
+The gateway validates HTTP bodies with these very classes and renders them into
+the OpenAPI document; the service validates again on its side (a caller is never
+trusted). A loaded result is JSON-able and loads again to itself, so what the
+gateway forwards passes the service's second check unchanged.
+
+Identity numbers are checked here, per field, with the check-character
+algorithms of GB 32100 (USCC) and GB 11643 (resident ID); see services.common.pii.
+"""
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from services.common import errors, pii
+
+from .models import ROLES, STAFF_ROLES
+
+PASSWORD_MIN = 10
+# Argon2 cost does not grow with length, but an unbounded body is still a cheap DoS.
+PASSWORD_MAX = 128
+CODE_PURPOSES = ("verify_phone",)
+
+_USERNAME = re.compile(r"[a-z][a-z0-9_.\-]{2,63}")
+
+
+# --- fields ---------------------------------------------------------------------
+
+class _CheckedString(fields.String):
+    """A string normalized by one of pii's check functions, errors kept per field."""
+
+    check = None
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        name = self.data_key or self.name or attr or "value"
+        try:
+            return type(self).check(text, field=name)
+        except errors.ValidationFailed as exc:
+            raise ValidationError(exc.errors.get(name) or [exc.detail]) from None
+
+
+class Uscc(_CheckedString):
+    """Unified social credit code, GB 32100 (18 chars, check character)."""
+
+    check = staticmethod(pii.check_uscc)
+
+
+class IdNumber(_CheckedString):
+    """Resident ID number, GB 11643 (18 chars, check digit)."""
+
+    check = staticmethod(pii.check_id_number)
+
+
+class Mobile(_CheckedString):
+    """Mainland mobile number; +86 and separators are accepted and dropped."""
+
+    check = staticmethod(pii.check_mobile)
+
+
+class Username(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        # Starting with a letter keeps phone and ID numbers out of usernames,
+        # which are stored and logged in clear.
+        if not _USERNAME.fullmatch(text):
+            raise ValidationError("用户名须以字母开头，3–64 位字母、数字或 _.- / "
+                                  "username: 3-64 letters, digits or _.- starting with a letter")
+        return text
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("不能为空白 / must not be blank")
+
+
+def _username(description="Login name: 3-64 letters, digits or _.- starting with a letter; case-insensitive"):
+    return Username(required=True, metadata={"description": description, "example": "ent-demo",
+                                             "pattern": "^[A-Za-z][A-Za-z0-9_.-]{2,63}$"})
+
+
+def _password():
+    return fields.String(required=True, load_only=True,
+                         validate=[validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX), _not_blank],
+                         metadata={"description": f"Password, {PASSWORD_MIN}-{PASSWORD_MAX} characters",
+                                   "format": "password"})
+
+
+def _nickname(required=True):
+    return fields.String(required=required, validate=[validate.Length(min=1, max=64), _not_blank],
+                         metadata={"description": "Public display name (前台自愿): shown instead of the real identity"})
+
+
+def _mobile(required=True):
+    return Mobile(required=required, metadata={
+        "description": "Mainland China mobile number, 11 digits (+86 allowed); verified later by one-time code; "
+                       "stored encrypted, shown masked"})
+
+
+def _timestamp(description):
+    return fields.String(allow_none=True, metadata={"format": "date-time", "description": description})
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- requests -------------------------------------------------------------------
+
+class RegisterEnterprise(_Strict):
+    """Self-registration of an enterprise account (R-6.1.1)."""
+
+    kind = fields.String(load_default="enterprise", validate=validate.OneOf(["enterprise"]),
+                         metadata={"description": "Always 'enterprise' (optional in the body)"})
+    username = _username()
+    password = _password()
+    phone = _mobile()
+    nickname = _nickname()
+    org_name = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank],
+                             metadata={"description": "Registered name of the enterprise as on the business licence"})
+    uscc = Uscc(required=True, metadata={
+        "description": "Unified social credit code (统一社会信用代码, GB 32100, 18 characters with check "
+                       "character); passing the check verifies the enterprise identity",
+        "example": "91321202MA1XXXXX0C"})
+    contact_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank],
+                                 metadata={"description": "Real name of the contact person; stored encrypted, "
+                                                          "shown masked"})
+
+
+class RegisterPerson(_Strict):
+    """Self-registration of a natural person (R-6.1.1)."""
+
+    kind = fields.String(load_default="person", validate=validate.OneOf(["person"]),
+                         metadata={"description": "Always 'person' (optional in the body)"})
+    username = _username()
+    password = _password()
+    phone = _mobile()
+    nickname = _nickname()
+    real_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank],
+                              metadata={"description": "Real name as on the ID card; stored encrypted, shown masked"})
+    id_number = IdNumber(required=True, metadata={
+        "description": "Resident ID number (居民身份证号, GB 11643, 18 characters with check digit); "
+                       "stored encrypted, shown masked"})
+
+
+REGISTER_SCHEMAS = {"enterprise": RegisterEnterprise, "person": RegisterPerson}
+
+
+class CreateStaff(_Strict):
+    """An admin creates a staff account; `window` staff are bound to one window,
+    `institution` staff to one institution."""
+
+    username = _username()
+    password = _password()
+    role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES),
+                         metadata={"description": "One of " + ", ".join(STAFF_ROLES)})
+    nickname = _nickname()
+    real_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=50),
+                              metadata={"description": "Real name of the staff member; stored encrypted"})
+    phone = _mobile(required=False)
+    institution_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64),
+                                   metadata={"description": "Institution the account acts for (role institution)"})
+    window_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64),
+                              metadata={"description": "Service window the account is bound to (role window)"})
+
+    @validates_schema
+    def _binding(self, data, **kwargs):
+        check_binding(data.get("role"), data.get("window_id"), data.get("institution_id"))
+
+
+def check_binding(role, window_id, institution_id) -> None:
+    """Window staff need a window, institution staff an institution (object-level checks build on it)."""
+    if role == "window" and not window_id:
+        raise ValidationError("窗口人员必须绑定窗口 / a window account needs window_id", "window_id")
+    if role == "institution" and not institution_id:
+        raise ValidationError("机构人员必须绑定机构 / an institution account needs institution_id",
+                              "institution_id")
+
+
+class Login(_Strict):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"description": "Login name"})
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=PASSWORD_MAX),
+                             metadata={"description": "Password", "format": "password"})
+
+
+class Refresh(_Strict):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                                  metadata={"description": "The refresh token from login or the previous refresh; "
+                                                           "single use (a reused one ends the session)"})
+
+
+class PhoneCodeRequest(_Strict):
+    purpose = fields.String(load_default="verify_phone", validate=validate.OneOf(CODE_PURPOSES),
+                            metadata={"description": "What the code is for"})
+
+
+class PhoneCodeVerify(_Strict):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="须为 6 位数字 / must be 6 digits"),
+                         metadata={"description": "The 6-digit code received by SMS", "example": "123456"})
+    purpose = fields.String(load_default="verify_phone", validate=validate.OneOf(CODE_PURPOSES),
+                            metadata={"description": "What the code is for"})
+
+
+class RoleChange(_Strict):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES),
+                         metadata={"description": "New role: one of " + ", ".join(ROLES)})
+    window_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64),
+                              metadata={"description": "Window binding (needed when the new role is window and "
+                                                       "the account has none)"})
+    institution_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64),
+                                   metadata={"description": "Institution binding (needed for role institution)"})
+
+
+class FindByPhone(_Strict):
+    phone = Mobile(required=True, metadata={"description": "Mobile number to look up (exact match)"})
+
+
+class UserQuery(_Strict):
+    reveal = fields.Boolean(load_default=False, metadata={
+        "description": "Return full ID number, phone and real name (operators, admins, and the owner only; "
+                       "audited)"})
+
+
+class UserListQuery(_Strict):
+    role = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROLES),
+                         metadata={"description": "Only users of this role"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200),
+                           metadata={"description": "Page size"})
+    cursor = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                           metadata={"description": "next_cursor of the previous page"})
+
+
+# --- responses ------------------------------------------------------------------
+
+class UserOut(Schema):
+    """An account as others see it: personal data masked unless revealed."""
+
+    id = fields.String(metadata={"description": "User id (UUID)"})
+    username = fields.String()
+    role = fields.String(metadata={"enum": list(ROLES)})
+    status = fields.String(metadata={"enum": ["active", "disabled"]})
+    nickname = fields.String(metadata={"description": "Public display name"})
+    real_name = fields.String(allow_none=True, metadata={"description": "Masked (张**) unless revealed"})
+    id_number = fields.String(allow_none=True, metadata={"description": "Masked (3212**********291X) unless revealed"})
+    phone = fields.String(allow_none=True, metadata={"description": "Masked (138****8000) unless revealed"})
+    org_name = fields.String(allow_none=True)
+    uscc = fields.String(allow_none=True, metadata={"description": "Unified social credit code (public business data)"})
+    phone_verified = fields.Boolean()
+    identity_verified = fields.Boolean()
+    phone_verified_at = _timestamp("When the phone passed the one-time code")
+    identity_verified_at = _timestamp("When the USCC / ID number passed its check")
+    window_id = fields.String(allow_none=True)
+    institution_id = fields.String(allow_none=True)
+    created_at = _timestamp("Registration time")
+    pii_revealed = fields.Boolean(metadata={"description": "True when the personal fields above are unmasked"})
+
+
+class MeOut(UserOut):
+    """The signed-in account, plus the session the token belongs to."""
+
+    sid = fields.String(allow_none=True, metadata={"description": "Current session id"})
+
+
+class UserPage(Schema):
+    items = fields.List(fields.Nested(UserOut))
+    next_cursor = fields.String(allow_none=True)
+    total = fields.Integer()
+
+
+class TokenOut(Schema):
+    access_token = fields.String(metadata={"description": "JWT (HS256), send as 'Authorization: Bearer ...'"})
+    refresh_token = fields.String(metadata={"description": "Opaque, single use"})
+    token_type = fields.String(metadata={"enum": ["Bearer"]})
+    expires_in = fields.Integer(metadata={"description": "Seconds the access token lives"})
+    user = fields.Nested(MeOut)
+
+
+class PhoneCodeSent(Schema):
+    challenge_id = fields.String()
+    purpose = fields.String()
+    phone = fields.String(metadata={"description": "Masked number the code was sent to"})
+    expires_at = _timestamp("The code is void after this")
+    resend_after = _timestamp("No new code before this")
+
+
+class RevokedSession(Schema):
+    sid = fields.String()
+    expires_at = _timestamp("Until then the session's access tokens must be refused")
+
+
+def load(schema_cls: type[Schema], payload) -> dict:
+    """Validate `payload` with `schema_cls`; field errors come back as ValidationFailed."""
+    if not isinstance(payload, dict):
+        raise errors.ValidationFailed("Body must be a JSON object / 请求体必须是 JSON 对象",
+                                      errors={"_schema": ["must be an object"]})
+    try:
+        return schema_cls().load(payload)
+    except ValidationError as exc:
+        raise errors.ValidationFailed("Some fields are invalid / 部分字段无效",
+                                      errors=exc.normalized_messages()) from None

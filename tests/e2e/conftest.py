@@ -1,0 +1,88 @@
+"""The whole platform as separate processes (the README run path), once per database backend."""
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+import requests
+
+from deploy.local import Platform, running_services
+from tests.conftest import BACKENDS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Api:
+    """A tiny HTTP client for the gateway that fails loudly on a hang."""
+
+    def __init__(self, base: str):
+        self.base = base
+
+    def request(self, method, path, token=None, headers=None, **kwargs):
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def login(self, username, password="Passw0rd!2026"):
+        response = self.post("/api/v1/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def platform(request, amqp_uri, pg_databases, tmp_path_factory):
+    backend = request.param
+    data_dir = tmp_path_factory.mktemp(f"platform-{backend}")
+    env = {
+        "QI_DATA_DIR": str(data_dir),
+        "QI_AMQP_URI": amqp_uri,
+        "QI_GATEWAY_PORT": str(free_port()),
+        "QI_RPC_TIMEOUT": "3",
+        "QI_SMS_SENDER": "log",
+    }
+    for service in running_services():
+        env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
+    db_urls = {}
+    if backend == "postgresql":
+        from services.common.migrate import available_services
+        for service in available_services():
+            db_urls[service] = pg_databases.create(service)
+            env[f"QI_DB_URL_{service.upper()}"] = db_urls[service]
+    plat = Platform(env=env, log_dir=data_dir / "log")
+    plat.backend = backend
+    plat.data_dir = data_dir
+    plat.db_urls = db_urls
+    try:
+        plat.start()
+        plat.seed_demo()
+    except Exception:
+        plat.stop()
+        for log in (data_dir / "log").glob("*.log"):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-3000:]}")
+        raise
+    yield plat
+    plat.stop()
+
+
+@pytest.fixture(scope="session")
+def api(platform):
+    return Api(platform.gateway_url)
+
+
+def pg_dump_text(url: str) -> str:
+    return subprocess.run(["pg_dump", "--data-only", url], capture_output=True, text=True, check=True).stdout
