@@ -89,6 +89,12 @@ def pending(db: Database) -> int:
         return s.query(OutboxEvent).filter(OutboxEvent.sent_at.is_(None)).count()
 
 
+def wait_until_sent(db: Database, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while pending(db) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_relay_publishes_envelopes_with_confirms(db, amqp_uri):
     collector = Collector(amqp_uri)
     ids = write_events(db, 25)
@@ -151,6 +157,7 @@ def test_relay_killed_mid_stream_loses_nothing(db, database_url, amqp_uri):
     proc = subprocess.Popen([sys.executable, "-c", RELAY_SCRIPT, database_url, amqp_uri])
     try:
         bodies = collector.drain(400, timeout=60)
+        wait_until_sent(db)  # the last batch is confirmed before its commit: give it that moment
     finally:
         proc.kill()
         proc.wait()
@@ -176,6 +183,7 @@ def test_broker_connection_dropped_mid_stream_loses_nothing(db, amqp_uri):
         relay.close()
     try:
         bodies = collector.drain(300, timeout=60)
+        wait_until_sent(db)
     finally:
         relay.stop()
         thread.join(10)

@@ -1,0 +1,374 @@
+"""Accounts: registration, staff creation, roles, sign-in, and the masked view.
+
+Real-name verification (R-6.1.1, 后台实名、前台自愿):
+
+* An enterprise is identity-verified when its unified social credit code passes
+  the GB 32100 check character at registration. That proves the code is
+  well-formed, not that the enterprise exists or that the registrant acts for
+  it: no business-registry lookup is reachable from this platform. An operator
+  who needs more checks the uploaded licence (registry service).
+* A person is identity-verified when the ID number passes the GB 11643 check
+  digit (plus a plausible birth date and region); again, no lookup against the
+  public-security database is possible here.
+* The phone is verified separately by one-time code (verification.py).
+
+Each verification emits `user.verified` {user_id, aspect, verified_at}.
+Events carry ids, roles and nicknames only: never ID numbers, phones or real names.
+
+Functions that must persist a change even though the call fails (a failed
+login is counted) return the error instead of raising it; the caller commits,
+then raises.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.common import config, pii
+from services.common.audit import audit
+from services.common.db import utcnow
+from services.common.errors import (Conflict, DomainError, Forbidden, NotFound, TooManyRequests, Unauthorized,
+                                    ValidationFailed)
+from services.common.events import iso_utc
+from services.common.outbox import record_event
+
+from . import tokens
+from .models import STAFF_ROLES, LoginFailure, RoleChange, User, new_id
+from .passwords import hash_password, needs_rehash, verify_password
+from .schemas import check_binding
+
+SOURCE = "identity"
+READ_ANY_USER_ROLES = frozenset({"operator", "admin", "regulator"})
+LOOKUP_BY_PHONE_ROLES = frozenset({"operator", "admin"})
+LOGIN_FAILURE_LIMIT = 5
+LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
+
+
+# --- who is calling ---------------------------------------------------------------
+
+def require_principal(principal) -> dict:
+    if not isinstance(principal, dict) or not principal.get("user_id") or not principal.get("role"):
+        raise Unauthorized("Sign in first / 请先登录")
+    return principal
+
+
+def load_actor(session, principal) -> User:
+    """The caller's own account, which must still be active.
+
+    The role is taken from the database, not from the token: a token minted
+    before a role change must not keep the old rights (its session was revoked
+    too, but the deny-list reaches gateways asynchronously).
+    """
+    principal = require_principal(principal)
+    user = session.get(User, str(principal["user_id"]))
+    if user is None or user.status != "active":
+        raise Unauthorized("Account not found or disabled / 账号不存在或已停用", code="account_disabled")
+    if user.role != principal["role"]:
+        raise Unauthorized("Your role changed: sign in again / 角色已变更，请重新登录", code="token_stale")
+    return user
+
+
+def require_role(session, principal, roles) -> User:
+    actor = load_actor(session, principal)
+    if actor.role not in roles:
+        raise Forbidden(f"Role '{actor.role}' may not do this / 当前角色无权执行该操作")
+    return actor
+
+
+# --- the view -------------------------------------------------------------------------
+
+def _iso(moment):
+    return iso_utc(moment) if moment else None
+
+
+def user_view(user: User, principal: dict | None, reveal: bool = False, session=None) -> dict:
+    """The account as `principal` may see it.
+
+    Personal fields are masked unless the caller asked for them (`reveal`) and
+    pii.may_reveal allows it; a full reveal to anyone but the owner writes an
+    audit entry, so `session` is required then. Asking without the right gives
+    the masked view (`pii_revealed` tells which one came back).
+    """
+    revealed = bool(reveal) and pii.may_reveal(principal, user.id)
+    if revealed and str((principal or {}).get("user_id")) != user.id:
+        if session is None:
+            raise RuntimeError("revealing another user's personal data needs a session for the audit entry")
+        fields = [f for f in ("real_name", "id_number", "phone") if getattr(user, f)]
+        audit(session, principal, "user.pii_revealed", "user", user.id, owner_id=user.id,
+              detail={"fields": fields})
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "status": user.status,
+        "nickname": user.nickname,
+        "real_name": user.real_name if revealed else pii.mask_name(user.real_name),
+        "id_number": user.id_number if revealed else pii.mask_id_number(user.id_number),
+        "phone": user.phone if revealed else pii.mask_phone(user.phone),
+        "org_name": user.org_name,
+        "uscc": user.uscc,
+        "phone_verified": user.phone_verified_at is not None,
+        "identity_verified": user.identity_verified_at is not None,
+        "phone_verified_at": _iso(user.phone_verified_at),
+        "identity_verified_at": _iso(user.identity_verified_at),
+        "window_id": user.window_id,
+        "institution_id": user.institution_id,
+        "created_at": _iso(user.created_at),
+        "pii_revealed": revealed,
+    }
+
+
+# --- creating accounts ------------------------------------------------------------------
+
+def _check_unique(session, username: str, phone_bidx: str | None) -> None:
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict("Username is taken / 用户名已被占用", code="username_taken",
+                       errors={"username": ["用户名已被占用 / already taken"]})
+    if phone_bidx and session.scalar(select(User.id).where(User.phone_bidx == phone_bidx)
+                                     .where(User.status == "active")) is not None:
+        raise Conflict("Phone number is already registered / 手机号已被注册", code="phone_taken",
+                       errors={"phone": ["手机号已被注册 / already registered"]})
+
+
+def _flush_new(session, user: User) -> None:
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same name or phone.
+        raise Conflict("Username or phone number is taken / 用户名或手机号已被占用", code="username_taken") from None
+
+
+def _registered_event(session, user: User) -> None:
+    record_event(session, SOURCE, "user.registered", subject=user.id, data={
+        "user_id": user.id, "role": user.role, "nickname": user.nickname, "registered_at": iso_utc(user.created_at),
+    })
+
+
+def register(session, data: dict, now: dt.datetime | None = None) -> User:
+    """Self-registration; `data` is a loaded RegisterEnterprise / RegisterPerson."""
+    now = now or utcnow()
+    kind = data["kind"]
+    phone_bidx = pii.blind_index("phone", data["phone"])
+    _check_unique(session, data["username"], phone_bidx)
+    user = User(id=new_id(), username=data["username"], role=kind, status="active", nickname=data["nickname"],
+                phone=data["phone"], phone_bidx=phone_bidx, password_hash=hash_password(data["password"]),
+                identity_verified_at=now, created_at=now, updated_at=now)
+    if kind == "enterprise":
+        user.org_name = data["org_name"]
+        user.uscc = data["uscc"]
+        user.real_name = data["contact_name"]
+    elif kind == "person":
+        id_bidx = pii.blind_index("id_number", data["id_number"])
+        # One person, one personal account: real-name registration means the
+        # ID number identifies the account holder.
+        if session.scalar(select(User.id).where(User.id_number_bidx == id_bidx).where(User.role == "person")
+                          .where(User.status == "active")) is not None:
+            raise Conflict("This ID number already has an account / 该身份证号已注册", code="id_number_taken",
+                           errors={"id_number": ["该身份证号已注册 / already registered"]})
+        user.real_name = data["real_name"]
+        user.id_number = data["id_number"]
+        user.id_number_bidx = id_bidx
+    else:
+        raise ValidationFailed("Unknown account kind / 未知账号类型", errors={"kind": ["enterprise or person"]})
+    _flush_new(session, user)
+    _registered_event(session, user)
+    record_event(session, SOURCE, "user.verified", subject=user.id,
+                 data={"user_id": user.id, "aspect": "identity", "verified_at": iso_utc(now)})
+    return user
+
+
+def create_staff(session, principal: dict, data: dict, now: dt.datetime | None = None) -> User:
+    """An admin creates a staff account; `data` is a loaded CreateStaff."""
+    require_role(session, principal, {"admin"})
+    now = now or utcnow()
+    phone_bidx = pii.blind_index("phone", data["phone"]) if data.get("phone") else None
+    _check_unique(session, data["username"], phone_bidx)
+    user = User(id=new_id(), username=data["username"], role=data["role"], status="active",
+                nickname=data["nickname"], real_name=data.get("real_name"), phone=data.get("phone"),
+                phone_bidx=phone_bidx, password_hash=hash_password(data["password"]),
+                window_id=data.get("window_id"), institution_id=data.get("institution_id"),
+                created_at=now, updated_at=now)
+    _flush_new(session, user)
+    audit(session, principal, "user.created", "user", user.id, owner_id=user.id, detail={"role": user.role})
+    _registered_event(session, user)
+    return user
+
+
+# --- roles ------------------------------------------------------------------------------
+
+def change_role(session, principal: dict, user_id: str, data: dict, now: dt.datetime | None = None) -> User:
+    """Admin only; history in role_change, an audit entry, and `user.role_changed`.
+
+    The user's sessions are revoked: their tokens carry the old role.
+    """
+    actor = require_role(session, principal, {"admin"})
+    now = now or utcnow()
+    user = session.get(User, str(user_id))
+    if user is None:
+        raise NotFound("No such user / 用户不存在")
+    new_role = data["role"]
+    window_id = data.get("window_id") or user.window_id
+    institution_id = data.get("institution_id") or user.institution_id
+    try:
+        check_binding(new_role, window_id, institution_id)
+    except Exception as exc:  # marshmallow ValidationError carries the field name
+        field = getattr(exc, "field_name", "role")
+        raise ValidationFailed("Missing binding / 缺少绑定", errors={field: list(getattr(exc, "messages", [str(exc)]))})
+    if new_role == user.role and window_id == user.window_id and institution_id == user.institution_id:
+        return user
+    if user.role == "admin" and new_role != "admin":
+        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin")
+                                .where(User.status == "active"))
+        if admins <= 1:
+            raise Conflict("The last administrator cannot lose the role / 不能移除最后一个管理员", code="last_admin")
+    old_role = user.role
+    user.role = new_role
+    user.window_id = window_id if new_role in STAFF_ROLES else user.window_id
+    user.institution_id = institution_id if new_role in STAFF_ROLES else user.institution_id
+    user.updated_at = now
+    if old_role != new_role:
+        session.add(RoleChange(id=new_id(), user_id=user.id, old_role=old_role, new_role=new_role,
+                               changed_by=actor.id, changed_at=now))
+        record_event(session, SOURCE, "user.role_changed", subject=user.id, data={
+            "user_id": user.id, "old_role": old_role, "new_role": new_role, "changed_by": actor.id})
+    audit(session, principal, "user.role_changed", "user", user.id, owner_id=user.id,
+          detail={"old_role": old_role, "new_role": new_role, "window_id": user.window_id,
+                  "institution_id": user.institution_id})
+    tokens.revoke_user_sessions(session, user.id, "role_changed", now)
+    return user
+
+
+def role_history(session, user_id: str) -> list[dict]:
+    rows = session.scalars(select(RoleChange).where(RoleChange.user_id == user_id)
+                           .order_by(RoleChange.changed_at)).all()
+    return [{"old_role": r.old_role, "new_role": r.new_role, "changed_by": r.changed_by,
+             "changed_at": iso_utc(r.changed_at)} for r in rows]
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def get_user(session, principal: dict, user_id: str, reveal: bool = False) -> dict:
+    actor = load_actor(session, principal)
+    # Refused before the lookup, so a non-staff caller cannot probe which ids exist.
+    if actor.id != str(user_id) and actor.role not in READ_ANY_USER_ROLES:
+        raise Forbidden("You may only read your own account / 只能查看本人账号")
+    user = session.get(User, str(user_id))
+    if user is None:
+        raise NotFound("No such user / 用户不存在")
+    return user_view(user, principal, reveal=reveal, session=session)
+
+
+def _encode_cursor(username: str) -> str:
+    return base64.urlsafe_b64encode(username.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationFailed("Bad cursor / 游标无效", errors={"cursor": ["not a cursor from this API"]}) from None
+
+
+def list_users(session, principal: dict, role: str | None = None, limit: int = 50, cursor: str | None = None) -> dict:
+    """Users ordered by username (unique, so pages never repeat or skip), masked."""
+    require_role(session, principal, READ_ANY_USER_ROLES)
+    limit = max(1, min(int(limit or 50), 200))
+    base = select(User)
+    if role:
+        base = base.where(User.role == role)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    query = base
+    if cursor:
+        query = query.where(User.username > _decode_cursor(cursor))
+    rows = session.scalars(query.order_by(User.username).limit(limit + 1)).all()
+    items = [user_view(u, principal) for u in rows[:limit]]
+    next_cursor = _encode_cursor(rows[limit - 1].username) if len(rows) > limit else None
+    return {"items": items, "next_cursor": next_cursor, "total": total}
+
+
+def find_user_by_phone(session, principal: dict, phone: str) -> dict:
+    """Exact lookup through the blind index (e.g. a demand taken by telephone); audited."""
+    require_role(session, principal, LOOKUP_BY_PHONE_ROLES)
+    number = pii.check_mobile(phone, field="phone")
+    rows = session.scalars(select(User).where(User.phone_bidx == pii.blind_index("phone", number))
+                           .order_by(User.status, User.username)).all()
+    audit(session, principal, "user.looked_up_by_phone", "user", rows[0].id if rows else None,
+          owner_id=rows[0].id if rows else None, detail={"matches": len(rows)})
+    return {"items": [user_view(u, principal) for u in rows]}
+
+
+def me(session, principal: dict, reveal: bool = False) -> dict:
+    user = load_actor(session, principal)
+    view = user_view(user, principal, reveal=reveal, session=session)
+    view["sid"] = principal.get("sid")
+    return view
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+def _username_key(username: str) -> str:
+    key = config.blind_index_key().encode("utf-8")
+    return hmac.new(key, b"login\x00" + username.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def login(session, username: str, password: str, ip: str | None = None,
+          now: dt.datetime | None = None) -> dict | DomainError:
+    """Password sign-in; returns the token response with the user's own view.
+
+    Unknown user and wrong password give the same error in the same time. After
+    LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW the username is
+    throttled, whether or not it exists (else the 429 would reveal it does).
+    """
+    now = now or utcnow()
+    if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
+        return Unauthorized("Wrong username or password / 用户名或密码错误", code="invalid_credentials")
+    key = _username_key(username)
+    since = now - LOGIN_FAILURE_WINDOW
+    failures = session.scalar(select(func.count()).select_from(LoginFailure)
+                              .where(LoginFailure.username_key == key).where(LoginFailure.at > since))
+    if failures >= LOGIN_FAILURE_LIMIT:
+        return TooManyRequests("Too many failed sign-ins; try again later / 登录失败次数过多，请稍后再试",
+                               code="login_throttled")
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if not verify_password(user.password_hash if user else None, password):
+        session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
+        session.add(LoginFailure(username_key=key, at=now))
+        return Unauthorized("Wrong username or password / 用户名或密码错误", code="invalid_credentials")
+    if user.status != "active":
+        # The password was right, so saying why does not leak anything.
+        return Forbidden("Account is disabled / 账号已停用", code="account_disabled")
+    session.execute(delete(LoginFailure).where(LoginFailure.username_key == key))
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    response = tokens.open_session(session, user, ip=ip, now=now)
+    principal = {"user_id": user.id, "role": user.role, "sid": response["sid"], "ip": ip}
+    audit(session, principal, "session.opened", "user", user.id, owner_id=user.id,
+          detail={"sid": response["sid"]})
+    response["user"] = me(session, principal)
+    return response
+
+
+def refresh(session, refresh_token: str, ip: str | None = None, now: dt.datetime | None = None) -> dict | DomainError:
+    result = tokens.refresh(session, refresh_token, ip=ip, now=now)
+    if isinstance(result, DomainError):
+        return result
+    user, response = result
+    principal = {"user_id": user.id, "role": user.role, "sid": response["sid"], "ip": ip}
+    response["user"] = me(session, principal)
+    return response
+
+
+def logout(session, principal: dict, now: dt.datetime | None = None) -> dict:
+    principal = require_principal(principal)
+    now = now or utcnow()
+    auth = tokens.revoke_by_sid(session, principal.get("sid"), str(principal["user_id"]), "logout", now)
+    if auth is None:
+        raise NotFound("No such session / 会话不存在", code="session_not_found")
+    return {"sid": auth.sid, "revoked_at": iso_utc(auth.revoked_at)}
