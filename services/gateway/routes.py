@@ -7,8 +7,8 @@ from services.identity import schemas as identity
 from .routing import Route
 
 # Services the gateway talks to (each needs an RpcProxy on the Gateway class and
-# answers `ping` for /ready).
-SERVICES = ("identity",)
+# answers `ping` for /ready). Other services' routes live in routes_<service>.py.
+SERVICES = ["identity"]
 
 STAFF_READERS = ("operator", "admin", "regulator")
 
@@ -98,3 +98,20 @@ ROUTES = [
     Route("PUT", "/users/<user_id>/role", change_role, "Change an account's role (admin, audited) / 变更角色",
           "identity", body=identity.RoleChange, response=identity.UserOut, roles=("admin",)),
 ]
+
+
+def _extend(service: str) -> None:
+    """Add a service's routes once its package has a service module (slices land one by one)."""
+    import importlib
+    try:
+        module = importlib.import_module(f"services.gateway.routes_{service}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"services.gateway.routes_{service}":
+            raise
+        return
+    ROUTES.extend(module.ROUTES)
+    SERVICES.append(service)
+
+
+for _service in ("registry", "matching", "booking", "feedback"):
+    _extend(_service)

@@ -60,6 +60,8 @@ class Gateway:
     # Requests expire in the queue when the gateway stops waiting for them, so a
     # service that comes back does not act on requests whose callers got a 504.
     identity = RpcProxy("identity", expiration=config.rpc_timeout())
+    registry = RpcProxy("registry", expiration=config.rpc_timeout())
+    matching = RpcProxy("matching", expiration=config.rpc_timeout())
     revocations = Revocations()
 
     # -- infrastructure endpoints ------------------------------------------------

@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import hmac
 
+from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -39,7 +40,7 @@ from services.common.events import iso_utc
 from services.common.outbox import record_event
 
 from . import tokens
-from .models import STAFF_ROLES, LoginFailure, RoleChange, User, new_id
+from .models import LoginFailure, RoleChange, User, new_id
 from .passwords import hash_password, needs_rehash, verify_password
 from .schemas import check_binding
 
@@ -218,9 +219,8 @@ def change_role(session, principal: dict, user_id: str, data: dict, now: dt.date
     institution_id = data.get("institution_id") or user.institution_id
     try:
         check_binding(new_role, window_id, institution_id)
-    except Exception as exc:  # marshmallow ValidationError carries the field name
-        field = getattr(exc, "field_name", "role")
-        raise ValidationFailed("Missing binding / 缺少绑定", errors={field: list(getattr(exc, "messages", [str(exc)]))})
+    except MarshmallowValidationError as exc:
+        raise ValidationFailed("Missing binding / 缺少绑定", errors=exc.normalized_messages()) from None
     if new_role == user.role and window_id == user.window_id and institution_id == user.institution_id:
         return user
     if user.role == "admin" and new_role != "admin":
@@ -230,8 +230,8 @@ def change_role(session, principal: dict, user_id: str, data: dict, now: dt.date
             raise Conflict("The last administrator cannot lose the role / 不能移除最后一个管理员", code="last_admin")
     old_role = user.role
     user.role = new_role
-    user.window_id = window_id if new_role in STAFF_ROLES else user.window_id
-    user.institution_id = institution_id if new_role in STAFF_ROLES else user.institution_id
+    user.window_id = window_id
+    user.institution_id = institution_id
     user.updated_at = now
     if old_role != new_role:
         session.add(RoleChange(id=new_id(), user_id=user.id, old_role=old_role, new_role=new_role,

@@ -276,6 +276,8 @@ class TokenOut(Schema):
     refresh_token = fields.String(metadata={"description": "Opaque, single use"})
     token_type = fields.String(metadata={"enum": ["Bearer"]})
     expires_in = fields.Integer(metadata={"description": "Seconds the access token lives"})
+    sid = fields.String(metadata={"description": "Session id (also the token's sid claim)"})
+    refresh_expires_at = _timestamp("End of the session: sign in again after this")
     user = fields.Nested(MeOut)
 
 

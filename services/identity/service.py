@@ -1,0 +1,157 @@
+"""The identity service's RPC surface: thin entrypoints over accounts/verification/tokens.
+
+Every method takes and returns JSON-able values and fails with
+services.common.errors types, which nameko rebuilds on the caller's side.
+Payloads are validated again here although the gateway already did: the RPC
+queue is reachable by anything on the broker, not only by the gateway.
+
+    nameko run --config deploy/nameko.yaml services.identity.service
+"""
+from __future__ import annotations
+
+import functools
+
+from nameko.rpc import rpc
+from prometheus_client import Counter
+
+from services.common.consumer import run_idempotent
+from services.common.errors import DomainError, ValidationFailed
+from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
+
+from . import accounts, tokens, verification
+from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, PhoneCodeRequest, PhoneCodeVerify, RoleChange,
+                      UserListQuery, load)
+
+LOGINS = Counter("qi_identity_logins_total", "Sign-in attempts by outcome", ["outcome"])
+OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
+
+
+@functools.lru_cache(maxsize=1)
+def sms_sender() -> verification.SmsSender:
+    return verification.sender_from_config()
+
+
+class IdentityService:
+    name = "identity"
+
+    db = DatabaseProvider()
+    relay = OutboxRelayProvider(db)
+    metrics = MetricsServer()
+
+    def _commit_then_raise(self, work):
+        """Run `work(session)` in one transaction; a returned DomainError is raised
+        only after the commit (counters and revocations must stick)."""
+        with self.db.transaction() as session:
+            result = work(session)
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    @rpc
+    def ping(self) -> dict:
+        return {"service": self.name, "ok": True}
+
+    @rpc
+    def register(self, payload, idempotency_key=None) -> dict:
+        kind = payload.get("kind") if isinstance(payload, dict) else None
+        schema = REGISTER_SCHEMAS.get(kind)
+        if schema is None:
+            raise ValidationFailed("Unknown account kind / 未知账号类型",
+                                   errors={"kind": ["须为 enterprise 或 person / must be enterprise or person"]})
+        data = load(schema, payload)
+        with self.db.transaction() as session:
+            def create():
+                user = accounts.register(session, data)
+                return accounts.user_view(user, {"user_id": user.id, "role": user.role})
+            return run_idempotent(session, None, idempotency_key, "identity.register", payload, create)
+
+    @rpc
+    def create_staff(self, principal, payload, idempotency_key=None) -> dict:
+        principal = accounts.require_principal(principal)
+        data = load(CreateStaff, payload)
+        with self.db.transaction() as session:
+            def create():
+                return accounts.user_view(accounts.create_staff(session, principal, data), principal)
+            return run_idempotent(session, str(principal["user_id"]), idempotency_key, "identity.create_staff",
+                                  payload, create)
+
+    @rpc
+    def request_phone_code(self, principal, purpose="verify_phone") -> dict:
+        data = load(PhoneCodeRequest, {"purpose": purpose})
+        with self.db.transaction() as session:
+            user = accounts.load_actor(session, principal)
+            result = verification.request_code(session, user, data["purpose"], sms_sender())
+        OTP_SENT.labels(data["purpose"]).inc()
+        return result
+
+    @rpc
+    def verify_phone(self, principal, code, purpose="verify_phone") -> dict:
+        data = load(PhoneCodeVerify, {"code": code, "purpose": purpose})
+
+        def work(session):
+            user = accounts.load_actor(session, principal)
+            result = verification.verify_code(session, user, data["code"], data["purpose"])
+            return result if isinstance(result, DomainError) else accounts.me(session, principal)
+        return self._commit_then_raise(work)
+
+    @rpc
+    def login(self, username, password, ip=None) -> dict:
+        try:
+            result = self._commit_then_raise(lambda s: accounts.login(s, username, password, ip=ip))
+        except DomainError as exc:
+            LOGINS.labels(exc.code).inc()
+            raise
+        LOGINS.labels("ok").inc()
+        return result
+
+    @rpc
+    def refresh(self, refresh_token, ip=None) -> dict:
+        return self._commit_then_raise(lambda s: accounts.refresh(s, refresh_token, ip=ip))
+
+    @rpc
+    def logout(self, principal) -> dict:
+        with self.db.transaction() as session:
+            return accounts.logout(session, principal)
+
+    @rpc
+    def me(self, principal, reveal=False) -> dict:
+        with self.db.transaction() as session:
+            return accounts.me(session, principal, reveal=bool(reveal))
+
+    @rpc
+    def get_user(self, principal, user_id, reveal=False) -> dict:
+        # A transaction, not a read: a reveal writes its audit entry.
+        with self.db.transaction() as session:
+            return accounts.get_user(session, principal, user_id, reveal=bool(reveal))
+
+    @rpc
+    def list_users(self, principal, role=None, limit=50, cursor=None) -> dict:
+        query = load(UserListQuery, {k: v for k, v in (("role", role), ("limit", limit), ("cursor", cursor))
+                                     if v is not None})
+        with self.db.read() as session:
+            return accounts.list_users(session, principal, **query)
+
+    @rpc
+    def change_role(self, principal, user_id, role, window_id=None, institution_id=None) -> dict:
+        data = load(RoleChange, {k: v for k, v in (("role", role), ("window_id", window_id),
+                                                   ("institution_id", institution_id)) if v is not None})
+        with self.db.transaction() as session:
+            user = accounts.change_role(session, principal, user_id, data)
+            return accounts.user_view(user, principal)
+
+    @rpc
+    def role_history(self, principal, user_id) -> list:
+        with self.db.read() as session:
+            accounts.require_role(session, principal, accounts.READ_ANY_USER_ROLES)
+            return accounts.role_history(session, user_id)
+
+    @rpc
+    def find_user_by_phone(self, principal, phone) -> dict:
+        data = load(FindByPhone, {"phone": phone})
+        with self.db.transaction() as session:
+            return accounts.find_user_by_phone(session, principal, data["phone"])
+
+    @rpc
+    def revoked_sessions(self) -> list:
+        with self.db.read() as session:
+            return tokens.revoked_sessions(session)

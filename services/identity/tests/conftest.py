@@ -1,0 +1,69 @@
+"""Identity unit-test fixtures: a migrated SQLite database per test, no broker.
+
+The schema comes from the real Alembic migrations (common + identity branches),
+applied once per run to a template file that each test copies, so the tests
+exercise what production creates and not `create_all`.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from sqlalchemy import text
+
+from services.common import migrate
+from services.common.db import Database, make_engine
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("identity-template") / "identity.db"
+    migrate.upgrade("identity", f"sqlite:///{path}")
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        # Fold the WAL into the main file so a plain copy is complete.
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db_path(template_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("QI_DATA_DIR", str(tmp_path))
+    path = tmp_path / "identity.db"
+    shutil.copy(template_db, path)
+    return path
+
+
+@pytest.fixture
+def db(db_path):
+    database = Database(make_engine(f"sqlite:///{db_path}"))
+    yield database
+    database.engine.dispose()
+
+
+class FakeSms:
+    def __init__(self):
+        self.sent: list[dict] = []
+
+    def send(self, *, user_id, phone, code, purpose, at):
+        self.sent.append({"user_id": user_id, "phone": phone, "code": code, "purpose": purpose, "at": at})
+
+    @property
+    def last_code(self) -> str:
+        return self.sent[-1]["code"]
+
+
+@pytest.fixture
+def sms():
+    return FakeSms()
+
+
+@pytest.fixture
+def service(db, sms, monkeypatch):
+    """The nameko service class with its providers replaced: real database, no broker."""
+    from nameko.testing.services import worker_factory
+
+    from services.identity import service as service_module
+
+    monkeypatch.setattr(service_module, "sms_sender", lambda: sms)
+    return worker_factory(service_module.IdentityService, db=db)
