@@ -125,6 +125,8 @@ def main(argv=None) -> int:
         print(problem, file=sys.stderr)
         return 2
     platform = Platform()
+    # SIGTERM (e.g. from a process manager) must stop the children too, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"Databases: {', '.join(config.database_url(s).split('@')[-1] for s in available_services())}")
     print("Starting services: " + ", ".join(running_services()) + " ...")
     try:

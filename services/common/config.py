@@ -25,7 +25,7 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 from __future__ import annotations
 
 import os
-import warnings
+import logging
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -69,13 +69,18 @@ def database_url(service: str) -> str:
     return f"sqlite:///{data_dir() / (service + '.db')}"
 
 
+_warned: set[str] = set()
+
+
 def _dev_default(name: str, value: str) -> str:
     configured = env(name)
     if configured:
         return configured
     if env("QI_ENV", "dev") == "production":
         raise RuntimeError(f"{name} must be set in production")
-    warnings.warn(f"{name} not set: using the development default", stacklevel=3)
+    if name not in _warned:
+        _warned.add(name)
+        logging.getLogger("qi.config").warning("%s not set: using the development default (never in production)", name)
     return value
 
 

@@ -47,8 +47,10 @@ class OutboxRelayProvider(DependencyProvider):
     by a worker that crashed right after its commit is still published.
     """
 
-    def __init__(self, database: DatabaseProvider):
-        self.database_provider = database
+    def __init__(self, *args, **kwargs):
+        # Takes no DatabaseProvider: nameko would bind an extension stored on
+        # another as a sub-extension. The relay opens its own engine instead.
+        super().__init__(**kwargs)
 
     def setup(self):
         self.relay = None

@@ -40,7 +40,7 @@ def enterprise_payload(**overrides) -> dict:
 def person_id_number(serial: str = "123") -> str:
     from stdnum.cn import ric
 
-    body = "32120219850612" + serial
+    body = "32120219980612" + serial
     return body + ric.calc_check_digit(body + "0")
 
 
