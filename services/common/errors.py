@@ -22,7 +22,8 @@ class DomainError(Exception):
         if code:
             self.code = code
         if status:
-            self.status = status
+            # nameko turns non-string args into strings on the wire.
+            self.status = int(status)
         if title_zh:
             self.title_zh = title_zh
         if title_en:
