@@ -57,6 +57,19 @@ def unique_username(prefix="u"):
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
+def unique_id_number() -> str:
+    from stdnum.cn import ric
+    body = "110105" + "1985" + f"{uuid.uuid4().int % 12 + 1:02d}" + f"{uuid.uuid4().int % 28 + 1:02d}" + \
+        f"{uuid.uuid4().int % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")  # stdnum wants a placeholder check digit
+
+
+def unique_uscc() -> str:
+    from stdnum.cn import uscc
+    body = "91321200" + f"{uuid.uuid4().int % 10**9:09d}"
+    return body + uscc.calc_check_digit(body)
+
+
 def unique_phone() -> str:
     return "137" + str(uuid.uuid4().int)[:8]
 
@@ -125,9 +138,9 @@ def test_bad_registration_input_is_rejected_and_nothing_is_written(api, path, bo
     username = unique_username("bad")
     base = {"username": username, "password": "Correct-Horse-9", "phone": unique_phone(), "nickname": "n"}
     if path.endswith("enterprise"):
-        base.update({"org_name": "泰州某某有限公司", "uscc": VALID_USCC, "contact_name": "李四"})
+        base.update({"org_name": "泰州某某有限公司", "uscc": unique_uscc(), "contact_name": "李四"})
     else:
-        base.update({"real_name": "李四", "id_number": VALID_ID})
+        base.update({"real_name": "李四", "id_number": unique_id_number()})
     response = api.post(path, json={**base, **body})
     assert response.status_code in (400, 422), response.text
     assert response.headers["Content-Type"].startswith("application/problem+json")
@@ -170,7 +183,7 @@ def test_refresh_rotates_and_reuse_is_refused(api):
 
 def test_idempotency_key_creates_once(api):
     body = {"username": unique_username("idem"), "password": "Correct-Horse-9", "phone": unique_phone(),
-            "nickname": "幂等", "real_name": "赵六", "id_number": VALID_ID}
+            "nickname": "幂等", "real_name": "赵六", "id_number": unique_id_number()}
     key = uuid.uuid4().hex
     first = api.post("/api/v1/auth/register/person", json=body, headers={"Idempotency-Key": key})
     second = api.post("/api/v1/auth/register/person", json=body, headers={"Idempotency-Key": key})
