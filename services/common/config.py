@@ -21,6 +21,10 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_SLA_RULES_FILE        | services/common/data/sla_rules.json       | time limits (data, not code) |
 | QI_CALENDAR_DIR          | services/common/data/calendar             | State Council notices loaded by operators |
 | QI_OUTBOX_POLL_SECONDS   | 0.5                                       | relay poll interval when idle |
+| QI_SMS_SENDER            | log                                       | one-time-code sender; `log` appends to <QI_DATA_DIR>/sms-outbox.log |
+| QI_METRICS_ADDR          | 127.0.0.1                                 | address the services' metrics ports bind to |
+| QI_GATEWAY_ADDR          | 127.0.0.1                                 | address the gateway binds to (nameko.yaml) |
+| QI_ENV                   | dev                                       | `production` refuses the development keys |
 """
 from __future__ import annotations
 

@@ -24,11 +24,11 @@ def register_person(ctx):
 
 
 def login(ctx):
-    return ctx.call("identity", "login", ctx.body["username"], ctx.body["password"], ip=None)
+    return ctx.call("identity", "login", ctx.body["username"], ctx.body["password"], ip=ctx.client_ip)
 
 
 def refresh(ctx):
-    return ctx.call("identity", "refresh", ctx.body["refresh_token"])
+    return ctx.call("identity", "refresh", ctx.body["refresh_token"], ip=ctx.client_ip)
 
 
 def logout(ctx):
@@ -92,7 +92,7 @@ ROUTES = [
     Route("POST", "/users", create_staff, "Create a staff account (admin) / 创建工作人员账户", "identity",
           body=identity.CreateStaff, response=identity.UserOut, roles=("admin",), status=201, idempotent_create=True),
     Route("POST", "/users/lookup-by-phone", find_user_by_phone, "Find an account by mobile (audited) / 按手机号查找",
-          "identity", body=identity.FindByPhone, response=identity.UserOut, roles=("operator", "admin")),
+          "identity", body=identity.FindByPhone, response=identity.UserPage, roles=("operator", "admin")),
     Route("GET", "/users/<user_id>", get_user, "One account; reveal=true unmasks for permitted roles (audited) / 用户详情",
           "identity", query=identity.UserQuery, response=identity.UserOut, roles=()),
     Route("PUT", "/users/<user_id>/role", change_role, "Change an account's role (admin, audited) / 变更角色",

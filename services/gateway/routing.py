@@ -53,6 +53,7 @@ class RequestContext:
     principal: dict | None
     idempotency_key: str | None
     call: Callable                 # call(service, method, *args, **kwargs) with timeout
+    client_ip: str | None = None
 
 
 class Router:

@@ -39,6 +39,13 @@ router = Router(ROUTES)
 _openapi_cache: dict = {}
 
 
+def client_ip(request) -> str | None:
+    # Behind a reverse proxy the first X-Forwarded-For hop is the client; the
+    # proxy must overwrite (not append to) a client-supplied header.
+    forwarded = request.headers.get("X-Forwarded-For")
+    return forwarded.split(",")[0].strip() if forwarded else request.remote_addr
+
+
 class GatewayTimeout(DomainError):
     status = 504
     code = "service_timeout"
@@ -133,6 +140,7 @@ class Gateway:
                 route=route, path_params=params, body=load_body(route, request.get_data()),
                 query=load_query(route, request.args), principal=principal,
                 idempotency_key=request.headers.get("Idempotency-Key"), call=self._call,
+                client_ip=client_ip(request),
             )
             result = route.handler(ctx)
             status, payload = result if isinstance(result, tuple) else (route.status, result)
@@ -162,8 +170,10 @@ class Gateway:
             from services.common.errors import Unauthorized
             raise Unauthorized("Session signed out / 会话已退出", code="session_revoked")
         return {"user_id": claims["sub"], "role": claims["role"], "sid": claims["sid"],
-                "ip": request.headers.get("X-Forwarded-For", request.remote_addr),
-                "request_id": request.headers.get("X-Request-Id")}
+                "ip": client_ip(request),
+                "request_id": request.headers.get("X-Request-Id"),
+                # Bindings from the token, for the owning services' object-level checks.
+                "institution_id": claims.get("institution_id"), "window_id": claims.get("window_id")}
 
     def _call(self, service: str, method: str, *args, **kwargs):
         started = time.perf_counter()

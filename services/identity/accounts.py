@@ -146,7 +146,7 @@ def _flush_new(session, user: User) -> None:
         raise Conflict("Username or phone number is taken / 用户名或手机号已被占用", code="username_taken") from None
 
 
-def _registered_event(session, user: User) -> None:
+def registered_event(session, user: User) -> None:
     record_event(session, SOURCE, "user.registered", subject=user.id, data={
         "user_id": user.id, "role": user.role, "nickname": user.nickname, "registered_at": iso_utc(user.created_at),
     })
@@ -179,7 +179,7 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
     else:
         raise ValidationFailed("Unknown account kind / 未知账号类型", errors={"kind": ["enterprise or person"]})
     _flush_new(session, user)
-    _registered_event(session, user)
+    registered_event(session, user)
     record_event(session, SOURCE, "user.verified", subject=user.id,
                  data={"user_id": user.id, "aspect": "identity", "verified_at": iso_utc(now)})
     return user
@@ -198,7 +198,7 @@ def create_staff(session, principal: dict, data: dict, now: dt.datetime | None =
                 created_at=now, updated_at=now)
     _flush_new(session, user)
     audit(session, principal, "user.created", "user", user.id, owner_id=user.id, detail={"role": user.role})
-    _registered_event(session, user)
+    registered_event(session, user)
     return user
 
 

@@ -64,7 +64,7 @@ def seed(db: Database) -> dict:
                          password_hash=hash_password(DEMO_PASSWORD), created_at=utcnow(), updated_at=utcnow())
             session.add(admin)
             session.flush()
-            accounts._registered_event(session, admin)
+            accounts.registered_event(session, admin)
             admin_id = created["admin"] = admin.id
         admin_principal = {"user_id": admin_id, "role": "admin", "sid": None, "ip": None}
 

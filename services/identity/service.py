@@ -25,6 +25,12 @@ from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, PhoneCodeReque
 LOGINS = Counter("qi_identity_logins_total", "Sign-in attempts by outcome", ["outcome"])
 OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
 
+# Every entrypoint declares DomainError expected: those are the caller's doing
+# (bad input, missing right), which nameko then logs as a warning, not an error.
+# Arguments marked sensitive are redacted by nameko's argument-logging helpers.
+_SENSITIVE_REGISTRATION = ("payload.password", "payload.phone", "payload.id_number", "payload.real_name",
+                           "payload.contact_name")
+
 
 @functools.lru_cache(maxsize=1)
 def sms_sender() -> verification.SmsSender:
@@ -47,11 +53,11 @@ class IdentityService:
             raise result
         return result
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def ping(self) -> dict:
         return {"service": self.name, "ok": True}
 
-    @rpc
+    @rpc(expected_exceptions=DomainError, sensitive_arguments=_SENSITIVE_REGISTRATION)
     def register(self, payload, idempotency_key=None) -> dict:
         kind = payload.get("kind") if isinstance(payload, dict) else None
         schema = REGISTER_SCHEMAS.get(kind)
@@ -65,7 +71,7 @@ class IdentityService:
                 return accounts.user_view(user, {"user_id": user.id, "role": user.role})
             return run_idempotent(session, None, idempotency_key, "identity.register", payload, create)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError, sensitive_arguments=_SENSITIVE_REGISTRATION)
     def create_staff(self, principal, payload, idempotency_key=None) -> dict:
         principal = accounts.require_principal(principal)
         data = load(CreateStaff, payload)
@@ -75,7 +81,7 @@ class IdentityService:
             return run_idempotent(session, str(principal["user_id"]), idempotency_key, "identity.create_staff",
                                   payload, create)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def request_phone_code(self, principal, purpose="verify_phone") -> dict:
         data = load(PhoneCodeRequest, {"purpose": purpose})
         with self.db.transaction() as session:
@@ -84,7 +90,7 @@ class IdentityService:
         OTP_SENT.labels(data["purpose"]).inc()
         return result
 
-    @rpc
+    @rpc(expected_exceptions=DomainError, sensitive_arguments=("code",))
     def verify_phone(self, principal, code, purpose="verify_phone") -> dict:
         data = load(PhoneCodeVerify, {"code": code, "purpose": purpose})
 
@@ -94,7 +100,7 @@ class IdentityService:
             return result if isinstance(result, DomainError) else accounts.me(session, principal)
         return self._commit_then_raise(work)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError, sensitive_arguments=("password",))
     def login(self, username, password, ip=None) -> dict:
         try:
             result = self._commit_then_raise(lambda s: accounts.login(s, username, password, ip=ip))
@@ -104,34 +110,34 @@ class IdentityService:
         LOGINS.labels("ok").inc()
         return result
 
-    @rpc
+    @rpc(expected_exceptions=DomainError, sensitive_arguments=("refresh_token",))
     def refresh(self, refresh_token, ip=None) -> dict:
         return self._commit_then_raise(lambda s: accounts.refresh(s, refresh_token, ip=ip))
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def logout(self, principal) -> dict:
         with self.db.transaction() as session:
             return accounts.logout(session, principal)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def me(self, principal, reveal=False) -> dict:
         with self.db.transaction() as session:
             return accounts.me(session, principal, reveal=bool(reveal))
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def get_user(self, principal, user_id, reveal=False) -> dict:
         # A transaction, not a read: a reveal writes its audit entry.
         with self.db.transaction() as session:
             return accounts.get_user(session, principal, user_id, reveal=bool(reveal))
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def list_users(self, principal, role=None, limit=50, cursor=None) -> dict:
         query = load(UserListQuery, {k: v for k, v in (("role", role), ("limit", limit), ("cursor", cursor))
                                      if v is not None})
         with self.db.read() as session:
             return accounts.list_users(session, principal, **query)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def change_role(self, principal, user_id, role, window_id=None, institution_id=None) -> dict:
         data = load(RoleChange, {k: v for k, v in (("role", role), ("window_id", window_id),
                                                    ("institution_id", institution_id)) if v is not None})
@@ -139,19 +145,19 @@ class IdentityService:
             user = accounts.change_role(session, principal, user_id, data)
             return accounts.user_view(user, principal)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def role_history(self, principal, user_id) -> list:
         with self.db.read() as session:
             accounts.require_role(session, principal, accounts.READ_ANY_USER_ROLES)
             return accounts.role_history(session, user_id)
 
-    @rpc
+    @rpc(expected_exceptions=DomainError, sensitive_arguments=("phone",))
     def find_user_by_phone(self, principal, phone) -> dict:
         data = load(FindByPhone, {"phone": phone})
         with self.db.transaction() as session:
             return accounts.find_user_by_phone(session, principal, data["phone"])
 
-    @rpc
+    @rpc(expected_exceptions=DomainError)
     def revoked_sessions(self) -> list:
         with self.db.read() as session:
             return tokens.revoked_sessions(session)

@@ -14,6 +14,16 @@ from sqlalchemy import text
 from services.common import migrate
 from services.common.db import Database, make_engine
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):
+    # Production Argon2 parameters cost ~50 ms a hash; the tests hash hundreds.
+    from argon2 import PasswordHasher
+
+    from services.identity import passwords
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("identity-template") / "identity.db"
