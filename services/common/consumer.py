@@ -78,3 +78,17 @@ def run_idempotent(session: Session, principal: str | None, key: str | None, ope
                                   response=json.dumps(result, default=str), created_at=utcnow()))
     session.flush()
     return result
+
+
+def handle_once(db, consumer: str, envelope: dict, effect) -> bool:
+    """Apply `effect(session, envelope)` unless this consumer already applied this event.
+
+    The processed-event row and the effect commit in one transaction, so a crash
+    between effect and acknowledgement leads to a redelivery that is skipped.
+    Returns True if the effect ran.
+    """
+    with db.transaction() as session:
+        if not claim_event(session, consumer, envelope):
+            return False
+        effect(session, envelope)
+        return True
