@@ -27,19 +27,20 @@ def test_redelivered_and_duplicated_event_applies_once(database_url, amqp_uri):
     db = Database(make_engine(database_url))
     with db.engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE test_effect (event_id VARCHAR(36), amount INTEGER)"))
-    envelope = make_envelope("identity", "user.registered", "u-1", {"user_id": "u-1"})
+    source = f"consumertest{uuid.uuid4().hex[:8]}"   # an exchange of its own: no stray events
+    envelope = make_envelope(source, "user.registered", "u-1", {"user_id": "u-1"})
     deliveries = []
 
     def effect(session, env):
         session.execute(effects.insert().values(event_id=env["id"], amount=1))
 
     with Connection(amqp_uri) as conn:
-        queue = Queue(f"consumer-{uuid.uuid4().hex[:8]}", exchange=exchange("identity"), routing_key="user.*",
+        queue = Queue(f"consumer-{uuid.uuid4().hex[:8]}", exchange=exchange(source), routing_key="user.*",
                       durable=True, auto_delete=False)
         queue(conn.default_channel).declare()
         producer = Producer(conn.default_channel)
         for _ in range(2):  # the same event published twice
-            producer.publish(dumps(envelope), exchange=exchange("identity"), routing_key="user.registered",
+            producer.publish(dumps(envelope), exchange=exchange(source), routing_key="user.registered",
                              content_type="application/json", content_encoding="utf-8", serializer=None,
                              message_id=envelope["id"], delivery_mode=2)
 

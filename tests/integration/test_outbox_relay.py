@@ -22,12 +22,24 @@ from services.common.events import exchange
 from services.common.migrate import upgrade
 from services.common.outbox import OutboxEvent, OutboxRelay, record_event
 
-SOURCE = "identity"
+SCHEMA = "identity"   # any service's migrations carry the common outbox tables
+
+
+@pytest.fixture(autouse=True)
+def source(monkeypatch):
+    """A source (so an exchange) of this test's own: no stray event from another test or a
+    running platform on the same vhost can reach these subscribers."""
+    name = f"relaytest{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(sys.modules[__name__], "SOURCE", name)
+    return name
+
+
+SOURCE = "unset"
 
 
 @pytest.fixture
 def db(database_url):
-    upgrade(SOURCE, database_url)
+    upgrade(SCHEMA, database_url)
     database = Database(make_engine(database_url))
     yield database
     database.engine.dispose()
@@ -136,7 +148,7 @@ RELAY_SCRIPT = """
 import sys, time
 from services.common.db import Database, make_engine
 from services.common.outbox import OutboxRelay
-relay = OutboxRelay(Database(make_engine(sys.argv[1])), "identity", amqp_uri=sys.argv[2], batch_size=10,
+relay = OutboxRelay(Database(make_engine(sys.argv[1])), sys.argv[3], amqp_uri=sys.argv[2], batch_size=10,
                     poll_seconds=0.1)
 relay.run_forever()
 """
@@ -145,7 +157,7 @@ relay.run_forever()
 def test_relay_killed_mid_stream_loses_nothing(db, database_url, amqp_uri):
     collector = Collector(amqp_uri)
     ids = write_events(db, 400)
-    proc = subprocess.Popen([sys.executable, "-c", RELAY_SCRIPT, database_url, amqp_uri])
+    proc = subprocess.Popen([sys.executable, "-c", RELAY_SCRIPT, database_url, amqp_uri, SOURCE])
     # Kill it hard while it is half-way through.
     deadline = time.monotonic() + 60
     while pending(db) > 250 and time.monotonic() < deadline:
@@ -154,7 +166,7 @@ def test_relay_killed_mid_stream_loses_nothing(db, database_url, amqp_uri):
     proc.wait()
     left = pending(db)
     assert 0 < left < 400, f"the kill should land mid-stream (pending={left})"
-    proc = subprocess.Popen([sys.executable, "-c", RELAY_SCRIPT, database_url, amqp_uri])
+    proc = subprocess.Popen([sys.executable, "-c", RELAY_SCRIPT, database_url, amqp_uri, SOURCE])
     try:
         bodies = collector.drain(400, timeout=60)
         wait_until_sent(db)  # the last batch is confirmed before its commit: give it that moment
@@ -195,7 +207,7 @@ def test_broker_connection_dropped_mid_stream_loses_nothing(db, amqp_uri):
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=False)
 def test_two_relays_on_postgresql_publish_each_event_once(backend, pg_databases, amqp_uri):
     url = pg_databases.create("relays")
-    upgrade(SOURCE, url)
+    upgrade(SCHEMA, url)
     db = Database(make_engine(url))
     collector = Collector(amqp_uri)
     ids = write_events(db, 1000)

@@ -104,9 +104,15 @@ def test_key_configuration_errors(monkeypatch):
 
 def test_dev_default_key_is_valid(monkeypatch):
     monkeypatch.delenv("QI_PII_KEYS")
-    with pytest.warns(UserWarning):
-        cipher = PiiCipher.from_config()
+    cipher = PiiCipher.from_config()
     assert cipher.active_kid == "dev1"
+
+
+def test_dev_default_key_is_refused_in_production(monkeypatch):
+    monkeypatch.delenv("QI_PII_KEYS")
+    monkeypatch.setenv("QI_ENV", "production")
+    with pytest.raises(RuntimeError, match="QI_PII_KEYS"):
+        PiiCipher.from_config()
 
 
 def test_blind_index_stable_normalized_and_domain_separated():
