@@ -14,6 +14,14 @@ from jsonschema import Draft7Validator
 from services.common import contracts, events
 
 IDENTITY_TYPES = {"user.registered", "user.verified", "user.role_changed", "user.session_revoked"}
+REGISTRY_TYPES = {"institution.applied", "institution.approved", "institution.rejected", "institution.returned",
+                  "institution.changed", "institution.deregistered", "qualification.expiring",
+                  "capability.published", "catalogue.changed"}
+MATCHING_TYPES = {"demand.published", "demand.responded", "demand.recommended", "demand.connected",
+                  "demand.referred", "demand.closed", "package.created"}
+# Which service's exchange carries each documented event type.
+SOURCE_OF = {**{t: "identity" for t in IDENTITY_TYPES}, **{t: "registry" for t in REGISTRY_TYPES},
+             **{t: "matching" for t in MATCHING_TYPES}}
 ROLES = {"enterprise", "person", "institution", "window", "operator", "regulator", "admin"}
 
 # Personal data that must never appear in an event. 18-character resident ID number
@@ -96,8 +104,8 @@ def test_description_tells_a_subscriber_what_to_do(doc):
 
 
 def test_documented_event_types(doc):
-    assert contracts.event_types() == IDENTITY_TYPES
-    assert {ch["address"] for ch in _channels(doc).values()} == IDENTITY_TYPES
+    assert contracts.event_types() == IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES
+    assert {ch["address"] for ch in _channels(doc).values()} == IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES
 
 
 def test_channels_bindings_and_operations(doc):
@@ -107,7 +115,7 @@ def test_channels_bindings_and_operations(doc):
         amqp = contracts._deref(doc, channel["bindings"])["amqp"]
         assert amqp["is"] == "routingKey"
         exchange = amqp["exchange"]
-        assert exchange == {"name": events.exchange_name("identity"), "type": "topic", "durable": True,
+        assert exchange == {"name": events.exchange_name(SOURCE_OF[address]), "type": "topic", "durable": True,
                             "autoDelete": False, "vhost": "/"}
         assert channel["messages"], channel_id
         for message_ref in channel["messages"].values():

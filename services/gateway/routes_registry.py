@@ -1,0 +1,225 @@
+"""Routes of the registry service: catalogue, guides, onboarding, institutions, windows.
+
+Reads of the catalogue, guides, active institutions and public windows need no
+token. Writes are limited by role here; whose object it is (an institution
+edits only itself, an applicant sees only their application) is decided by the
+registry. Regulators read but are never in a write route's roles.
+"""
+from __future__ import annotations
+
+from services.registry import schemas as reg
+
+from .routing import Route
+
+OPERATORS = ("operator", "admin")
+READERS = ("operator", "admin", "regulator")
+APPLICANTS = ("enterprise", "institution", "person")
+
+
+def _p(ctx):
+    return ctx.principal
+
+
+def list_categories(ctx):
+    return ctx.call("registry", "list_categories")
+
+
+def list_items(ctx):
+    return ctx.call("registry", "list_items", category=ctx.query.get("category"))
+
+
+def create_item(ctx):
+    return 201, ctx.call("registry", "create_item", ctx.principal, ctx.body)
+
+
+def update_item(ctx):
+    return ctx.call("registry", "update_item", ctx.principal, ctx.path_params["code"], ctx.body)
+
+
+def get_guide(ctx):
+    return ctx.call("registry", "get_guide", ctx.path_params["item_code"], principal=ctx.principal)
+
+
+def list_guide_versions(ctx):
+    return ctx.call("registry", "list_guide_versions", ctx.path_params["item_code"], principal=ctx.principal)
+
+
+def get_guide_version(ctx):
+    return ctx.call("registry", "get_guide_version", ctx.path_params["item_code"], ctx.path_params["version"],
+                    principal=ctx.principal)
+
+
+def publish_guide(ctx):
+    return 201, ctx.call("registry", "publish_guide", ctx.principal, ctx.path_params["item_code"], ctx.body)
+
+
+def submit_application(ctx):
+    return 201, ctx.call("registry", "submit_application", ctx.principal, ctx.body,
+                         idempotency_key=ctx.idempotency_key)
+
+
+def resubmit_application(ctx):
+    return ctx.call("registry", "resubmit_application", ctx.principal, ctx.path_params["application_id"], ctx.body)
+
+
+def review_application(ctx):
+    return ctx.call("registry", "review_application", ctx.principal, ctx.path_params["application_id"], ctx.body)
+
+
+def get_application(ctx):
+    return ctx.call("registry", "get_application", ctx.principal, ctx.path_params["application_id"])
+
+
+def list_applications(ctx):
+    return ctx.call("registry", "list_applications", ctx.principal, status=ctx.query.get("status"),
+                    limit=ctx.query["limit"], offset=ctx.query["offset"])
+
+
+def list_institutions(ctx):
+    return ctx.call("registry", "list_institutions", principal=ctx.principal, category=ctx.query.get("category"),
+                    kind=ctx.query.get("kind"), status=ctx.query.get("status"), limit=ctx.query["limit"],
+                    offset=ctx.query["offset"])
+
+
+def get_institution(ctx):
+    return ctx.call("registry", "get_institution", ctx.principal, ctx.path_params["institution_id"])
+
+
+def list_capabilities(ctx):
+    return ctx.call("registry", "list_capabilities", ctx.principal, ctx.path_params["institution_id"])
+
+
+def list_qualifications(ctx):
+    return ctx.call("registry", "list_qualifications", ctx.principal, ctx.path_params["institution_id"])
+
+
+def add_capability(ctx):
+    return 201, ctx.call("registry", "add_capability", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+
+
+def add_qualification(ctx):
+    return 201, ctx.call("registry", "add_qualification", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+
+
+def submit_change(ctx):
+    return 201, ctx.call("registry", "submit_change", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+
+
+def list_changes(ctx):
+    return ctx.call("registry", "list_changes", ctx.principal, ctx.path_params["institution_id"])
+
+
+def review_change(ctx):
+    return ctx.call("registry", "review_change", ctx.principal, ctx.path_params["institution_id"],
+                    ctx.path_params["change_id"], ctx.body)
+
+
+def deregister(ctx):
+    return ctx.call("registry", "deregister", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+
+
+def institution_history(ctx):
+    return ctx.call("registry", "institution_history", ctx.principal, ctx.path_params["institution_id"])
+
+
+def notifications(ctx):
+    return ctx.call("registry", "notifications", ctx.principal, limit=ctx.query["limit"], offset=ctx.query["offset"])
+
+
+def review_clocks(ctx):
+    return ctx.call("registry", "list_review_clocks", ctx.principal)
+
+
+def list_windows(ctx):
+    return ctx.call("registry", "list_windows", principal=ctx.principal, kind=ctx.query.get("kind"))
+
+
+def get_window(ctx):
+    return ctx.call("registry", "get_window", ctx.principal, ctx.path_params["window_id"])
+
+
+def create_window(ctx):
+    return 201, ctx.call("registry", "create_window", ctx.principal, ctx.body)
+
+
+def set_window_services(ctx):
+    return ctx.call("registry", "set_window_services", ctx.principal, ctx.path_params["window_id"], ctx.body)
+
+
+_R = "registry"
+_UPLOAD_NOTE = ("Attachments are JSON objects {filename, content_base64} (or {file_id} of a file already "
+                "stored): PDF, JPEG or PNG by magic bytes, at most 10 MiB each. A missing attachment, wrong type, "
+                "oversized file or expired certificate is a 422 problem whose `errors` name the field; nothing "
+                "is stored then. / 附件以 base64 放在 JSON 中，仅限 PDF/JPEG/PNG，单个不超过 10 MiB。")
+
+ROUTES = [
+    Route("GET", "/catalog/categories", list_categories, "Service catalogue: 8 categories with items / 服务目录",
+          _R, response=reg.CategoryOut, many=True),
+    Route("GET", "/catalog/items", list_items, "Catalogue items / 服务事项", _R, query=reg.ListQuery,
+          response=reg.ItemOut, many=True),
+    Route("POST", "/catalog/items", create_item, "Add a catalogue item (operator) / 新增服务事项", _R,
+          body=reg.CatalogItemIn, response=reg.ItemOut, roles=OPERATORS, status=201),
+    Route("PUT", "/catalog/items/<code>", update_item, "Edit a catalogue item (operator) / 修改服务事项", _R,
+          body=reg.CatalogItemUpdate, response=reg.ItemOut, roles=OPERATORS),
+    Route("GET", "/guides/<item_code>", get_guide, "Current service guide of an item (public) / 办事指南", _R,
+          response=reg.GuideOut),
+    Route("GET", "/guides/<item_code>/versions", list_guide_versions, "All versions of a guide / 指南历史版本", _R,
+          response=reg.GuideOut, many=True),
+    Route("GET", "/guides/<item_code>/versions/<int:version>", get_guide_version, "One version of a guide", _R,
+          response=reg.GuideOut),
+    Route("PUT", "/guides/<item_code>", publish_guide, "Publish a new guide version (operator) / 发布指南新版本",
+          _R, body=reg.GuideIn, response=reg.GuideOut, roles=OPERATORS, status=201),
+    Route("POST", "/applications", submit_application,
+          "Apply to join as a technical institution, with attachments a)-e) / 技术机构入驻申请", _R,
+          body=reg.ApplicationIn, response=reg.ApplicationOut, roles=APPLICANTS, status=201, idempotent_create=True,
+          description=_UPLOAD_NOTE, extra_responses={"409": "Already registered or an application is open"}),
+    Route("GET", "/applications", list_applications, "Applications (staff: all; others: their own) / 申请列表", _R,
+          query=reg.ListQuery, response=reg.PageOut, roles=()),
+    Route("GET", "/applications/<application_id>", get_application,
+          "One application with its review clock (applicant or staff) / 申请详情及审核时限", _R,
+          response=reg.ApplicationOut, roles=()),
+    Route("PUT", "/applications/<application_id>", resubmit_application,
+          "Resubmit a returned application; the review clock restarts / 补正后重新提交", _R, body=reg.ApplicationIn,
+          response=reg.ApplicationOut, roles=APPLICANTS, description=_UPLOAD_NOTE),
+    Route("POST", "/applications/<application_id>/review", review_application,
+          "Approve, reject or return for supplement (operator) / 审核", _R, body=reg.ReviewIn,
+          response=reg.ApplicationOut, roles=OPERATORS),
+    Route("GET", "/institutions", list_institutions, "Registered institutions (public: active only) / 机构列表", _R,
+          query=reg.ListQuery, response=reg.PageOut),
+    Route("GET", "/institutions/<institution_id>", get_institution, "Institution public profile / 机构信息", _R,
+          response=reg.InstitutionOut),
+    Route("GET", "/institutions/<institution_id>/capabilities", list_capabilities,
+          "Capabilities the institution offers / 服务能力", _R, response=reg.CapabilityOut, many=True),
+    Route("GET", "/institutions/<institution_id>/qualifications", list_qualifications,
+          "Qualifications / 资质", _R, response=reg.QualificationOut, many=True),
+    Route("POST", "/institutions/<institution_id>/capabilities", add_capability,
+          "Publish a capability (own institution) / 发布服务能力", _R, body=reg.CapabilityCreate,
+          response=reg.CapabilityOut, roles=("institution",) + OPERATORS, status=201),
+    Route("POST", "/institutions/<institution_id>/qualifications", add_qualification,
+          "Add a qualification (own institution) / 新增资质", _R, body=reg.QualificationCreate,
+          response=reg.QualificationOut, roles=("institution",) + OPERATORS, status=201, description=_UPLOAD_NOTE),
+    Route("POST", "/institutions/<institution_id>/changes", submit_change,
+          "Submit a change of name/address/legal representative / 信息变更", _R, body=reg.ChangeIn,
+          roles=("institution",) + OPERATORS, status=201, description=_UPLOAD_NOTE),
+    Route("GET", "/institutions/<institution_id>/changes", list_changes, "Change history / 变更记录", _R,
+          roles=("institution",) + READERS),
+    Route("POST", "/institutions/<institution_id>/changes/<change_id>/review", review_change,
+          "Approve or reject a change (operator) / 审核变更", _R, body=reg.ReviewIn, roles=OPERATORS),
+    Route("POST", "/institutions/<institution_id>/deregistration", deregister,
+          "Deregister: self after closure, or forced by an operator / 注销", _R, body=reg.DeregistrationIn,
+          response=reg.InstitutionOut, roles=("institution",) + OPERATORS),
+    Route("GET", "/institutions/<institution_id>/history", institution_history, "Institution history / 机构历史", _R,
+          roles=("institution",) + READERS),
+    Route("GET", "/notifications", notifications, "My in-app notifications / 站内通知", _R, query=reg.ListQuery,
+          response=reg.PageOut, roles=()),
+    Route("GET", "/sla/registry/clocks", review_clocks, "Open review clocks of the registry (staff) / 审核时限", _R,
+          roles=READERS),
+    Route("GET", "/windows", list_windows, "Service windows (public ones without sign-in) / 服务窗口", _R,
+          query=reg.ListQuery),
+    Route("GET", "/windows/<window_id>", get_window, "One service window / 窗口详情", _R),
+    Route("POST", "/windows", create_window, "Create a service window (operator) / 新建窗口", _R, body=reg.WindowIn,
+          roles=OPERATORS, status=201),
+    Route("PUT", "/windows/<window_id>/services", set_window_services,
+          "Configure a window's service list (operator or its own staff) / 配置窗口服务", _R,
+          body=reg.WindowServicesIn, roles=("window",) + OPERATORS),
+]

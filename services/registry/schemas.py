@@ -1,0 +1,361 @@
+"""Request and response schemas of the registry service: the single source.
+
+The gateway validates HTTP bodies with these classes and renders them into
+OpenAPI; the service validates again (the RPC queue is reachable by anything on
+the broker). Loaded values stay JSON-able (dates as ISO strings) so what the
+gateway forwards loads again unchanged on the service's side.
+
+Uploads: attachments travel inside the JSON body as base64 (`AttachmentIn`),
+at most 10 MiB decoded each, PDF/JPEG/PNG by magic bytes. A file the registry
+already holds may be referenced by `file_id` (its SHA-256) instead.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from services.common import errors, pii
+
+from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
+from .models import CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, WINDOW_KINDS
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class IsoDate(fields.Date):
+    """A YYYY-MM-DD date, validated, kept as its ISO string (JSON-able over RPC)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class UsccField(fields.String):
+    """Unified social credit code, GB 32100 (check character verified)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return pii.check_uscc(text, field="uscc")
+        except errors.ValidationFailed as exc:
+            raise ValidationError(exc.errors.get("uscc") or [exc.detail]) from None
+
+
+def _text(max_len: int, required: bool = True, **kw):
+    return fields.String(required=required, validate=validate.Length(min=1, max=max_len), **kw)
+
+
+# -- attachments ----------------------------------------------------------------------
+
+class AttachmentIn(_Strict):
+    filename = fields.String(validate=validate.Length(max=200), metadata={"description": "Original file name"})
+    content_base64 = fields.String(metadata={
+        "description": f"File bytes, base64; PDF, JPEG or PNG (checked by magic bytes), at most {MAX_FILE_BYTES} "
+                       "bytes decoded / 文件内容 base64，仅限 PDF/JPEG/PNG，不超过 10 MiB"})
+    file_id = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"),
+                            metadata={"description": "SHA-256 of a file already stored (e.g. on resubmission)"})
+
+    @validates_schema
+    def _one_source(self, data, **kwargs):
+        if not data.get("content_base64") and not data.get("file_id"):
+            raise ValidationError("须提供 content_base64 或 file_id / content_base64 or file_id is required",
+                                  "content_base64")
+        if len(data.get("content_base64") or "") > MAX_BASE64_CHARS + 4:
+            raise ValidationError(f"文件超过 10 MiB / file larger than {MAX_FILE_BYTES} bytes", "content_base64")
+
+
+class AttachmentRef(Schema):
+    file_id = fields.String()
+    filename = fields.String()
+    media_type = fields.String()
+    size = fields.Integer()
+
+
+class ApplicationAttachments(_Strict):
+    application_form = fields.Nested(AttachmentIn, required=True, metadata={"description": "a) 技术机构申请书"})
+    business_licence = fields.Nested(AttachmentIn, required=True, metadata={"description": "b) 营业执照"})
+    integrity_pledge = fields.Nested(AttachmentIn, required=True, metadata={"description": "d) 诚信承诺书"})
+
+
+# -- institution data -------------------------------------------------------------------
+
+class InstitutionIn(_Strict):
+    name = _text(200)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    uscc = UsccField(required=True)
+    region = _text(50, metadata={"description": "District, e.g. 海陵区"})
+    park = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    address = _text(300)
+    legal_representative = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100),
+                                         metadata={"description": "Stored encrypted; never published or in events"})
+
+
+class QualificationIn(_Strict):
+    ref = fields.String(validate=validate.Length(max=50),
+                        metadata={"description": "Local label the capabilities use to point at this certificate"})
+    type = fields.String(required=True, validate=validate.OneOf(QUALIFICATION_TYPES))
+    number = _text(100)
+    issuer = _text(200)
+    valid_from = IsoDate(required=True)
+    valid_to = IsoDate(required=True)
+    scope = _text(2000)
+    certificate = fields.Nested(AttachmentIn, required=True, metadata={"description": "c) 资质证书 scan"})
+
+    @validates_schema
+    def _dates(self, data, **kwargs):
+        if data.get("valid_from") and data.get("valid_to") and data["valid_to"] < data["valid_from"]:
+            raise ValidationError("有效期止早于起 / valid_to is before valid_from", "valid_to")
+
+
+class CapabilityIn(_Strict):
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES))
+    item_code = _text(64)
+    product = _text(200)
+    parameter = _text(200)
+    method_standard = _text(100, metadata={"description": "e.g. GB/T 2828.1-2012"})
+    price_yuan = fields.Float(required=True, validate=validate.Range(min=0, max=10_000_000))
+    cycle_working_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))
+    qualification_ref = fields.String(validate=validate.Length(max=50))
+    qualification_id = fields.String(validate=validate.Length(max=36))
+
+
+class ApplicationIn(_Strict):
+    institution = fields.Nested(InstitutionIn, required=True)
+    attachments = fields.Nested(ApplicationAttachments, required=True)
+    qualifications = fields.List(fields.Nested(QualificationIn), required=True, validate=validate.Length(min=1),
+                                 metadata={"description": "c) 资质证书 (type, number, issuer, validity, scope, scan)"})
+    capabilities = fields.List(fields.Nested(CapabilityIn), required=True, validate=validate.Length(min=1),
+                               metadata={"description": "e) 服务能力范围"})
+
+
+class ReviewIn(_Strict):
+    decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject", "return")))
+    reasons = fields.List(fields.String(validate=validate.Length(min=1, max=500)), load_default=list)
+
+    @validates_schema
+    def _reasons(self, data, **kwargs):
+        if data["decision"] in ("reject", "return") and not data.get("reasons"):
+            raise ValidationError("驳回或退回须说明理由 / reasons are required to reject or return", "reasons")
+
+
+class QualificationCreate(QualificationIn):
+    pass
+
+
+class CapabilityCreate(CapabilityIn):
+    pass
+
+
+class ChangeAttachments(_Strict):
+    business_licence = fields.Nested(AttachmentIn, required=True, metadata={"description": "a) 营业执照"})
+    supporting = fields.List(fields.Nested(AttachmentIn), load_default=list,
+                             metadata={"description": "b) 其他资料: approval, property deed or lease"})
+
+
+class ChangeIn(_Strict):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    address = fields.String(validate=validate.Length(min=1, max=300))
+    legal_representative = fields.String(validate=validate.Length(min=1, max=100))
+    change_date = IsoDate(required=True, metadata={"description": "Day the change took effect"})
+    attachments = fields.Nested(ChangeAttachments, required=True)
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not any(data.get(k) for k in ("name", "address", "legal_representative")):
+            raise ValidationError("至少变更一项 / change at least one of name, address, legal_representative",
+                                  "_schema")
+
+
+class DeregistrationIn(_Strict):
+    reason = _text(1000)
+    closed_on = IsoDate(load_default=None, allow_none=True,
+                        metadata={"description": "Self-deregistration: the day the institution closed"})
+    qualification_id = fields.String(load_default=None, allow_none=True,
+                                     metadata={"description": "Forced: the revoked qualification"})
+
+
+class GuideIn(_Strict):
+    title = _text(200)
+    acceptance_conditions = _text(5000)
+    materials = fields.List(fields.String(validate=validate.Length(min=1, max=500)), required=True,
+                            validate=validate.Length(min=1))
+    process_steps = fields.List(fields.String(validate=validate.Length(min=1, max=500)), required=True,
+                                validate=validate.Length(min=1))
+    time_limit_working_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    time_limit_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    fees = _text(1000)
+    channels = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True,
+                           validate=validate.Length(min=1))
+    change_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class CatalogItemIn(_Strict):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_.]{1,63}$"))
+    category_code = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES))
+    name_zh = _text(200)
+    name_en = _text(300)
+    clause = fields.String(load_default=None, allow_none=True)
+    public = fields.Boolean(load_default=True)
+
+
+class CatalogItemUpdate(_Strict):
+    name_zh = fields.String(validate=validate.Length(min=1, max=200))
+    name_en = fields.String(validate=validate.Length(min=1, max=300))
+    public = fields.Boolean()
+
+
+class WindowIn(_Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(WINDOW_KINDS))
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9\-]{3,32}$"))
+    name = _text(200)
+    region = _text(50)
+    address = _text(300)
+    contact = _text(100, metadata={"description": "Desk phone of the window"})
+    opening_hours = _text(200)
+    public = fields.Boolean(load_default=True)
+    institution_id = fields.String(load_default=None, allow_none=True)
+    services = fields.List(fields.String(), load_default=list, metadata={"description": "catalogue item codes"})
+    case_info = fields.Dict(load_default=None, allow_none=True,
+                            metadata={"description": "Enterprise windows: the point-to-point case and its team"})
+
+
+class WindowServicesIn(_Strict):
+    services = fields.List(fields.String(), required=True)
+
+
+class ListQuery(_Strict):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    category = fields.String(validate=validate.OneOf(CATEGORY_CODES))
+    status = fields.String()
+    kind = fields.String()
+
+
+# -- responses ---------------------------------------------------------------------------
+
+class ItemOut(Schema):
+    code = fields.String()
+    category_code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    clause = fields.String(allow_none=True)
+    public = fields.Boolean()
+    guide_version = fields.Integer(allow_none=True)
+
+
+class CategoryOut(Schema):
+    code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+    clause = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(ItemOut))
+
+
+class GuideOut(Schema):
+    item_code = fields.String()
+    item_name_zh = fields.String()
+    item_name_en = fields.String()
+    version = fields.Integer()
+    current = fields.Boolean()
+    title = fields.String()
+    acceptance_conditions = fields.String()
+    materials = fields.List(fields.String())
+    process_steps = fields.List(fields.String())
+    time_limit_working_days = fields.Integer(allow_none=True)
+    time_limit_note = fields.String(allow_none=True)
+    fees = fields.String()
+    channels = fields.List(fields.String())
+    change_note = fields.String(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.String()
+
+
+class QualificationOut(Schema):
+    qualification_id = fields.String()
+    type = fields.String()
+    number = fields.String()
+    issuer = fields.String()
+    valid_from = fields.String()
+    valid_to = fields.String()
+    scope = fields.String()
+    status = fields.String()
+
+
+class CapabilityOut(Schema):
+    capability_id = fields.String()
+    category = fields.String()
+    item_code = fields.String()
+    item_name = fields.String()
+    product = fields.String()
+    parameter = fields.String()
+    method_standard = fields.String()
+    price_yuan = fields.Float()
+    cycle_working_days = fields.Integer()
+    qualification_id = fields.String(allow_none=True)
+
+
+class InstitutionOut(Schema):
+    institution_id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    uscc = fields.String()
+    region = fields.String()
+    park = fields.String(allow_none=True)
+    address = fields.String()
+    categories = fields.List(fields.String())
+    qualifications = fields.List(fields.Nested(QualificationOut))
+    capabilities = fields.List(fields.Nested(CapabilityOut))
+    status = fields.String()
+    revision = fields.Integer()
+    legal_representative = fields.String(allow_none=True, metadata={"description": "Staff views only, masked"})
+    deregistered_at = fields.String(allow_none=True)
+    deregistration_reason = fields.String(allow_none=True)
+    deregistration_forced = fields.Boolean(allow_none=True)
+    deregistration_late = fields.Boolean(allow_none=True)
+    windows = fields.List(fields.Dict())
+
+
+class ApplicationOut(Schema):
+    application_id = fields.String()
+    institution_id = fields.String()
+    applicant_user_id = fields.String()
+    status = fields.String()
+    name = fields.String()
+    submissions = fields.Integer()
+    submitted_at = fields.String()
+    decided_at = fields.String(allow_none=True)
+    reasons = fields.List(fields.String(), allow_none=True)
+    institution = fields.Dict()
+    attachments = fields.Dict()
+    qualifications = fields.List(fields.Dict())
+    capabilities = fields.List(fields.Dict())
+    history = fields.List(fields.Dict())
+    review_clock = fields.Dict(allow_none=True, metadata={"description": "SLA clock of the 3-working-day review"})
+
+
+class PageOut(Schema):
+    items = fields.List(fields.Dict())
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
+
+
+def load(schema_cls: type[Schema], payload) -> dict:
+    """Validate `payload` with `schema_cls`; field errors come back as ValidationFailed."""
+    if not isinstance(payload, dict):
+        raise errors.ValidationFailed("Body must be a JSON object / 请求体必须是 JSON 对象",
+                                      errors={"_schema": ["must be an object"]})
+    try:
+        return schema_cls().load(payload)
+    except ValidationError as exc:
+        raise errors.ValidationFailed("Some fields are invalid / 部分字段无效",
+                                      errors=exc.normalized_messages()) from None
+
+
+def today_local() -> dt.date:
+    from services.common.workdays import local_date
+    from services.common.db import utcnow
+    return local_date(utcnow())

@@ -1,0 +1,234 @@
+"""The registry service's RPC surface: thin entrypoints over catalogue/guides/institutions/windows.
+
+Payloads are validated again here although the gateway already did: the RPC
+queue is reachable by anything on the broker, not only by the gateway.
+
+    nameko run --config deploy/nameko.yaml services.registry.service
+"""
+from __future__ import annotations
+
+import logging
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+from prometheus_client import REGISTRY
+
+from services.common import sla
+from services.common.consumer import run_idempotent
+from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
+
+from . import access, catalogue, guides, institutions, windows
+from .schemas import (ApplicationIn, CapabilityCreate, CatalogItemIn, CatalogItemUpdate, ChangeIn, DeregistrationIn,
+                      GuideIn, QualificationCreate, ReviewIn, WindowIn, WindowServicesIn, load)
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 60
+_collector_registered = []
+
+
+class RegistryService:
+    name = "registry"
+
+    db = DatabaseProvider()
+    relay = OutboxRelayProvider(db)
+    metrics = MetricsServer()
+
+    def _collector(self):
+        # The open-clocks gauge reads the database at scrape time; register once per process.
+        if not _collector_registered:
+            REGISTRY.register(sla.SlaOpenClocksCollector(self.db))
+            _collector_registered.append(True)
+
+    @rpc
+    def ping(self) -> dict:
+        self._collector()
+        return {"service": self.name, "ok": True}
+
+    @timer(interval=SWEEP_SECONDS)
+    def sweep(self) -> dict:
+        self._collector()
+        with self.db.transaction() as session:
+            result = institutions.sweep(session)
+        if any(result.values()):
+            log.info("registry sweep: %s", result)
+        return result
+
+    # -- catalogue & guides (public reads) -----------------------------------------------
+    @rpc
+    def list_categories(self) -> list:
+        with self.db.read() as session:
+            return catalogue.snapshot(session, public_only=True)
+
+    @rpc
+    def list_items(self, category=None) -> list:
+        with self.db.read() as session:
+            return catalogue.list_items(session, category=category)
+
+    @rpc
+    def create_item(self, principal, payload) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(CatalogItemIn, payload)
+        with self.db.transaction() as session:
+            return catalogue.create_item(session, principal, data)
+
+    @rpc
+    def update_item(self, principal, code, payload) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(CatalogItemUpdate, payload)
+        with self.db.transaction() as session:
+            return catalogue.update_item(session, principal, code, data)
+
+    @rpc
+    def get_guide(self, item_code, principal=None) -> dict:
+        with self.db.read() as session:
+            return guides.current(session, item_code, principal)
+
+    @rpc
+    def list_guide_versions(self, item_code, principal=None) -> list:
+        with self.db.read() as session:
+            return guides.versions(session, item_code, principal)
+
+    @rpc
+    def get_guide_version(self, item_code, version, principal=None) -> dict:
+        with self.db.read() as session:
+            return guides.version(session, item_code, version, principal)
+
+    @rpc
+    def publish_guide(self, principal, item_code, payload) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(GuideIn, payload)
+        with self.db.transaction() as session:
+            return guides.publish(session, principal, item_code, data)
+
+    # -- applications ----------------------------------------------------------------------
+    @rpc
+    def submit_application(self, principal, payload, idempotency_key=None) -> dict:
+        access.require_role(principal, access.APPLICANTS)
+        data = load(ApplicationIn, payload)
+        with self.db.transaction() as session:
+            return run_idempotent(session, str(principal["user_id"]), idempotency_key, "registry.apply", payload,
+                                  lambda: institutions.submit_application(session, principal, data))
+
+    @rpc
+    def resubmit_application(self, principal, application_id, payload) -> dict:
+        data = load(ApplicationIn, payload)
+        with self.db.transaction() as session:
+            return institutions.resubmit_application(session, principal, application_id, data)
+
+    @rpc
+    def review_application(self, principal, application_id, payload) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(ReviewIn, payload)
+        with self.db.transaction() as session:
+            return institutions.review_application(session, principal, application_id, data["decision"],
+                                                   data["reasons"])
+
+    @rpc
+    def get_application(self, principal, application_id) -> dict:
+        with self.db.read() as session:
+            return institutions.get_application(session, principal, application_id)
+
+    @rpc
+    def list_applications(self, principal, status=None, limit=50, offset=0) -> dict:
+        with self.db.read() as session:
+            return institutions.list_applications(session, principal, status=status, limit=int(limit),
+                                                  offset=int(offset))
+
+    # -- institutions ------------------------------------------------------------------------
+    @rpc
+    def list_institutions(self, principal=None, category=None, kind=None, status=None, limit=50, offset=0) -> dict:
+        with self.db.read() as session:
+            return institutions.list_institutions(session, principal, category=category, kind=kind, status=status,
+                                                  limit=int(limit), offset=int(offset))
+
+    @rpc
+    def get_institution(self, principal, institution_id) -> dict:
+        with self.db.read() as session:
+            return institutions.get_institution(session, principal, institution_id)
+
+    @rpc
+    def list_capabilities(self, principal, institution_id) -> list:
+        with self.db.read() as session:
+            return institutions.list_capabilities(session, principal, institution_id)
+
+    @rpc
+    def list_qualifications(self, principal, institution_id) -> list:
+        with self.db.read() as session:
+            return institutions.list_qualifications(session, principal, institution_id)
+
+    @rpc
+    def add_qualification(self, principal, institution_id, payload) -> dict:
+        data = load(QualificationCreate, payload)
+        with self.db.transaction() as session:
+            return institutions.add_qualification(session, principal, institution_id, data)
+
+    @rpc
+    def add_capability(self, principal, institution_id, payload) -> dict:
+        data = load(CapabilityCreate, payload)
+        with self.db.transaction() as session:
+            return institutions.add_capability(session, principal, institution_id, data)
+
+    @rpc
+    def submit_change(self, principal, institution_id, payload) -> dict:
+        data = load(ChangeIn, payload)
+        with self.db.transaction() as session:
+            return institutions.submit_change(session, principal, institution_id, data)
+
+    @rpc
+    def review_change(self, principal, institution_id, change_id, payload) -> dict:
+        data = load(ReviewIn, payload)
+        with self.db.transaction() as session:
+            return institutions.review_change(session, principal, institution_id, change_id, data["decision"],
+                                              data["reasons"])
+
+    @rpc
+    def list_changes(self, principal, institution_id) -> list:
+        with self.db.read() as session:
+            return institutions.list_changes(session, principal, institution_id)
+
+    @rpc
+    def deregister(self, principal, institution_id, payload) -> dict:
+        data = load(DeregistrationIn, payload)
+        with self.db.transaction() as session:
+            return institutions.deregister(session, principal, institution_id, data)
+
+    @rpc
+    def institution_history(self, principal, institution_id) -> list:
+        with self.db.read() as session:
+            return institutions.history(session, principal, institution_id)
+
+    @rpc
+    def notifications(self, principal, limit=50, offset=0) -> dict:
+        with self.db.read() as session:
+            return institutions.notifications(session, principal, limit=int(limit), offset=int(offset))
+
+    @rpc
+    def list_review_clocks(self, principal, state=None, overdue=None) -> list:
+        access.require_role(principal, access.READERS)
+        with self.db.read() as session:
+            return [sla.clock_view(c) for c in sla.list_clocks(session, state=state or list(sla.OPEN_STATES),
+                                                                 overdue=overdue)]
+
+    # -- windows ----------------------------------------------------------------------------------
+    @rpc
+    def list_windows(self, principal=None, kind=None) -> list:
+        with self.db.read() as session:
+            return windows.list_windows(session, principal, kind=kind)
+
+    @rpc
+    def get_window(self, principal, window_id) -> dict:
+        with self.db.read() as session:
+            return windows.get(session, principal, window_id)
+
+    @rpc
+    def create_window(self, principal, payload) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(WindowIn, payload)
+        with self.db.transaction() as session:
+            return windows.create(session, principal, data)
+
+    @rpc
+    def set_window_services(self, principal, window_id, payload) -> dict:
+        data = load(WindowServicesIn, payload)
+        with self.db.transaction() as session:
+            return windows.set_services(session, principal, window_id, data["services"])

@@ -1,0 +1,94 @@
+"""Service windows (R-4.1.2, R-4.2): park stations, institution windows, enterprise windows.
+
+Every window carries the uniform platform identity (name, code, address,
+contact, opening hours) and a configurable service list (catalogue item codes).
+An institution window also publishes its institution's items with cycle and
+price (R-4.2.2.4); an enterprise window holds its point-to-point case and team
+(R-4.2.3), shown to staff only. Window staff are bound to one window by their
+account's `window_id` and may edit only that window's service list.
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.audit import audit
+from services.common.db import utcnow
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+from . import access
+from .models import CatalogItem, Institution, Window
+
+
+def _check_services(session: Session, codes: list[str]) -> None:
+    unknown = [c for c in codes if session.get(CatalogItem, c) is None]
+    if unknown:
+        raise ValidationFailed("Unknown catalogue items / 服务事项不存在", errors={"services": [", ".join(unknown)]})
+
+
+def view(session: Session, window: Window, principal: dict | None) -> dict:
+    out = {"window_id": window.id, "kind": window.kind, "code": window.code, "name": window.name,
+           "region": window.region, "address": window.address, "contact": window.contact,
+           "opening_hours": window.opening_hours, "public": window.public, "institution_id": window.institution_id,
+           "services": json.loads(window.services)}
+    if window.kind == "institution" and window.institution_id:
+        from .institutions import _capability_view, offered_capabilities
+        inst = session.get(Institution, window.institution_id)
+        if inst is not None and inst.status == "active":
+            names = dict(session.execute(select(CatalogItem.code, CatalogItem.name_zh)).all())
+            out["published_items"] = [_capability_view(c, names) for c in offered_capabilities(session, inst)]
+    if window.kind == "enterprise" and (access.is_staff_reader(principal) or
+                                        (principal or {}).get("window_id") == window.id):
+        out["case_info"] = json.loads(window.case_info) if window.case_info else None
+    return out
+
+
+def _visible(window: Window, principal: dict | None) -> bool:
+    return window.public or access.is_staff_reader(principal) or (principal or {}).get("window_id") == window.id
+
+
+def create(session: Session, principal: dict, data: dict, window_id: str | None = None) -> dict:
+    if session.scalars(select(Window).where(Window.code == data["code"])).first() is not None:
+        raise Conflict(f"Window code {data['code']} exists / 窗口编码已存在", code="window_exists")
+    _check_services(session, data.get("services", []))
+    window = Window(id=window_id or data["code"].lower(), kind=data["kind"], code=data["code"], name=data["name"],
+                    region=data["region"], address=data["address"], contact=data["contact"],
+                    opening_hours=data["opening_hours"], public=data.get("public", True),
+                    institution_id=data.get("institution_id"),
+                    services=json.dumps(data.get("services", [])),
+                    case_info=json.dumps(data["case_info"], ensure_ascii=False) if data.get("case_info") else None,
+                    updated_at=utcnow())
+    session.add(window)
+    session.flush()
+    audit(session, principal, "window.created", "window", window.id)
+    return view(session, window, principal)
+
+
+def get(session: Session, principal: dict | None, window_id: str) -> dict:
+    window = session.get(Window, window_id)
+    if window is None or not _visible(window, principal):
+        raise NotFound("No such window / 窗口不存在", code="window_not_found")
+    return view(session, window, principal)
+
+
+def list_windows(session: Session, principal: dict | None, kind: str | None = None) -> list[dict]:
+    query = select(Window).order_by(Window.kind, Window.code)
+    if kind:
+        query = query.where(Window.kind == kind)
+    return [view(session, w, principal) for w in session.scalars(query) if _visible(w, principal)]
+
+
+def set_services(session: Session, principal: dict, window_id: str, services: list[str]) -> dict:
+    principal = access.require_principal(principal)
+    window = session.get(Window, window_id)
+    if window is None:
+        raise NotFound("No such window / 窗口不存在", code="window_not_found")
+    if principal["role"] not in access.OPERATORS and principal.get("window_id") != window.id:
+        raise Forbidden("Window staff edit only their own window / 只能维护本窗口", code="not_your_window")
+    _check_services(session, services)
+    window.services = json.dumps(services)
+    window.updated_at = utcnow()
+    audit(session, principal, "window.services_set", "window", window.id, detail={"services": services})
+    return view(session, window, principal)
