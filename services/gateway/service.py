@@ -36,6 +36,7 @@ LATENCY = Histogram("qi_gateway_request_seconds", "HTTP request latency", ["rout
 RPC_LATENCY = Histogram("qi_gateway_rpc_seconds", "RPC latency seen by the gateway", ["service", "method", "outcome"])
 
 router = Router(ROUTES)
+RPC_OPTIONS = {"expiration": config.rpc_timeout(), "delivery_mode": 1}
 _openapi_cache: dict = {}
 
 
@@ -66,9 +67,13 @@ class Gateway:
 
     # Requests expire in the queue when the gateway stops waiting for them, so a
     # service that comes back does not act on requests whose callers got a 504.
-    identity = RpcProxy("identity", expiration=config.rpc_timeout())
-    registry = RpcProxy("registry", expiration=config.rpc_timeout())
-    matching = RpcProxy("matching", expiration=config.rpc_timeout())
+    # They are transient: a persistent message to a durable queue is confirmed
+    # only after the broker's disk sync, and a request outliving a broker restart
+    # has no caller left anyway (the client got a 503/504 and may retry with its
+    # Idempotency-Key).
+    identity = RpcProxy("identity", **RPC_OPTIONS)
+    registry = RpcProxy("registry", **RPC_OPTIONS)
+    matching = RpcProxy("matching", **RPC_OPTIONS)
     revocations = Revocations()
 
     # -- infrastructure endpoints ------------------------------------------------
