@@ -1,0 +1,138 @@
+"""Search benchmark: prints figures, asserts nothing.
+
+1. Catch-up: 10,000 `institution.approved` events (100,000 capabilities) applied
+   one transaction each through `index.apply_registry_event`, the consumer's own
+   function (no broker: this measures the index, not RabbitMQ).
+2. Search p50/p99 and queries/s by direct calls to `search.search` (not through
+   the gateway: that adds one RPC hop, measured by bench/foundation_bench.py).
+3. Baseline: SQLite FTS5 over the same rows (one document per institution, the
+   same jieba/pinyin terms pre-segmented, AND semantics, bm25 order, LIMIT 20),
+   with our/baseline latency ratio. FTS5 ranks by text only, without our
+   filters, facets or explanation, so it is a floor rather than an equal.
+
+    .venv/bin/python bench/search_bench.py [--institutions 10000] [--caps 10] [--queries 300]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from services.common import migrate  # noqa: E402
+from services.common.db import Database, make_engine  # noqa: E402
+from services.common.events import make_envelope  # noqa: E402
+from services.matching import index, search, text  # noqa: E402
+
+REGIONS = ["海陵区", "高港区", "姜堰区", "兴化市", "靖江市", "泰兴市"]
+PARKS = [None, "泰州医药高新区", "泰州港经济开发区", "姜堰经济开发区"]
+KINDS = [("lab", "testing", "检验检测中心"), ("metrology", "metrology", "计量测试所"),
+         ("certification", "certification", "认证中心"), ("standardization", "standardization", "标准化研究所")]
+PRODUCTS = ["电线电缆", "一般压力表", "塑料管材", "纺织品", "食品接触材料", "家用电器", "钢筋", "水泥", "涂料", "包装件",
+            "电子天平", "玩具", "口罩", "电动自行车", "灯具", "砝码", "水表", "电能表", "混凝土", "饮用水"]
+PARAMETERS = ["导体电阻", "示值误差", "拉伸强度", "甲醛含量", "迁移量", "耐压", "抗压强度", "色牢度", "跌落", "能效",
+              "阻燃性能", "重金属", "绝缘电阻", "盐雾", "尺寸偏差"]
+STANDARDS = ["GB/T 2828.1-2012", "GB/T 3956-2008", "JJG 52-2013", "GB 4706.1-2005", "GB/T 4857.5-1992",
+             "GB 18401-2010", "GB/T 228.1-2021", "GB 4806.7-2023", "JJG 99-2022", "GB 175-2023", "GB/T 10125-2021",
+             "GB 5749-2022", "JJG 162-2019", "GB 17761-2018", "GB 7000.1-2015"]
+QUERIES = [{"q": "计量"}, {"q": "jiliang"}, {"q": "jl"}, {"q": "电线电缆"}, {"q": "GB/T 2828.1"},
+           {"q": "gb/t2828.1"}, {"q": "压力表 示值误差"}, {"q": "纺织品 甲醛"}, {"q": "检测", "region": "姜堰区"},
+           {"category": "testing", "qualification": "CMA", "price_max": 500}, {"q": "水泥 抗压强度"},
+           {"standard": "JJG 52-2013", "region": "海陵区"}]
+
+
+def make_profile(rng: random.Random, i: int, caps: int) -> dict:
+    kind, category, suffix = rng.choice(KINDS)
+    qid = str(uuid.uuid4())
+    qual_type = {"lab": "CMA", "metrology": "LEGAL_METROLOGY", "certification": "CERT_BODY"}.get(kind, "OTHER")
+    capabilities = []
+    for _ in range(caps):
+        product, parameter = rng.choice(PRODUCTS), rng.choice(PARAMETERS)
+        capabilities.append({"capability_id": str(uuid.uuid4()), "category": category, "item_code": None,
+                             "item_name": f"{product}{parameter}检测", "product": product, "parameter": parameter,
+                             "method_standard": rng.choice(STANDARDS), "price_yuan": rng.randint(50, 5000),
+                             "cycle_working_days": rng.randint(1, 20), "qualification_id": qid})
+    region = rng.choice(REGIONS)
+    return {"institution_id": str(uuid.uuid4()), "name": f"泰州{region}{rng.choice(PRODUCTS)}{suffix}{i}", "kind": kind,
+            "uscc": "", "region": region, "park": rng.choice(PARKS), "address": f"{region}示例路{i}号",
+            "categories": [category],
+            "qualifications": [{"qualification_id": qid, "type": qual_type, "number": str(i), "issuer": "江苏省市场监督管理局",
+                                "valid_from": "2024-01-01", "valid_to": "2030-12-31", "scope": "", "status": "valid"}],
+            "capabilities": capabilities, "status": "active"}
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def fts_token(term: str) -> str:
+    return re.sub(r"[^0-9A-Za-z\u4e00-\u9fff]", "_", term)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--institutions", type=int, default=10000)
+    parser.add_argument("--caps", type=int, default=10)
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    rng = random.Random(20260918)
+    tmp = Path(tempfile.mkdtemp(prefix="qi-search-bench-"))
+    url = f"sqlite:///{tmp / 'matching.db'}"
+    migrate.upgrade("matching", url)
+    db = Database(make_engine(url))
+
+    profiles = [make_profile(rng, i, args.caps) for i in range(args.institutions)]
+    envelopes = [make_envelope("registry", "institution.approved", p["institution_id"],
+                               {"institution_id": p["institution_id"], "revision": 1, "snapshot": p})
+                 for p in profiles]
+    started = time.perf_counter()
+    for envelope in envelopes:
+        with db.transaction() as session:
+            index.apply_registry_event(session, envelope)
+    catch_up = time.perf_counter() - started
+    print(f"index catch-up: {len(envelopes)} events / {len(envelopes) * args.caps} capabilities in {catch_up:.1f}s "
+          f"({len(envelopes) / catch_up:.0f} events/s, one transaction each, SQLite)")
+
+    # Baseline: FTS5 over the same terms, one document per institution.
+    fts = sqlite3.connect(":memory:")
+    fts.execute("CREATE VIRTUAL TABLE doc USING fts5(institution_id UNINDEXED, body)")
+    fts.executemany("INSERT INTO doc VALUES (?, ?)", [
+        (p["institution_id"], " ".join(fts_token(t) for t in index.institution_terms(p))) for p in profiles])
+    fts.commit()
+
+    ours, base, sizes = [], [], []
+    for n in range(args.queries):
+        params = {**QUERIES[n % len(QUERIES)], "limit": 20}
+        t0 = time.perf_counter()
+        with db.read() as session:
+            result = search.search(session, params)
+        ours.append(time.perf_counter() - t0)
+        sizes.append(result["total"])
+        terms = text.query_terms(params.get("q")) + search.facet_terms(params)
+        match = " AND ".join('"' + fts_token(t) + '"' for t in terms) or '"testing"'
+        t0 = time.perf_counter()
+        fts.execute("SELECT institution_id FROM doc WHERE doc MATCH ? ORDER BY bm25(doc) LIMIT 20", (match,)).fetchall()
+        base.append(time.perf_counter() - t0)
+
+    def line(label, values):
+        return (f"{label:<28} p50 {pct(values, 50) * 1000:7.2f} ms   p99 {pct(values, 99) * 1000:7.2f} ms   "
+                f"{len(values) / sum(values):7.1f} queries/s (1 thread)")
+    print(f"search over {args.institutions} institutions, {args.queries} queries, mean hits {statistics.mean(sizes):.0f}:")
+    print(line("matching.search (direct)", ours))
+    print(line("SQLite FTS5 baseline", base))
+    print(f"ratio ours/FTS5: p50 x{pct(ours, 50) / pct(base, 50):.1f}, p99 x{pct(ours, 99) / pct(base, 99):.1f}")
+    db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

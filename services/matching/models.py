@@ -1,0 +1,202 @@
+"""Matching tables: the search index fed by registry events, the standards table,
+and demands with everything that happens to them.
+
+The index is a read model: only `index.apply_registry_event` writes it, from the
+registry's public events (matching never reads the registry's database). The
+migration matching_0001 creates exactly these tables; change both together.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import utcnow
+
+CHANNELS = ("online", "phone", "onsite", "visit")
+DEMAND_STATUSES = ("published", "responded", "recommended", "connected", "referred", "closed")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    """Metadata of the matching service's own tables."""
+
+
+# -- index ---------------------------------------------------------------------------
+class IndexedInstitution(Base):
+    __tablename__ = "idx_institution"
+    __table_args__ = (Index("ix_idx_institution_status_region", "status", "region"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Highest registry revision applied; kept after deregistration so that a late,
+    # older `institution.changed` cannot bring the institution back.
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # active | deregistered
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    kind: Mapped[str] = mapped_column(String(30), nullable=False, default="other")
+    region: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    park: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Latest valid_to among qualifications with status 'valid' (None: none held).
+    qualified_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # Fed by service outcomes (feedback); None until there are any.
+    rating: Mapped[float | None] = mapped_column(Float, nullable=True)
+    on_time_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    snapshot: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    deregistered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class IndexedCapability(Base):
+    __tablename__ = "idx_capability"
+    __table_args__ = (Index("ix_idx_capability_institution", "institution_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    category: Mapped[str] = mapped_column(String(30), nullable=False)
+    item_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    item_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    parameter: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    method_standard: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    standard_keys: Mapped[str] = mapped_column(String(300), nullable=False, default="")  # " GBT2828.1 JJG52 "
+    price_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cycle_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    qualification_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IndexedQualification(Base):
+    __tablename__ = "idx_qualification"
+    __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    type: Mapped[str] = mapped_column(String(30), nullable=False)
+    number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    scope: Mapped[str | None] = mapped_column(Text, nullable=True)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class SearchTerm(Base):
+    """Inverted index: term -> institution with the best weight of that term anywhere
+    in the institution's profile or capabilities (one row per pair)."""
+
+    __tablename__ = "idx_term"
+    __table_args__ = (Index("ix_idx_term_institution", "institution_id"),)
+
+    term: Mapped[str] = mapped_column(String(120), primary_key=True)
+    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+# -- standards --------------------------------------------------------------------------
+class Standard(Base):
+    __tablename__ = "standard"
+    __table_args__ = (Index("ix_standard_key", "key"),)
+
+    number: Mapped[str] = mapped_column(String(80), primary_key=True)  # "GB/T 19001-2016"
+    key: Mapped[str] = mapped_column(String(80), nullable=False)       # "GBT19001"
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)    # current | replaced | withdrawn
+    replaced_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    replaces: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    implemented_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    updated_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+# -- demands ------------------------------------------------------------------------------
+class Demand(Base):
+    __tablename__ = "demand"
+    __table_args__ = (
+        Index("ix_demand_enterprise", "enterprise_user_id", "created_at"),
+        Index("ix_demand_status", "status", "created_at"),
+        Index("ix_demand_group", "category", "item_code", "product"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    enterprise_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(10), nullable=False)
+    entered_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    visit_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    category: Mapped[str] = mapped_column(String(30), nullable=False)
+    item_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    standard: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    parameter: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    region: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    budget_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    desired_cycle_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="published")
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # connected to
+    package_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class DemandEntry(Base):
+    """What happened to a demand, in order: response, recommendation, engagement,
+    follow-up, referral, closing. `body` is JSON; one table keeps the timeline one query."""
+
+    __tablename__ = "demand_entry"
+    __table_args__ = (Index("ix_demand_entry_demand", "demand_id", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False, default=new_id)
+    demand_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    actor_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Visit(Base):
+    __tablename__ = "visit"
+    __table_args__ = (Index("ix_visit_window", "window_id", "visited_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The window the staff member was bound to when logging the visit: the record
+    # belongs to the window, so colleagues (and a successor) see it.
+    window_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    staff_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    enterprise_user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    enterprise_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    visited_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    visited_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class Package(Base):
+    __tablename__ = "package"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    category: Mapped[str] = mapped_column(String(30), nullable=False)
+    item_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    product: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    window_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    package_price_yuan: Mapped[float] = mapped_column(Float, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class PackageMember(Base):
+    __tablename__ = "package_member"
+    __table_args__ = (Index("ix_package_member_enterprise", "enterprise_user_id"),)
+
+    package_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    demand_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    share_yuan: Mapped[float] = mapped_column(Float, nullable=False)
