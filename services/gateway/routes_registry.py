@@ -109,6 +109,16 @@ def list_changes(ctx):
     return ctx.call("registry", "list_changes", ctx.principal, ctx.path_params["institution_id"])
 
 
+def get_change(ctx):
+    return ctx.call("registry", "get_change", ctx.principal, ctx.path_params["institution_id"],
+                    ctx.path_params["change_id"])
+
+
+def resubmit_change(ctx):
+    return ctx.call("registry", "resubmit_change", ctx.principal, ctx.path_params["institution_id"],
+                    ctx.path_params["change_id"], ctx.body)
+
+
 def review_change(ctx):
     return ctx.call("registry", "review_change", ctx.principal, ctx.path_params["institution_id"],
                     ctx.path_params["change_id"], ctx.body)
@@ -144,6 +154,64 @@ def create_window(ctx):
 
 def set_window_services(ctx):
     return ctx.call("registry", "set_window_services", ctx.principal, ctx.path_params["window_id"], ctx.body)
+
+
+def update_window(ctx):
+    return ctx.call("registry", "update_window", ctx.principal, ctx.path_params["window_id"], ctx.body)
+
+
+def create_case(ctx):
+    return 201, ctx.call("registry", "create_case", ctx.principal, ctx.path_params["window_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
+
+
+def list_cases(ctx):
+    return ctx.call("registry", "list_cases", ctx.principal, ctx.path_params["window_id"])
+
+
+def get_case(ctx):
+    return ctx.call("registry", "get_case", ctx.principal, ctx.path_params["window_id"], ctx.path_params["case_id"])
+
+
+def set_case_team(ctx):
+    return ctx.call("registry", "set_case_team", ctx.principal, ctx.path_params["window_id"],
+                    ctx.path_params["case_id"], ctx.body)
+
+
+def add_case_log(ctx):
+    return 201, ctx.call("registry", "add_case_log", ctx.principal, ctx.path_params["window_id"],
+                         ctx.path_params["case_id"], ctx.body)
+
+
+def list_trainings(ctx):
+    return ctx.call("registry", "list_trainings", category=ctx.query.get("category"), limit=ctx.query["limit"],
+                    offset=ctx.query["offset"])
+
+
+def get_training(ctx):
+    return ctx.call("registry", "get_training", ctx.principal, ctx.path_params["training_id"])
+
+
+def create_training(ctx):
+    return 201, ctx.call("registry", "create_training", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+
+
+def sign_up_training(ctx):
+    out = ctx.call("registry", "sign_up_training", ctx.principal, ctx.path_params["training_id"])
+    # Signing up twice is not an error: the place already held comes back, with 200 instead of 201.
+    return (200 if out.get("already_signed_up") else 201), out
+
+
+def cancel_training_signup(ctx):
+    return ctx.call("registry", "cancel_training_signup", ctx.principal, ctx.path_params["training_id"])
+
+
+def my_training_signup(ctx):
+    return ctx.call("registry", "my_training_signup", ctx.principal, ctx.path_params["training_id"])
+
+
+def list_training_signups(ctx):
+    return ctx.call("registry", "list_training_signups", ctx.principal, ctx.path_params["training_id"])
 
 
 _R = "registry"
@@ -203,8 +271,14 @@ ROUTES = [
           roles=("institution",) + OPERATORS, status=201, description=_UPLOAD_NOTE),
     Route("GET", "/institutions/<institution_id>/changes", list_changes, "Change history / 变更记录", _R,
           roles=("institution",) + READERS),
+    Route("GET", "/institutions/<institution_id>/changes/<change_id>", get_change,
+          "One change with its history and review clock / 变更详情及审核时限", _R, roles=("institution",) + READERS),
+    Route("PUT", "/institutions/<institution_id>/changes/<change_id>", resubmit_change,
+          "Resubmit a returned change; the review clock restarts / 变更补正后重新提交", _R, body=reg.ChangeIn,
+          roles=("institution",) + OPERATORS, description=_UPLOAD_NOTE),
     Route("POST", "/institutions/<institution_id>/changes/<change_id>/review", review_change,
-          "Approve or reject a change (operator) / 审核变更", _R, body=reg.ReviewIn, roles=OPERATORS),
+          "Approve, reject or return a change for supplement (operator) / 审核变更", _R, body=reg.ReviewIn,
+          roles=OPERATORS),
     Route("POST", "/institutions/<institution_id>/deregistration", deregister,
           "Deregister: self after closure, or forced by an operator / 注销", _R, body=reg.DeregistrationIn,
           response=reg.InstitutionOut, roles=("institution",) + OPERATORS),
@@ -222,4 +296,40 @@ ROUTES = [
     Route("PUT", "/windows/<window_id>/services", set_window_services,
           "Configure a window's service list (operator or its own staff) / 配置窗口服务", _R,
           body=reg.WindowServicesIn, roles=("window",) + OPERATORS),
+    Route("PATCH", "/windows/<window_id>", update_window,
+          "Edit a window's identity: name, code, region, address, contact, opening hours, public listing "
+          "(operator) / 修改窗口标识信息", _R, body=reg.WindowUpdate, roles=OPERATORS,
+          extra_responses={"409": "Code already used by another window"}),
+    Route("POST", "/windows/<window_id>/cases", create_case,
+          "Open a point-to-point case with its team on an enterprise window (operator) / 新建企业点对点服务案例", _R,
+          body=reg.CaseIn, roles=OPERATORS, status=201, idempotent_create=True,
+          extra_responses={"409": "Not an enterprise window"}),
+    Route("GET", "/windows/<window_id>/cases", list_cases,
+          "Cases of an enterprise window that the caller may see (its enterprise, team, operators) / 服务案例", _R,
+          roles=()),
+    Route("GET", "/windows/<window_id>/cases/<case_id>", get_case,
+          "One case with team and log (enterprise, team, operators; 404 to anyone else) / 案例详情", _R, roles=()),
+    Route("PUT", "/windows/<window_id>/cases/<case_id>/team", set_case_team,
+          "Replace the case team (operator) / 设置协同服务团队", _R, body=reg.CaseTeamIn, roles=OPERATORS),
+    Route("POST", "/windows/<window_id>/cases/<case_id>/log", add_case_log,
+          "Add a case log entry: instrument selection, product development, technical problem "
+          "(enterprise, team, operators) / 记录服务过程", _R, body=reg.CaseLogIn, roles=(), status=201),
+    Route("GET", "/trainings", list_trainings, "Upcoming training events (public) / 培训活动", _R,
+          query=reg.ListQuery, response=reg.TrainingPageOut),
+    Route("POST", "/trainings", create_training, "Publish a training event (operator) / 发布培训", _R,
+          body=reg.TrainingIn, response=reg.TrainingOut, roles=OPERATORS, status=201, idempotent_create=True),
+    Route("GET", "/trainings/<training_id>", get_training, "One training event (public) / 培训详情", _R,
+          response=reg.TrainingOut),
+    Route("POST", "/trainings/<training_id>/signups", sign_up_training,
+          "Sign up: confirmed while seats are free, else waiting list; once per user (200 when already "
+          "signed up) / 培训报名", _R, response=reg.SignupOut, roles=("enterprise", "person"), status=201,
+          extra_responses={"409": "Training started or cancelled"}),
+    Route("GET", "/trainings/<training_id>/signups/mine", my_training_signup,
+          "My sign-up and waiting-list position / 我的报名", _R, response=reg.SignupOut, roles=()),
+    Route("DELETE", "/trainings/<training_id>/signups/mine", cancel_training_signup,
+          "Cancel my sign-up; the first on the waiting list moves up / 取消报名", _R, response=reg.SignupOut,
+          roles=()),
+    Route("GET", "/trainings/<training_id>/signups", list_training_signups,
+          "Sign-ups of a training: confirmed, waiting list in order, cancelled (operator) / 报名名单", _R,
+          response=reg.SignupListOut, roles=OPERATORS),
 ]

@@ -8,24 +8,41 @@ same licence uploaded twice is stored once, and a path can be derived from the
 id without trusting any user-supplied name.
 
 Checking and storing are separate steps: a request is checked whole
-(`prepare`) before any byte is written (`store`), so a request refused for one
+(`check`) before any byte is written (`store`), so a request refused for one
 bad attachment leaves nothing behind.
+
+A file appears under its final name only once the transaction that records it
+has committed: `store` writes a temporary `<sha256>.<random>.tmp` beside it,
+and the session's `after_commit` renames it into place; a rollback (a later
+validation error, a failed commit) deletes it. So neither a refused request nor
+a failed commit leaves an unreferenced file. What a crash can leave behind
+(a commit whose rename never ran, a temp of a process that died) is put right
+by `gc`, which the service runs every hour:
+
+    python -m services.registry.files gc        # also by hand
 """
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hashlib
+import logging
 import os
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from services.common import config
 from services.common.db import utcnow
 
 from .models import StoredFile
+
+log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 # Largest base64 text that can decode to MAX_FILE_BYTES (padding included).
@@ -100,16 +117,25 @@ def check(attachment, session: Session | None = None) -> PreparedFile | str:
     return PreparedFile(hashlib.sha256(content).hexdigest(), len(content), media_type, filename, content)
 
 
+_PENDING_KEY = "registry_files_pending"
+TEMP_SUFFIX = ".tmp"
+GC_MIN_AGE = dt.timedelta(days=1)
+
+
 def store(session: Session, prepared: PreparedFile) -> dict:
-    """Write the bytes (once per content) and record the metadata in the caller's transaction."""
+    """Record the metadata in the caller's transaction; the bytes take their final name after commit."""
     if prepared.content is not None:
         target = path_for(prepared.sha256)
-        if not target.exists():
+        pending = session.info.setdefault(_PENDING_KEY, [])
+        known = session.get(StoredFile, prepared.sha256) is not None
+        # Writing is skipped only for a file that is both recorded and in place. A file
+        # in place but not recorded is an orphan that `gc` may delete at any moment, so
+        # it is written again rather than relied on.
+        if not (known and target.exists()) and not any(t == target for _, t in pending):
             target.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename: a reader never sees half a file under its final name.
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            tmp = target.with_name(f"{prepared.sha256}.{uuid.uuid4().hex}{TEMP_SUFFIX}")
             tmp.write_bytes(prepared.content)
-            os.replace(tmp, target)
+            pending.append((tmp, target))
     if session.get(StoredFile, prepared.sha256) is None:
         session.add(StoredFile(sha256=prepared.sha256, size=prepared.size, media_type=prepared.media_type,
                                created_at=utcnow()))
@@ -117,8 +143,75 @@ def store(session: Session, prepared: PreparedFile) -> dict:
     return prepared.ref()
 
 
+@event.listens_for(Session, "after_commit")
+def _place_after_commit(session: Session) -> None:
+    for tmp, target in session.info.pop(_PENDING_KEY, ()):
+        try:
+            # Atomic: a reader never sees half a file under its final name.
+            os.replace(tmp, target)
+        except OSError:
+            # The row is committed; the temp stays for `gc` to move into place.
+            log.exception("could not move %s into place; gc will retry", tmp)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_after_rollback(session: Session, transaction) -> None:
+    # Reached after a commit too, but then the list was already emptied.
+    if transaction.parent is None:
+        for tmp, _target in session.info.pop(_PENDING_KEY, ()):
+            tmp.unlink(missing_ok=True)
+
+
+def gc(session: Session, now: float | None = None, min_age: dt.timedelta = GC_MIN_AGE) -> dict:
+    """Repair what a crash left in the file store.
+
+    - a temp whose file is recorded but missing (committed, renamed never): moved into place;
+    - a temp older than `min_age` otherwise: deleted (younger ones may belong to an open transaction);
+    - a file no row references, older than `min_age`: deleted (written before a failed commit by
+      an older version of `store`, or its row was never committed).
+    """
+    cutoff = (now if now is not None else time.time()) - min_age.total_seconds()
+    # Read before scanning: a row committed after this read belongs to a file younger than min_age.
+    recorded = set(session.scalars(select(StoredFile.sha256)))
+    result = {"promoted": 0, "temp_removed": 0, "orphans_removed": 0}
+    for path in sorted(files_dir().glob("*/*")):
+        if not path.is_file():
+            continue
+        if path.name.endswith(TEMP_SUFFIX):
+            sha256 = path.name.split(".", 1)[0]
+            final = path_for(sha256)
+            if sha256 in recorded and not final.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                os.replace(path, final)
+                result["promoted"] += 1
+            elif path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                result["temp_removed"] += 1
+        elif path.name not in recorded and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            result["orphans_removed"] += 1
+    return result
+
+
 def read(session: Session, sha256: str) -> tuple[StoredFile, bytes] | None:
     stored = session.get(StoredFile, sha256)
     if stored is None or not path_for(sha256).exists():
         return None
     return stored, path_for(sha256).read_bytes()
+
+
+def main(argv=None) -> None:
+    import argparse
+
+    from services.common.db import Database, engine_for
+
+    parser = argparse.ArgumentParser(description="Registry file store maintenance")
+    parser.add_argument("command", choices=["gc"])
+    parser.parse_args(argv)
+    db = Database(engine_for("registry"))
+    with db.read() as session:
+        print(gc(session))
+    db.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

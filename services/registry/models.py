@@ -3,7 +3,8 @@
 Lists inside a record (materials, steps, attachments, a submitted application)
 are JSON text: they are read and written whole with their record and never
 queried by their parts, and JSON text behaves the same on SQLite and PostgreSQL.
-The migration registry_0001 creates exactly these tables; change both together.
+The migrations registry_0001 and registry_0002 create exactly these tables; change
+models and a new migration together.
 """
 from __future__ import annotations
 
@@ -24,6 +25,14 @@ QUALIFICATION_STATUSES = ("valid", "expired", "revoked")
 INSTITUTION_STATUSES = ("active", "deregistered")
 REVIEW_STATUSES = ("submitted", "returned", "approved", "rejected")
 WINDOW_KINDS = ("park_station", "institution", "enterprise")
+TRAINING_MODES = ("onsite", "online")
+TRAINING_STATUSES = ("published", "cancelled")
+SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
+CASE_STATUSES = ("open", "closed")
+# Roles inside an enterprise window's team (R-4.2.3.2 协同服务), not platform roles.
+CASE_ROLES = ("lead", "expert", "institution", "window", "enterprise_contact")
+# What a point-to-point case works on (R-4.2.3.1/2).
+CASE_LOG_KINDS = ("instrument_selection", "product_development", "technical_problem", "other")
 
 
 def new_id() -> str:
@@ -209,6 +218,11 @@ class ChangeRequest(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     reasons: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Like an application: returned for supplement, resubmitted (registry_0002).
+    submissions: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # The one-month rule is judged on the first submission; a resubmission corrects, it is not late.
+    first_submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    history: Mapped[str] = mapped_column(Text, nullable=False, default="[]")   # JSON list, no personal data
 
 
 class InstitutionEvent(Base):
@@ -260,3 +274,103 @@ class Window(Base):
     services: Mapped[str] = mapped_column(Text, nullable=False, default="[]")   # JSON list of item codes
     case_info: Mapped[str | None] = mapped_column(Text, nullable=True)          # JSON, enterprise windows
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class TrainingEvent(Base):
+    """A training event (培训) in one catalogue category (clause 5: training in every category)."""
+
+    __tablename__ = "training_event"
+    __table_args__ = (CheckConstraint(_in("mode", TRAINING_MODES), name="ck_training_mode"),
+                      CheckConstraint(_in("status", TRAINING_STATUSES), name="ck_training_status"),
+                      CheckConstraint("capacity >= 1", name="ck_training_capacity"),
+                      Index("ix_training_upcoming", "status", "starts_at"),
+                      Index("ix_training_category", "category_code", "starts_at"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    category_code: Mapped[str] = mapped_column(String(32), ForeignKey("catalog_category.code"), nullable=False)
+    item_code: Mapped[str | None] = mapped_column(String(64), ForeignKey("catalog_item.code"), nullable=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    mode: Mapped[str] = mapped_column(String(10), nullable=False)
+    venue: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    online_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="published")
+    # Bumped first thing in every sign-up change: the UPDATE serialises concurrent
+    # sign-ups of one event (row lock on PostgreSQL, write lock on SQLite) and its
+    # value is the FIFO number of the waiting list.
+    queue_counter: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class TrainingSignup(Base):
+    """One user's place at one event: confirmed, waiting (FIFO by queue_no) or cancelled."""
+
+    __tablename__ = "training_signup"
+    __table_args__ = (UniqueConstraint("event_id", "user_id", name="uq_training_signup_user"),
+                      CheckConstraint(_in("status", SIGNUP_STATUSES), name="ck_training_signup_status"),
+                      Index("ix_training_signup_queue", "event_id", "status", "queue_no"),
+                      Index("ix_training_signup_user", "user_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(36), ForeignKey("training_event.id"), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    queue_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    signed_up_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class EnterpriseCase(Base):
+    """A point-to-point case of an enterprise window (R-4.2.3.1/2), seen only by its enterprise,
+    its team and operators."""
+
+    __tablename__ = "enterprise_case"
+    __table_args__ = (CheckConstraint(_in("status", CASE_STATUSES), name="ck_enterprise_case_status"),
+                      Index("ix_enterprise_case_window", "window_id"),
+                      Index("ix_enterprise_case_owner", "enterprise_user_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    window_id: Mapped[str] = mapped_column(String(64), ForeignKey("service_window.id"), nullable=False)
+    enterprise_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class EnterpriseCaseMember(Base):
+    __tablename__ = "enterprise_case_member"
+    __table_args__ = (CheckConstraint(_in("role", CASE_ROLES), name="ck_enterprise_case_member_role"),
+                      Index("ix_enterprise_case_member_user", "user_id"))
+
+    case_id: Mapped[str] = mapped_column(String(36), ForeignKey("enterprise_case.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    added_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class EnterpriseCaseLog(Base):
+    """A log entry of a case: working notes, added and never edited (the API has no edit or delete)."""
+
+    __tablename__ = "enterprise_case_log"
+    __table_args__ = (CheckConstraint(_in("kind", CASE_LOG_KINDS), name="ck_enterprise_case_log_kind"),
+                      Index("ix_enterprise_case_log", "case_id", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(String(36), ForeignKey("enterprise_case.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    summary: Mapped[str] = mapped_column(String(200), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    author_role: Mapped[str] = mapped_column(String(20), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -18,7 +18,8 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from services.common import errors, pii
 
 from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
-from .models import CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, WINDOW_KINDS
+from .models import (CASE_LOG_KINDS, CASE_ROLES, CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, TRAINING_MODES,
+                     WINDOW_KINDS)
 
 
 class _Strict(Schema):
@@ -31,6 +32,14 @@ class IsoDate(fields.Date):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class IsoDateTime(fields.AwareDateTime):
+    """An ISO 8601 instant that must carry its offset (API.md); kept as a UTC "...Z" string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"
 
 
 class UsccField(fields.String):
@@ -226,6 +235,93 @@ class WindowServicesIn(_Strict):
     services = fields.List(fields.String(), required=True)
 
 
+class WindowUpdate(_Strict):
+    """Identity fields of a window (R-4.2.1.4); give only the ones that change."""
+
+    code = fields.String(validate=validate.Regexp(r"^[A-Z0-9\-]{3,32}$"))
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    region = fields.String(validate=validate.Length(min=1, max=50))
+    address = fields.String(validate=validate.Length(min=1, max=300))
+    contact = fields.String(validate=validate.Length(min=1, max=100),
+                            metadata={"description": "Desk phone of the window"})
+    opening_hours = fields.String(validate=validate.Length(min=1, max=200))
+    public = fields.Boolean(metadata={"description": "Listed publicly (false: staff only)"})
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("至少修改一项 / give at least one field to change", "_schema")
+
+
+class CaseMemberIn(_Strict):
+    user_id = _text(64, metadata={"description": "Account id of the member"})
+    role = fields.String(required=True, validate=validate.OneOf(CASE_ROLES),
+                         metadata={"description": "Role in the case team: " + ", ".join(CASE_ROLES)})
+
+
+def _unique_members(members) -> None:
+    ids = [m["user_id"] for m in members or []]
+    if len(ids) != len(set(ids)):
+        raise ValidationError("成员重复 / a user is listed twice", "members")
+
+
+class CaseIn(_Strict):
+    title = _text(200, metadata={"description": "e.g. 新能源开关柜研制"})
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    enterprise_user_id = _text(64, metadata={"description": "Account of the enterprise the case serves"})
+    members = fields.List(fields.Nested(CaseMemberIn), load_default=list,
+                          metadata={"description": "The team (协同服务团队)"})
+
+    @validates_schema
+    def _members(self, data, **kwargs):
+        _unique_members(data.get("members"))
+
+
+class CaseTeamIn(_Strict):
+    members = fields.List(fields.Nested(CaseMemberIn), required=True)
+
+    @validates_schema
+    def _members(self, data, **kwargs):
+        _unique_members(data.get("members"))
+
+
+class CaseLogIn(_Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(CASE_LOG_KINDS),
+                         metadata={"description": "仪器选型 instrument_selection, 产品研发 product_development, "
+                                                  "技术难题 technical_problem, other"})
+    summary = _text(200)
+    detail = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10000))
+
+
+class TrainingIn(_Strict):
+    category_code = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES))
+    item_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
+                              metadata={"description": "Optional catalogue item of that category"})
+    title = _text(200)
+    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    starts_at = IsoDateTime(required=True, metadata={"description": "ISO 8601 with offset, in the future"})
+    ends_at = IsoDateTime(load_default=None, allow_none=True)
+    mode = fields.String(required=True, validate=validate.OneOf(TRAINING_MODES))
+    venue = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=300),
+                          metadata={"description": "Required for onsite training"})
+    online_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"},
+                            validate=validate.Length(max=500),
+                            metadata={"description": "Required for online training; shown to confirmed "
+                                                     "participants only"})
+    capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+
+    @validates_schema
+    def _consistent(self, data, **kwargs):
+        if data.get("mode") == "onsite" and not data.get("venue"):
+            raise ValidationError("线下培训须填写地点 / venue is required for onsite training", "venue")
+        if data.get("mode") == "online" and not data.get("online_url"):
+            raise ValidationError("线上培训须填写链接 / online_url is required for online training", "online_url")
+        def instant(text):
+            return dt.datetime.fromisoformat(text.rstrip("Z"))
+        if data.get("ends_at") and data.get("starts_at") and instant(data["ends_at"]) <= instant(data["starts_at"]):
+            raise ValidationError("结束须晚于开始 / ends_at must be after starts_at", "ends_at")
+
+
 class ListQuery(_Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
@@ -334,6 +430,53 @@ class ApplicationOut(Schema):
     capabilities = fields.List(fields.Dict())
     history = fields.List(fields.Dict())
     review_clock = fields.Dict(allow_none=True, metadata={"description": "SLA clock of the 3-working-day review"})
+
+
+class TrainingOut(Schema):
+    training_id = fields.String()
+    category_code = fields.String()
+    category_name_zh = fields.String(allow_none=True)
+    item_code = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    starts_at = fields.String()
+    starts_local = fields.String(metadata={"description": "starts_at in Asia/Shanghai"})
+    ends_at = fields.String(allow_none=True)
+    ends_local = fields.String(allow_none=True)
+    mode = fields.String()
+    venue = fields.String(allow_none=True)
+    online_url = fields.String(metadata={"description": "Operators only here; participants see it on their sign-up"})
+    capacity = fields.Integer()
+    confirmed = fields.Integer()
+    waitlisted = fields.Integer()
+    seats_left = fields.Integer()
+    status = fields.String()
+
+
+class SignupOut(Schema):
+    signup_id = fields.String()
+    training_id = fields.String()
+    user_id = fields.String()
+    user_role = fields.String()
+    status = fields.String(metadata={"description": "confirmed, waitlisted or cancelled"})
+    waitlist_position = fields.Integer(allow_none=True, metadata={"description": "1 = next to be promoted"})
+    signed_up_at = fields.String()
+    confirmed_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+    online_url = fields.String(metadata={"description": "Online training, confirmed sign-ups only"})
+    already_signed_up = fields.Boolean(metadata={"description": "True when this user already held a place"})
+
+
+class SignupListOut(Schema):
+    training = fields.Nested(TrainingOut)
+    items = fields.List(fields.Nested(SignupOut))
+
+
+class TrainingPageOut(Schema):
+    items = fields.List(fields.Nested(TrainingOut))
+    total = fields.Integer()
+    limit = fields.Integer()
+    offset = fields.Integer()
 
 
 class PageOut(Schema):

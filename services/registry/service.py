@@ -17,12 +17,14 @@ from services.common import sla
 from services.common.consumer import run_idempotent
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
 
-from . import access, catalogue, guides, institutions, windows
-from .schemas import (ApplicationIn, CapabilityCreate, CatalogItemIn, CatalogItemUpdate, ChangeIn, DeregistrationIn,
-                      GuideIn, QualificationCreate, ReviewIn, WindowIn, WindowServicesIn, load)
+from . import access, cases, catalogue, files, guides, institutions, training, windows
+from .schemas import (ApplicationIn, CapabilityCreate, CaseIn, CaseLogIn, CaseTeamIn, CatalogItemIn, CatalogItemUpdate,
+                      ChangeIn, DeregistrationIn, GuideIn, QualificationCreate, ReviewIn, TrainingIn, WindowIn,
+                      WindowServicesIn, WindowUpdate, load)
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 60
+FILES_GC_SECONDS = 3600
 _collector_registered = []
 
 
@@ -51,6 +53,14 @@ class RegistryService:
             result = institutions.sweep(session)
         if any(result.values()):
             log.info("registry sweep: %s", result)
+        return result
+
+    @timer(interval=FILES_GC_SECONDS)
+    def files_gc(self) -> dict:
+        with self.db.read() as session:
+            result = files.gc(session)
+        if any(result.values()):
+            log.info("registry files gc: %s", result)
         return result
 
     # -- catalogue & guides (public reads) -----------------------------------------------
@@ -182,6 +192,17 @@ class RegistryService:
                                               data["reasons"])
 
     @rpc
+    def resubmit_change(self, principal, institution_id, change_id, payload) -> dict:
+        data = load(ChangeIn, payload)
+        with self.db.transaction() as session:
+            return institutions.resubmit_change(session, principal, institution_id, change_id, data)
+
+    @rpc
+    def get_change(self, principal, institution_id, change_id) -> dict:
+        with self.db.read() as session:
+            return institutions.get_change(session, principal, institution_id, change_id)
+
+    @rpc
     def list_changes(self, principal, institution_id) -> list:
         with self.db.read() as session:
             return institutions.list_changes(session, principal, institution_id)
@@ -232,3 +253,81 @@ class RegistryService:
         data = load(WindowServicesIn, payload)
         with self.db.transaction() as session:
             return windows.set_services(session, principal, window_id, data["services"])
+
+    @rpc
+    def update_window(self, principal, window_id, payload) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(WindowUpdate, payload)
+        with self.db.transaction() as session:
+            return windows.update_identity(session, principal, window_id, data)
+
+    # -- enterprise windows: point-to-point cases ----------------------------------------------
+    @rpc
+    def create_case(self, principal, window_id, payload, idempotency_key=None) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(CaseIn, payload)
+        with self.db.transaction() as session:
+            return run_idempotent(session, str(principal["user_id"]), idempotency_key,
+                                  f"registry.case:{window_id}", payload,
+                                  lambda: cases.create_case(session, principal, window_id, data))
+
+    @rpc
+    def list_cases(self, principal, window_id) -> list:
+        with self.db.read() as session:
+            return cases.list_cases(session, principal, window_id)
+
+    @rpc
+    def get_case(self, principal, window_id, case_id) -> dict:
+        with self.db.read() as session:
+            return cases.get_case(session, principal, window_id, case_id)
+
+    @rpc
+    def set_case_team(self, principal, window_id, case_id, payload) -> dict:
+        data = load(CaseTeamIn, payload)
+        with self.db.transaction() as session:
+            return cases.set_team(session, principal, window_id, case_id, data["members"])
+
+    @rpc
+    def add_case_log(self, principal, window_id, case_id, payload) -> dict:
+        data = load(CaseLogIn, payload)
+        with self.db.transaction() as session:
+            return cases.add_log(session, principal, window_id, case_id, data)
+
+    # -- training (clause 5) ----------------------------------------------------------------------
+    @rpc
+    def list_trainings(self, category=None, limit=50, offset=0) -> dict:
+        with self.db.read() as session:
+            return training.list_upcoming(session, category=category, limit=int(limit), offset=int(offset))
+
+    @rpc
+    def get_training(self, principal, training_id) -> dict:
+        with self.db.read() as session:
+            return training.get_event(session, principal, training_id)
+
+    @rpc
+    def create_training(self, principal, payload, idempotency_key=None) -> dict:
+        access.require_role(principal, access.OPERATORS)
+        data = load(TrainingIn, payload)
+        with self.db.transaction() as session:
+            return run_idempotent(session, str(principal["user_id"]), idempotency_key, "registry.training", payload,
+                                  lambda: training.create_event(session, principal, data))
+
+    @rpc
+    def sign_up_training(self, principal, training_id) -> dict:
+        with self.db.transaction() as session:
+            return training.sign_up(session, principal, training_id)
+
+    @rpc
+    def cancel_training_signup(self, principal, training_id) -> dict:
+        with self.db.transaction() as session:
+            return training.cancel(session, principal, training_id)
+
+    @rpc
+    def my_training_signup(self, principal, training_id) -> dict:
+        with self.db.read() as session:
+            return training.my_signup(session, principal, training_id)
+
+    @rpc
+    def list_training_signups(self, principal, training_id) -> dict:
+        with self.db.read() as session:
+            return training.list_signups(session, principal, training_id)

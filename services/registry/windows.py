@@ -5,7 +5,10 @@ contact, opening hours) and a configurable service list (catalogue item codes).
 An institution window also publishes its institution's items with cycle and
 price (R-4.2.2.4); an enterprise window holds its point-to-point case and team
 (R-4.2.3), shown to staff only. Window staff are bound to one window by their
-account's `window_id` and may edit only that window's service list.
+account's `window_id` and may edit only that window's service list; the identity
+fields (name, code, region, address, contact, opening hours, public listing) are
+the platform's uniform identity (R-4.2.1.4) and only operators edit them.
+The point-to-point cases of enterprise windows live in `cases.py`.
 """
 from __future__ import annotations
 
@@ -91,4 +94,28 @@ def set_services(session: Session, principal: dict, window_id: str, services: li
     window.services = json.dumps(services)
     window.updated_at = utcnow()
     audit(session, principal, "window.services_set", "window", window.id, detail={"services": services})
+    return view(session, window, principal)
+
+
+IDENTITY_FIELDS = ("code", "name", "region", "address", "contact", "opening_hours", "public")
+
+
+def update_identity(session: Session, principal: dict, window_id: str, data: dict) -> dict:
+    principal = access.require_role(principal, access.OPERATORS)
+    window = session.get(Window, window_id)
+    if window is None:
+        raise NotFound("No such window / 窗口不存在", code="window_not_found")
+    if data.get("code") and data["code"] != window.code:
+        if session.scalars(select(Window).where(Window.code == data["code"])).first() is not None:
+            raise Conflict(f"Window code {data['code']} exists / 窗口编码已存在", code="window_exists")
+    changes = {k: v for k, v in data.items() if k in IDENTITY_FIELDS and getattr(window, k) != v}
+    before = {k: getattr(window, k) for k in changes}
+    for key, value in changes.items():
+        setattr(window, key, value)
+    if changes:
+        window.updated_at = utcnow()
+        # The id stays: accounts are bound to it (window_id), so renaming the code breaks no binding.
+        audit(session, principal, "window.identity_updated", "window", window.id,
+              detail={"before": before, "after": changes})
+    session.flush()
     return view(session, window, principal)

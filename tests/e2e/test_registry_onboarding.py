@@ -221,3 +221,126 @@ def test_catalogue_and_demo_data_public(api):
     assert listed["total"] >= 30
     windows = api.get(f"{API}/windows?kind=park_station")
     assert windows.status_code == 200 and len(windows.json()) == 3
+
+
+# -- issue 4 follow-ups: changes like applications, training, windows, enterprise cases --------
+
+def _account(api, tokens, role, **binding) -> tuple[str, str]:
+    """A new staff account (admin-created); returns (user id, access token)."""
+    username = f"{role[:4]}{uuid.uuid4().hex[:8]}"
+    created = api.post(f"{API}/users", token=tokens["admin"], json={
+        "username": username, "password": "Passw0rd!2026", "role": role, "nickname": "测试账号", **binding})
+    assert created.status_code == 201, created.text
+    return created.json()["id"], api.login(username)
+
+
+def _me(api, token) -> str:
+    return api.get(f"{API}/me", token=token).json()["id"]
+
+
+def test_change_is_returned_and_resubmitted_like_an_application(api, tokens):
+    inst_id = _approve_new(api, tokens)
+    _, staff = _account(api, tokens, "institution", institution_id=inst_id)
+    body = {"address": "泰州市海陵区迁址路 8 号", "change_date": "2026-01-05",
+            "attachments": {"business_licence": attachment(), "supporting": []}}
+    change = api.post(f"{API}/institutions/{inst_id}/changes", token=staff, json=body)
+    assert change.status_code == 201, change.text
+    change_id = change.json()["change_id"]
+    assert change.json()["review_clock"]["rule"] == "registry.change_review"
+
+    review = f"{API}/institutions/{inst_id}/changes/{change_id}/review"
+    assert api.post(review, token=tokens["regulator1"], json={"decision": "return", "reasons": ["x"]}).status_code == 403
+    assert api.post(review, token=tokens["operator1"], json={"decision": "return"}).status_code == 422
+    returned = api.post(review, token=tokens["operator1"], json={"decision": "return", "reasons": ["缺少租赁合同"]})
+    assert returned.status_code == 200, returned.text
+    assert returned.json()["status"] == "returned" and returned.json()["review_clock"]["state"] == "paused"
+
+    body["attachments"]["supporting"] = [attachment(PDF + b"lease")]
+    again = api.put(f"{API}/institutions/{inst_id}/changes/{change_id}", token=staff, json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["submissions"] == 2 and again.json()["review_clock"]["restarts"] == 1
+    assert api.put(f"{API}/institutions/{inst_id}/changes/{change_id}", token=staff, json=body).status_code == 409
+
+    approved = api.post(review, token=tokens["operator1"], json={"decision": "approve"})
+    assert approved.status_code == 200, approved.text
+    one = api.get(f"{API}/institutions/{inst_id}/changes/{change_id}", token=tokens["regulator1"]).json()
+    assert [h["action"] for h in one["history"]] == ["submitted", "returned", "resubmitted", "approved"]
+    assert api.get(f"{API}/institutions/{inst_id}/changes/{change_id}", token=tokens["person-demo"]).status_code == 403
+    assert api.get(f"{API}/institutions/{inst_id}").json()["address"] == "泰州市海陵区迁址路 8 号"
+
+
+def test_training_sign_up_waiting_list_and_cancellation(api, tokens):
+    import datetime as dt
+    starts = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) + dt.timedelta(days=30)).replace(microsecond=0)
+    body = {"category_code": "ip", "title": f"专利检索实务培训 {uuid.uuid4().hex[:6]}", "starts_at": starts.isoformat(),
+            "mode": "onsite", "venue": "泰州市知识产权服务中心 2 楼", "capacity": 1}
+    assert api.post(f"{API}/trainings", json=body).status_code == 401
+    assert api.post(f"{API}/trainings", token=tokens["regulator1"], json=body).status_code == 403
+    key = {"Idempotency-Key": f"training-{uuid.uuid4().hex}"}
+    created = api.post(f"{API}/trainings", token=tokens["operator1"], json=body, headers=key)
+    assert created.status_code == 201, created.text
+    training_id = created.json()["training_id"]
+    assert api.post(f"{API}/trainings", token=tokens["operator1"], json=body,
+                    headers=key).json()["training_id"] == training_id
+
+    public = api.get(f"{API}/trainings?category=ip&limit=200")
+    assert public.status_code == 200 and training_id in [t["training_id"] for t in public.json()["items"]]
+    assert training_id not in [t["training_id"] for t in api.get(f"{API}/trainings?category=brand").json()["items"]]
+
+    signups = f"{API}/trainings/{training_id}/signups"
+    first = api.post(signups, token=tokens["ent-demo"])
+    assert first.status_code == 201 and first.json()["status"] == "confirmed", first.text
+    repeat = api.post(signups, token=tokens["ent-demo"])
+    assert repeat.status_code == 200 and repeat.json()["signup_id"] == first.json()["signup_id"]
+    waiting = api.post(signups, token=tokens["person-demo"])
+    assert waiting.status_code == 201 and waiting.json()["status"] == "waitlisted"
+    assert waiting.json()["waitlist_position"] == 1
+    assert api.post(signups, token=tokens["operator1"]).status_code == 403
+    assert api.get(signups, token=tokens["ent-demo"]).status_code == 403
+    assert api.get(f"{API}/trainings/{training_id}").json()["seats_left"] == 0
+
+    cancelled = api.request("DELETE", f"{signups}/mine", token=tokens["ent-demo"])
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    mine = api.get(f"{signups}/mine", token=tokens["person-demo"])
+    assert mine.status_code == 200 and mine.json()["status"] == "confirmed"
+    listing = api.get(signups, token=tokens["operator1"])
+    assert listing.status_code == 200
+    assert [s["status"] for s in listing.json()["items"]] == ["confirmed", "cancelled"]
+    notes = api.get(f"{API}/notifications", token=tokens["person-demo"]).json()["items"]
+    assert any(n["kind"] == "training.confirmed" and n["subject_id"] == training_id for n in notes)
+
+
+def test_window_identity_and_enterprise_case_object_level(api, tokens):
+    code = f"EW-{uuid.uuid4().hex[:6].upper()}"
+    window = api.post(f"{API}/windows", token=tokens["operator1"], json={
+        "kind": "enterprise", "code": code, "name": "重点项目企业服务窗口", "region": "高港区",
+        "address": "泰州市高港区示范路 1 号", "contact": "0523-86000010", "opening_hours": "预约", "public": False})
+    assert window.status_code == 201, window.text
+    wid = window.json()["window_id"]
+    edit = {"name": "重点项目企业服务窗口（二期）", "contact": "0523-86000011", "opening_hours": "工作日 9:00-17:00"}
+    for who in ("regulator1", "ent-demo"):
+        assert api.request("PATCH", f"{API}/windows/{wid}", token=tokens[who], json=edit).status_code == 403
+    edited = api.request("PATCH", f"{API}/windows/{wid}", token=tokens["operator1"], json=edit)
+    assert edited.status_code == 200 and edited.json()["name"] == edit["name"], edited.text
+
+    expert_id, expert = _account(api, tokens, "institution", institution_id=str(uuid.uuid4()))
+    owner_id = _me(api, tokens["ent-demo"])
+    case = api.post(f"{API}/windows/{wid}/cases", token=tokens["operator1"], json={
+        "title": "新能源开关柜研制", "enterprise_user_id": owner_id, "members": [{"user_id": expert_id, "role": "expert"}]})
+    assert case.status_code == 201, case.text
+    path = f"{API}/windows/{wid}/cases/{case.json()['case_id']}"
+    assert api.post(f"{path}/log", token=expert, json={"kind": "instrument_selection",
+                                                        "summary": "推荐局放检测仪"}).status_code == 201
+    assert api.post(f"{path}/log", token=tokens["ent-demo"], json={"kind": "technical_problem",
+                                                                   "summary": "温升试验未通过"}).status_code == 201
+    for token, relation in ((tokens["ent-demo"], "enterprise"), (expert, "member"), (tokens["operator1"], "operator")):
+        seen = api.get(path, token=token)
+        assert seen.status_code == 200 and seen.json()["my_relation"] == relation, seen.text
+        assert [e["kind"] for e in seen.json()["log"]] == ["instrument_selection", "technical_problem"]
+    window1 = api.login("window1")
+    for token in (tokens["person-demo"], tokens["regulator1"], window1):
+        assert api.get(path, token=token).status_code == 404
+        assert api.get(f"{API}/windows/{wid}/cases", token=token).json() == []
+        assert api.post(f"{path}/log", token=token, json={"kind": "other", "summary": "x"}).status_code == 404
+    assert api.get(path).status_code == 401
+    assert api.put(f"{path}/team", token=tokens["ent-demo"], json={"members": []}).status_code == 403

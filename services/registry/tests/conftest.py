@@ -1,5 +1,6 @@
 """Registry unit-test fixtures: a migrated SQLite database per test (real Alembic
-migrations, common + registry branches), catalogue and guides loaded; no broker."""
+migrations, common + registry branches; the catalogue comes with the migration as
+reference data); no broker."""
 from __future__ import annotations
 
 import shutil
@@ -16,10 +17,6 @@ def template_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("registry-template") / "registry.db"
     migrate.upgrade("registry", f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
-    db = Database(engine)
-    from services.registry import catalogue
-    with db.transaction() as session:
-        catalogue.ensure_loaded(session)
     with engine.connect() as connection:
         connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     engine.dispose()
