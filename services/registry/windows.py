@@ -42,8 +42,9 @@ def view(session: Session, window: Window, principal: dict | None) -> dict:
         if inst is not None and inst.status == "active":
             names = dict(session.execute(select(CatalogItem.code, CatalogItem.name_zh)).all())
             out["published_items"] = [_capability_view(c, names) for c in offered_capabilities(session, inst)]
-    if window.kind == "enterprise" and (access.is_staff_reader(principal) or
-                                        (principal or {}).get("window_id") == window.id):
+    # The free-form case summary of an enterprise window is as confidential as its
+    # cases (cases.py): platform operators only.
+    if window.kind == "enterprise" and (principal or {}).get("role") in access.OPERATORS:
         out["case_info"] = json.loads(window.case_info) if window.case_info else None
     return out
 

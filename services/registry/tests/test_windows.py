@@ -102,3 +102,15 @@ def test_cases_only_on_enterprise_windows(db):
     with pytest.raises(ValidationFailed):
         load(CaseIn, {"title": "x", "enterprise_user_id": "e", "members": [{"user_id": "a", "role": "expert"},
                                                                           {"user_id": "a", "role": "lead"}]})
+
+
+def test_enterprise_window_case_summary_is_for_operators_only(db):
+    body = {"kind": "enterprise", "code": "EW-SUM", "name": "示范企业服务窗口", "region": "高港区",
+            "address": "高港区某路 1 号", "contact": "0523-86000009", "opening_hours": "预约", "public": True,
+            "case_info": {"topic": "新能源开关柜研制"}}
+    with db.transaction() as session:
+        created = windows.create(session, OPERATOR, load(WindowIn, body))
+        window = session.get(windows.Window, created["window_id"])
+        assert windows.view(session, window, OPERATOR)["case_info"] == {"topic": "新能源开关柜研制"}
+        for who in (REGULATOR, WINDOW_STAFF, OWNER, None):
+            assert "case_info" not in windows.view(session, window, who)
