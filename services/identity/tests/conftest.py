@@ -6,12 +6,9 @@ exercise what production creates and not `create_all`.
 """
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from sqlalchemy import text
 
-from services.common import migrate
+from services.common.testing import copy_template, migrated_sqlite_template
 from services.common.db import Database, make_engine
 
 @pytest.fixture(autouse=True)
@@ -26,22 +23,13 @@ def fast_password_hashing(monkeypatch):
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("identity-template") / "identity.db"
-    migrate.upgrade("identity", f"sqlite:///{path}")
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.connect() as connection:
-        # Fold the WAL into the main file so a plain copy is complete.
-        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    engine.dispose()
-    return path
+    return migrated_sqlite_template("identity", tmp_path_factory.mktemp("identity-template"))
 
 
 @pytest.fixture
 def db_path(template_db, tmp_path, monkeypatch):
     monkeypatch.setenv("QI_DATA_DIR", str(tmp_path))
-    path = tmp_path / "identity.db"
-    shutil.copy(template_db, path)
-    return path
+    return copy_template(template_db, tmp_path)
 
 
 @pytest.fixture
