@@ -133,7 +133,7 @@ def build_openapi(routes: list[Route], problem_schema: type[Schema], version: st
     problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     by_path: dict[str, dict] = {}
     for route in routes:
-        op: dict = {"summary": route.summary, "tags": [route.tag], "operationId": route.handler.__name__,
+        op: dict = {"summary": route.summary, "tags": [route.tag], "operationId": f"{route.tag}_{route.handler.__name__}",
                     "responses": {}}
         if route.description:
             op["description"] = route.description

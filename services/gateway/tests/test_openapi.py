@@ -1,0 +1,40 @@
+"""The OpenAPI document is generated from the route table and the services' schemas."""
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+from services.gateway.routes import ROUTES
+from services.gateway.routing import build_openapi
+from services.gateway.schemas import ProblemSchema
+
+
+def document():
+    return build_openapi(ROUTES, ProblemSchema, "test")
+
+
+def test_document_is_valid_openapi_3_1():
+    doc = document()
+    assert doc["openapi"] == "3.1.0"
+    validate(doc)
+
+
+def test_every_route_is_documented_with_its_request_schema_and_problem_responses():
+    doc = document()
+    for route in ROUTES:
+        path = "/api/v1" + __import__("re").sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", route.path)
+        operation = doc["paths"][path][route.method.lower()]
+        if route.body is not None:
+            assert "requestBody" in operation, route.endpoint
+        if route.roles is not None:
+            assert operation["security"] == [{"bearerAuth": []}], route.endpoint
+            assert "401" in operation["responses"], route.endpoint
+        assert "422" in operation["responses"] and "503" in operation["responses"], route.endpoint
+        problem = operation["responses"]["422"]["content"]["application/problem+json"]["schema"]
+        assert problem == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_operation_ids_are_unique():
+    doc = document()
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    assert not duplicates, duplicates
