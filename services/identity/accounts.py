@@ -215,8 +215,10 @@ def change_role(session, principal: dict, user_id: str, data: dict, now: dt.date
     if user is None:
         raise NotFound("No such user / 用户不存在")
     new_role = data["role"]
-    window_id = data.get("window_id") or user.window_id
-    institution_id = data.get("institution_id") or user.institution_id
+    # A binding belongs to the role that needs it: one left behind would still ride
+    # in the tokens and could open a window's or institution's data to a non-staff role.
+    window_id = (data.get("window_id") or user.window_id) if new_role == "window" else None
+    institution_id = (data.get("institution_id") or user.institution_id) if new_role == "institution" else None
     try:
         check_binding(new_role, window_id, institution_id)
     except MarshmallowValidationError as exc:

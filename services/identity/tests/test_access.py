@@ -179,3 +179,13 @@ def test_calls_without_a_principal_are_unauthorized(service, people):
                  lambda: service.request_phone_code({"user_id": "x"})):
         with pytest.raises(errors.Unauthorized):
             call()
+
+
+def test_a_role_change_drops_a_binding_the_new_role_does_not_have(service, people):
+    """A window binding left on a non-window account would ride in its tokens."""
+    target = people["person"]["id"]
+    assert service.change_role(people["admin"], target, "window", window_id="w-9")["window_id"] == "w-9"
+    changed = service.change_role(people["admin"], target, "enterprise")
+    assert changed["window_id"] is None and changed["institution_id"] is None
+    staff = service.change_role(people["admin"], target, "institution", institution_id="i-3")
+    assert (staff["institution_id"], staff["window_id"]) == ("i-3", None)
