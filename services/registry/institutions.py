@@ -153,10 +153,16 @@ def _validated(session: Session, data: dict, today: dt.date) -> dict[tuple, file
     _check_qualifications_and_capabilities(session, data, today, errors)
     if errors:
         raise ValidationFailed("The application is incomplete or invalid / 申请材料不完整或无效", errors=errors)
-    active = session.scalars(select(Institution).where(Institution.uscc == data["institution"]["uscc"])).first()
-    if active is not None and active.status == "active":
+    existing = session.scalars(select(Institution).where(Institution.uscc == data["institution"]["uscc"])).first()
+    if existing is not None and existing.status == "active":
         raise Conflict("An institution with this USCC is already registered / 该统一社会信用代码的机构已入驻",
                        code="institution_exists", errors={"institution": {"uscc": ["already registered"]}})
+    if existing is not None:
+        # Its history stays under the same USCC; approval could never
+        # create a second record, so say so now rather than after a review cycle.
+        raise Conflict("This institution was deregistered; re-admission is handled by the platform operator / "
+                       "该机构已注销，重新入驻请联系平台运营方",
+                       code="institution_deregistered", errors={"institution": {"uscc": ["deregistered"]}})
     return prepared
 
 

@@ -324,7 +324,7 @@ class TrainingIn(_Strict):
 
 class ListQuery(_Strict):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=100_000))
     category = fields.String(validate=validate.OneOf(CATEGORY_CODES))
     status = fields.String()
     kind = fields.String()

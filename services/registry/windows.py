@@ -49,8 +49,14 @@ def view(session: Session, window: Window, principal: dict | None) -> dict:
     return out
 
 
+def staffs_window(principal: dict | None, window: Window) -> bool:
+    # The binding counts only for window staff: the service does not rely on the
+    # gateway (or on identity having cleared an old binding) for that.
+    return (principal or {}).get("role") == "window" and principal.get("window_id") == window.id
+
+
 def _visible(window: Window, principal: dict | None) -> bool:
-    return window.public or access.is_staff_reader(principal) or (principal or {}).get("window_id") == window.id
+    return window.public or access.is_staff_reader(principal) or staffs_window(principal, window)
 
 
 def create(session: Session, principal: dict, data: dict, window_id: str | None = None) -> dict:
@@ -89,7 +95,7 @@ def set_services(session: Session, principal: dict, window_id: str, services: li
     window = session.get(Window, window_id)
     if window is None:
         raise NotFound("No such window / 窗口不存在", code="window_not_found")
-    if principal["role"] not in access.OPERATORS and principal.get("window_id") != window.id:
+    if principal["role"] not in access.OPERATORS and not staffs_window(principal, window):
         raise Forbidden("Window staff edit only their own window / 只能维护本窗口", code="not_your_window")
     _check_services(session, services)
     window.services = json.dumps(services)

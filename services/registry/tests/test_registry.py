@@ -260,6 +260,10 @@ def test_deregistration_self_late_and_forced(db):
             institutions.get_institution(session, None, first)
         assert institutions.list_institutions(session, None)["total"] == 0
         assert institutions.get_institution(session, REGULATOR, second)["status"] == "deregistered"
+    # Re-applying online is refused up front, not after a review cycle that could never approve it.
+    with pytest.raises(Conflict) as caught:
+        submit(db, application(1))
+    assert caught.value.code == "institution_deregistered"
 
 
 def test_guides_are_versioned(db):
@@ -279,3 +283,11 @@ def test_duplicate_application_conflicts(db):
     submit(db)
     with pytest.raises(Conflict):
         submit(db)
+
+
+def test_list_paging_is_bounded():
+    """An unbounded offset reached SQLite as an integer overflow: a 500 from a query string."""
+    from services.registry.schemas import ListQuery
+    with pytest.raises(ValidationFailed) as caught:
+        load(ListQuery, {"offset": "99999999999999999999"})
+    assert "offset" in caught.value.errors

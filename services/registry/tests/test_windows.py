@@ -114,3 +114,15 @@ def test_enterprise_window_case_summary_is_for_operators_only(db):
         assert windows.view(session, window, OPERATOR)["case_info"] == {"topic": "新能源开关柜研制"}
         for who in (REGULATOR, WINDOW_STAFF, OWNER, None):
             assert "case_info" not in windows.view(session, window, who)
+
+
+def test_a_window_binding_counts_only_for_window_staff(db):
+    hidden = _window(db, kind="park_station", code="PS-HIDDEN", public=False)
+    former_staff = {"user_id": "ex", "role": "enterprise", "window_id": hidden["window_id"]}
+    with db.transaction() as session, pytest.raises(NotFound):
+        windows.get(session, former_staff, hidden["window_id"])
+    with db.transaction() as session, pytest.raises(Forbidden):
+        windows.set_services(session, former_staff, hidden["window_id"], [])
+    staff = {"user_id": "w", "role": "window", "window_id": hidden["window_id"]}
+    with db.transaction() as session:
+        assert windows.get(session, staff, hidden["window_id"])["window_id"] == hidden["window_id"]
