@@ -24,6 +24,7 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_SMS_SENDER            | log                                       | one-time-code sender; `log` appends to <QI_DATA_DIR>/sms-outbox.log |
 | QI_METRICS_ADDR          | 127.0.0.1                                 | address the services' metrics ports bind to |
 | QI_GATEWAY_ADDR          | 127.0.0.1                                 | address the gateway binds to (nameko.yaml) |
+| QI_TRUSTED_PROXIES       | (none)                                    | comma-separated proxy IPs whose X-Forwarded-For is believed |
 | QI_ENV                   | dev                                       | `production` refuses the development keys |
 """
 from __future__ import annotations
@@ -118,6 +119,10 @@ def rpc_timeout() -> float:
 
 def metrics_port(service: str) -> int:
     return int(env(f"QI_METRICS_PORT_{service.upper()}", str(DEFAULT_METRICS_PORTS.get(service, 9199))))
+
+
+def trusted_proxies() -> frozenset[str]:
+    return frozenset(p.strip() for p in (env("QI_TRUSTED_PROXIES", "") or "").split(",") if p.strip())
 
 
 def gateway_port() -> int:

@@ -14,6 +14,7 @@ from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from . import config
@@ -74,6 +75,13 @@ class Database:
         try:
             with session.begin():
                 yield session
+        except IntegrityError as exc:
+            # Two concurrent writes claimed the same unique thing (an Idempotency-Key,
+            # a username, an event id): the loser gets a clear 409 and may retry,
+            # instead of a 500.
+            from .errors import Conflict
+            raise Conflict("A concurrent request changed the same data; retry / 并发冲突，请重试",
+                           code="write_conflict") from exc
         finally:
             session.close()
 

@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from werkzeug.wrappers import Response
 
 from services.common import config
-from services.common.errors import DomainError, ServiceUnavailable
+from services.common.errors import BadRequest, DomainError, ServiceUnavailable
 
 from .auth import RevocationList, bearer_token, decode_access_token
 from .http import api, internal_error_problem, json_response, problem_response
@@ -41,10 +41,32 @@ _openapi_cache: dict = {}
 
 
 def client_ip(request) -> str | None:
-    # Behind a reverse proxy the first X-Forwarded-For hop is the client; the
-    # proxy must overwrite (not append to) a client-supplied header.
+    """The address audited as the caller's.
+
+    X-Forwarded-For is believed only when the connection comes from a configured
+    proxy (QI_TRUSTED_PROXIES), and then the nearest hop that is not itself a
+    trusted proxy is the client: anything further left was written by the client.
+    """
+    remote = request.remote_addr
+    trusted = config.trusted_proxies()
     forwarded = request.headers.get("X-Forwarded-For")
-    return forwarded.split(",")[0].strip() if forwarded else request.remote_addr
+    if not forwarded or remote not in trusted:
+        return remote
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in trusted:
+            return hop[:45]
+    return remote
+
+
+MAX_HEADER = {"Idempotency-Key": 200, "X-Request-Id": 64}
+
+
+def check_headers(request) -> None:
+    for name, limit in MAX_HEADER.items():
+        value = request.headers.get(name)
+        if value is not None and (not value.strip() or len(value) > limit):
+            raise BadRequest(f"{name} must be 1 to {limit} characters / {name} 长度须为 1 到 {limit} 个字符",
+                             code="invalid_header", errors={name: [f"1..{limit} characters"]})
 
 
 class GatewayTimeout(DomainError):
@@ -132,13 +154,16 @@ class Gateway:
         self.revocations.add(envelope["data"]["sid"], expires)
 
     # -- the API ----------------------------------------------------------------
-    @api("GET,POST,PUT,PATCH,DELETE", "/api/v1/<path:path>")
+    # Every method is routed here so that even OPTIONS/TRACE get a problem+json 405
+    # from the router rather than werkzeug's HTML page.
+    @api("GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE", "/api/v1/<path:path>")
     def dispatch(self, request, path):
         started = time.perf_counter()
         route_label, status = "unmatched", 500
         try:
             route, params = router.match(request.path, request.method)
             route_label = route.path
+            check_headers(request)
             principal = self._principal(request)
             authorize(route, principal)
             ctx = RequestContext(
