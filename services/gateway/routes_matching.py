@@ -51,7 +51,8 @@ def get_demand(ctx):
 
 
 def respond(ctx):
-    return 201, ctx.call("matching", "respond", ctx.principal, ctx.path_params["demand_id"], ctx.body)
+    return 201, ctx.call("matching", "respond", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def proposals(ctx):
@@ -59,7 +60,8 @@ def proposals(ctx):
 
 
 def recommend(ctx):
-    return 201, ctx.call("matching", "recommend", ctx.principal, ctx.path_params["demand_id"], ctx.body)
+    return 201, ctx.call("matching", "recommend", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def engage(ctx):
@@ -68,15 +70,18 @@ def engage(ctx):
 
 
 def follow_up(ctx):
-    return 201, ctx.call("matching", "follow_up", ctx.principal, ctx.path_params["demand_id"], ctx.body)
+    return 201, ctx.call("matching", "follow_up", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def refer(ctx):
-    return 201, ctx.call("matching", "refer", ctx.principal, ctx.path_params["demand_id"], ctx.body)
+    return 201, ctx.call("matching", "refer", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def close_demand(ctx):
-    return ctx.call("matching", "close_demand", ctx.principal, ctx.path_params["demand_id"], ctx.body)
+    return ctx.call("matching", "close_demand", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+                    idempotency_key=ctx.idempotency_key)
 
 
 def sla_demands(ctx):
@@ -134,20 +139,23 @@ ROUTES = [
     Route("GET", "/demands/<demand_id>", get_demand, "A demand with its timeline and SLA clocks / 需求详情", T,
           roles=()),
     Route("POST", "/demands/<demand_id>/responses", respond, "Respond to a demand (stops the 1-day clock) / 需求响应",
-          T, body=m.ResponseCreate, roles=PLATFORM, status=201),
+          T, body=m.ResponseCreate, roles=PLATFORM, status=201, idempotent_create=True),
     Route("GET", "/demands/<demand_id>/recommendations/proposals", proposals,
           "Ranked platform institutions for a demand / 推荐候选", T, query=m.ProposalQuery, roles=PLATFORM),
     Route("POST", "/demands/<demand_id>/recommendations", recommend,
           "Confirm recommended institutions (stops the 3-day clock) / 推荐机构", T, body=m.RecommendationCreate,
-          roles=PLATFORM, status=201),
+          roles=PLATFORM, status=201, idempotent_create=True),
     Route("POST", "/demands/<demand_id>/engagements", engage, "Connect with an institution / 对接记录", T,
           body=m.EngagementCreate, roles=("enterprise",) + PLATFORM, status=201, idempotent_create=True),
     Route("POST", "/demands/<demand_id>/follow-ups", follow_up, "Follow-up log / 跟踪服务记录", T,
-          body=m.FollowUpCreate, roles=("enterprise",) + PLATFORM, status=201),
+          body=m.FollowUpCreate, roles=("enterprise",) + PLATFORM, status=201, idempotent_create=True),
     Route("POST", "/demands/<demand_id>/referrals", refer, "Refer to an outside institution / 外部转介", T,
-          body=m.ReferralCreate, roles=STAFF, status=201),
+          body=m.ReferralCreate, roles=STAFF, status=201, idempotent_create=True),
     Route("POST", "/demands/<demand_id>/close", close_demand, "End the service / 服务结束", T, body=m.CloseDemand,
-          roles=("enterprise",) + STAFF),
+          roles=("enterprise",) + STAFF, idempotent_create=True,
+          description="`withdrawn` (the enterprise only) cancels the open SLA clocks; any other outcome stops them, "
+                      "met or breached. Staff close a demand that has no response yet only as `rejected` or "
+                      "`duplicate`, with the reason in `note` (409 `demand_unanswered` otherwise)."),
     Route("GET", "/sla/demands", sla_demands, "Demands due soon or overdue / 需求时限预警", T, query=m.SlaQuery,
           roles=READERS),
     Route("POST", "/visits", log_visit, "Log a window visit with the demands collected / 走访记录", T,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections import defaultdict
+from typing import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,6 +25,8 @@ from services.common.outbox import record_event
 from . import search, text
 from .models import Demand, DemandEntry, IndexedInstitution, Package, PackageMember, Visit
 
+log = logging.getLogger(__name__)
+
 SOURCE = "matching"
 RESPONSE_RULE = "matching.demand_response"
 RECOMMENDATION_RULE = "matching.demand_recommendation"
@@ -30,6 +34,21 @@ SUBJECT = "demand"
 STAFF = ("operator", "admin")
 READERS = ("operator", "admin", "regulator")
 ENTERING_STAFF = ("operator", "window", "admin")
+
+# Closing outcomes (schemas.CLOSE_OUTCOMES) with a rule attached. Only the enterprise
+# withdraws its own demand, and only a withdrawal cancels the open SLA clocks: the
+# demand went away, so there is nothing left to be late for. Every other closing
+# stops them (met or breached by due_at), so that closing cannot hide a late answer.
+WITHDRAWN = "withdrawn"
+# Staff's outcomes for a demand the platform will not serve; they need a reason and
+# are the only way for staff to close a demand that has had no response yet.
+DISMISSALS = ("rejected", "duplicate")
+
+# An enterprise lookup: user id -> the identity service's view of that user
+# ({"id", "role", "status", ...}), or None when there is no such user. It may return
+# UNVERIFIED when the directory will not tell this caller (see service._enterprise_lookup).
+EnterpriseLookup = Callable[[str], "dict | None | object"]
+UNVERIFIED = object()
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -110,8 +129,29 @@ def _add_entry(session, demand, principal, kind, body) -> DemandEntry:
 
 
 # -- publication ----------------------------------------------------------------------------
-def publish(session: Session, principal: dict, data: dict, at: dt.datetime | None = None) -> dict:
-    """An enterprise publishes online; staff enter a phone/on-site/visit demand for one (R-6.3.1.1)."""
+def check_enterprise(lookup: EnterpriseLookup | None, user_id) -> None:
+    """Staff file demands for an enterprise: the account must exist, be an enterprise, and be active.
+
+    One message for all three failures, so the answer does not tell which ids exist.
+    """
+    if lookup is None:
+        # A programming error, not the caller's: never skip the check silently.
+        raise RuntimeError("filing a demand for an enterprise needs an enterprise lookup")
+    user = lookup(str(user_id))
+    if user is UNVERIFIED:
+        log.warning("enterprise account %s could not be verified for this caller; accepted unverified", user_id)
+        return
+    if not user or user.get("role") != "enterprise" or user.get("status") != "active":
+        raise ValidationFailed("Not an active enterprise account / 不是有效的企业账号",
+                               errors={"enterprise_user_id": ["not an active enterprise account / 不是有效的企业账号"]})
+
+
+def publish(session: Session, principal: dict, data: dict, at: dt.datetime | None = None,
+            enterprise_lookup: EnterpriseLookup | None = None) -> dict:
+    """An enterprise publishes online; staff enter a phone/on-site/visit demand for one (R-6.3.1.1).
+
+    `enterprise_lookup` is required when staff file for an enterprise (see check_enterprise).
+    """
     principal = _actor(principal)
     role = principal["role"]
     if role == "enterprise":
@@ -128,6 +168,8 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
         raise Forbidden(f"Role '{role}' may not publish demands / 当前角色不能发布需求")
     if data["category"] not in text.CATEGORIES:
         raise ValidationFailed("Unknown category / 未知服务类别", errors={"category": list(text.CATEGORIES)})
+    if role != "enterprise":
+        check_enterprise(enterprise_lookup, owner)
     at = at or utcnow()
     demand = Demand(
         enterprise_user_id=owner, channel=channel, entered_by=str(principal["user_id"]), visit_id=data.get("visit_id"),
@@ -285,23 +327,45 @@ def follow_up(session: Session, principal: dict, demand_id: str, data: dict) -> 
 
 
 def close(session: Session, principal: dict, demand_id: str, data: dict, at: dt.datetime | None = None) -> dict:
+    """End a demand. Open SLA clocks are stopped (met/breached), except on the enterprise's
+    own withdrawal, which cancels them (R-6.3.2.1); see WITHDRAWN and DISMISSALS."""
     principal = _actor(principal)
     _require(principal, ("enterprise",) + STAFF)
+    outcome, note = data["outcome"], (data.get("note") or "").strip()
+    is_enterprise = principal["role"] == "enterprise"
+    if outcome == WITHDRAWN and not is_enterprise:
+        # Otherwise staff could make their own lateness disappear by "withdrawing".
+        raise ValidationFailed("Only the enterprise withdraws its demand / 仅企业本人可撤回需求",
+                               errors={"outcome": ["withdrawn: enterprise only / 仅企业本人可撤回"]})
+    if outcome in DISMISSALS:
+        if is_enterprise:
+            raise ValidationFailed("Rejected/duplicate are for platform staff / 驳回、重复仅限平台人员",
+                                   errors={"outcome": [f"{outcome}: staff only / 仅限平台人员"]})
+        if not note:
+            raise ValidationFailed("Give the reason in note / 请在备注中说明理由",
+                                   errors={"note": [f"required for outcome {outcome} / 必填"]})
     demand = load_demand(session, principal, demand_id, for_update=True)
     _open(demand)
     at = at or utcnow()
-    for rule in (RESPONSE_RULE, RECOMMENDATION_RULE):
-        clock = sla.find_clock(session, rule, SUBJECT, demand.id)
-        if clock is not None:
-            # Withdrawn before the platform acted: nothing left to be late for.
+    clocks = [c for c in (sla.find_clock(session, rule, SUBJECT, demand.id)
+                          for rule in (RESPONSE_RULE, RECOMMENDATION_RULE)) if c is not None]
+    unanswered = any(c.rule == RESPONSE_RULE for c in clocks)
+    if unanswered and not is_enterprise and outcome not in DISMISSALS:
+        # Closing is not answering: staff first respond, or dismiss it with a reason.
+        raise Conflict("The demand has no response yet; respond first, or close it as rejected/duplicate with a "
+                       "reason / 需求尚未响应：请先响应，或以驳回/重复结案并说明理由", code="demand_unanswered")
+    for clock in clocks:
+        if outcome == WITHDRAWN:
             sla.cancel_clock(session, clock, at=at)
-    _add_entry(session, demand, principal, "closing", {"outcome": data["outcome"], "note": data.get("note") or ""})
+        else:
+            sla.stop_clock(session, clock, at=at)
+    _add_entry(session, demand, principal, "closing", {"outcome": outcome, "note": note})
     demand.status = "closed"
-    demand.outcome = data["outcome"]
+    demand.outcome = outcome
     demand.closed_at = at
     record_event(session, SOURCE, "demand.closed", demand.id, {
         "demand_id": demand.id, "enterprise_user_id": demand.enterprise_user_id,
-        "institution_id": demand.institution_id, "closed_at": _iso(at), "outcome": data["outcome"]})
+        "institution_id": demand.institution_id, "closed_at": _iso(at), "outcome": outcome})
     return demand_view(session, demand)
 
 
@@ -331,22 +395,26 @@ def visit_view(session: Session, visit: Visit) -> dict:
             "demand_ids": demand_ids}
 
 
-def log_visit(session: Session, principal: dict, window_id: str | None, data: dict) -> dict:
+def log_visit(session: Session, principal: dict, window_id: str | None, data: dict,
+              enterprise_lookup: EnterpriseLookup | None = None) -> dict:
     principal = _actor(principal)
     _require(principal, ("window",))
     if not window_id:
         raise Forbidden("Your account is not bound to a window / 账号未绑定服务窗口", code="no_window")
+    if data.get("demands") and not data.get("enterprise_user_id"):
+        raise ValidationFailed("Demands collected on a visit need the enterprise's account / 需填写企业账号",
+                               errors={"enterprise_user_id": ["required when demands are given"]})
+    if data.get("enterprise_user_id"):
+        # The visit links to the account as much as its demands do: check it even without demands.
+        check_enterprise(enterprise_lookup, data["enterprise_user_id"])
     visit = Visit(window_id=window_id, staff_user_id=str(principal["user_id"]),
                   enterprise_user_id=data.get("enterprise_user_id"), enterprise_name=data["enterprise_name"],
                   visited_on=dt.date.fromisoformat(str(data["visited_on"])), notes=data.get("notes") or "", visited_at=utcnow())
     session.add(visit)
     session.flush()
     for item in data.get("demands") or []:
-        if not data.get("enterprise_user_id"):
-            raise ValidationFailed("Demands collected on a visit need the enterprise's account / 需填写企业账号",
-                                   errors={"enterprise_user_id": ["required when demands are given"]})
         publish(session, principal, {**item, "enterprise_user_id": data["enterprise_user_id"], "channel": "visit",
-                                     "visit_id": visit.id})
+                                     "visit_id": visit.id}, enterprise_lookup=enterprise_lookup)
     return visit_view(session, visit)
 
 

@@ -16,6 +16,13 @@ from .models import CHANNELS, DEMAND_STATUSES
 from .text import CATEGORIES, standard_key
 
 QUALIFICATION_TYPES = ("CMA", "CNAS", "LEGAL_METROLOGY", "CERT_BODY", "OTHER")
+# Upper bounds on every number a client sends. Without them a value such as 1e307
+# passes validation and overflows later (round(price * 100) in packages, an
+# integer column on PostgreSQL), which surfaces as a 500 instead of a 422.
+MAX_YUAN = 1e10            # ten billion yuan: far above any testing/certification fee
+MAX_CYCLE_DAYS = 3650      # ten years of working days, for filters over capabilities
+MAX_DEMAND_CYCLE_DAYS = 365
+_yuan = lambda **kw: fields.Float(validate=validate.Range(min=0, max=MAX_YUAN), **kw)  # noqa: E731
 _text = lambda n, **kw: fields.String(validate=validate.Length(max=n), **kw)  # noqa: E731
 
 
@@ -46,8 +53,8 @@ class SearchQuery(Schema):
     park = _text(100)
     qualification = fields.String(validate=validate.OneOf(QUALIFICATION_TYPES))
     standard = fields.String(validate=[validate.Length(max=80), _standard])
-    price_max = fields.Float(validate=validate.Range(min=0))
-    cycle_max = fields.Integer(validate=validate.Range(min=0))
+    price_max = _yuan()
+    cycle_max = fields.Integer(validate=validate.Range(min=0, max=MAX_CYCLE_DAYS))
     rating_min = fields.Float(validate=validate.Range(min=0, max=5))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = _text(300)
@@ -82,8 +89,9 @@ class DemandFields(Schema):
     parameter = _text(200, allow_none=True)
     region = _text(50, allow_none=True)
     industry = _text(100, allow_none=True)
-    budget_yuan = fields.Float(allow_none=True, validate=validate.Range(min=0))
-    desired_cycle_working_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=365))
+    budget_yuan = _yuan(allow_none=True)
+    desired_cycle_working_days = fields.Integer(allow_none=True,
+                                                validate=validate.Range(min=1, max=MAX_DEMAND_CYCLE_DAYS))
 
 
 class DemandCreate(DemandFields):
@@ -120,7 +128,8 @@ class EngagementCreate(Schema):
     institution_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     agreed_items = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True,
                                validate=validate.Length(min=1, max=50))
-    agreed_cycle_working_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=365))
+    agreed_cycle_working_days = fields.Integer(allow_none=True,
+                                               validate=validate.Range(min=1, max=MAX_DEMAND_CYCLE_DAYS))
     first_contact_at = fields.String(allow_none=True, validate=_iso_datetime)
     first_contact_notes = _text(2000)
 
@@ -137,8 +146,15 @@ class ReferralCreate(Schema):
     note = _text(2000)
 
 
+# Who may close with which outcome, and what it does to the SLA clocks, is decided
+# in demands.close: "withdrawn" is the enterprise's own; "rejected" and "duplicate"
+# are staff's, need a reason in `note`, and are the only ways for staff to close a
+# demand the platform has not answered yet.
+CLOSE_OUTCOMES = ("completed", "cancelled", "unresolved", "withdrawn", "rejected", "duplicate")
+
+
 class CloseDemand(Schema):
-    outcome = fields.String(required=True, validate=validate.OneOf(("completed", "cancelled", "unresolved")))
+    outcome = fields.String(required=True, validate=validate.OneOf(CLOSE_OUTCOMES))
     note = _text(2000)
 
 
@@ -163,8 +179,9 @@ class PackageCreate(Schema):
     industry = _text(100, allow_none=True)
     institution_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     window_id = _text(64, allow_none=True)
-    package_price_yuan = fields.Float(required=True, validate=validate.Range(min=0))
-    demand_ids = fields.List(fields.String(), required=True, validate=validate.Length(min=2, max=200))
+    package_price_yuan = _yuan(required=True)
+    demand_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                             validate=validate.Length(min=2, max=200))
 
 
 def load(schema_cls: type[Schema], payload) -> dict:

@@ -6,6 +6,13 @@ Window staff's window: the access token carries only user id and role, so the
 service asks identity (`get_user` on the caller's own account, which any user
 may read) whenever a visit is written or read. One RPC per visit request is
 cheap, and a window re-assignment takes effect at once, with no cache to go stale.
+
+Staff-filed demands (and visits) name an enterprise account; the service asks
+identity whether it is an active enterprise (`_enterprise_lookup`) before writing.
+
+Creating writes take an `idempotency_key` and run through `run_idempotent` in the
+same transaction as the write; the operation name carries the demand id, so one
+key reused on another demand is a different request (409), not a replay.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from prometheus_client import REGISTRY, Counter
 from services.common import config, sla
 from services.common.consumer import run_idempotent
 from services.common.db import Database, engine_for
-from services.common.errors import Forbidden
+from services.common.errors import Forbidden, NotFound
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler
 
 from . import demands, index, search, standards
@@ -101,7 +108,6 @@ class MatchingService:
     def lookup(self, kind, params) -> dict:
         preset = LOOKUPS.get(kind)
         if preset is None:
-            from services.common.errors import NotFound
             raise NotFound(f"No lookup '{kind}' / 无此查询", code="no_such_lookup")
         query = load(LookupQuery, params or {})
         with self.db.read() as session:
@@ -112,7 +118,6 @@ class MatchingService:
         with self.db.read() as session:
             found = search.get_institution(session, str(institution_id))
         if found is None:
-            from services.common.errors import NotFound
             raise NotFound("No such institution on the platform / 平台无此机构", code="institution_not_found")
         return found
 
@@ -132,13 +137,44 @@ class MatchingService:
             return standards.upsert(session, principal, number, data)
 
     # -- demands ------------------------------------------------------------------------
+    def _idempotent(self, session, principal, idempotency_key, operation, demand_id, payload, create):
+        return run_idempotent(session, str((principal or {}).get("user_id")), idempotency_key,
+                              f"{operation}:{demand_id}", {"demand_id": demand_id, "payload": payload}, create)
+
+    def _enterprise_lookup(self, principal):
+        """demands.EnterpriseLookup over identity's get_user, asked as the caller, memoised per request
+        (a visit checks its enterprise once for the visit and once per collected demand).
+
+        The domain calls it before its first write, so no row lock is held while identity answers.
+        """
+        seen: dict[str, object] = {}
+
+        def lookup(user_id: str):
+            if user_id not in seen:
+                try:
+                    seen[user_id] = self.identity.get_user(principal, user_id)
+                except NotFound:
+                    seen[user_id] = None
+                except Forbidden:
+                    # identity lets only operator/admin/regulator read other accounts
+                    # (identity.accounts.READ_ANY_USER_ROLES), so a window's check is
+                    # refused. Failing closed would stop window staff logging visits at
+                    # all (R-6.3.1.2); until identity lets window staff check an
+                    # enterprise account, their entries stay unverified (logged).
+                    if (principal or {}).get("role") != "window":
+                        raise
+                    seen[user_id] = demands.UNVERIFIED
+            return seen[user_id]
+        return lookup
+
     @rpc
     def publish_demand(self, principal, payload, idempotency_key=None) -> dict:
         data = load(DemandCreate, payload)
+        lookup = self._enterprise_lookup(principal)
         with self.db.transaction() as session:
             return run_idempotent(session, str((principal or {}).get("user_id")), idempotency_key,
                                   "matching.publish_demand", payload,
-                                  lambda: demands.publish(session, principal, data))
+                                  lambda: demands.publish(session, principal, data, enterprise_lookup=lookup))
 
     @rpc
     def list_demands(self, principal, params=None) -> dict:
@@ -152,10 +188,11 @@ class MatchingService:
             return demands.get_demand(session, principal, demand_id)
 
     @rpc
-    def respond(self, principal, demand_id, payload) -> dict:
+    def respond(self, principal, demand_id, payload, idempotency_key=None) -> dict:
         data = load(ResponseCreate, payload)
         with self.db.transaction() as session:
-            return demands.respond(session, principal, demand_id, data)
+            return self._idempotent(session, principal, idempotency_key, "matching.respond", demand_id, payload,
+                                    lambda: demands.respond(session, principal, demand_id, data))
 
     @rpc
     def proposals(self, principal, demand_id, params=None) -> dict:
@@ -164,16 +201,18 @@ class MatchingService:
             return demands.proposals(session, principal, demand_id, limit=query["limit"])
 
     @rpc
-    def recommend(self, principal, demand_id, payload) -> dict:
+    def recommend(self, principal, demand_id, payload, idempotency_key=None) -> dict:
         data = load(RecommendationCreate, payload)
         with self.db.transaction() as session:
-            return demands.recommend(session, principal, demand_id, data)
+            return self._idempotent(session, principal, idempotency_key, "matching.recommend", demand_id, payload,
+                                    lambda: demands.recommend(session, principal, demand_id, data))
 
     @rpc
-    def refer(self, principal, demand_id, payload) -> dict:
+    def refer(self, principal, demand_id, payload, idempotency_key=None) -> dict:
         data = load(ReferralCreate, payload)
         with self.db.transaction() as session:
-            return demands.refer(session, principal, demand_id, data)
+            return self._idempotent(session, principal, idempotency_key, "matching.refer", demand_id, payload,
+                                    lambda: demands.refer(session, principal, demand_id, data))
 
     @rpc
     def engage(self, principal, demand_id, payload, idempotency_key=None) -> dict:
@@ -184,16 +223,19 @@ class MatchingService:
                                   lambda: demands.engage(session, principal, demand_id, data))
 
     @rpc
-    def follow_up(self, principal, demand_id, payload) -> dict:
+    def follow_up(self, principal, demand_id, payload, idempotency_key=None) -> dict:
         data = load(FollowUpCreate, payload)
         with self.db.transaction() as session:
-            return demands.follow_up(session, principal, demand_id, data)
+            return self._idempotent(session, principal, idempotency_key, "matching.follow_up", demand_id, payload,
+                                    lambda: demands.follow_up(session, principal, demand_id, data))
 
     @rpc
-    def close_demand(self, principal, demand_id, payload) -> dict:
+    def close_demand(self, principal, demand_id, payload, idempotency_key=None) -> dict:
+        # Idempotent too: a retried close must replay its answer, not fail with demand_closed.
         data = load(CloseDemand, payload)
         with self.db.transaction() as session:
-            return demands.close(session, principal, demand_id, data)
+            return self._idempotent(session, principal, idempotency_key, "matching.close_demand", demand_id, payload,
+                                    lambda: demands.close(session, principal, demand_id, data))
 
     @rpc
     def sla_demands(self, principal, params) -> dict:
@@ -211,10 +253,12 @@ class MatchingService:
     def log_visit(self, principal, payload, idempotency_key=None) -> dict:
         data = load(VisitCreate, payload)
         window_id = self._window_of(principal)
+        lookup = self._enterprise_lookup(principal)
         with self.db.transaction() as session:
             return run_idempotent(session, str((principal or {}).get("user_id")), idempotency_key,
                                   "matching.log_visit", payload,
-                                  lambda: demands.log_visit(session, principal, window_id, data))
+                                  lambda: demands.log_visit(session, principal, window_id, data,
+                                                            enterprise_lookup=lookup))
 
     @rpc
     def list_visits(self, principal, params=None) -> dict:
