@@ -11,16 +11,22 @@ from .routing import Route
 SERVICES = ["identity"]
 
 STAFF_READERS = ("operator", "admin", "regulator")
+REGISTRATION_ERRORS = {
+    "409": "Username taken, or these identity details cannot be registered (registration_conflict; which detail "
+           "is not said) / 用户名已占用或身份信息无法注册",
+    "429": "Too many refused registrations from this network / 注册尝试过多",
+}
 
 
 # -- identity -----------------------------------------------------------------
 def register_enterprise(ctx):
     return 201, ctx.call("identity", "register", {**ctx.body, "kind": "enterprise"},
-                         idempotency_key=ctx.idempotency_key)
+                         idempotency_key=ctx.idempotency_key, ip=ctx.client_ip)
 
 
 def register_person(ctx):
-    return 201, ctx.call("identity", "register", {**ctx.body, "kind": "person"}, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("identity", "register", {**ctx.body, "kind": "person"}, idempotency_key=ctx.idempotency_key,
+                         ip=ctx.client_ip)
 
 
 def login(ctx):
@@ -73,9 +79,11 @@ def find_user_by_phone(ctx):
 
 ROUTES = [
     Route("POST", "/auth/register/enterprise", register_enterprise, "Register an enterprise (real name by USCC) / 企业注册",
-          "identity", body=identity.RegisterEnterprise, response=identity.UserOut, status=201, idempotent_create=True),
+          "identity", body=identity.RegisterEnterprise, response=identity.UserOut, status=201, idempotent_create=True,
+          extra_responses=REGISTRATION_ERRORS),
     Route("POST", "/auth/register/person", register_person, "Register a person (real name by ID number) / 个人注册",
-          "identity", body=identity.RegisterPerson, response=identity.UserOut, status=201, idempotent_create=True),
+          "identity", body=identity.RegisterPerson, response=identity.UserOut, status=201, idempotent_create=True,
+          extra_responses=REGISTRATION_ERRORS),
     Route("POST", "/auth/login", login, "Sign in / 登录", "identity", body=identity.Login, response=identity.TokenOut,
           extra_responses={"401": "Wrong username or password / 用户名或密码错误", "429": "Too many attempts / 尝试过多"}),
     Route("POST", "/auth/refresh", refresh, "Rotate the refresh token / 刷新令牌", "identity", body=identity.Refresh,

@@ -29,7 +29,7 @@ def list_items(ctx):
 
 
 def create_item(ctx):
-    return 201, ctx.call("registry", "create_item", ctx.principal, ctx.body)
+    return 201, ctx.call("registry", "create_item", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def update_item(ctx):
@@ -50,7 +50,8 @@ def get_guide_version(ctx):
 
 
 def publish_guide(ctx):
-    return 201, ctx.call("registry", "publish_guide", ctx.principal, ctx.path_params["item_code"], ctx.body)
+    return 201, ctx.call("registry", "publish_guide", ctx.principal, ctx.path_params["item_code"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def submit_application(ctx):
@@ -63,7 +64,8 @@ def resubmit_application(ctx):
 
 
 def review_application(ctx):
-    return ctx.call("registry", "review_application", ctx.principal, ctx.path_params["application_id"], ctx.body)
+    return ctx.call("registry", "review_application", ctx.principal, ctx.path_params["application_id"], ctx.body,
+                    idempotency_key=ctx.idempotency_key)
 
 
 def get_application(ctx):
@@ -94,15 +96,18 @@ def list_qualifications(ctx):
 
 
 def add_capability(ctx):
-    return 201, ctx.call("registry", "add_capability", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+    return 201, ctx.call("registry", "add_capability", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def add_qualification(ctx):
-    return 201, ctx.call("registry", "add_qualification", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+    return 201, ctx.call("registry", "add_qualification", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def submit_change(ctx):
-    return 201, ctx.call("registry", "submit_change", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+    return 201, ctx.call("registry", "submit_change", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+                         idempotency_key=ctx.idempotency_key)
 
 
 def list_changes(ctx):
@@ -121,11 +126,12 @@ def resubmit_change(ctx):
 
 def review_change(ctx):
     return ctx.call("registry", "review_change", ctx.principal, ctx.path_params["institution_id"],
-                    ctx.path_params["change_id"], ctx.body)
+                    ctx.path_params["change_id"], ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def deregister(ctx):
-    return ctx.call("registry", "deregister", ctx.principal, ctx.path_params["institution_id"], ctx.body)
+    return ctx.call("registry", "deregister", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+                    idempotency_key=ctx.idempotency_key)
 
 
 def institution_history(ctx):
@@ -149,7 +155,7 @@ def get_window(ctx):
 
 
 def create_window(ctx):
-    return 201, ctx.call("registry", "create_window", ctx.principal, ctx.body)
+    return 201, ctx.call("registry", "create_window", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def set_window_services(ctx):
@@ -180,7 +186,7 @@ def set_case_team(ctx):
 
 def add_case_log(ctx):
     return 201, ctx.call("registry", "add_case_log", ctx.principal, ctx.path_params["window_id"],
-                         ctx.path_params["case_id"], ctx.body)
+                         ctx.path_params["case_id"], ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def list_trainings(ctx):
@@ -226,7 +232,7 @@ ROUTES = [
     Route("GET", "/catalog/items", list_items, "Catalogue items / 服务事项", _R, query=reg.ListQuery,
           response=reg.ItemOut, many=True),
     Route("POST", "/catalog/items", create_item, "Add a catalogue item (operator) / 新增服务事项", _R,
-          body=reg.CatalogItemIn, response=reg.ItemOut, roles=OPERATORS, status=201),
+          body=reg.CatalogItemIn, response=reg.ItemOut, roles=OPERATORS, status=201, idempotent_create=True),
     Route("PUT", "/catalog/items/<code>", update_item, "Edit a catalogue item (operator) / 修改服务事项", _R,
           body=reg.CatalogItemUpdate, response=reg.ItemOut, roles=OPERATORS),
     Route("GET", "/guides/<item_code>", get_guide, "Current service guide of an item (public) / 办事指南", _R,
@@ -236,7 +242,7 @@ ROUTES = [
     Route("GET", "/guides/<item_code>/versions/<int:version>", get_guide_version, "One version of a guide", _R,
           response=reg.GuideOut),
     Route("PUT", "/guides/<item_code>", publish_guide, "Publish a new guide version (operator) / 发布指南新版本",
-          _R, body=reg.GuideIn, response=reg.GuideOut, roles=OPERATORS, status=201),
+          _R, body=reg.GuideIn, response=reg.GuideOut, roles=OPERATORS, status=201, idempotent_create=True),
     Route("POST", "/applications", submit_application,
           "Apply to join as a technical institution, with attachments a)-e) / 技术机构入驻申请", _R,
           body=reg.ApplicationIn, response=reg.ApplicationOut, roles=APPLICANTS, status=201, idempotent_create=True,
@@ -251,7 +257,7 @@ ROUTES = [
           response=reg.ApplicationOut, roles=APPLICANTS, description=_UPLOAD_NOTE),
     Route("POST", "/applications/<application_id>/review", review_application,
           "Approve, reject or return for supplement (operator) / 审核", _R, body=reg.ReviewIn,
-          response=reg.ApplicationOut, roles=OPERATORS),
+          response=reg.ApplicationOut, roles=OPERATORS, idempotent_create=True),
     Route("GET", "/institutions", list_institutions, "Registered institutions (public: active only) / 机构列表", _R,
           query=reg.ListQuery, response=reg.PageOut),
     Route("GET", "/institutions/<institution_id>", get_institution, "Institution public profile / 机构信息", _R,
@@ -262,13 +268,14 @@ ROUTES = [
           "Qualifications / 资质", _R, response=reg.QualificationOut, many=True),
     Route("POST", "/institutions/<institution_id>/capabilities", add_capability,
           "Publish a capability (own institution) / 发布服务能力", _R, body=reg.CapabilityCreate,
-          response=reg.CapabilityOut, roles=("institution",) + OPERATORS, status=201),
+          response=reg.CapabilityOut, roles=("institution",) + OPERATORS, status=201, idempotent_create=True),
     Route("POST", "/institutions/<institution_id>/qualifications", add_qualification,
           "Add a qualification (own institution) / 新增资质", _R, body=reg.QualificationCreate,
-          response=reg.QualificationOut, roles=("institution",) + OPERATORS, status=201, description=_UPLOAD_NOTE),
+          response=reg.QualificationOut, roles=("institution",) + OPERATORS, status=201, idempotent_create=True,
+          description=_UPLOAD_NOTE),
     Route("POST", "/institutions/<institution_id>/changes", submit_change,
           "Submit a change of name/address/legal representative / 信息变更", _R, body=reg.ChangeIn,
-          roles=("institution",) + OPERATORS, status=201, description=_UPLOAD_NOTE),
+          roles=("institution",) + OPERATORS, status=201, idempotent_create=True, description=_UPLOAD_NOTE),
     Route("GET", "/institutions/<institution_id>/changes", list_changes, "Change history / 变更记录", _R,
           roles=("institution",) + READERS),
     Route("GET", "/institutions/<institution_id>/changes/<change_id>", get_change,
@@ -278,10 +285,10 @@ ROUTES = [
           roles=("institution",) + OPERATORS, description=_UPLOAD_NOTE),
     Route("POST", "/institutions/<institution_id>/changes/<change_id>/review", review_change,
           "Approve, reject or return a change for supplement (operator) / 审核变更", _R, body=reg.ReviewIn,
-          roles=OPERATORS),
+          roles=OPERATORS, idempotent_create=True),
     Route("POST", "/institutions/<institution_id>/deregistration", deregister,
           "Deregister: self after closure, or forced by an operator / 注销", _R, body=reg.DeregistrationIn,
-          response=reg.InstitutionOut, roles=("institution",) + OPERATORS),
+          response=reg.InstitutionOut, roles=("institution",) + OPERATORS, idempotent_create=True),
     Route("GET", "/institutions/<institution_id>/history", institution_history, "Institution history / 机构历史", _R,
           roles=("institution",) + READERS),
     Route("GET", "/notifications", notifications, "My in-app notifications / 站内通知", _R, query=reg.ListQuery,
@@ -292,7 +299,7 @@ ROUTES = [
           query=reg.ListQuery),
     Route("GET", "/windows/<window_id>", get_window, "One service window / 窗口详情", _R),
     Route("POST", "/windows", create_window, "Create a service window (operator) / 新建窗口", _R, body=reg.WindowIn,
-          roles=OPERATORS, status=201),
+          roles=OPERATORS, status=201, idempotent_create=True),
     Route("PUT", "/windows/<window_id>/services", set_window_services,
           "Configure a window's service list (operator or its own staff) / 配置窗口服务", _R,
           body=reg.WindowServicesIn, roles=("window",) + OPERATORS),
@@ -313,7 +320,8 @@ ROUTES = [
           "Replace the case team (operator) / 设置协同服务团队", _R, body=reg.CaseTeamIn, roles=OPERATORS),
     Route("POST", "/windows/<window_id>/cases/<case_id>/log", add_case_log,
           "Add a case log entry: instrument selection, product development, technical problem "
-          "(enterprise, team, operators) / 记录服务过程", _R, body=reg.CaseLogIn, roles=(), status=201),
+          "(enterprise, team, operators) / 记录服务过程", _R, body=reg.CaseLogIn, roles=(), status=201,
+          idempotent_create=True),
     Route("GET", "/trainings", list_trainings, "Upcoming training events (public) / 培训活动", _R,
           query=reg.ListQuery, response=reg.TrainingPageOut),
     Route("POST", "/trainings", create_training, "Publish a training event (operator) / 发布培训", _R,

@@ -18,6 +18,16 @@ Events carry ids, roles and nicknames only: never ID numbers, phones or real nam
 Functions that must persist a change even though the call fails (a failed
 login is counted) return the error instead of raising it; the caller commits,
 then raises.
+
+Self-registration must not be an oracle for personal data: an anonymous caller
+could otherwise submit someone's phone or ID number and learn from the answer
+that this person has an account. A taken phone, ID number or credit code all
+get the same `registration_conflict` (same status, code, title and detail, no
+field errors), and the service counts those refusals per client network
+(REGISTRATION_CONFLICT_LIMIT per REGISTRATION_CONFLICT_WINDOW, then 429 for
+every registration from there). A taken username stays `username_taken`:
+usernames are chosen sign-in names, not personal data, and people need to know
+to pick another.
 """
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 
 from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import delete, func, select
@@ -40,7 +51,7 @@ from services.common.events import iso_utc
 from services.common.outbox import record_event
 
 from . import tokens
-from .models import LoginFailure, RoleChange, User, new_id
+from .models import LoginFailure, RegistrationConflict, RoleChange, User, new_id
 from .passwords import hash_password, needs_rehash, verify_password
 from .schemas import check_binding
 
@@ -49,6 +60,11 @@ READ_ANY_USER_ROLES = frozenset({"operator", "admin", "regulator"})
 LOOKUP_BY_PHONE_ROLES = frozenset({"operator", "admin"})
 LOGIN_FAILURE_LIMIT = 5
 LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
+REGISTRATION_CONFLICT = "registration_conflict"
+# Ten is ample for someone who mistyped or forgot they had an account, and
+# far too few to test a list of numbers.
+REGISTRATION_CONFLICT_LIMIT = 10
+REGISTRATION_CONFLICT_WINDOW = dt.timedelta(hours=1)
 
 
 # --- who is calling ---------------------------------------------------------------
@@ -127,23 +143,59 @@ def user_view(user: User, principal: dict | None, reveal: bool = False, session=
 
 # --- creating accounts ------------------------------------------------------------------
 
-def _check_unique(session, username: str, phone_bidx: str | None) -> None:
+def _check_username(session, username: str) -> None:
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict("Username is taken / 用户名已被占用", code="username_taken",
                        errors={"username": ["用户名已被占用 / already taken"]})
+
+
+def _check_unique(session, username: str, phone_bidx: str | None) -> None:
+    """Staff accounts: the admin may look anybody up by phone anyway, so saying which detail is taken leaks nothing."""
+    _check_username(session, username)
     if phone_bidx and session.scalar(select(User.id).where(User.phone_bidx == phone_bidx)
                                      .where(User.status == "active")) is not None:
         raise Conflict("Phone number is already registered / 手机号已被注册", code="phone_taken",
                        errors={"phone": ["手机号已被注册 / already registered"]})
 
 
-def _flush_new(session, user: User) -> None:
+def registration_conflict() -> Conflict:
+    """The one answer for "these identity details already have an account", whichever matched.
+
+    No `errors` and no field name: a per-field message would say which of the
+    caller's phone / ID number / credit code is registered.
+    """
+    return Conflict("These identity details cannot be used to register. If you already have an account, sign in; "
+                    "otherwise contact a service window / 该身份信息无法用于注册：如已有账号请直接登录，"
+                    "否则请联系服务窗口", code=REGISTRATION_CONFLICT)
+
+
+def _identity_taken(session, kind: str, phone_bidx: str, id_bidx: str | None, uscc: str | None) -> bool:
+    active = select(User.id).where(User.status == "active")
+    # A phone identifies one live account (OTP, lookup by phone).
+    if session.scalar(active.where(User.phone_bidx == phone_bidx)) is not None:
+        return True
+    # One person, one personal account: real-name registration means the ID
+    # number identifies the account holder.
+    if kind == "person" and session.scalar(active.where(User.id_number_bidx == id_bidx)
+                                           .where(User.role == "person")) is not None:
+        return True
+    # Likewise one enterprise account per credit code: the code is what makes the
+    # account the enterprise's (an operator can disable a squatter's account,
+    # which frees the code).
+    if kind == "enterprise" and session.scalar(active.where(User.uscc == uscc)
+                                               .where(User.role == "enterprise")) is not None:
+        return True
+    return False
+
+
+def _flush_new(session, user: User, race: Conflict | None = None) -> None:
     session.add(user)
     try:
         session.flush()
     except IntegrityError:
         # Lost a race with a concurrent registration of the same name or phone.
-        raise Conflict("Username or phone number is taken / 用户名或手机号已被占用", code="username_taken") from None
+        raise (race or Conflict("Username or phone number is taken / 用户名或手机号已被占用",
+                                code="username_taken")) from None
 
 
 def registered_event(session, user: User) -> None:
@@ -153,11 +205,20 @@ def registered_event(session, user: User) -> None:
 
 
 def register(session, data: dict, now: dt.datetime | None = None) -> User:
-    """Self-registration; `data` is a loaded RegisterEnterprise / RegisterPerson."""
+    """Self-registration; `data` is a loaded RegisterEnterprise / RegisterPerson.
+
+    Throttling (registration_refused / record_registration_conflict) is the
+    caller's: the demo loader registers through here without a client.
+    """
     now = now or utcnow()
     kind = data["kind"]
+    if kind not in ("enterprise", "person"):
+        raise ValidationFailed("Unknown account kind / 未知账号类型", errors={"kind": ["enterprise or person"]})
     phone_bidx = pii.blind_index("phone", data["phone"])
-    _check_unique(session, data["username"], phone_bidx)
+    id_bidx = pii.blind_index("id_number", data["id_number"]) if kind == "person" else None
+    _check_username(session, data["username"])
+    if _identity_taken(session, kind, phone_bidx, id_bidx, data.get("uscc")):
+        raise registration_conflict()
     user = User(id=new_id(), username=data["username"], role=kind, status="active", nickname=data["nickname"],
                 phone=data["phone"], phone_bidx=phone_bidx, password_hash=hash_password(data["password"]),
                 identity_verified_at=now, created_at=now, updated_at=now)
@@ -165,24 +226,63 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
         user.org_name = data["org_name"]
         user.uscc = data["uscc"]
         user.real_name = data["contact_name"]
-    elif kind == "person":
-        id_bidx = pii.blind_index("id_number", data["id_number"])
-        # One person, one personal account: real-name registration means the
-        # ID number identifies the account holder.
-        if session.scalar(select(User.id).where(User.id_number_bidx == id_bidx).where(User.role == "person")
-                          .where(User.status == "active")) is not None:
-            raise Conflict("This ID number already has an account / 该身份证号已注册", code="id_number_taken",
-                           errors={"id_number": ["该身份证号已注册 / already registered"]})
+    else:
         user.real_name = data["real_name"]
         user.id_number = data["id_number"]
         user.id_number_bidx = id_bidx
-    else:
-        raise ValidationFailed("Unknown account kind / 未知账号类型", errors={"kind": ["enterprise or person"]})
-    _flush_new(session, user)
+    # A lost race cannot tell a taken username from a taken phone without another
+    # query, so it gets the generic answer; a retry then says `username_taken` if that was it.
+    _flush_new(session, user, race=registration_conflict())
     registered_event(session, user)
     record_event(session, SOURCE, "user.verified", subject=user.id,
                  data={"user_id": user.id, "aspect": "identity", "verified_at": iso_utc(now)})
     return user
+
+
+def _client_key(ip: str | None) -> str:
+    """HMAC of the caller's network, so no client addresses are kept.
+
+    IPv6 counts per /64, which one subscriber usually gets whole: per address,
+    a single client could rotate past any limit. Without an address (a call that
+    bypassed the gateway) all such calls share one bucket rather than none.
+    """
+    network = ""
+    if ip:
+        try:
+            address = ipaddress.ip_address(str(ip).strip())
+        except ValueError:
+            network = str(ip).strip()[:100]
+        else:
+            if address.version == 6 and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            network = str(ipaddress.ip_network(f"{address}/64", strict=False)) if address.version == 6 \
+                else str(address)
+    key = config.blind_index_key().encode("utf-8")
+    return hmac.new(key, b"register\x00" + network.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def registration_refused(session, ip: str | None, now: dt.datetime | None = None) -> DomainError | None:
+    """The 429 once the network used up its conflicts, else None.
+
+    Checked before anything else, so a throttled caller gets 429 whether the
+    details are taken or not: refusing only the conflicting attempts would make
+    429 itself the answer.
+    """
+    now = now or utcnow()
+    conflicts = session.scalar(select(func.count()).select_from(RegistrationConflict)
+                               .where(RegistrationConflict.client_key == _client_key(ip))
+                               .where(RegistrationConflict.at > now - REGISTRATION_CONFLICT_WINDOW))
+    if conflicts >= REGISTRATION_CONFLICT_LIMIT:
+        return TooManyRequests("Too many registration attempts; try again later / 注册尝试过于频繁，请稍后再试",
+                               code="registration_throttled")
+    return None
+
+
+def record_registration_conflict(session, ip: str | None, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
+    session.execute(delete(RegistrationConflict)
+                    .where(RegistrationConflict.at <= now - REGISTRATION_CONFLICT_WINDOW))
+    session.add(RegistrationConflict(client_key=_client_key(ip), at=now))
 
 
 def create_staff(session, principal: dict, data: dict, now: dt.datetime | None = None) -> User:

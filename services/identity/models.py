@@ -2,7 +2,7 @@
 
 ID numbers, phones and real names are `EncryptedText` (AES-GCM at rest); the
 `*_bidx` columns are keyed blind indexes, the only way to look them up. The
-migration identity_0001 creates exactly these tables; change both together.
+migrations identity_0001.. create exactly these tables; change both together.
 """
 from __future__ import annotations
 
@@ -152,4 +152,22 @@ class LoginFailure(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class RegistrationConflict(Base):
+    """Self-registrations refused because the identity details already have an account.
+
+    Registration answers one generic `registration_conflict` for a taken phone,
+    ID number or credit code, but each refusal still tells the caller that *some*
+    detail is registered; counting them per client network lets the service stop
+    a caller from testing list after list of numbers. Keyed by an HMAC of the
+    network (no client addresses at rest), like LoginFailure.
+    """
+
+    __tablename__ = "registration_conflict"
+    __table_args__ = (Index("ix_registration_conflict_key_at", "client_key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_key: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)

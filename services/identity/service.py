@@ -15,7 +15,7 @@ from nameko.rpc import rpc
 from prometheus_client import Counter
 
 from services.common.consumer import run_idempotent
-from services.common.errors import DomainError, ValidationFailed
+from services.common.errors import Conflict, DomainError, ValidationFailed
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
 
 from . import accounts, tokens, verification
@@ -58,18 +58,31 @@ class IdentityService:
         return {"service": self.name, "ok": True}
 
     @rpc(expected_exceptions=DomainError, sensitive_arguments=_SENSITIVE_REGISTRATION)
-    def register(self, payload, idempotency_key=None) -> dict:
+    def register(self, payload, idempotency_key=None, ip=None) -> dict:
+        """Self-registration; `ip` is the client's address as the gateway saw it (for throttling)."""
         kind = payload.get("kind") if isinstance(payload, dict) else None
         schema = REGISTER_SCHEMAS.get(kind)
         if schema is None:
             raise ValidationFailed("Unknown account kind / 未知账号类型",
                                    errors={"kind": ["须为 enterprise 或 person / must be enterprise or person"]})
         data = load(schema, payload)
-        with self.db.transaction() as session:
-            def create():
-                user = accounts.register(session, data)
-                return accounts.user_view(user, {"user_id": user.id, "role": user.role})
-            return run_idempotent(session, None, idempotency_key, "identity.register", payload, create)
+        try:
+            with self.db.transaction() as session:
+                def create():
+                    # Inside create(): replaying a stored Idempotency-Key result is never throttled.
+                    refused = accounts.registration_refused(session, ip)
+                    if refused is not None:
+                        raise refused
+                    user = accounts.register(session, data)
+                    return accounts.user_view(user, {"user_id": user.id, "role": user.role})
+                return run_idempotent(session, None, idempotency_key, "identity.register", payload, create)
+        except Conflict as exc:
+            if exc.code == accounts.REGISTRATION_CONFLICT:
+                # Counted in a transaction of its own: the refused one rolled back
+                # (possibly after a failed flush, which leaves its session unusable).
+                with self.db.transaction() as session:
+                    accounts.record_registration_conflict(session, ip)
+            raise
 
     @rpc(expected_exceptions=DomainError, sensitive_arguments=_SENSITIVE_REGISTRATION)
     def create_staff(self, principal, payload, idempotency_key=None) -> dict:

@@ -28,6 +28,19 @@ FILES_GC_SECONDS = 3600
 _collector_registered = []
 
 
+def _once(session, principal, idempotency_key, operation: str, payload, create):
+    """`create()` under the caller's Idempotency-Key (API.md: the same key returns the
+    same result and creates nothing twice), recorded in `session`'s transaction.
+
+    `operation` names the target (e.g. the institution id), so a key reused for the
+    same body on another target is refused rather than answered with the first result.
+    The principal is checked first: keys are per user, and an anonymous RPC call
+    must get a 401, not a shared "anonymous" key space.
+    """
+    user_id = str(access.require_principal(principal)["user_id"])
+    return run_idempotent(session, user_id, idempotency_key, operation, payload, create)
+
+
 class RegistryService:
     name = "registry"
 
@@ -75,11 +88,12 @@ class RegistryService:
             return catalogue.list_items(session, category=category)
 
     @rpc
-    def create_item(self, principal, payload) -> dict:
+    def create_item(self, principal, payload, idempotency_key=None) -> dict:
         access.require_role(principal, access.OPERATORS)
         data = load(CatalogItemIn, payload)
         with self.db.transaction() as session:
-            return catalogue.create_item(session, principal, data)
+            return _once(session, principal, idempotency_key, "registry.catalog_item", payload,
+                         lambda: catalogue.create_item(session, principal, data))
 
     @rpc
     def update_item(self, principal, code, payload) -> dict:
@@ -104,11 +118,13 @@ class RegistryService:
             return guides.version(session, item_code, version, principal)
 
     @rpc
-    def publish_guide(self, principal, item_code, payload) -> dict:
+    def publish_guide(self, principal, item_code, payload, idempotency_key=None) -> dict:
+        # Every call adds a guide version, so a retried PUT needs the key as much as a POST.
         access.require_role(principal, access.OPERATORS)
         data = load(GuideIn, payload)
         with self.db.transaction() as session:
-            return guides.publish(session, principal, item_code, data)
+            return _once(session, principal, idempotency_key, f"registry.guide:{item_code}", payload,
+                         lambda: guides.publish(session, principal, item_code, data))
 
     # -- applications ----------------------------------------------------------------------
     @rpc
@@ -126,12 +142,15 @@ class RegistryService:
             return institutions.resubmit_application(session, principal, application_id, data)
 
     @rpc
-    def review_application(self, principal, application_id, payload) -> dict:
+    def review_application(self, principal, application_id, payload, idempotency_key=None) -> dict:
+        # A decision creates the institution (approve) and emits events: a retry after a
+        # lost response must get the decision back, not a 409 "already decided".
         access.require_role(principal, access.OPERATORS)
         data = load(ReviewIn, payload)
         with self.db.transaction() as session:
-            return institutions.review_application(session, principal, application_id, data["decision"],
-                                                   data["reasons"])
+            return _once(session, principal, idempotency_key, f"registry.application_review:{application_id}",
+                         payload, lambda: institutions.review_application(session, principal, application_id,
+                                                                          data["decision"], data["reasons"]))
 
     @rpc
     def get_application(self, principal, application_id) -> dict:
@@ -167,29 +186,34 @@ class RegistryService:
             return institutions.list_qualifications(session, principal, institution_id)
 
     @rpc
-    def add_qualification(self, principal, institution_id, payload) -> dict:
+    def add_qualification(self, principal, institution_id, payload, idempotency_key=None) -> dict:
         data = load(QualificationCreate, payload)
         with self.db.transaction() as session:
-            return institutions.add_qualification(session, principal, institution_id, data)
+            return _once(session, principal, idempotency_key, f"registry.qualification:{institution_id}", payload,
+                         lambda: institutions.add_qualification(session, principal, institution_id, data))
 
     @rpc
-    def add_capability(self, principal, institution_id, payload) -> dict:
+    def add_capability(self, principal, institution_id, payload, idempotency_key=None) -> dict:
         data = load(CapabilityCreate, payload)
         with self.db.transaction() as session:
-            return institutions.add_capability(session, principal, institution_id, data)
+            return _once(session, principal, idempotency_key, f"registry.capability:{institution_id}", payload,
+                         lambda: institutions.add_capability(session, principal, institution_id, data))
 
     @rpc
-    def submit_change(self, principal, institution_id, payload) -> dict:
+    def submit_change(self, principal, institution_id, payload, idempotency_key=None) -> dict:
         data = load(ChangeIn, payload)
         with self.db.transaction() as session:
-            return institutions.submit_change(session, principal, institution_id, data)
+            return _once(session, principal, idempotency_key, f"registry.change:{institution_id}", payload,
+                         lambda: institutions.submit_change(session, principal, institution_id, data))
 
     @rpc
-    def review_change(self, principal, institution_id, change_id, payload) -> dict:
+    def review_change(self, principal, institution_id, change_id, payload, idempotency_key=None) -> dict:
         data = load(ReviewIn, payload)
         with self.db.transaction() as session:
-            return institutions.review_change(session, principal, institution_id, change_id, data["decision"],
-                                              data["reasons"])
+            return _once(session, principal, idempotency_key,
+                         f"registry.change_review:{institution_id}:{change_id}", payload,
+                         lambda: institutions.review_change(session, principal, institution_id, change_id,
+                                                            data["decision"], data["reasons"]))
 
     @rpc
     def resubmit_change(self, principal, institution_id, change_id, payload) -> dict:
@@ -208,10 +232,11 @@ class RegistryService:
             return institutions.list_changes(session, principal, institution_id)
 
     @rpc
-    def deregister(self, principal, institution_id, payload) -> dict:
+    def deregister(self, principal, institution_id, payload, idempotency_key=None) -> dict:
         data = load(DeregistrationIn, payload)
         with self.db.transaction() as session:
-            return institutions.deregister(session, principal, institution_id, data)
+            return _once(session, principal, idempotency_key, f"registry.deregistration:{institution_id}", payload,
+                         lambda: institutions.deregister(session, principal, institution_id, data))
 
     @rpc
     def institution_history(self, principal, institution_id) -> list:
@@ -242,11 +267,12 @@ class RegistryService:
             return windows.get(session, principal, window_id)
 
     @rpc
-    def create_window(self, principal, payload) -> dict:
+    def create_window(self, principal, payload, idempotency_key=None) -> dict:
         access.require_role(principal, access.OPERATORS)
         data = load(WindowIn, payload)
         with self.db.transaction() as session:
-            return windows.create(session, principal, data)
+            return _once(session, principal, idempotency_key, "registry.window", payload,
+                         lambda: windows.create(session, principal, data))
 
     @rpc
     def set_window_services(self, principal, window_id, payload) -> dict:
@@ -288,10 +314,13 @@ class RegistryService:
             return cases.set_team(session, principal, window_id, case_id, data["members"])
 
     @rpc
-    def add_case_log(self, principal, window_id, case_id, payload) -> dict:
+    def add_case_log(self, principal, window_id, case_id, payload, idempotency_key=None) -> dict:
         data = load(CaseLogIn, payload)
         with self.db.transaction() as session:
-            return cases.add_log(session, principal, window_id, case_id, data)
+            # The case id alone names the target (it is unique across windows, and the
+            # name must fit idempotency_record.operation, 100 characters).
+            return _once(session, principal, idempotency_key, f"registry.case_log:{case_id}", payload,
+                         lambda: cases.add_log(session, principal, window_id, case_id, data))
 
     # -- training (clause 5) ----------------------------------------------------------------------
     @rpc

@@ -151,6 +151,26 @@ def test_bad_registration_input_is_rejected_and_nothing_is_written(api, path, bo
     assert fixed.status_code == 201, fixed.text
 
 
+def test_registration_does_not_say_which_personal_detail_is_taken(api):
+    """A taken phone and a taken ID number get the very same 409: registration is not
+    a way to find out whether someone has an account."""
+    person = {"username": unique_username("dup"), "password": "Correct-Horse-9", "phone": unique_phone(),
+              "nickname": "重复", "real_name": "钱七", "id_number": unique_id_number()}
+    assert api.post("/api/v1/auth/register/person", json=person).status_code == 201
+    by_phone = api.post("/api/v1/auth/register/person", json={
+        **person, "username": unique_username("dup"), "id_number": unique_id_number()})
+    by_id_number = api.post("/api/v1/auth/register/person", json={
+        **person, "username": unique_username("dup"), "phone": unique_phone()})
+    for response in (by_phone, by_id_number):
+        assert response.status_code == 409, response.text
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert by_phone.json() == by_id_number.json()
+    assert by_phone.json()["code"] == "registration_conflict" and "errors" not in by_phone.json()
+    taken_name = api.post("/api/v1/auth/register/person", json={
+        **person, "phone": unique_phone(), "id_number": unique_id_number()})
+    assert taken_name.status_code == 409 and taken_name.json()["code"] == "username_taken"
+
+
 def test_malformed_json_is_a_400_problem(api):
     response = api.post("/api/v1/auth/login", data=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "invalid_json"

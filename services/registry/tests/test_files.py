@@ -8,7 +8,7 @@ import time
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from services.common.errors import Conflict
 
 from services.registry import files
 from services.registry.models import Category, StoredFile
@@ -53,7 +53,7 @@ def test_rollback_leaves_no_file(db):
 
 
 def test_failed_commit_leaves_no_orphan(db):
-    with pytest.raises(IntegrityError):
+    with pytest.raises(Conflict):  # the unit of work maps the unique violation to a 409
         with db.transaction() as session:
             files.store(session, _prepared(PNG))
             # flushed only by the commit, which the duplicate primary key makes fail
