@@ -367,6 +367,23 @@ def get_user(session, principal: dict, user_id: str, reveal: bool = False) -> di
     return user_view(user, principal, reveal=reveal, session=session)
 
 
+ACCOUNT_CHECK_ROLES = {"window", "operator", "admin"}
+
+
+def account_kind(session, principal: dict, user_id: str) -> dict:
+    """Role and status of an account, nothing else (no name, no personal data).
+
+    Window staff file demands and visit records for enterprises (R-6.3.1.2) and
+    must be able to check that the account they name is an active enterprise,
+    without the broader read that `get_user` gives operators.
+    """
+    require_role(session, principal, ACCOUNT_CHECK_ROLES)
+    user = session.get(User, str(user_id))
+    if user is None:
+        raise NotFound("No such user / 用户不存在")
+    return {"user_id": user.id, "role": user.role, "status": user.status}
+
+
 def _encode_cursor(username: str) -> str:
     return base64.urlsafe_b64encode(username.encode()).decode().rstrip("=")
 

@@ -144,6 +144,11 @@ class IdentityService:
             return accounts.get_user(session, principal, user_id, reveal=bool(reveal))
 
     @rpc(expected_exceptions=DomainError)
+    def account_kind(self, principal, user_id) -> dict:
+        with self.db.read() as session:
+            return accounts.account_kind(session, principal, user_id)
+
+    @rpc(expected_exceptions=DomainError)
     def list_users(self, principal, role=None, limit=50, cursor=None) -> dict:
         query = load(UserListQuery, {k: v for k, v in (("role", role), ("limit", limit), ("cursor", cursor))
                                      if v is not None})

@@ -45,10 +45,8 @@ WITHDRAWN = "withdrawn"
 DISMISSALS = ("rejected", "duplicate")
 
 # An enterprise lookup: user id -> the identity service's view of that user
-# ({"id", "role", "status", ...}), or None when there is no such user. It may return
-# UNVERIFIED when the directory will not tell this caller (see service._enterprise_lookup).
+# ({"user_id", "role", "status"} from account_kind), or None when there is no such user.
 EnterpriseLookup = Callable[[str], "dict | None | object"]
-UNVERIFIED = object()
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -138,9 +136,6 @@ def check_enterprise(lookup: EnterpriseLookup | None, user_id) -> None:
         # A programming error, not the caller's: never skip the check silently.
         raise RuntimeError("filing a demand for an enterprise needs an enterprise lookup")
     user = lookup(str(user_id))
-    if user is UNVERIFIED:
-        log.warning("enterprise account %s could not be verified for this caller; accepted unverified", user_id)
-        return
     if not user or user.get("role") != "enterprise" or user.get("status") != "active":
         raise ValidationFailed("Not an active enterprise account / 不是有效的企业账号",
                                errors={"enterprise_user_id": ["not an active enterprise account / 不是有效的企业账号"]})

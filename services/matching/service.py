@@ -8,7 +8,8 @@ may read) whenever a visit is written or read. One RPC per visit request is
 cheap, and a window re-assignment takes effect at once, with no cache to go stale.
 
 Staff-filed demands (and visits) name an enterprise account; the service asks
-identity whether it is an active enterprise (`_enterprise_lookup`) before writing.
+identity whether it is an active enterprise (`_enterprise_lookup` over
+identity's PII-free `account_kind`) before writing.
 
 Creating writes take an `idempotency_key` and run through `run_idempotent` in the
 same transaction as the write; the operation name carries the demand id, so one
@@ -142,7 +143,7 @@ class MatchingService:
                               f"{operation}:{demand_id}", {"demand_id": demand_id, "payload": payload}, create)
 
     def _enterprise_lookup(self, principal):
-        """demands.EnterpriseLookup over identity's get_user, asked as the caller, memoised per request
+        """demands.EnterpriseLookup over identity's account_kind, asked as the caller, memoised per request
         (a visit checks its enterprise once for the visit and once per collected demand).
 
         The domain calls it before its first write, so no row lock is held while identity answers.
@@ -152,18 +153,9 @@ class MatchingService:
         def lookup(user_id: str):
             if user_id not in seen:
                 try:
-                    seen[user_id] = self.identity.get_user(principal, user_id)
+                    seen[user_id] = self.identity.account_kind(principal, user_id)
                 except NotFound:
                     seen[user_id] = None
-                except Forbidden:
-                    # identity lets only operator/admin/regulator read other accounts
-                    # (identity.accounts.READ_ANY_USER_ROLES), so a window's check is
-                    # refused. Failing closed would stop window staff logging visits at
-                    # all (R-6.3.1.2); until identity lets window staff check an
-                    # enterprise account, their entries stay unverified (logged).
-                    if (principal or {}).get("role") != "window":
-                        raise
-                    seen[user_id] = demands.UNVERIFIED
             return seen[user_id]
         return lookup
 

@@ -231,8 +231,6 @@ def test_staff_file_only_for_active_enterprise_accounts(api):
     assert filed.status_code == 201, filed.text
 
 
-@pytest.mark.xfail(strict=True, reason="identity's get_user lets window staff read only their own account "
-                                       "(READ_ANY_USER_ROLES), so matching cannot verify a window's filing yet")
 def test_window_cannot_file_for_a_nonexistent_enterprise(api):
     window = api.login("window1")
     refused = api.post("/api/v1/demands", token=window,

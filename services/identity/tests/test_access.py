@@ -189,3 +189,15 @@ def test_a_role_change_drops_a_binding_the_new_role_does_not_have(service, peopl
     assert changed["window_id"] is None and changed["institution_id"] is None
     staff = service.change_role(people["admin"], target, "institution", institution_id="i-3")
     assert (staff["institution_id"], staff["window_id"]) == ("i-3", None)
+
+
+def test_window_staff_may_check_an_accounts_kind_and_nothing_more(service, people):
+    enterprise_id = people["enterprise_p"]["user_id"]
+    kind = service.account_kind(people["window"], enterprise_id)
+    assert kind == {"user_id": enterprise_id, "role": "enterprise", "status": "active"}
+    assert service.account_kind(people["operator"], enterprise_id)["role"] == "enterprise"
+    for caller in ("person_p", "regulator"):
+        with pytest.raises(errors.Forbidden):
+            service.account_kind(people[caller], enterprise_id)
+    with pytest.raises(errors.NotFound):
+        service.account_kind(people["window"], "nobody")

@@ -188,7 +188,17 @@ def service(db):
             raise NotFound("No such user")
         return DIRECTORY[user_id]
 
+    def account_kind(principal, user_id):
+        # As identity answers: window staff, operators and admins may check an account's role and status.
+        if principal["role"] not in ("window", "operator", "admin"):
+            raise Forbidden("not for this role")
+        if user_id not in DIRECTORY:
+            raise NotFound("No such user")
+        user = DIRECTORY[user_id]
+        return {"user_id": user_id, "role": user["role"], "status": user["status"]}
+
     identity.get_user.side_effect = get_user
+    identity.account_kind.side_effect = account_kind
     return worker_factory(MatchingService, db=db, identity=identity)
 
 
