@@ -12,14 +12,15 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
 from services.common.db import utcnow
 
 from . import text
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, SearchTerm
+from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
+from .scoring import reputation_points
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,23 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
 
 
 def _clear(session: Session, institution_id: str) -> None:
-    for model in (SearchTerm, IndexedCapability, IndexedQualification):
-        session.execute(delete(model).where(model.institution_id == institution_id))
+    connection = session.connection()
+    for model in (SearchTerm, IndexedCapability, IndexedQualification, RankedInstitution):
+        connection.execute(delete(model.__table__).where(model.__table__.c.institution_id == institution_id))
+
+
+def _has_rows(current: IndexedInstitution | None) -> bool:
+    # Only an active institution has capability/qualification/term/rank rows: a first
+    # sighting has none, and deregistering cleared them. Skipping the DELETEs for
+    # the common catch-up case (a new institution) saves four statements per event.
+    return current is not None and current.status == "active"
 
 
 def _deregister(session, current, institution_id, revision, data) -> None:
     # Leaves search and recommendation at once (R-6.1.4); the row stays, holding
     # the revision, so a late older snapshot cannot revive the institution.
-    _clear(session, institution_id)
+    if _has_rows(current):
+        _clear(session, institution_id)
     if current is None:
         current = IndexedInstitution(id=institution_id, name="", kind="other", snapshot="{}")
         session.add(current)
@@ -81,37 +91,43 @@ def institution_terms(profile: dict) -> dict[str, float]:
     """Every weighted term of an institution: profile, qualifications, capabilities, facets."""
     terms: dict[str, float] = {}
 
-    def merge(found: dict[str, float]):
-        for term, weight in found.items():
+    def merge(found):
+        # (term, weight) pairs, straight from the memoised analysis (no dict copies)
+        for term, weight in found:
             if term not in terms or weight > terms[term]:
                 terms[term] = weight
-    merge(text.field_terms(profile.get("name"), "name"))
-    merge(text.field_terms(text.KIND_ZH.get(profile.get("kind"), ""), "kind"))
-    merge(text.field_terms(profile.get("region"), "region"))
-    merge(text.field_terms(profile.get("park"), "region"))
-    merge(text.field_terms(profile.get("address"), "address"))
+    field = text.field_term_items
+    merge(field(profile.get("name"), "name"))
+    merge(field(text.KIND_ZH.get(profile.get("kind"), ""), "kind"))
+    merge(field(profile.get("region"), "region"))
+    merge(field(profile.get("park"), "region"))
+    merge(field(profile.get("address"), "address"))
     categories = set(profile.get("categories") or [])
     for q in profile.get("qualifications") or []:
-        merge(text.field_terms(q.get("type"), "qualification"))
-        merge(text.field_terms(q.get("scope"), "parameter"))
+        merge(field(q.get("type"), "qualification"))
+        merge(field(q.get("scope"), "parameter"))
     for cap in profile.get("capabilities") or []:
         categories.add(cap.get("category"))
-        merge(text.field_terms(cap.get("item_name"), "item"))
-        merge(text.field_terms(cap.get("product"), "product"))
-        merge(text.field_terms(cap.get("parameter"), "parameter"))
-        for key in text.split_standards(cap.get("method_standard")):
-            merge({"std:" + key: text.FIELD_WEIGHTS["standard"]})
+        merge(field(cap.get("item_name"), "item"))
+        merge(field(cap.get("product"), "product"))
+        merge(field(cap.get("parameter"), "parameter"))
+        merge([("std:" + key, text.FIELD_WEIGHTS["standard"]) for key in text.split_standards(cap.get("method_standard"))])
         if cap.get("item_code"):
-            merge({"item:" + str(cap["item_code"]).lower(): 0.0})
+            merge([("item:" + str(cap["item_code"]).lower(), 0.0)])
     for code in categories:
         if code:
-            merge(text.field_terms(text.CATEGORY_ZH.get(code, ""), "category"))
-            merge({"cat:" + code: 0.0})
+            merge(field(text.CATEGORY_ZH.get(code, ""), "category"))
+            merge([("cat:" + code, 0.0)])
     if profile.get("region"):
-        merge({"region:" + profile["region"]: 0.0})
+        merge([("region:" + profile["region"], 0.0)])
     if profile.get("park"):
-        merge({"park:" + profile["park"]: 0.0})
+        merge([("park:" + profile["park"], 0.0)])
     return {t[:120]: w for t, w in terms.items()}
+
+
+def term_points(weight: float) -> int:
+    """A term weight in hundredths (see SearchTerm.points)."""
+    return int(round(weight * 100))
 
 
 def _index_profile(session, current, institution_id, revision, profile: dict) -> None:
@@ -119,31 +135,35 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
         # A snapshot of an inactive institution is not searchable either.
         _deregister(session, current, institution_id, revision, {})
         return
-    _clear(session, institution_id)
-    if current is None:
-        current = IndexedInstitution(id=institution_id)
-        session.add(current)
     today = dt.date.today()
     valid_until = [d for d in (_date(q.get("valid_to")) for q in profile.get("qualifications") or []
                                if q.get("status") == "valid") if d and d >= today]
-    current.revision = revision
-    current.status = "active"
-    current.name = profile.get("name") or ""
-    current.kind = profile.get("kind") or "other"
-    current.region = profile.get("region")
-    current.park = profile.get("park")
-    current.qualified_until = max(valid_until) if valid_until else None
-    current.snapshot = json.dumps(profile, ensure_ascii=False)
-    current.updated_at = utcnow()
-    current.deregistered_at = None
-    session.flush()
-    # Core bulk inserts, not ORM objects: an institution brings ~10 capabilities
-    # and a few hundred terms, and per-object bookkeeping dominated catch-up time.
+    values = dict(revision=revision, status="active", name=profile.get("name") or "",
+                  kind=profile.get("kind") or "other", region=profile.get("region"), park=profile.get("park"),
+                  qualified_until=max(valid_until) if valid_until else None,
+                  snapshot=json.dumps(profile, ensure_ascii=False), updated_at=utcnow(), deregistered_at=None)
+    # Everything below goes through the session's connection as Core statements
+    # (executemany for the child rows): an institution brings ~10 capabilities and
+    # a few hundred terms, and ORM per-object/bulk bookkeeping dominated catch-up.
+    connection = session.connection()
+    if current is None:
+        connection.execute(insert(IndexedInstitution.__table__), [dict(id=institution_id, **values)])
+        rating = on_time_rate = None
+    else:
+        if _has_rows(current):
+            _clear(session, institution_id)
+        for key, value in values.items():
+            setattr(current, key, value)
+        session.flush()
+        rating, on_time_rate = current.rating, current.on_time_rate
+    connection.execute(insert(RankedInstitution.__table__), [dict(
+        institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
+        reputation=reputation_points(rating, on_time_rate))])
     rows = [dict(id=str(q["qualification_id"]), institution_id=institution_id, type=q.get("type") or "OTHER",
                  number=q.get("number"), scope=q.get("scope"), valid_to=_date(q.get("valid_to")),
                  status=q.get("status") or "valid") for q in profile.get("qualifications") or []]
     if rows:
-        session.execute(insert(IndexedQualification), rows)
+        connection.execute(insert(IndexedQualification.__table__), rows)
     rows = [dict(id=str(c["capability_id"]), institution_id=institution_id, category=c.get("category") or "other",
                  item_code=c.get("item_code"), item_name=c.get("item_name"), product=c.get("product"),
                  parameter=c.get("parameter"), method_standard=c.get("method_standard"),
@@ -151,11 +171,11 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
                  price_yuan=c.get("price_yuan"), cycle_working_days=c.get("cycle_working_days"),
                  qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
     if rows:
-        session.execute(insert(IndexedCapability), rows)
-    rows = [dict(term=term, institution_id=institution_id, weight=weight)
+        connection.execute(insert(IndexedCapability.__table__), rows)
+    rows = [dict(term=term, institution_id=institution_id, weight=weight, points=term_points(weight))
             for term, weight in institution_terms(profile).items()]
     if rows:
-        session.execute(insert(SearchTerm), rows)
+        connection.execute(insert(SearchTerm.__table__), rows)
 
 
 def set_reputation(session: Session, institution_id: str, rating: float | None, on_time_rate: float | None) -> None:
@@ -164,3 +184,7 @@ def set_reputation(session: Session, institution_id: str, rating: float | None, 
     if row is not None:
         row.rating = rating
         row.on_time_rate = on_time_rate
+        # Only an active institution has a rank row; a later profile event
+        # recomputes it from rating/on_time_rate kept above.
+        session.execute(update(RankedInstitution).where(RankedInstitution.institution_id == institution_id)
+                        .values(rating=rating, reputation=reputation_points(rating, on_time_rate)))

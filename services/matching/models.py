@@ -3,7 +3,8 @@ and demands with everything that happens to them.
 
 The index is a read model: only `index.apply_registry_event` writes it, from the
 registry's public events (matching never reads the registry's database). The
-migration matching_0001 creates exactly these tables; change both together.
+migrations (matching_0001, then matching_0002 for idx_rank and term points)
+create exactly these tables; change both together.
 """
 from __future__ import annotations
 
@@ -51,6 +52,26 @@ class IndexedInstitution(Base):
     deregistered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class RankedInstitution(Base):
+    """What the search score needs of an institution, one narrow row per *active*
+    institution (the row exists exactly while the institution is searchable).
+
+    Search visits every matching institution to rank it; reading idx_institution
+    for that would drag each row's multi-kilobyte snapshot through the page cache.
+    `reputation` is the rating and on-time part of the score in micro-points
+    (scoring.reputation_points); the qualification part depends on today's date,
+    so it is computed per query from `qualified_until`.
+    """
+
+    __tablename__ = "idx_rank"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    qualified_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    rating: Mapped[float | None] = mapped_column(Float, nullable=True)  # for the rating_min filter
+    reputation: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class IndexedCapability(Base):
     __tablename__ = "idx_capability"
     __table_args__ = (Index("ix_idx_capability_institution", "institution_id"),)
@@ -87,11 +108,23 @@ class SearchTerm(Base):
     in the institution's profile or capabilities (one row per pair)."""
 
     __tablename__ = "idx_term"
-    __table_args__ = (Index("ix_idx_term_institution", "institution_id"),)
+    # The search reads a term's postings with their points (GROUP BY institution):
+    # that read must come from one b-tree keyed by term. On SQLite the table itself is
+    # that b-tree (WITHOUT ROWID, clustered on the primary key); a second term-keyed
+    # index would double the pages every indexed institution dirties. PostgreSQL has
+    # no clustered tables, so there a covering index allows index-only scans.
+    __table_args__ = (Index("ix_idx_term_institution", "institution_id"),
+                      Index("ix_idx_term_cover", "term", "institution_id",
+                            postgresql_include=["points"]).ddl_if(dialect="postgresql"),
+                      {"sqlite_with_rowid": False})
 
     term: Mapped[str] = mapped_column(String(120), primary_key=True)
     institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     weight: Mapped[float] = mapped_column(Float, nullable=False)
+    # The same weight in hundredths (every field weight times its pinyin factor is
+    # a multiple of 0.01): integer sums are exact and identical on SQLite and
+    # PostgreSQL, so the score computed in SQL is the score reported in `explain`.
+    points: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 # -- standards --------------------------------------------------------------------------

@@ -11,24 +11,34 @@ Semantics, kept simple enough to explain to a user:
   the same capability; a qualification filter needs a currently valid one;
 * the score is a weighted sum whose parts are returned as `explain`, ties
   broken by institution id, which makes the keyset cursor stable.
+
+Performance: the score is computed in SQL, in integer micro-points (see
+scoring.py): text relevance from the summed `points` of the matched terms, the
+qualification part from `qualified_until` against today, and the rating/on-time
+part precomputed at index time (`idx_rank.reputation`). The database
+orders by (score, id) and returns one page (LIMIT, keyset after the cursor), so
+only that page reaches Python, where `explain` is built from the same integers.
+`total` stays exact: it is a COUNT over the same matching set (no rows fetched).
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import json
 
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import Integer, and_, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import ValidationFailed
 
 from . import text
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, SearchTerm
+from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
+from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
 
-WEIGHTS = {"text": 0.55, "qualification": 0.2, "rating": 0.15, "on_time": 0.1}
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
-NEUTRAL = 0.5  # prior for an institution without ratings yet: neither rewarded nor punished
+MAX_TERM_POINTS = int(round(MAX_TERM_WEIGHT * 100))
+_TEXT_NUM, _TEXT_DEN = text_fraction(MAX_TERM_POINTS)
 QUALIFICATION_TYPES = ("CMA", "CNAS", "LEGAL_METROLOGY", "CERT_BODY", "OTHER")
 
 
@@ -50,8 +60,9 @@ def _known_terms(session: Session, terms: list[str]) -> list[str]:
             if session.scalar(select(SearchTerm.term).where(SearchTerm.term == t).limit(1)) is not None]
 
 
-def _capability_condition(params: dict):
-    """Capability-level conditions that must hold together on one capability."""
+def _capability_condition(params: dict, owner=IndexedInstitution.id):
+    """Capability-level conditions that must hold together on one capability
+    (of the institution whose id is the column `owner`)."""
     conditions = []
     if params.get("price_max") is not None:
         conditions.append(IndexedCapability.price_yuan <= params["price_max"])
@@ -66,12 +77,12 @@ def _capability_condition(params: dict):
     key = text.standard_key(params.get("standard"))
     if key:
         conditions.append(IndexedCapability.standard_keys.like(f"% {key} %"))
-    return exists().where(IndexedCapability.institution_id == IndexedInstitution.id, *conditions), conditions
+    return exists().where(IndexedCapability.institution_id == owner, *conditions), conditions
 
 
-def _qualification_condition(qualification: str, today: dt.date):
+def _qualification_condition(qualification: str, today: dt.date, owner=IndexedInstitution.id):
     return exists().where(
-        IndexedQualification.institution_id == IndexedInstitution.id, IndexedQualification.type == qualification,
+        IndexedQualification.institution_id == owner, IndexedQualification.type == qualification,
         IndexedQualification.status == "valid",
         (IndexedQualification.valid_to.is_(None)) | (IndexedQualification.valid_to >= today))
 
@@ -95,8 +106,31 @@ def facet_terms(params: dict) -> list[str]:
     return terms
 
 
-def _components(row, text_weight: float, n_words: int, today: dt.date) -> tuple[float, list[dict]]:
-    text_part = min(1.0, text_weight / (n_words * MAX_TERM_WEIGHT)) if n_words else 0.0
+def _text_micro(points, n_words: int):
+    """Text contribution in micro-points: round(0.55 * min(1, weight sum / (n_words *
+    MAX_TERM_WEIGHT)), 6) from the summed points (hundredths), rounded half up, all
+    in integer arithmetic so SQLite and PostgreSQL agree with Python. Works on a SQL
+    expression and on a plain int alike. (The float formula it replaces rounded an
+    exact tie, possible only with 4+ query words, by float noise; this rounds it up.)"""
+    numerator, denominator = _TEXT_NUM, _TEXT_DEN * n_words
+    # floor((2 * num * points + den) / (2 * den)) == round half up of num * points / den;
+    # `//` renders as integer division on both databases (all operands are integers).
+    if isinstance(points, int):
+        return min(TEXT_MICRO, (2 * numerator * points + denominator) // (2 * denominator))
+    k = (points * _int(2 * numerator) + _int(denominator)) // _int(2 * denominator)
+    return case((k >= _int(TEXT_MICRO), _int(TEXT_MICRO)), else_=k)
+
+
+def _int(value: int):
+    # Constants inlined as integer literals, not bound parameters: no driver can
+    # then type them as numeric, which would turn the integer division into a real one.
+    return literal_column(str(int(value)), Integer)
+
+
+def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, list[dict]]:
+    """`explain` of an institution with `points` summed term points; the parts add
+    up to the score `_ranked` computed in SQL for it."""
+    text_part = min(1.0, points / (n_words * MAX_TERM_POINTS)) if n_words else 0.0
     qualified = row.qualified_until is not None and row.qualified_until >= today
     rating = row.rating / 5.0 if row.rating is not None else NEUTRAL
     on_time = row.on_time_rate if row.on_time_rate is not None else NEUTRAL
@@ -110,7 +144,44 @@ def _components(row, text_weight: float, n_words: int, today: dt.date) -> tuple[
     ]
     explain = [{"factor": f, "value": round(v, 4), "weight": WEIGHTS[f], "contribution": round(WEIGHTS[f] * v, 6),
                 "note": note} for f, v, note in parts]
+    # The text contribution is the integer the database ranked by (identical to
+    # the float formula except for the half-up tie rule documented in _text_micro).
+    explain[0]["contribution"] = (_text_micro(points, n_words) if n_words else 0) / MICRO
     return round(sum(e["contribution"] for e in explain), 6), explain
+
+
+def _ranked(params: dict, required: list[str], n_words: int, today: dt.date):
+    """The matching institutions with their score (micro-points), as a subquery:
+    id, qualified_until, points (summed term points), score.
+
+    Reads only idx_term and the narrow idx_rank (whose rows are exactly the active
+    institutions), never idx_institution with its snapshots."""
+    rank = RankedInstitution
+    if required:
+        # One b-tree range per term (clustered on SQLite, covering on PostgreSQL); an
+        # institution matches when it has every required term.
+        matched = (select(SearchTerm.institution_id, func.sum(SearchTerm.points).label("points"))
+                   .where(SearchTerm.term.in_(required))
+                   .group_by(SearchTerm.institution_id)
+                   .having(func.count() == len(required))).subquery("matched")
+        points = matched.c.points
+        text_micro = _text_micro(points, n_words) if n_words else _int(0)
+        query = select(rank.institution_id.label("id")).join_from(
+            matched, rank, rank.institution_id == matched.c.institution_id)
+    else:
+        points = text_micro = _int(0)
+        query = select(rank.institution_id.label("id"))
+    qualified = case((rank.qualified_until >= today, _int(QUALIFIED_MICRO)), else_=_int(0))
+    score = text_micro + qualified + rank.reputation
+    query = query.add_columns(rank.qualified_until, points.label("points"), score.label("score"))
+    if params.get("rating_min") is not None:
+        query = query.where(rank.rating >= params["rating_min"])
+    if params.get("qualification"):
+        query = query.where(_qualification_condition(params["qualification"], today, rank.institution_id))
+    capability_exists, _ = _capability_condition(params, rank.institution_id)
+    if capability_exists is not None:
+        query = query.where(capability_exists)
+    return query.subquery("ranked")
 
 
 def search(session: Session, params: dict, today: dt.date | None = None) -> dict:
@@ -122,39 +193,20 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
     if words and not known:
         return {"items": [], "total": 0, "next_cursor": None, "query_terms": words, "ignored_terms": ignored}
     required = list(dict.fromkeys(known + facet_terms(params)))
+    ranked = _ranked(params, required, len(known), today)
 
-    columns = (IndexedInstitution.id, IndexedInstitution.qualified_until, IndexedInstitution.rating,
-               IndexedInstitution.on_time_rate)
-    if required:
-        query = (select(*columns, func.sum(SearchTerm.weight).label("text_weight"))
-                 .join(SearchTerm, SearchTerm.institution_id == IndexedInstitution.id)
-                 .where(SearchTerm.term.in_(required))
-                 .group_by(*columns).having(func.count() == len(required)))
-    else:
-        query = select(*columns, literal(0.0).label("text_weight"))
-    query = query.where(IndexedInstitution.status == "active")
-    if params.get("rating_min") is not None:
-        query = query.where(IndexedInstitution.rating >= params["rating_min"])
-    if params.get("qualification"):
-        query = query.where(_qualification_condition(params["qualification"], today))
-    capability_exists, _ = _capability_condition(params)
-    if capability_exists is not None:
-        query = query.where(capability_exists)
-
-    ranked = []
-    for row in session.execute(query):
-        score, explain = _components(row, row.text_weight or 0.0, len(known), today)
-        ranked.append((score, row.id, explain))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    total = len(ranked)
+    total = session.scalar(select(func.count()).select_from(ranked))
+    page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
     if params.get("cursor"):
         # Keyset, not offset: an institution indexed or removed meanwhile does not
         # shift the following pages by one.
-        after = _decode_cursor(params["cursor"])
-        ranked = [r for r in ranked if (-r[0], r[1]) > (-after[0], after[1])]
-    page = ranked[:limit]
-    items = _hydrate(session, page, known, params)
-    next_cursor = _encode_cursor(page[-1][0], page[-1][1]) if len(ranked) > limit else None
+        after_score, after_id = _decode_cursor(params["cursor"])
+        after = int(round(after_score * MICRO))
+        page_query = page_query.where(or_(ranked.c.score < after, and_(ranked.c.score == after, ranked.c.id > after_id)))
+    rows = session.execute(page_query).all()
+    page = rows[:limit]
+    items = _hydrate(session, page, known, params, today)
+    next_cursor = _encode_cursor(page[-1].score / MICRO, page[-1].id) if len(rows) > limit else None
     return {"items": items, "total": total, "next_cursor": next_cursor, "query_terms": words,
             "ignored_terms": ignored}
 
@@ -175,11 +227,21 @@ def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
         return False
     if not words:
         return True
-    terms = {"std:" + k for k in keys}
-    for field, kind in (("item_name", "item"), ("product", "product"), ("parameter", "parameter")):
-        terms.update(text.field_terms(cap.get(field), kind))
-    terms.update(text.field_terms(text.CATEGORY_ZH.get(cap.get("category"), ""), "category"))
+    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
+                              cap.get("parameter") or "", cap.get("category") or "")
     return any(w in terms for w in words)
+
+
+# Memoised: every page shows up to 20 institutions x their capabilities, and the
+# same capability texts recur across institutions.
+@functools.lru_cache(maxsize=50_000)
+def _capability_terms(method_standard: str, item_name: str, product: str, parameter: str,
+                      category: str) -> frozenset[str]:
+    terms = {"std:" + k for k in text.split_standards(method_standard)}
+    for value, kind in ((item_name, "item"), (product, "product"), (parameter, "parameter")):
+        terms.update(term for term, _ in text.field_term_items(value, kind))
+    terms.update(term for term, _ in text.field_term_items(text.CATEGORY_ZH.get(category, ""), "category"))
+    return frozenset(terms)
 
 
 def public_profile(snapshot: dict, today: dt.date) -> dict:
@@ -195,21 +257,24 @@ def public_profile(snapshot: dict, today: dt.date) -> dict:
             "qualifications": quals}
 
 
-def _hydrate(session: Session, page, words, params, max_caps: int = 5) -> list[dict]:
+def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: int = 5) -> list[dict]:
+    """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
     if not page:
         return []
     rows = {r.id: r for r in session.scalars(select(IndexedInstitution).where(
-        IndexedInstitution.id.in_([p[1] for p in page])))}
-    today = dt.date.today()
+        IndexedInstitution.id.in_([p.id for p in page])))}
     items = []
-    for score, institution_id, explain in page:
-        row = rows[institution_id]
+    for ranked in page:
+        row = rows.get(ranked.id)
+        if row is None:  # deregistered between the two reads (READ COMMITTED on PostgreSQL)
+            continue
+        _, explain = _components(row, ranked.points, len(words), today)
         snapshot = json.loads(row.snapshot or "{}")
         caps = [c for c in snapshot.get("capabilities") or [] if capability_matches(c, words, params)]
-        items.append({**public_profile(snapshot, today), "institution_id": institution_id,
+        items.append({**public_profile(snapshot, dt.date.today()), "institution_id": ranked.id,
                       "rating": row.rating, "on_time_rate": row.on_time_rate,
                       "matched_capabilities": caps[:max_caps], "matched_capability_count": len(caps),
-                      "score": score, "explain": explain})
+                      "score": ranked.score / MICRO, "explain": explain})
     return items
 
 

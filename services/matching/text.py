@@ -93,13 +93,20 @@ def extract_standards(text: str | None) -> tuple[list[str], str]:
 
 def split_standards(field: str | None) -> list[str]:
     """A capability's method_standard may list several ('GB/T 1;GB/T 2'): their keys."""
+    return list(_split_standards(field or ""))
+
+
+# Memoised like the analysis below: the same method standards recur across
+# thousands of capabilities, and indexing and hit highlighting both split them.
+@functools.lru_cache(maxsize=50_000)
+def _split_standards(field: str) -> tuple[str, ...]:
     keys = []
     for part in re.split(r"[;；,，、]+", normalise(field)):
         found, _ = extract_standards(part)
         for key in found:
             if key not in keys:
                 keys.append(key)
-    return keys
+    return tuple(keys)
 
 
 # Field values repeat across institutions (products, parameters, categories), and
@@ -142,6 +149,12 @@ INITIALS_FACTOR = 0.6
 def field_terms(text: str | None, field: str) -> dict[str, float]:
     """Weighted terms of one field: words, their pinyin and initials, standard numbers."""
     return dict(_field_terms(text or "", field))
+
+
+def field_term_items(text: str | None, field: str) -> tuple[tuple[str, float], ...]:
+    """`field_terms` as the memoised (term, weight) pairs themselves, for hot loops
+    (indexing) that only iterate: no dict is built per call. Do not mutate."""
+    return _field_terms(text or "", field)
 
 
 @functools.lru_cache(maxsize=200_000)
