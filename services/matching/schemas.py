@@ -1,4 +1,4 @@
-"""Request schemas of the matching API, used by the gateway (validation + OpenAPI)
+"""Request and response schemas of the matching API, used by the gateway (validation + OpenAPI)
 and again by the service (its RPC queue is reachable by more than the gateway).
 
 Dates travel as ISO strings: the gateway passes loaded bodies over RPC, and a
@@ -11,6 +11,7 @@ import datetime as dt
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.common import errors
+from services.common.schemas import JsonNumber, SlaClockOut
 
 from .models import CHANNELS, DEMAND_STATUSES
 from .text import CATEGORIES, standard_key
@@ -193,3 +194,251 @@ def load(schema_cls: type[Schema], payload) -> dict:
     except ValidationError as exc:
         raise errors.ValidationFailed("Some fields are invalid / 部分字段无效",
                                       errors=exc.normalized_messages()) from None
+
+
+# -- responses ----------------------------------------------------------------------------
+# The gateway dumps each RPC result through these: a field left out here is left out of
+# the HTTP response (services/gateway/tests/test_response_schemas.py checks the views).
+
+class MatchQualificationOut(Schema):
+    """A qualification of an indexed institution (registry's PublicQualification + currently_valid)."""
+
+    qualification_id = fields.String()
+    type = fields.String(metadata={"description": ", ".join(QUALIFICATION_TYPES)})
+    number = fields.String(allow_none=True)
+    issuer = fields.String(allow_none=True)
+    valid_from = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    valid_to = fields.String(allow_none=True, metadata={"description": "YYYY-MM-DD"})
+    scope = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "valid, expired or revoked, as the registry published it"})
+    currently_valid = fields.Boolean(metadata={"description": "status valid and valid_to not past today"})
+
+
+class MatchCapabilityOut(Schema):
+    """A capability as the registry published it (PublicCapability of docs/asyncapi.yaml)."""
+
+    capability_id = fields.String()
+    category = fields.String()
+    item_code = fields.String(allow_none=True)
+    item_name = fields.String(allow_none=True)
+    product = fields.String(allow_none=True)
+    parameter = fields.String(allow_none=True)
+    method_standard = fields.String(allow_none=True, metadata={"description": "e.g. GB/T 2828.1-2012"})
+    price_yuan = JsonNumber(allow_none=True)
+    cycle_working_days = fields.Integer(allow_none=True)
+    qualification_id = fields.String(allow_none=True)
+
+
+_EXPLAIN = ("How the score was made, one entry per factor: {factor, value (0..1), weight, contribution "
+            "(weight x value, summing to the score), note}")
+
+
+class _PublicProfileOut(Schema):
+    institution_id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.String(allow_none=True)
+    park = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    categories = fields.List(fields.String())
+    qualifications = fields.List(fields.Nested(MatchQualificationOut))
+    rating = fields.Float(allow_none=True, metadata={"description": "Average rating out of 5; null: no ratings yet"})
+    on_time_rate = fields.Float(allow_none=True, metadata={"description": "Share of services finished on time "
+                                                                          "(0..1); null: no record yet"})
+
+
+class SearchItemOut(_PublicProfileOut):
+    matched_capabilities = fields.List(fields.Nested(MatchCapabilityOut),
+                                       metadata={"description": "Capabilities that match the query, at most 5"})
+    matched_capability_count = fields.Integer(metadata={"description": "All matching capabilities"})
+    score = fields.Float()
+    explain = fields.List(fields.Dict(), metadata={"description": _EXPLAIN})
+
+
+class SearchResultOut(Schema):
+    items = fields.List(fields.Nested(SearchItemOut))
+    total = fields.Integer(metadata={"description": "All matches, not only this page"})
+    next_cursor = fields.String(allow_none=True, metadata={"description": "Pass as `cursor` for the next page"})
+    query_terms = fields.List(fields.String(), metadata={"description": "The words `q` was split into"})
+    ignored_terms = fields.List(fields.String(), metadata={"description": "Words the index has never seen; "
+                                                                          "they do not narrow the result"})
+
+
+class LookupResultOut(SearchResultOut):
+    lookup = fields.String(metadata={"description": "metrology, labs or certification"})
+
+
+class InstitutionProfileOut(_PublicProfileOut):
+    capabilities = fields.List(fields.Nested(MatchCapabilityOut))
+
+
+class StandardOut(Schema):
+    number = fields.String(metadata={"description": "e.g. GB/T 19001-2016"})
+    key = fields.String(metadata={"description": "The number without edition year or spacing, e.g. GBT19001"})
+    title = fields.String()
+    status = fields.String(metadata={"description": "current, replaced or withdrawn"})
+    replaced_by = fields.String(allow_none=True)
+    replaces = fields.List(fields.String())
+    updated_at = fields.String(allow_none=True)
+
+
+class StandardLookupOut(Schema):
+    query = fields.String(metadata={"description": "The number as asked"})
+    key = fields.String()
+    status = fields.String(metadata={"description": "Status of the asked edition (or of the current one when no "
+                                                    "year was given)"})
+    verdict = fields.String(metadata={"description": "The status in words, zh / en"})
+    standard = fields.Nested(StandardOut, metadata={"description": "The edition the verdict is about"})
+    current_edition = fields.Nested(StandardOut, allow_none=True)
+    editions = fields.List(fields.Nested(StandardOut), metadata={"description": "Every edition known, newest first"})
+
+
+class RecommendedOut(Schema):
+    institution_id = fields.String()
+    name = fields.String()
+    reason = fields.String()
+
+
+class DemandEntryOut(Schema):
+    """One timeline entry; which of the optional fields it has depends on `kind`."""
+
+    id = fields.String()
+    kind = fields.String(metadata={"description": "response, recommendation, referral, engagement, follow_up or "
+                                                  "closing"})
+    actor_user_id = fields.String()
+    actor_role = fields.String()
+    at = fields.String()
+    message = fields.String(metadata={"description": "response"})
+    institutions = fields.List(fields.Nested(RecommendedOut), metadata={"description": "recommendation"})
+    note = fields.String(metadata={"description": "recommendation, referral, follow_up, closing"})
+    external_name = fields.String(metadata={"description": "referral"})
+    external_contact = fields.String(metadata={"description": "referral"})
+    reason = fields.String(metadata={"description": "referral"})
+    institution_id = fields.String(metadata={"description": "engagement"})
+    institution_name = fields.String(metadata={"description": "engagement"})
+    agreed_items = fields.List(fields.String(), metadata={"description": "engagement"})
+    agreed_cycle_working_days = fields.Integer(allow_none=True, metadata={"description": "engagement"})
+    first_contact_at = fields.String(allow_none=True, metadata={"description": "engagement"})
+    first_contact_notes = fields.String(metadata={"description": "engagement"})
+    topic = fields.String(metadata={"description": "follow_up: problem, coordination, progress or note"})
+    outcome = fields.String(metadata={"description": "closing: " + ", ".join(CLOSE_OUTCOMES)})
+
+
+class DemandPackageOut(Schema):
+    package_id = fields.String()
+    title = fields.String()
+    institution_id = fields.String()
+    share_yuan = JsonNumber(allow_none=True, metadata={"description": "This demand's share of the package price"})
+
+
+class DemandOut(Schema):
+    id = fields.String()
+    enterprise_user_id = fields.String()
+    channel = fields.String(metadata={"description": ", ".join(CHANNELS)})
+    entered_by = fields.String(metadata={"description": "User id of whoever filed it (the enterprise or staff)"})
+    visit_id = fields.String(allow_none=True)
+    title = fields.String()
+    description = fields.String()
+    category = fields.String()
+    item_code = fields.String(allow_none=True)
+    product = fields.String(allow_none=True)
+    standard = fields.String(allow_none=True)
+    parameter = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    budget_yuan = JsonNumber(allow_none=True)
+    desired_cycle_working_days = fields.Integer(allow_none=True)
+    status = fields.String(metadata={"description": ", ".join(DEMAND_STATUSES)})
+    institution_id = fields.String(allow_none=True, metadata={"description": "Institution it is connected to"})
+    package_id = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True, metadata={"description": "Set when closed"})
+    created_at = fields.String()
+    closed_at = fields.String(allow_none=True)
+    timeline = fields.List(fields.Nested(DemandEntryOut), metadata={"description": "One demand only, not in lists"})
+    sla = fields.List(fields.Nested(SlaClockOut), metadata={
+        "description": "One demand only: the response (1 working day) and recommendation (3) clocks"})
+    package = fields.Nested(DemandPackageOut, metadata={"description": "One packaged demand only"})
+
+
+class DemandPageOut(Schema):
+    items = fields.List(fields.Nested(DemandOut))
+    total = fields.Integer()
+    next_cursor = fields.String(allow_none=True)
+
+
+class ProposalOut(Schema):
+    institution_id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region = fields.String(allow_none=True)
+    score = fields.Float()
+    explain = fields.List(fields.Dict(), metadata={"description": _EXPLAIN})
+    capabilities = fields.List(fields.Nested(MatchCapabilityOut),
+                               metadata={"description": "Capabilities of the demand's category that match, at most 5"})
+
+
+class ProposalsOut(Schema):
+    demand_id = fields.String()
+    items = fields.List(fields.Nested(ProposalOut), metadata={"description": "Best first"})
+
+
+class SlaDemandOut(Schema):
+    demand = fields.Nested(DemandOut)
+    clock = fields.Nested(SlaClockOut)
+
+
+class SlaDemandsOut(Schema):
+    state = fields.String(metadata={"description": "due_soon or overdue"})
+    items = fields.List(fields.Nested(SlaDemandOut), metadata={"description": "One entry per late or due clock"})
+    total = fields.Integer()
+
+
+class VisitOut(Schema):
+    id = fields.String()
+    window_id = fields.String()
+    staff_user_id = fields.String()
+    enterprise_user_id = fields.String(allow_none=True)
+    enterprise_name = fields.String()
+    visited_on = fields.String(metadata={"description": "YYYY-MM-DD"})
+    notes = fields.String()
+    recorded_at = fields.String()
+    demand_ids = fields.List(fields.String(), metadata={"description": "Demands collected on the visit"})
+
+
+class VisitPageOut(Schema):
+    items = fields.List(fields.Nested(VisitOut))
+    total = fields.Integer()
+
+
+class PackageGroupOut(Schema):
+    industry = fields.String(allow_none=True)
+    category = fields.String()
+    item_code = fields.String(allow_none=True)
+    product = fields.String(allow_none=True)
+    demand_ids = fields.List(fields.String())
+    enterprise_count = fields.Integer()
+
+
+class PackageGroupsOut(Schema):
+    items = fields.List(fields.Nested(PackageGroupOut))
+
+
+class PackageMemberOut(Schema):
+    demand_id = fields.String()
+    enterprise_user_id = fields.String()
+    share_yuan = JsonNumber()
+
+
+class PackageOut(Schema):
+    id = fields.String()
+    title = fields.String()
+    industry = fields.String(allow_none=True)
+    category = fields.String()
+    item_code = fields.String(allow_none=True)
+    product = fields.String(allow_none=True)
+    institution_id = fields.String()
+    window_id = fields.String(allow_none=True)
+    created_at = fields.String()
+    package_price_yuan = JsonNumber(allow_none=True, metadata={"description": "Null for an enterprise"})
+    members = fields.List(fields.Nested(PackageMemberOut),
+                          metadata={"description": "An enterprise sees only its own demands"})

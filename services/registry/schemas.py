@@ -16,6 +16,7 @@ import datetime as dt
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common import errors, pii
+from services.common.schemas import JsonNumber, SlaClockOut
 
 from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
 from .models import (CASE_LOG_KINDS, CASE_ROLES, CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, TRAINING_MODES,
@@ -388,7 +389,7 @@ class CapabilityOut(Schema):
     product = fields.String()
     parameter = fields.String()
     method_standard = fields.String()
-    price_yuan = fields.Float()
+    price_yuan = JsonNumber(metadata={"description": "As published: a whole number of yuan stays an integer"})
     cycle_working_days = fields.Integer()
     qualification_id = fields.String(allow_none=True)
 
@@ -484,6 +485,115 @@ class PageOut(Schema):
     total = fields.Integer()
     limit = fields.Integer()
     offset = fields.Integer()
+
+
+class ReviewStepOut(Schema):
+    """One step in the history of a change."""
+
+    at = fields.String()
+    action = fields.String(metadata={"description": "submitted, resubmitted, approved, rejected or returned"})
+    by = fields.String(metadata={"description": "User id of whoever took the step"})
+    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields",
+                          metadata={"description": "Changes: the fields submitted"})
+    reasons = fields.List(fields.String(), metadata={"description": "Decisions: the reasons given"})
+
+
+class ChangedFieldsOut(Schema):
+    """The values of a change, before or after; only the fields it changes appear."""
+
+    name = fields.String()
+    address = fields.String()
+    legal_representative = fields.String(allow_none=True, metadata={"description": "Masked"})
+
+
+class ChangeAttachmentsOut(Schema):
+    business_licence = fields.Nested(AttachmentRef)
+    supporting = fields.List(fields.Nested(AttachmentRef))
+
+
+class ChangeOut(Schema):
+    """A change of name, address or legal representative (R-6.1.3) with its review clock."""
+
+    change_id = fields.String()
+    institution_id = fields.String()
+    status = fields.String(metadata={"description": "submitted, returned, approved or rejected"})
+    changed_fields = fields.List(fields.String(), metadata={"description": "name, address, legal_representative"})
+    before = fields.Nested(ChangedFieldsOut)
+    after = fields.Nested(ChangedFieldsOut)
+    change_date = fields.String(metadata={"description": "Day the change took effect (YYYY-MM-DD)"})
+    late = fields.Boolean(metadata={"description": "Reported more than one month after change_date"})
+    attachments = fields.Nested(ChangeAttachmentsOut)
+    submitted_by = fields.String()
+    submitted_at = fields.String(metadata={"description": "Latest (re)submission"})
+    submissions = fields.Integer()
+    first_submitted_at = fields.String()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    reasons = fields.List(fields.String(), allow_none=True)
+    history = fields.List(fields.Nested(ReviewStepOut))
+    review_clock = fields.Nested(SlaClockOut, allow_none=True,
+                                 metadata={"description": "SLA clock of the 3-working-day change review"})
+
+
+class InstitutionEventOut(Schema):
+    at = fields.String()
+    actor_id = fields.String(metadata={"description": "User id, or \"system\" for the sweep"})
+    action = fields.String(metadata={"description": "e.g. approved, change_submitted, capability_published, "
+                                                    "qualification_expired, deregistered"})
+    detail = fields.Dict(allow_none=True, metadata={"description": "Depends on the action (ids, fields, reasons)"})
+
+
+class CaseMemberOut(Schema):
+    user_id = fields.String()
+    role = fields.String(metadata={"description": "Role in the case team: " + ", ".join(CASE_ROLES)})
+    added_at = fields.String()
+
+
+class CaseLogEntryOut(Schema):
+    entry_id = fields.Integer()
+    kind = fields.String(metadata={"description": ", ".join(CASE_LOG_KINDS)})
+    summary = fields.String()
+    detail = fields.String(allow_none=True)
+    author_id = fields.String()
+    author_role = fields.String()
+    at = fields.String()
+
+
+class CaseOut(Schema):
+    """A point-to-point case of an enterprise window (R-4.2.3)."""
+
+    case_id = fields.String()
+    window_id = fields.String()
+    enterprise_user_id = fields.String()
+    title = fields.String()
+    description = fields.String(allow_none=True)
+    status = fields.String()
+    created_by = fields.String()
+    created_at = fields.String()
+    updated_at = fields.String()
+    my_relation = fields.String(metadata={"description": "How the caller may see the case: operator, enterprise "
+                                                         "or member"})
+    members = fields.List(fields.Nested(CaseMemberOut), metadata={"description": "The team (协同服务团队)"})
+    log = fields.List(fields.Nested(CaseLogEntryOut), metadata={"description": "One case only, not in lists"})
+
+
+class WindowOut(Schema):
+    window_id = fields.String()
+    kind = fields.String(metadata={"description": ", ".join(WINDOW_KINDS)})
+    code = fields.String()
+    name = fields.String()
+    region = fields.String()
+    address = fields.String()
+    contact = fields.String(metadata={"description": "Desk phone of the window"})
+    opening_hours = fields.String()
+    public = fields.Boolean()
+    institution_id = fields.String(allow_none=True)
+    services = fields.List(fields.String(), metadata={"description": "Catalogue item codes"})
+    published_items = fields.List(fields.Nested(CapabilityOut),
+                                  metadata={"description": "Institution windows of an active institution: what it "
+                                                           "offers, with price and cycle"})
+    case_info = fields.Dict(allow_none=True, metadata={"description": "Enterprise windows, operators only: the "
+                                                                      "free-form case summary given on creation"})
 
 
 def load(schema_cls: type[Schema], payload) -> dict:

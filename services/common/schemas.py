@@ -1,0 +1,56 @@
+"""Response schemas shared by several services (the gateway dumps RPC results through them).
+
+A response schema is a filter as much as a description: `routing.dump_response`
+keeps only the fields declared here, so a view that gains a field must gain it
+here too (services/gateway/tests/test_response_schemas.py checks the views
+against their schemas).
+"""
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class JsonNumber(fields.Number):
+    """A JSON number dumped as it is: an int stays an int, a float a float.
+
+    `fields.Float` would turn a price of 800 into 800.0 on the way out (and
+    `fields.Integer` would truncate 12.5); the views choose the representation.
+    """
+
+    num_type = float
+
+    def _format_num(self, value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        return float(value)
+
+
+class SlaClockEventOut(Schema):
+    at = fields.String(metadata={"description": "ISO 8601 UTC instant"})
+    action = fields.String(metadata={"description": "start, pause, resume, restart, stop, cancel or overdue"})
+
+
+class SlaClockOut(Schema):
+    """`services.common.sla.clock_view`: one SLA clock with its rule and history."""
+
+    id = fields.String()
+    rule = fields.String(metadata={"description": "e.g. registry.application_review, matching.demand_response"})
+    description_zh = fields.String(allow_none=True)
+    description_en = fields.String(allow_none=True)
+    limit_working_days = fields.Integer(allow_none=True)
+    subject_type = fields.String(metadata={"description": "e.g. application, institution_change, demand"})
+    subject_id = fields.String()
+    state = fields.String(metadata={"description": "running, paused, met, breached or cancelled"})
+    started_at = fields.String()
+    due_at = fields.String(allow_none=True, metadata={"description": "UTC; null while the working-day calendar "
+                                                                     "lacks the year (see calendar_gap)"})
+    due_local = fields.String(allow_none=True, metadata={"description": "due_at in Asia/Shanghai, with offset"})
+    calendar_gap = fields.Boolean(metadata={"description": "The working-day calendar lacks a year the limit "
+                                                           "reaches; due_at is null until it is loaded"})
+    paused_at = fields.String(allow_none=True)
+    stopped_at = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+    due_soon = fields.Boolean(allow_none=True, metadata={"description": "Running and within the rule's warning "
+                                                                        "window; null if unknown"})
+    restarts = fields.Integer(metadata={"description": "Times the clock restarted in full (resubmissions)"})
+    history = fields.List(fields.Nested(SlaClockEventOut))
