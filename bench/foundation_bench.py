@@ -89,32 +89,37 @@ def bench_gateway(base: str, token: str, total: int, concurrency: int):
     return run_concurrently(total, concurrency, make_worker)
 
 
+def echo_server(amqp_uri: str, queue_name: str, ready, stop) -> None:
+    """Replies to every request: the service side of the floor, in its own process as
+    identity is, so that it does not share the client's interpreter lock."""
+    request_queue = Queue(queue_name, exchange=Exchange("bench", type="direct"), routing_key="echo",
+                          auto_delete=True)
+    with Connection(amqp_uri) as conn:
+        producer = Producer(conn.channel())
+
+        def on_request(body, message):
+            producer.publish(body, routing_key=message.properties["reply_to"],
+                             correlation_id=message.properties["correlation_id"], serializer="json")
+            message.ack()
+        with Consumer(conn, queues=[request_queue], callbacks=[on_request], accept=["json"], prefetch_count=50):
+            ready.set()
+            while not stop.is_set():
+                try:
+                    conn.drain_events(timeout=0.2)
+                except Exception:
+                    pass
+
+
 def bench_raw_kombu(amqp_uri: str, total: int, concurrency: int):
     """Request/reply over plain kombu: the cost of the broker round trip alone."""
-    request_queue = Queue(f"bench-echo-{uuid.uuid4().hex[:6]}", exchange=Exchange("bench", type="direct"),
-                          routing_key="echo", auto_delete=True)
-    stop = threading.Event()
-    ready = threading.Event()
-
-    def echo_server():
-        with Connection(amqp_uri) as conn:
-            producer = Producer(conn.channel())
-
-            def on_request(body, message):
-                producer.publish(body, routing_key=message.properties["reply_to"],
-                                 correlation_id=message.properties["correlation_id"], serializer="json")
-                message.ack()
-            with Consumer(conn, queues=[request_queue], callbacks=[on_request], accept=["json"], prefetch_count=50):
-                ready.set()
-                while not stop.is_set():
-                    try:
-                        conn.drain_events(timeout=0.2)
-                    except Exception:
-                        pass
-
-    servers = [threading.Thread(target=echo_server, daemon=True) for _ in range(2)]
-    for s in servers:
-        s.start()
+    import multiprocessing
+    queue_name = f"bench-echo-{uuid.uuid4().hex[:6]}"
+    request_queue = Queue(queue_name, exchange=Exchange("bench", type="direct"), routing_key="echo",
+                          auto_delete=True)
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that already runs threads
+    ready, stop = ctx.Event(), ctx.Event()
+    server = ctx.Process(target=echo_server, args=(amqp_uri, queue_name, ready, stop), daemon=True)
+    server.start()
     ready.wait(10)
 
     def make_worker(_):
@@ -142,6 +147,7 @@ def bench_raw_kombu(amqp_uri: str, total: int, concurrency: int):
     run_concurrently(min(200, total), concurrency, make_worker)
     result = run_concurrently(total, concurrency, make_worker)
     stop.set()
+    server.join(5)
     return result
 
 
