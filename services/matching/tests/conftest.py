@@ -5,31 +5,21 @@ applied once per run to a template file that each test copies.
 """
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from sqlalchemy import text
 
-from services.common import migrate
+from services.common.testing import copy_template, migrated_sqlite_template
 from services.common.db import Database, make_engine
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("matching-template") / "matching.db"
-    migrate.upgrade("matching", f"sqlite:///{path}")
-    engine = make_engine(f"sqlite:///{path}")
-    with engine.connect() as connection:
-        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    engine.dispose()
-    return path
+    return migrated_sqlite_template("matching", tmp_path_factory.mktemp("matching-template"))
 
 
 @pytest.fixture
 def db(template_db, tmp_path, monkeypatch):
     monkeypatch.setenv("QI_DATA_DIR", str(tmp_path))
-    path = tmp_path / "matching.db"
-    shutil.copy(template_db, path)
+    path = copy_template(template_db, tmp_path)
     database = Database(make_engine(f"sqlite:///{path}"))
     yield database
     database.engine.dispose()
