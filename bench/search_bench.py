@@ -7,8 +7,10 @@
    events/s figure, taken where the index is nearly full. The events before them
    are setup, applied by the same function but --batch per transaction so that
    the whole run fits in about three minutes on a 2-core machine.
-2. Search p50/p99 and queries/s by direct calls to `search.search` (not through
-   the gateway: that adds one RPC hop, measured by bench/foundation_bench.py).
+2. Search p50/p99 and queries/s by direct calls to `search.search`, and then the
+   same queries through the gateway's HTTP (`GET /api/v1/search/institutions`)
+   with the whole platform running on that very index database (one client
+   thread for latency, four for throughput).
 3. Baseline: SQLite FTS5 over the same rows (one document per institution, the
    same jieba/pinyin terms pre-segmented, AND semantics, bm25 order, LIMIT 20),
    with our/baseline latency ratio. FTS5 ranks by text only, without our
@@ -91,6 +93,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--timed", type=int, default=2000, help="catch-up events timed, one transaction each")
     parser.add_argument("--batch", type=int, default=500, help="setup events per transaction before those")
+    parser.add_argument("--no-gateway", action="store_true", help="skip the run through the gateway's HTTP")
     args = parser.parse_args()
     rng = random.Random(20260918)
     tmp = Path(tempfile.mkdtemp(prefix="qi-search-bench-"))
@@ -148,6 +151,68 @@ def main() -> None:
     print(line("SQLite FTS5 baseline", base))
     print(f"ratio ours/FTS5: p50 x{pct(ours, 50) / pct(base, 50):.1f}, p99 x{pct(ours, 99) / pct(base, 99):.1f}")
     db.engine.dispose()
+    if not args.no_gateway:
+        through_gateway(url, tmp, args.queries, line, pct(base, 50), pct(base, 99))
+
+
+def through_gateway(url: str, tmp: Path, queries: int, line, base_p50: float, base_p99: float) -> None:
+    """The same queries over HTTP, the platform's matching service reading the bench index."""
+    import socket
+    import threading
+
+    import requests
+
+    from deploy.local import Platform, broker_problem, running_services
+    from services.common import config
+
+    problem = broker_problem(config.amqp_uri())
+    if problem:
+        print(f"through the gateway: skipped ({problem})")
+        return
+
+    def free_port() -> int:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    env = {"QI_DATA_DIR": str(tmp / "platform"), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
+           "QI_DB_URL_MATCHING": url}
+    for service in running_services():
+        env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
+    platform = Platform(env=env)
+    try:
+        platform.start()
+        base = platform.gateway_url + "/api/v1/search/institutions"
+
+        def one(session, n):
+            params = {**QUERIES[n % len(QUERIES)], "limit": 20}
+            t0 = time.perf_counter()
+            response = session.get(base, params=params, timeout=30)
+            assert response.status_code == 200, response.text
+            return time.perf_counter() - t0
+
+        session = requests.Session()
+        for n in range(20):
+            one(session, n)
+        latencies = [one(session, n) for n in range(queries)]
+        print(line("through the gateway (HTTP)", latencies))
+        print(f"ratio gateway/FTS5: p50 x{pct(latencies, 50) / base_p50:.1f}, "
+              f"p99 x{pct(latencies, 99) / base_p99:.1f}")
+        done = []
+
+        def worker(k):
+            own = requests.Session()
+            done.extend(one(own, n) for n in range(k, queries, 4))
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        print(f"through the gateway, 4 client threads: {len(done) / elapsed:.1f} queries/s, "
+              f"p50 {pct(done, 50) * 1000:.2f} ms, p99 {pct(done, 99) * 1000:.2f} ms")
+    finally:
+        platform.stop()
 
 
 if __name__ == "__main__":
