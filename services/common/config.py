@@ -21,6 +21,7 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_SLA_RULES_FILE        | services/common/data/sla_rules.json       | time limits (data, not code) |
 | QI_CALENDAR_DIR          | services/common/data/calendar             | State Council notices loaded by operators |
 | QI_OUTBOX_POLL_SECONDS   | 0.5                                       | relay poll interval when idle |
+| QI_OUTBOX_RETENTION_DAYS | 30                                        | days sent events and processed-event ids are kept (replay, dedup) |
 | QI_SMS_SENDER            | log                                       | one-time-code sender; `log` appends to <QI_DATA_DIR>/sms-outbox.log |
 | QI_METRICS_ADDR          | 127.0.0.1                                 | address the services' metrics ports bind to |
 | QI_GATEWAY_ADDR          | 127.0.0.1                                 | address the gateway binds to (nameko.yaml) |
@@ -135,6 +136,10 @@ def sla_rules_file() -> Path:
 
 def calendar_dir() -> Path:
     return Path(env("QI_CALENDAR_DIR", str(REPO_ROOT / "services/common/data/calendar")))
+
+
+def outbox_retention_days() -> float:
+    return float(env("QI_OUTBOX_RETENTION_DAYS", "30"))
 
 
 def outbox_poll_seconds() -> float:

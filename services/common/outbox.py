@@ -72,6 +72,22 @@ def record_event(session: Session, source: str, event_type: str, subject, data: 
     return envelope
 
 
+def purge_sent(db: Database, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
+    """Delete events confirmed longer ago than `older_than`, and processed-event ids
+    as old (the outbox and the dedup table would otherwise grow for ever).
+
+    Unsent events are never purged. The retention must exceed any redelivery a
+    consumer can still see, or a very late duplicate would be applied again.
+    """
+    from .consumer import ProcessedEvent
+    cutoff = (now or utcnow()) - older_than
+    with db.transaction() as session:
+        sent = session.query(OutboxEvent).filter(OutboxEvent.sent_at.isnot(None),
+                                                 OutboxEvent.sent_at < cutoff).delete(synchronize_session=False)
+        session.query(ProcessedEvent).filter(ProcessedEvent.processed_at < cutoff).delete(synchronize_session=False)
+    return sent
+
+
 def _backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(600, 2 ** min(attempts, 10)))
 
@@ -240,7 +256,14 @@ class OutboxRelay:
         """Publish until stopped. `sleep` lets a nameko container pass eventlet's sleep."""
         sleep = sleep or time.sleep
         failures = 0
+        next_purge = 0.0
         while not self._stop.is_set():
+            if time.monotonic() >= next_purge:
+                try:
+                    purge_sent(self.db, dt.timedelta(days=config.outbox_retention_days()))
+                except Exception as exc:  # housekeeping must never stop publishing
+                    log.warning("%s: outbox purge failed: %s", self.name, exc)
+                next_purge = time.monotonic() + 3600
             try:
                 count = self.publish_pending()
                 failures = 0
