@@ -73,6 +73,10 @@ def change_role(ctx):
                     window_id=ctx.body.get("window_id"), institution_id=ctx.body.get("institution_id"))
 
 
+def set_status(ctx):
+    return ctx.call("identity", "set_status", ctx.principal, ctx.path_params["user_id"], ctx.body)
+
+
 def find_user_by_phone(ctx):
     return ctx.call("identity", "find_user_by_phone", ctx.principal, ctx.body["phone"])
 
@@ -103,6 +107,9 @@ ROUTES = [
           "identity", body=identity.FindByPhone, response=identity.UserPage, roles=("operator", "admin")),
     Route("GET", "/users/<user_id>", get_user, "One account; reveal=true unmasks for permitted roles (audited) / 用户详情",
           "identity", query=identity.UserQuery, response=identity.UserOut, roles=()),
+    Route("PUT", "/users/<user_id>/status", set_status, "Disable or re-enable an account (audited; disabling ends "
+          "its sessions) / 停用或启用账号", "identity", body=identity.StatusChange, response=identity.UserOut,
+          roles=("operator", "admin")),
     Route("PUT", "/users/<user_id>/role", change_role, "Change an account's role (admin, audited) / 变更角色",
           "identity", body=identity.RoleChange, response=identity.UserOut, roles=("admin",)),
 ]

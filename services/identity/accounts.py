@@ -347,6 +347,46 @@ def change_role(session, principal: dict, user_id: str, data: dict, now: dt.date
     return user
 
 
+STATUS_CHANGERS = {"operator", "admin"}
+STAFF_ROLES_PROTECTED = {"operator", "regulator", "admin"}
+
+
+def set_status(session, principal: dict, user_id: str, status: str, reason: str,
+               now: dt.datetime | None = None) -> User:
+    """Disable or re-enable an account (e.g. one squatting another company's USCC).
+
+    Operators may act on public accounts only; platform staff accounts are the
+    admin's. Disabling ends every session at once and frees the account's phone,
+    ID number and USCC for a legitimate registration.
+    """
+    actor = require_role(session, principal, STATUS_CHANGERS)
+    now = now or utcnow()
+    user = session.get(User, str(user_id))
+    if user is None:
+        raise NotFound("No such user / 用户不存在")
+    if user.role in STAFF_ROLES_PROTECTED and actor.role != "admin":
+        raise Forbidden("Only an administrator changes a staff account / 仅管理员可变更工作人员账号状态")
+    if user.id == actor.id:
+        raise Conflict("You cannot change your own account's status / 不能变更本人账号状态", code="own_account")
+    if user.status == status:
+        return user
+    if status == "active" and user.phone_bidx and _identity_taken(
+            session, user.role, user.phone_bidx, user.id_number_bidx, user.uscc):
+        # Someone registered these details while the account was disabled (the
+        # rightful owner, typically): the old account cannot take them back.
+        raise Conflict("Another active account now holds this account's phone, ID number or credit code / "
+                       "该账号的手机号、身份证号或信用代码已被其他有效账号使用", code="details_taken")
+    old_status, user.status, user.updated_at = user.status, status, now
+    record_event(session, SOURCE, "user.status_changed", subject=user.id, data={
+        "user_id": user.id, "old_status": old_status, "new_status": status, "changed_by": actor.id,
+        "changed_at": iso_utc(now)})
+    audit(session, principal, "user.status_changed", "user", user.id, owner_id=user.id,
+          detail={"old_status": old_status, "new_status": status, "reason": reason})
+    if status == "disabled":
+        tokens.revoke_user_sessions(session, user.id, "account_disabled", now)
+    return user
+
+
 def role_history(session, user_id: str) -> list[dict]:
     rows = session.scalars(select(RoleChange).where(RoleChange.user_id == user_id)
                            .order_by(RoleChange.changed_at)).all()

@@ -215,6 +215,13 @@ class RoleChange(_Strict):
                                    metadata={"description": "Institution binding (needed for role institution)"})
 
 
+class StatusChange(_Strict):
+    status = fields.String(required=True, validate=validate.OneOf(["active", "disabled"]),
+                           metadata={"description": "active or disabled"})
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), _not_blank],
+                           metadata={"description": "Why (kept in the audit log)"})
+
+
 class FindByPhone(_Strict):
     phone = Mobile(required=True, metadata={"description": "Mobile number to look up (exact match)"})
 

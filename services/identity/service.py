@@ -20,6 +20,7 @@ from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRe
 
 from . import accounts, tokens, verification
 from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, PhoneCodeRequest, PhoneCodeVerify, RoleChange,
+                      StatusChange,
                       UserListQuery, load)
 
 LOGINS = Counter("qi_identity_logins_total", "Sign-in attempts by outcome", ["outcome"])
@@ -161,6 +162,13 @@ class IdentityService:
                                                    ("institution_id", institution_id)) if v is not None})
         with self.db.transaction() as session:
             user = accounts.change_role(session, principal, user_id, data)
+            return accounts.user_view(user, principal)
+
+    @rpc(expected_exceptions=DomainError)
+    def set_status(self, principal, user_id, payload) -> dict:
+        data = load(StatusChange, payload)
+        with self.db.transaction() as session:
+            user = accounts.set_status(session, principal, user_id, data["status"], data["reason"])
             return accounts.user_view(user, principal)
 
     @rpc(expected_exceptions=DomainError)

@@ -257,3 +257,23 @@ def test_service_down_gives_503_or_504_quickly_then_recovers(platform, api):
         platform.start_service("identity")
         platform.wait_ready(60)
     assert api.get("/api/v1/me", token=token).status_code == 200
+
+
+def test_disabling_an_account_ends_its_sessions_at_the_gateway(api):
+    body = {"username": unique_username("dis"), "password": "Correct-Horse-9", "phone": unique_phone(),
+            "nickname": "待停用", "real_name": "钱七", "id_number": unique_id_number()}
+    user = api.post("/api/v1/auth/register/person", json=body).json()
+    token = api.login(body["username"], "Correct-Horse-9")
+    assert api.get("/api/v1/me", token=token).status_code == 200
+    operator = api.login("operator1")
+    assert api.put(f"/api/v1/users/{user['id']}/status", token=api.login("person-demo"),
+                   json={"status": "disabled", "reason": "x"}).status_code == 403
+    disabled = api.put(f"/api/v1/users/{user['id']}/status", token=operator,
+                       json={"status": "disabled", "reason": "冒用他人信息"})
+    assert disabled.status_code == 200 and disabled.json()["status"] == "disabled"
+    deadline = time.monotonic() + 10
+    while api.get("/api/v1/me", token=token).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the revocation reaches the gateway as an event
+    assert api.get("/api/v1/me", token=token).status_code == 401
+    assert api.post("/api/v1/auth/login", json={"username": body["username"],
+                                                "password": "Correct-Horse-9"}).status_code in (401, 403)

@@ -13,7 +13,8 @@ from jsonschema import Draft7Validator
 
 from services.common import contracts, events
 
-IDENTITY_TYPES = {"user.registered", "user.verified", "user.role_changed", "user.session_revoked"}
+IDENTITY_TYPES = {"user.registered", "user.verified", "user.role_changed", "user.session_revoked",
+                  "user.status_changed"}
 REGISTRY_TYPES = {"institution.applied", "institution.approved", "institution.rejected", "institution.returned",
                   "institution.changed", "institution.deregistered", "qualification.expiring",
                   "capability.published", "catalogue.changed"}
@@ -279,6 +280,8 @@ def test_make_envelope_validates():
                                            "changed_by": str(uuid.uuid4())}),
     ("user.session_revoked", lambda uid, ts: {"user_id": uid, "sid": uuid.uuid4().hex, "revoked_at": ts,
                                               "expires_at": ts}),
+    ("user.status_changed", lambda uid, ts: {"user_id": uid, "old_status": "active", "new_status": "disabled",
+                                             "changed_by": str(uuid.uuid4()), "changed_at": ts}),
 ])
 def test_make_envelope_validates_other_types(event_type, data):
     user_id = str(uuid.uuid4())

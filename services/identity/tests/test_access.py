@@ -201,3 +201,44 @@ def test_window_staff_may_check_an_accounts_kind_and_nothing_more(service, peopl
             service.account_kind(people[caller], enterprise_id)
     with pytest.raises(errors.NotFound):
         service.account_kind(people["window"], "nobody")
+
+
+def test_operator_disables_a_public_account_which_ends_its_sessions_and_frees_its_details(service, db, people):
+    from services.common import contracts
+    target = people["person"]
+    login = service.login("li.si", PASSWORD)
+    out = service.set_status(people["operator"], target["id"], {"status": "disabled", "reason": "冒用他人信息"})
+    assert out["status"] == "disabled"
+    with db.read() as session:
+        assert session.get(AuthSession, login["sid"]).revoked_reason == "account_disabled"
+        assert list_audit(session, action="user.status_changed")[0]["detail"]["reason"] == "冒用他人信息"
+    [event] = events(db, "user.status_changed")
+    contracts.validate_envelope(event)
+    assert event["data"]["new_status"] == "disabled" and event["data"]["changed_by"] == people["operator"]["user_id"]
+    with pytest.raises(errors.DomainError) as refused:
+        service.login("li.si", PASSWORD)
+    assert refused.value.code == "account_disabled"
+    # The same phone and ID number can now be registered by their rightful owner.
+    rightful = service.register(person_payload(username="rightful"))
+    assert rightful["status"] == "active"
+    # ...and the disabled account cannot take them back.
+    with pytest.raises(errors.Conflict) as taken:
+        service.set_status(people["operator"], target["id"], {"status": "active", "reason": "复核"})
+    assert taken.value.code == "details_taken"
+    service.set_status(people["operator"], rightful["id"], {"status": "disabled", "reason": "测试"})
+    assert service.set_status(people["operator"], target["id"], {"status": "active", "reason": "复核"})["status"] == \
+        "active"
+
+
+def test_status_changes_are_for_staff_and_staff_accounts_for_admins(service, people):
+    body = {"status": "disabled", "reason": "x"}
+    for caller in ("person_p", "regulator", "window"):
+        with pytest.raises(errors.Forbidden):
+            service.set_status(people[caller], people["person"]["id"], body)
+    with pytest.raises(errors.Forbidden):
+        service.set_status(people["operator"], people["regulator"]["user_id"], body)
+    assert service.set_status(people["admin"], people["regulator"]["user_id"], body)["status"] == "disabled"
+    with pytest.raises(errors.Conflict):
+        service.set_status(people["admin"], people["admin"]["user_id"], body)
+    with pytest.raises(errors.ValidationFailed):
+        service.set_status(people["admin"], people["person"]["id"], {"status": "gone", "reason": "x"})
