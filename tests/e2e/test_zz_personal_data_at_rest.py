@@ -1,5 +1,6 @@
-"""Runs after every other end-to-end module (pytest orders modules by name): by now the
-demo data and every test's personal data have been written by all services.
+"""Named to run after the other end-to-end modules of its database backend (pytest keeps
+collection order within a parametrised session fixture's group, though it may interleave
+groups), so the demo data and the identity flow's personal data have been written.
 
 No plaintext ID number or phone number may be in any database file, SMS log or
 service log, nor in any PostgreSQL database of the platform.
