@@ -5,6 +5,7 @@ these dependency providers.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
@@ -13,7 +14,7 @@ from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from prometheus_client import start_http_server
 
-from . import config
+from . import config, parking
 from .db import Database, engine_for
 from .outbox import OutboxRelay
 
@@ -91,6 +92,22 @@ class MetricsServer(DependencyProvider):
 
 
 def idempotent_event_handler(source_service: str, event_type: str):
-    """A nameko event handler that redelivers on failure (the effect is guarded by
-    `consumer.claim_event`, so redelivery is safe)."""
-    return event_handler(source_service, event_type, requeue_on_error=True)
+    """A nameko event handler for effects guarded by `consumer.claim_event`.
+
+    A transient failure (database or network) is redelivered, which is safe
+    because the effect is idempotent; any other failure parks the event in the
+    service's database (`parking`) and acknowledges it, so one malformed event
+    cannot loop for ever, and is not lost either. The service needs `db`.
+    """
+    def decorate(method):
+        @functools.wraps(method)
+        def handle(self, envelope):
+            try:
+                return method(self, envelope)
+            except Exception as exc:
+                if parking.is_transient(exc):
+                    raise
+                parking.park(self.db, f"{self.name}.{method.__name__}", envelope, exc)
+                return None
+        return event_handler(source_service, event_type, requeue_on_error=True)(handle)
+    return decorate

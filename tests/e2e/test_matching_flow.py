@@ -247,3 +247,22 @@ def test_huge_numbers_are_422(api):
     assert package.status_code == 422 and "package_price_yuan" in package.json()["errors"]
     demand = api.post("/api/v1/demands", token=enterprise, json={**NEW_DEMAND, "budget_yuan": 1e307})
     assert demand.status_code == 422 and "budget_yuan" in demand.json()["errors"]
+
+
+def test_a_malformed_event_is_parked_and_the_index_keeps_going(platform, api):
+    """One poison event must neither loop for ever nor stop the events behind it."""
+    from services.common.db import Database, make_engine
+    from services.common.events import make_envelope
+    from services.common.parking import list_parked
+    bad = make_envelope("registry", "institution.approved", "broken", {"institution_id": "broken"})  # no revision
+    publish_registry(platform, bad)
+    good = profile(name="泰州市毒物检测中心停车样例")
+    publish_registry(platform, profile_event(good))
+    assert eventually(lambda: good["institution_id"] in ids(api.get("/api/v1/search/institutions",
+                                                                       params={"q": "毒物"})))
+    url = platform.db_urls.get("matching") or f"sqlite:///{platform.data_dir / 'matching.db'}"
+    db = Database(make_engine(url))
+    try:
+        assert eventually(lambda: any(p["event_id"] == bad["id"] for p in list_parked(db)))
+    finally:
+        db.engine.dispose()
