@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from services.identity import schemas as identity
 
+from services.common.schemas import SlaClockOut
+
 from .routing import Route
+from .schemas import SlaClockQuery
 
 # Services the gateway talks to (each needs an RpcProxy on the Gateway class and
 # answers `ping` for /ready). Other services' routes live in routes_<service>.py.
@@ -115,6 +118,21 @@ ROUTES = [
 ]
 
 
+# Which service keeps open SLA clocks, and the RPC that lists them for staff.
+SLA_CLOCK_SOURCES = {"registry": "list_review_clocks", "matching": "list_open_clocks"}
+
+
+def sla_clocks(ctx):
+    """Every open time limit of the platform in one list, soonest due first (R-6.1.2, R-6.3.2.1)."""
+    clocks = []
+    for service, method in SLA_CLOCK_SOURCES.items():
+        if service in SERVICES:
+            clocks.extend(ctx.call(service, method, ctx.principal, overdue=ctx.query.get("overdue")))
+    if ctx.query.get("due_soon") is not None:
+        clocks = [c for c in clocks if bool(c.get("due_soon")) == ctx.query["due_soon"]]
+    return sorted(clocks, key=lambda c: (c.get("due_at") is None, c.get("due_at") or "", c["id"]))
+
+
 def _extend(service: str) -> None:
     """Add a service's routes once its package has a service module (slices land one by one)."""
     import importlib
@@ -130,3 +148,6 @@ def _extend(service: str) -> None:
 
 for _service in ("registry", "matching", "booking", "feedback"):
     _extend(_service)
+
+ROUTES.append(Route("GET", "/sla/clocks", sla_clocks, "All open time limits, soonest due first (staff) / 全平台时限",
+                    "sla", query=SlaClockQuery, response=SlaClockOut, many=True, roles=STAFF_READERS))

@@ -22,3 +22,10 @@ class PageQuery(Schema):
 class HealthSchema(Schema):
     status = fields.String()
     services = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class SlaClockQuery(Schema):
+    overdue = fields.Boolean(load_default=None, allow_none=True,
+                             metadata={"description": "true: only clocks past their due time"})
+    due_soon = fields.Boolean(load_default=None, allow_none=True,
+                              metadata={"description": "true: only running clocks inside their rule's warning window"})

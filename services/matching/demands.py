@@ -64,6 +64,13 @@ def _require(principal: dict, roles) -> None:
         raise Forbidden(f"Role '{principal['role']}' may not do this / 当前角色无权执行该操作")
 
 
+def open_clocks(session, principal: dict | None, overdue: bool | None = None) -> list[dict]:
+    """Open SLA clocks of matching (demand response and recommendation), for staff oversight."""
+    principal = _actor(principal)
+    _require(principal, READERS)
+    return [sla.clock_view(c) for c in sla.list_clocks(session, state=list(sla.OPEN_STATES), overdue=overdue)]
+
+
 # -- views --------------------------------------------------------------------------------
 def entry_view(entry: DemandEntry) -> dict:
     return {"id": entry.id, "kind": entry.kind, "actor_user_id": entry.actor_user_id, "actor_role": entry.actor_role,

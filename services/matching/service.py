@@ -235,6 +235,11 @@ class MatchingService:
         with self.db.read() as session:
             return demands.sla_demands(session, principal, query["state"])
 
+    @rpc
+    def list_open_clocks(self, principal, overdue=None) -> list:
+        with self.db.read() as session:
+            return demands.open_clocks(session, principal, overdue=overdue)
+
     # -- visits ----------------------------------------------------------------------------
     def _window_of(self, principal) -> str | None:
         if not principal or principal.get("role") != "window":
