@@ -9,6 +9,7 @@ database.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -28,6 +29,15 @@ def utcnow() -> dt.datetime:
     # Stored naive-UTC everywhere: SQLite has no time zones, and mixing aware and
     # naive values is the classic source of off-by-8-hours bugs in Asia/Shanghai.
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def one_of(column: str, values) -> str:
+    """SQL for a CHECK constraint keeping `column` within `values`."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def is_sqlite(url_or_engine) -> bool:

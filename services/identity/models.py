@@ -7,26 +7,17 @@ migrations identity_0001.. create exactly these tables; change both together.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import utcnow
+from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
 
 ROLES = ("enterprise", "person", "institution", "window", "operator", "regulator", "admin")
 SELF_REGISTERED_ROLES = ("enterprise", "person")
 STAFF_ROLES = ("institution", "window", "operator", "regulator", "admin")
 STATUSES = ("active", "disabled")
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Base(DeclarativeBase):

@@ -15,6 +15,7 @@ import re
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common import errors, pii
+from services.common.schemas import load  # noqa: F401 (re-exported for the service)
 
 from .models import ROLES, STAFF_ROLES
 
@@ -299,15 +300,3 @@ class PhoneCodeSent(Schema):
 class RevokedSession(Schema):
     sid = fields.String()
     expires_at = _timestamp("Until then the session's access tokens must be refused")
-
-
-def load(schema_cls: type[Schema], payload) -> dict:
-    """Validate `payload` with `schema_cls`; field errors come back as ValidationFailed."""
-    if not isinstance(payload, dict):
-        raise errors.ValidationFailed("Body must be a JSON object / 请求体必须是 JSON 对象",
-                                      errors={"_schema": ["must be an object"]})
-    try:
-        return schema_cls().load(payload)
-    except ValidationError as exc:
-        raise errors.ValidationFailed("Some fields are invalid / 部分字段无效",
-                                      errors=exc.normalized_messages()) from None

@@ -9,19 +9,14 @@ create exactly these tables; change both together.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import utcnow
+from services.common.db import utcnow, new_id  # noqa: F401 (new_id re-exported)
 
 CHANNELS = ("online", "phone", "onsite", "visit")
 DEMAND_STATUSES = ("published", "responded", "recommended", "connected", "referred", "closed")
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
 
 
 class Base(DeclarativeBase):

@@ -11,7 +11,7 @@ import datetime as dt
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.common import errors
-from services.common.schemas import JsonNumber, SlaClockOut
+from services.common.schemas import JsonNumber, SlaClockOut, load
 
 from .models import CHANNELS, DEMAND_STATUSES
 from .text import CATEGORIES, standard_key
@@ -184,16 +184,6 @@ class PackageCreate(Schema):
     demand_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
                              validate=validate.Length(min=2, max=200))
 
-
-def load(schema_cls: type[Schema], payload) -> dict:
-    if not isinstance(payload, dict):
-        raise errors.ValidationFailed("Body must be a JSON object / 请求体必须是 JSON 对象",
-                                      errors={"_schema": ["must be an object"]})
-    try:
-        return schema_cls().load(payload)
-    except ValidationError as exc:
-        raise errors.ValidationFailed("Some fields are invalid / 部分字段无效",
-                                      errors=exc.normalized_messages()) from None
 
 
 # -- responses ----------------------------------------------------------------------------

@@ -9,13 +9,12 @@ models and a new migration together.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import utcnow
+from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
 
 CATEGORY_CODES = ("standardization", "metrology", "testing", "certification", "quality", "brand", "ip", "other")
@@ -33,14 +32,6 @@ CASE_STATUSES = ("open", "closed")
 CASE_ROLES = ("lead", "expert", "institution", "window", "enterprise_contact")
 # What a point-to-point case works on (R-4.2.3.1/2).
 CASE_LOG_KINDS = ("instrument_selection", "product_development", "technical_problem", "other")
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Base(DeclarativeBase):

@@ -16,7 +16,7 @@ import datetime as dt
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common import errors, pii
-from services.common.schemas import JsonNumber, SlaClockOut
+from services.common.schemas import JsonNumber, SlaClockOut, load
 
 from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
 from .models import (CASE_LOG_KINDS, CASE_ROLES, CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, TRAINING_MODES,
@@ -595,17 +595,6 @@ class WindowOut(Schema):
     case_info = fields.Dict(allow_none=True, metadata={"description": "Enterprise windows, operators only: the "
                                                                       "free-form case summary given on creation"})
 
-
-def load(schema_cls: type[Schema], payload) -> dict:
-    """Validate `payload` with `schema_cls`; field errors come back as ValidationFailed."""
-    if not isinstance(payload, dict):
-        raise errors.ValidationFailed("Body must be a JSON object / 请求体必须是 JSON 对象",
-                                      errors={"_schema": ["must be an object"]})
-    try:
-        return schema_cls().load(payload)
-    except ValidationError as exc:
-        raise errors.ValidationFailed("Some fields are invalid / 部分字段无效",
-                                      errors=exc.normalized_messages()) from None
 
 
 def today_local() -> dt.date:
