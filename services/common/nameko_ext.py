@@ -48,10 +48,8 @@ class OutboxRelayProvider(DependencyProvider):
     by a worker that crashed right after its commit is still published.
     """
 
-    def __init__(self, *args, **kwargs):
-        # Takes no DatabaseProvider: nameko would bind an extension stored on
-        # another as a sub-extension. The relay opens its own engine instead.
-        super().__init__(**kwargs)
+    # It takes no DatabaseProvider: nameko would bind an extension stored on another
+    # as a sub-extension. The relay opens its own engine on the service's database.
 
     def setup(self):
         self.relay = None

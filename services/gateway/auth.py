@@ -41,6 +41,10 @@ def bearer_token(header_value: str | None) -> str | None:
     return token.strip()
 
 
+def epoch(iso_instant: str) -> float:
+    return datetime.fromisoformat(iso_instant.replace("Z", "+00:00")).timestamp()
+
+
 class RevocationList:
     """Session ids revoked before their tokens expire (kept until then)."""
 
@@ -56,9 +60,7 @@ class RevocationList:
     def load(self, entries) -> None:
         for entry in entries:
             expires = entry.get("expires_at_epoch")
-            if expires is None:
-                expires = datetime.fromisoformat(entry["expires_at"].replace("Z", "+00:00")).timestamp()
-            self.add(entry["sid"], float(expires))
+            self.add(entry["sid"], float(expires) if expires is not None else epoch(entry["expires_at"]))
         self.loaded = True
 
     def is_revoked(self, sid: str) -> bool:

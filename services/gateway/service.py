@@ -19,9 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from werkzeug.wrappers import Response
 
 from services.common import config
-from services.common.errors import BadRequest, DomainError, ServiceUnavailable
+from services.common.errors import BadRequest, DomainError, ServiceUnavailable, Unauthorized
 
-from .auth import RevocationList, bearer_token, decode_access_token
+from .auth import RevocationList, bearer_token, decode_access_token, epoch
 from .http import api, internal_error_problem, json_response, problem_response
 from .routes import ROUTES, SERVICES
 from .routing import RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query
@@ -149,9 +149,7 @@ class Gateway:
     # -- events ----------------------------------------------------------------
     @event_handler("identity", "user.session_revoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_session_revoked(self, envelope):
-        from datetime import datetime
-        expires = datetime.fromisoformat(envelope["data"]["expires_at"].replace("Z", "+00:00")).timestamp()
-        self.revocations.add(envelope["data"]["sid"], expires)
+        self.revocations.add(envelope["data"]["sid"], epoch(envelope["data"]["expires_at"]))
 
     # -- the API ----------------------------------------------------------------
     # Every method is routed here so that even OPTIONS/TRACE get a problem+json 405
@@ -197,7 +195,6 @@ class Gateway:
         if not self.revocations.loaded:
             self.revocations.load(self._call("identity", "revoked_sessions"))
         if self.revocations.is_revoked(claims["sid"]):
-            from services.common.errors import Unauthorized
             raise Unauthorized("Session signed out / 会话已退出", code="session_revoked")
         return {"user_id": claims["sub"], "role": claims["role"], "sid": claims["sid"],
                 "ip": client_ip(request),

@@ -42,7 +42,7 @@ class IdentityService:
     name = "identity"
 
     db = DatabaseProvider()
-    relay = OutboxRelayProvider(db)
+    relay = OutboxRelayProvider()
     metrics = MetricsServer()
 
     def _commit_then_raise(self, work):

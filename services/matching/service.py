@@ -67,7 +67,7 @@ class MatchingService:
     name = "matching"
 
     db = DatabaseProvider()
-    relay = OutboxRelayProvider(db)
+    relay = OutboxRelayProvider()
     metrics = MetricsServer()
     sla_metrics = SlaMetrics()
     identity = RpcProxy("identity", expiration=config.rpc_timeout())

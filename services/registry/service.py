@@ -45,7 +45,7 @@ class RegistryService:
     name = "registry"
 
     db = DatabaseProvider()
-    relay = OutboxRelayProvider(db)
+    relay = OutboxRelayProvider()
     metrics = MetricsServer()
 
     def _collector(self):
