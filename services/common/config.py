@@ -9,13 +9,16 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_DATA_DIR              | ./var                                     | SQLite files, logs, uploaded files |
 | QI_DB_URL_<SERVICE>      | sqlite:///<QI_DATA_DIR>/<service>.db      | database of one service |
 | QI_DB_URL                | (unset)                                   | template for all services, `{service}` is replaced |
-| QI_JWT_SECRET            | dev-only secret (warns)                   | HS256 key shared by identity and gateway |
+| QI_JWT_PRIVATE_KEY_FILE  | dev: <QI_DATA_DIR>/keys/jwt-ed25519.pem   | Ed25519 PEM private key; identity alone signs access tokens |
+| QI_JWT_PUBLIC_KEY_FILE   | dev: <QI_DATA_DIR>/keys/jwt-ed25519.pub.pem | its public key; every service and the gateway verify with it |
+| QI_REVOCATION_RELOAD_SECONDS | 300                                   | a service reloads identity's revoked-session list this often (safety net for missed events) |
 | QI_ACCESS_TOKEN_TTL      | 900                                       | seconds an access token lives |
 | QI_REFRESH_TOKEN_TTL     | 1209600                                   | seconds a refresh token lives |
 | QI_PII_KEYS              | dev-only key (warns)                      | `kid:base64key,kid2:base64key` AES-256-GCM keys |
 | QI_PII_ACTIVE_KID        | first of QI_PII_KEYS                      | key id used for new encryptions |
 | QI_BLIND_INDEX_KEY       | dev-only key (warns)                      | HMAC key of the searchable blind index |
 | QI_RPC_TIMEOUT           | 5                                         | seconds the gateway waits for a service |
+| QI_RPC_DEADLINE_MARGIN   | 0.5                                       | the deadline sent with an RPC is this much before the gateway gives up |
 | QI_METRICS_PORT_<SERVICE>| see DEFAULT_METRICS_PORTS                 | Prometheus port of one service |
 | QI_GATEWAY_PORT          | 8000                                      | HTTP port of the gateway |
 | QI_SLA_RULES_FILE        | services/common/data/sla_rules.json       | time limits (data, not code) |
@@ -45,7 +48,6 @@ DEFAULT_METRICS_PORTS = {
     "gateway": 9100,
 }
 
-_DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
 # 32 zero-free bytes, base64; only for local runs and tests.
 _DEV_PII_KEYS = "dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
 _DEV_BLIND_INDEX_KEY = "dev-only-blind-index-key-change-me"
@@ -90,8 +92,31 @@ def _dev_default(name: str, value: str) -> str:
     return value
 
 
-def jwt_secret() -> str:
-    return _dev_default("QI_JWT_SECRET", _DEV_JWT_SECRET)
+def _key_file(name: str, dev_name: str) -> Path:
+    configured = env(name)
+    if configured:
+        return Path(configured)
+    if env("QI_ENV", "dev") == "production":
+        raise RuntimeError(f"{name} must be set in production")
+    return data_dir() / "keys" / dev_name
+
+
+def jwt_private_key_file() -> Path:
+    """Identity's signing key (PEM). In development a pair is generated once (services.common.caller)."""
+    return _key_file("QI_JWT_PRIVATE_KEY_FILE", "jwt-ed25519.pem")  # name: caller.PRIVATE_KEY_NAME
+
+
+def jwt_public_key_file() -> Path:
+    return _key_file("QI_JWT_PUBLIC_KEY_FILE", "jwt-ed25519.pub.pem")
+
+
+def dev_keys_generated() -> bool:
+    """True when neither key file is configured: development keys under QI_DATA_DIR/keys may be generated."""
+    return not env("QI_JWT_PRIVATE_KEY_FILE") and not env("QI_JWT_PUBLIC_KEY_FILE") and env("QI_ENV", "dev") != "production"
+
+
+def revocation_reload_seconds() -> float:
+    return float(env("QI_REVOCATION_RELOAD_SECONDS", "300"))
 
 
 def access_token_ttl() -> int:
@@ -116,6 +141,10 @@ def blind_index_key() -> str:
 
 def rpc_timeout() -> float:
     return float(env("QI_RPC_TIMEOUT", "5"))
+
+
+def rpc_deadline_margin() -> float:
+    return float(env("QI_RPC_DEADLINE_MARGIN", "0.5"))
 
 
 def metrics_port(service: str) -> int:

@@ -79,12 +79,16 @@ class Database:
         """One business transaction: commits on success, rolls back on error.
 
         Events recorded with `outbox.record_event` inside this block commit or
-        roll back together with the change that caused them.
+        roll back together with the change that caused them. A transaction that
+        would commit after the caller's deadline (services.common.deadlines) rolls
+        back instead: the caller was already told 504, so nothing may have happened.
         """
+        from . import deadlines
         session = self.Session()
         try:
             with session.begin():
                 yield session
+                deadlines.check("commit")
         except IntegrityError as exc:
             # Two concurrent writes claimed the same unique thing (an Idempotency-Key,
             # a username, an event id): the loser gets a clear 409 and may retry,

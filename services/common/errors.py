@@ -15,8 +15,12 @@ class DomainError(Exception):
     title_zh = "请求无效"
     title_en = "Bad request"
 
+    # Seconds a client should wait before retrying (rendered as the Retry-After header), or None.
+    retry_after: int | None = None
+
     def __init__(self, detail: str = "", errors: dict | None = None, code: str | None = None,
-                 status: int | None = None, title_zh: str | None = None, title_en: str | None = None):
+                 status: int | None = None, title_zh: str | None = None, title_en: str | None = None,
+                 retry_after: int | None = None):
         self.detail = detail or ""
         self.errors = errors or {}
         if code:
@@ -28,8 +32,11 @@ class DomainError(Exception):
             self.title_zh = title_zh
         if title_en:
             self.title_en = title_en
+        if retry_after not in (None, "", "None"):  # nameko ships None as the string "None"
+            self.retry_after = int(retry_after)
         # args are what nameko ships over RPC and passes back to __init__.
-        super().__init__(self.detail, self.errors, self.code, self.status, self.title_zh, self.title_en)
+        super().__init__(self.detail, self.errors, self.code, self.status, self.title_zh, self.title_en,
+                         self.retry_after)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"
@@ -108,6 +115,14 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
     title_zh = "服务暂不可用"
     title_en = "Service unavailable"
+
+
+@deserialize_to_instance
+class DeadlineExceeded(DomainError):
+    status = 504
+    code = "deadline_exceeded"
+    title_zh = "调用方时限已过"
+    title_en = "Caller's deadline passed"
 
 
 @deserialize_to_instance

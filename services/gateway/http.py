@@ -28,6 +28,10 @@ def json_response(payload, status: int = 200, headers: dict | None = None,
 
 
 def problem_response(error: DomainError, headers: dict | None = None) -> Response:
+    headers = dict(headers or {})
+    if getattr(error, "retry_after", None) is not None:
+        # 503 broker_unavailable, 409 request_in_progress, 429: the client is told when to try again.
+        headers.setdefault("Retry-After", str(max(0, int(error.retry_after))))
     return json_response(error.problem(), status=error.status, headers=headers, content_type=PROBLEM_JSON)
 
 

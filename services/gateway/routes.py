@@ -41,47 +41,47 @@ def refresh(ctx):
 
 
 def logout(ctx):
-    ctx.call("identity", "logout", ctx.principal)
+    ctx.call("identity", "logout")
     return 204, None
 
 
 def request_phone_code(ctx):
-    return 202, ctx.call("identity", "request_phone_code", ctx.principal, purpose=ctx.body["purpose"])
+    return 202, ctx.call("identity", "request_phone_code", purpose=ctx.body["purpose"])
 
 
 def verify_phone(ctx):
-    return ctx.call("identity", "verify_phone", ctx.principal, ctx.body["code"])
+    return ctx.call("identity", "verify_phone", ctx.body["code"])
 
 
 def me(ctx):
-    return ctx.call("identity", "me", ctx.principal)
+    return ctx.call("identity", "me")
 
 
 def list_users(ctx):
-    return ctx.call("identity", "list_users", ctx.principal, role=ctx.query.get("role"),
+    return ctx.call("identity", "list_users", role=ctx.query.get("role"),
                     limit=ctx.query["limit"], cursor=ctx.query.get("cursor"))
 
 
 def get_user(ctx):
-    return ctx.call("identity", "get_user", ctx.principal, ctx.path_params["user_id"],
+    return ctx.call("identity", "get_user", ctx.path_params["user_id"],
                     reveal=ctx.query.get("reveal", False))
 
 
 def create_staff(ctx):
-    return 201, ctx.call("identity", "create_staff", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("identity", "create_staff", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def change_role(ctx):
-    return ctx.call("identity", "change_role", ctx.principal, ctx.path_params["user_id"], ctx.body["role"],
+    return ctx.call("identity", "change_role", ctx.path_params["user_id"], ctx.body["role"],
                     window_id=ctx.body.get("window_id"), institution_id=ctx.body.get("institution_id"))
 
 
 def set_status(ctx):
-    return ctx.call("identity", "set_status", ctx.principal, ctx.path_params["user_id"], ctx.body)
+    return ctx.call("identity", "set_status", ctx.path_params["user_id"], ctx.body)
 
 
 def find_user_by_phone(ctx):
-    return ctx.call("identity", "find_user_by_phone", ctx.principal, ctx.body["phone"])
+    return ctx.call("identity", "find_user_by_phone", ctx.body["phone"])
 
 
 ROUTES = [
@@ -127,7 +127,7 @@ def sla_clocks(ctx):
     clocks = []
     for service, method in SLA_CLOCK_SOURCES.items():
         if service in SERVICES:
-            clocks.extend(ctx.call(service, method, ctx.principal, overdue=ctx.query.get("overdue")))
+            clocks.extend(ctx.call(service, method, overdue=ctx.query.get("overdue")))
     if ctx.query.get("due_soon") is not None:
         clocks = [c for c in clocks if bool(c.get("due_soon")) == ctx.query["due_soon"]]
     return sorted(clocks, key=lambda c: (c.get("due_at") is None, c.get("due_at") or "", c["id"]))

@@ -35,81 +35,81 @@ def standard_by_query(ctx):
 
 
 def put_standard(ctx):
-    return ctx.call("matching", "standard_put", ctx.principal, ctx.path_params["number"], ctx.body)
+    return ctx.call("matching", "standard_put", ctx.path_params["number"], ctx.body)
 
 
 def publish_demand(ctx):
-    return 201, ctx.call("matching", "publish_demand", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("matching", "publish_demand", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def list_demands(ctx):
-    return ctx.call("matching", "list_demands", ctx.principal, ctx.query)
+    return ctx.call("matching", "list_demands", ctx.query)
 
 
 def get_demand(ctx):
-    return ctx.call("matching", "get_demand", ctx.principal, ctx.path_params["demand_id"])
+    return ctx.call("matching", "get_demand", ctx.path_params["demand_id"])
 
 
 def respond(ctx):
-    return 201, ctx.call("matching", "respond", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+    return 201, ctx.call("matching", "respond", ctx.path_params["demand_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def proposals(ctx):
-    return ctx.call("matching", "proposals", ctx.principal, ctx.path_params["demand_id"], ctx.query)
+    return ctx.call("matching", "proposals", ctx.path_params["demand_id"], ctx.query)
 
 
 def recommend(ctx):
-    return 201, ctx.call("matching", "recommend", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+    return 201, ctx.call("matching", "recommend", ctx.path_params["demand_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def engage(ctx):
-    return 201, ctx.call("matching", "engage", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+    return 201, ctx.call("matching", "engage", ctx.path_params["demand_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def follow_up(ctx):
-    return 201, ctx.call("matching", "follow_up", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+    return 201, ctx.call("matching", "follow_up", ctx.path_params["demand_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def refer(ctx):
-    return 201, ctx.call("matching", "refer", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+    return 201, ctx.call("matching", "refer", ctx.path_params["demand_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def close_demand(ctx):
-    return ctx.call("matching", "close_demand", ctx.principal, ctx.path_params["demand_id"], ctx.body,
+    return ctx.call("matching", "close_demand", ctx.path_params["demand_id"], ctx.body,
                     idempotency_key=ctx.idempotency_key)
 
 
 def sla_demands(ctx):
-    return ctx.call("matching", "sla_demands", ctx.principal, ctx.query)
+    return ctx.call("matching", "sla_demands", ctx.query)
 
 
 def log_visit(ctx):
-    return 201, ctx.call("matching", "log_visit", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("matching", "log_visit", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def list_visits(ctx):
-    return ctx.call("matching", "list_visits", ctx.principal, ctx.query)
+    return ctx.call("matching", "list_visits", ctx.query)
 
 
 def get_visit(ctx):
-    return ctx.call("matching", "get_visit", ctx.principal, ctx.path_params["visit_id"])
+    return ctx.call("matching", "get_visit", ctx.path_params["visit_id"])
 
 
 def package_groups(ctx):
-    return ctx.call("matching", "package_groups", ctx.principal)
+    return ctx.call("matching", "package_groups")
 
 
 def create_package(ctx):
-    return 201, ctx.call("matching", "create_package", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("matching", "create_package", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def get_package(ctx):
-    return ctx.call("matching", "get_package", ctx.principal, ctx.path_params["package_id"])
+    return ctx.call("matching", "get_package", ctx.path_params["package_id"])
 
 
 T = "matching"

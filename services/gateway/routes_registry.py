@@ -17,10 +17,6 @@ READERS = ("operator", "admin", "regulator")
 APPLICANTS = ("enterprise", "institution", "person")
 
 
-def _p(ctx):
-    return ctx.principal
-
-
 def list_categories(ctx):
     return ctx.call("registry", "list_categories")
 
@@ -30,163 +26,162 @@ def list_items(ctx):
 
 
 def create_item(ctx):
-    return 201, ctx.call("registry", "create_item", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("registry", "create_item", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def update_item(ctx):
-    return ctx.call("registry", "update_item", ctx.principal, ctx.path_params["code"], ctx.body)
+    return ctx.call("registry", "update_item", ctx.path_params["code"], ctx.body)
 
 
 def get_guide(ctx):
-    return ctx.call("registry", "get_guide", ctx.path_params["item_code"], principal=ctx.principal)
+    return ctx.call("registry", "get_guide", ctx.path_params["item_code"])
 
 
 def list_guide_versions(ctx):
-    return ctx.call("registry", "list_guide_versions", ctx.path_params["item_code"], principal=ctx.principal)
+    return ctx.call("registry", "list_guide_versions", ctx.path_params["item_code"])
 
 
 def get_guide_version(ctx):
-    return ctx.call("registry", "get_guide_version", ctx.path_params["item_code"], ctx.path_params["version"],
-                    principal=ctx.principal)
+    return ctx.call("registry", "get_guide_version", ctx.path_params["item_code"], ctx.path_params["version"])
 
 
 def publish_guide(ctx):
-    return 201, ctx.call("registry", "publish_guide", ctx.principal, ctx.path_params["item_code"], ctx.body,
+    return 201, ctx.call("registry", "publish_guide", ctx.path_params["item_code"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def submit_application(ctx):
-    return 201, ctx.call("registry", "submit_application", ctx.principal, ctx.body,
+    return 201, ctx.call("registry", "submit_application", ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def resubmit_application(ctx):
-    return ctx.call("registry", "resubmit_application", ctx.principal, ctx.path_params["application_id"], ctx.body)
+    return ctx.call("registry", "resubmit_application", ctx.path_params["application_id"], ctx.body)
 
 
 def review_application(ctx):
-    return ctx.call("registry", "review_application", ctx.principal, ctx.path_params["application_id"], ctx.body,
+    return ctx.call("registry", "review_application", ctx.path_params["application_id"], ctx.body,
                     idempotency_key=ctx.idempotency_key)
 
 
 def get_application(ctx):
-    return ctx.call("registry", "get_application", ctx.principal, ctx.path_params["application_id"])
+    return ctx.call("registry", "get_application", ctx.path_params["application_id"])
 
 
 def list_applications(ctx):
-    return ctx.call("registry", "list_applications", ctx.principal, status=ctx.query.get("status"),
+    return ctx.call("registry", "list_applications", status=ctx.query.get("status"),
                     limit=ctx.query["limit"], offset=ctx.query["offset"])
 
 
 def list_institutions(ctx):
-    return ctx.call("registry", "list_institutions", principal=ctx.principal, category=ctx.query.get("category"),
+    return ctx.call("registry", "list_institutions", category=ctx.query.get("category"),
                     kind=ctx.query.get("kind"), status=ctx.query.get("status"), limit=ctx.query["limit"],
                     offset=ctx.query["offset"])
 
 
 def get_institution(ctx):
-    return ctx.call("registry", "get_institution", ctx.principal, ctx.path_params["institution_id"])
+    return ctx.call("registry", "get_institution", ctx.path_params["institution_id"])
 
 
 def list_capabilities(ctx):
-    return ctx.call("registry", "list_capabilities", ctx.principal, ctx.path_params["institution_id"])
+    return ctx.call("registry", "list_capabilities", ctx.path_params["institution_id"])
 
 
 def list_qualifications(ctx):
-    return ctx.call("registry", "list_qualifications", ctx.principal, ctx.path_params["institution_id"])
+    return ctx.call("registry", "list_qualifications", ctx.path_params["institution_id"])
 
 
 def add_capability(ctx):
-    return 201, ctx.call("registry", "add_capability", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+    return 201, ctx.call("registry", "add_capability", ctx.path_params["institution_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def add_qualification(ctx):
-    return 201, ctx.call("registry", "add_qualification", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+    return 201, ctx.call("registry", "add_qualification", ctx.path_params["institution_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def submit_change(ctx):
-    return 201, ctx.call("registry", "submit_change", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+    return 201, ctx.call("registry", "submit_change", ctx.path_params["institution_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def list_changes(ctx):
-    return ctx.call("registry", "list_changes", ctx.principal, ctx.path_params["institution_id"])
+    return ctx.call("registry", "list_changes", ctx.path_params["institution_id"])
 
 
 def get_change(ctx):
-    return ctx.call("registry", "get_change", ctx.principal, ctx.path_params["institution_id"],
+    return ctx.call("registry", "get_change", ctx.path_params["institution_id"],
                     ctx.path_params["change_id"])
 
 
 def resubmit_change(ctx):
-    return ctx.call("registry", "resubmit_change", ctx.principal, ctx.path_params["institution_id"],
+    return ctx.call("registry", "resubmit_change", ctx.path_params["institution_id"],
                     ctx.path_params["change_id"], ctx.body)
 
 
 def review_change(ctx):
-    return ctx.call("registry", "review_change", ctx.principal, ctx.path_params["institution_id"],
+    return ctx.call("registry", "review_change", ctx.path_params["institution_id"],
                     ctx.path_params["change_id"], ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def deregister(ctx):
-    return ctx.call("registry", "deregister", ctx.principal, ctx.path_params["institution_id"], ctx.body,
+    return ctx.call("registry", "deregister", ctx.path_params["institution_id"], ctx.body,
                     idempotency_key=ctx.idempotency_key)
 
 
 def institution_history(ctx):
-    return ctx.call("registry", "institution_history", ctx.principal, ctx.path_params["institution_id"])
+    return ctx.call("registry", "institution_history", ctx.path_params["institution_id"])
 
 
 def notifications(ctx):
-    return ctx.call("registry", "notifications", ctx.principal, limit=ctx.query["limit"], offset=ctx.query["offset"])
+    return ctx.call("registry", "notifications", limit=ctx.query["limit"], offset=ctx.query["offset"])
 
 
 def review_clocks(ctx):
-    return ctx.call("registry", "list_review_clocks", ctx.principal)
+    return ctx.call("registry", "list_review_clocks")
 
 
 def list_windows(ctx):
-    return ctx.call("registry", "list_windows", principal=ctx.principal, kind=ctx.query.get("kind"))
+    return ctx.call("registry", "list_windows", kind=ctx.query.get("kind"))
 
 
 def get_window(ctx):
-    return ctx.call("registry", "get_window", ctx.principal, ctx.path_params["window_id"])
+    return ctx.call("registry", "get_window", ctx.path_params["window_id"])
 
 
 def create_window(ctx):
-    return 201, ctx.call("registry", "create_window", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("registry", "create_window", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def set_window_services(ctx):
-    return ctx.call("registry", "set_window_services", ctx.principal, ctx.path_params["window_id"], ctx.body)
+    return ctx.call("registry", "set_window_services", ctx.path_params["window_id"], ctx.body)
 
 
 def update_window(ctx):
-    return ctx.call("registry", "update_window", ctx.principal, ctx.path_params["window_id"], ctx.body)
+    return ctx.call("registry", "update_window", ctx.path_params["window_id"], ctx.body)
 
 
 def create_case(ctx):
-    return 201, ctx.call("registry", "create_case", ctx.principal, ctx.path_params["window_id"], ctx.body,
+    return 201, ctx.call("registry", "create_case", ctx.path_params["window_id"], ctx.body,
                          idempotency_key=ctx.idempotency_key)
 
 
 def list_cases(ctx):
-    return ctx.call("registry", "list_cases", ctx.principal, ctx.path_params["window_id"])
+    return ctx.call("registry", "list_cases", ctx.path_params["window_id"])
 
 
 def get_case(ctx):
-    return ctx.call("registry", "get_case", ctx.principal, ctx.path_params["window_id"], ctx.path_params["case_id"])
+    return ctx.call("registry", "get_case", ctx.path_params["window_id"], ctx.path_params["case_id"])
 
 
 def set_case_team(ctx):
-    return ctx.call("registry", "set_case_team", ctx.principal, ctx.path_params["window_id"],
+    return ctx.call("registry", "set_case_team", ctx.path_params["window_id"],
                     ctx.path_params["case_id"], ctx.body)
 
 
 def add_case_log(ctx):
-    return 201, ctx.call("registry", "add_case_log", ctx.principal, ctx.path_params["window_id"],
+    return 201, ctx.call("registry", "add_case_log", ctx.path_params["window_id"],
                          ctx.path_params["case_id"], ctx.body, idempotency_key=ctx.idempotency_key)
 
 
@@ -196,29 +191,29 @@ def list_trainings(ctx):
 
 
 def get_training(ctx):
-    return ctx.call("registry", "get_training", ctx.principal, ctx.path_params["training_id"])
+    return ctx.call("registry", "get_training", ctx.path_params["training_id"])
 
 
 def create_training(ctx):
-    return 201, ctx.call("registry", "create_training", ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return 201, ctx.call("registry", "create_training", ctx.body, idempotency_key=ctx.idempotency_key)
 
 
 def sign_up_training(ctx):
-    out = ctx.call("registry", "sign_up_training", ctx.principal, ctx.path_params["training_id"])
+    out = ctx.call("registry", "sign_up_training", ctx.path_params["training_id"])
     # Signing up twice is not an error: the place already held comes back, with 200 instead of 201.
     return (200 if out.get("already_signed_up") else 201), out
 
 
 def cancel_training_signup(ctx):
-    return ctx.call("registry", "cancel_training_signup", ctx.principal, ctx.path_params["training_id"])
+    return ctx.call("registry", "cancel_training_signup", ctx.path_params["training_id"])
 
 
 def my_training_signup(ctx):
-    return ctx.call("registry", "my_training_signup", ctx.principal, ctx.path_params["training_id"])
+    return ctx.call("registry", "my_training_signup", ctx.path_params["training_id"])
 
 
 def list_training_signups(ctx):
-    return ctx.call("registry", "list_training_signups", ctx.principal, ctx.path_params["training_id"])
+    return ctx.call("registry", "list_training_signups", ctx.path_params["training_id"])
 
 
 _R = "registry"

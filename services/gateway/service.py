@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 
 import eventlet
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import RecoverableConnectionError
+from kombu.exceptions import OperationalError
 from nameko.events import BROADCAST, event_handler
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
@@ -18,10 +21,11 @@ from nameko.rpc import RpcProxy
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
-from services.common import config
-from services.common.errors import BadRequest, DomainError, ServiceUnavailable, Unauthorized
+from services.common import caller, config
+from services.common.errors import BadRequest, DomainError, ServiceUnavailable
+from services.common.nameko_ext import CallerContext
 
-from .auth import RevocationList, bearer_token, decode_access_token, epoch
+from .auth import RevocationList, bearer_token
 from .http import api, internal_error_problem, json_response, problem_response
 from .routes import ROUTES, SERVICES
 from .routing import RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query
@@ -36,7 +40,13 @@ LATENCY = Histogram("qi_gateway_request_seconds", "HTTP request latency", ["rout
 RPC_LATENCY = Histogram("qi_gateway_rpc_seconds", "RPC latency seen by the gateway", ["service", "method", "outcome"])
 
 router = Router(ROUTES)
-RPC_OPTIONS = {"expiration": config.rpc_timeout(), "delivery_mode": 1}
+# Publishing fails fast when the broker is away (503 broker_unavailable) instead of
+# retrying past the RPC timeout; one retry reconnects a pooled connection the broker closed.
+RPC_OPTIONS = {"expiration": config.rpc_timeout(), "delivery_mode": 1,
+               "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}}
+# Errors meaning "the broker is unreachable or the connection broke" (kombu wraps most in OperationalError).
+BROKER_ERRORS = (OperationalError, AmqpConnectionError, RecoverableConnectionError, OSError, ConnectionError)
+BROKER_RETRY_AFTER = 5
 _openapi_cache: dict = {}
 
 
@@ -97,6 +107,7 @@ class Gateway:
     registry = RpcProxy("registry", **RPC_OPTIONS)
     matching = RpcProxy("matching", **RPC_OPTIONS)
     revocations = Revocations()
+    bus = CallerContext()
 
     # -- infrastructure endpoints ------------------------------------------------
     @api("GET", "/health")
@@ -149,7 +160,7 @@ class Gateway:
     # -- events ----------------------------------------------------------------
     @event_handler("identity", "user.session_revoked", handler_type=BROADCAST, reliable_delivery=False)
     def on_session_revoked(self, envelope):
-        self.revocations.add(envelope["data"]["sid"], epoch(envelope["data"]["expires_at"]))
+        self.revocations.add_event(envelope)
 
     # -- the API ----------------------------------------------------------------
     # Every method is routed here so that even OPTIONS/TRACE get a problem+json 405
@@ -162,7 +173,12 @@ class Gateway:
             route, params = router.match(request.path, request.method)
             route_label = route.path
             check_headers(request)
-            principal = self._principal(request)
+            token = bearer_token(request.headers.get("Authorization"))
+            principal = self._principal(token, request)
+            # Every RPC this worker makes carries the caller's token (verified again by the
+            # service), the client's address and the request id (audit metadata only).
+            self.bus.set(access_token=token, client_ip=client_ip(request),
+                         request_id=request.headers.get("X-Request-Id"))
             authorize(route, principal)
             ctx = RequestContext(
                 route=route, path_params=params, body=load_body(route, request.get_data()),
@@ -187,26 +203,35 @@ class Gateway:
         LATENCY.labels(route_label, request.method).observe(time.perf_counter() - started)
         return response
 
-    def _principal(self, request) -> dict | None:
-        token = bearer_token(request.headers.get("Authorization"))
+    def _principal(self, token: str | None, request) -> dict | None:
+        """The caller as the gateway's role checks see it; services verify the token themselves."""
         if token is None:
             return None
-        claims = decode_access_token(token)
-        if not self.revocations.loaded:
-            self.revocations.load(self._call("identity", "revoked_sessions"))
-        if self.revocations.is_revoked(claims["sid"]):
-            raise Unauthorized("Session signed out / 会话已退出", code="session_revoked")
-        return {"user_id": claims["sub"], "role": claims["role"], "sid": claims["sid"],
-                "ip": client_ip(request),
-                "request_id": request.headers.get("X-Request-Id"),
-                # Bindings from the token, for the owning services' object-level checks.
-                "institution_id": claims.get("institution_id"), "window_id": claims.get("window_id")}
+        return caller.verify_caller(token, self._is_revoked, ip=client_ip(request),
+                                    request_id=request.headers.get("X-Request-Id"))
+
+    def _is_revoked(self, sid: str) -> bool:
+        if self.revocations.needs_load():
+            try:
+                self.revocations.load(self._call("identity", "revoked_sessions"))
+            except DomainError:
+                if not self.revocations.loaded:
+                    raise
+                log.warning("reloading revoked sessions failed; keeping the current list")
+                self.revocations.loaded_at = time.monotonic()
+        return self.revocations.is_revoked(sid)
 
     def _call(self, service: str, method: str, *args, **kwargs):
+        """One RPC with a bounded wait. The principal is never an argument: the token in the
+        worker's context data proves the caller to the service."""
         started = time.perf_counter()
         outcome = "ok"
+        timeout = config.rpc_timeout()
+        # The service gives up first: a request it picks up after this is dropped, and a
+        # write that would commit after it rolls back, so a 504 here means "not done".
+        self.bus.set(deadline=time.time() + max(0.1, timeout - config.rpc_deadline_margin()))
         try:
-            with eventlet.Timeout(config.rpc_timeout()):
+            with eventlet.Timeout(timeout):
                 return getattr(getattr(self, service), method).call_async(*args, **kwargs).result()
         except eventlet.Timeout:
             outcome = "timeout"
@@ -214,7 +239,8 @@ class Gateway:
                                  code="service_timeout")
         except UnknownService:
             outcome = "down"
-            raise ServiceUnavailable(f"{service} is not running / 服务未运行", code="service_unavailable")
+            raise ServiceUnavailable(f"{service} is not running / 服务未运行", code="service_unavailable",
+                                     retry_after=BROKER_RETRY_AFTER)
         except DomainError:
             outcome = "domain_error"
             raise
@@ -222,9 +248,10 @@ class Gateway:
             outcome = "remote_error"
             log.error("remote error from %s.%s: %s", service, method, exc.exc_type)
             raise internal_error_problem()
-        except (OSError, ConnectionError) as exc:
+        except BROKER_ERRORS as exc:
             outcome = "broker_error"
+            log.warning("broker unreachable calling %s.%s: %s", service, method, exc)
             raise ServiceUnavailable(f"Message broker unreachable: {type(exc).__name__} / 消息总线不可用",
-                                     code="broker_unavailable")
+                                     code="broker_unavailable", retry_after=BROKER_RETRY_AFTER)
         finally:
             RPC_LATENCY.labels(service, method, outcome).observe(time.perf_counter() - started)

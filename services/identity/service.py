@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import functools
 
-from nameko.rpc import rpc
 from prometheus_client import Counter
 
 from services.common.consumer import run_idempotent
 from services.common.errors import Conflict, DomainError, ValidationFailed
-from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
+from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, rpc
 
 from . import accounts, tokens, verification
 from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, PhoneCodeRequest, PhoneCodeVerify, RoleChange,
@@ -44,6 +43,11 @@ class IdentityService:
     db = DatabaseProvider()
     relay = OutboxRelayProvider()
     metrics = MetricsServer()
+
+    def caller_session_revoked(self, sid) -> bool:
+        """Asked by the RPC entrypoint for every verified caller: identity checks its own database."""
+        with self.db.read() as session:
+            return tokens.session_revoked(session, sid)
 
     def _commit_then_raise(self, work):
         """Run `work(session)` in one transaction; a returned DomainError is raised

@@ -1,6 +1,8 @@
 """Access tokens (JWT) and refresh-token sessions.
 
-An access token is a short-lived HS256 JWT the gateway verifies locally. A
+An access token is a short-lived JWT signed by identity alone with its Ed25519
+key (EdDSA); the gateway and every service verify it with the public key
+(services.common.caller), so no other party can mint one. A
 refresh token is an opaque random string, stored only as its SHA-256 (it has
 256 bits of entropy, so an unsalted fast hash is enough) and rotated on every
 use. Each login is one `AuthSession`, the family of its refresh tokens.
@@ -10,9 +12,10 @@ family, the legitimate client and a thief, and the server cannot tell which is
 which; the whole session is revoked (RFC 9700 §4.14.2). The price: two tabs that
 refresh at the same instant with the same token sign the user out.
 
-Revocation must reach every gateway before the session's access tokens expire:
-`user.session_revoked` carries the sid and the moment its last access token
-expires, and `revoked_sessions()` replays the same list to a gateway that starts.
+Revocation must reach every gateway and service before the session's access
+tokens expire: `user.session_revoked` carries the sid and the moment its last
+access token expires, and `revoked_sessions()` replays the same list to a
+process that starts. Identity itself asks its database (`session_revoked`).
 
 Functions that must persist a change even though the call fails (revoking on
 reuse) return the error instead of raising it, so the caller commits first.
@@ -28,7 +31,7 @@ import uuid
 import jwt
 from sqlalchemy import select
 
-from services.common import config
+from services.common import caller, config
 from services.common.db import utcnow
 from services.common.errors import DomainError, Unauthorized
 from services.common.events import iso_utc
@@ -36,8 +39,8 @@ from services.common.outbox import record_event
 
 from .models import AuthSession, RefreshTokenRecord, User
 
-ISSUER = "qi-identity"
-ALGORITHM = "HS256"
+ISSUER = caller.ISSUER
+ALGORITHM = caller.ALGORITHM
 SOURCE = "identity"
 
 
@@ -67,25 +70,22 @@ def issue_access_token(user: User, sid: str, now: dt.datetime | None = None) -> 
         claims["window_id"] = user.window_id
     if user.institution_id:
         claims["institution_id"] = user.institution_id
-    return jwt.encode(claims, config.jwt_secret(), algorithm=ALGORITHM), expires
+    return jwt.encode(claims, caller.signing_key(), algorithm=ALGORITHM), expires
 
 
 def decode_access_token(token: str) -> dict:
     """Verified claims of an access token, or Unauthorized (bad signature, expired, wrong issuer)."""
-    if not token or not isinstance(token, str):
-        raise Unauthorized("Missing access token / 缺少访问令牌", code="invalid_token")
-    try:
-        return jwt.decode(token, config.jwt_secret(), algorithms=[ALGORITHM], issuer=ISSUER,
-                          options={"require": ["exp", "iat", "sub", "role", "sid", "iss"]})
-    except jwt.ExpiredSignatureError:
-        raise Unauthorized("Access token expired / 访问令牌已过期", code="token_expired") from None
-    except jwt.PyJWTError:
-        raise Unauthorized("Invalid access token / 访问令牌无效", code="invalid_token") from None
+    return caller.verify_token(token)
 
 
 def principal_from_claims(claims: dict, ip: str | None = None) -> dict:
-    return {"user_id": claims["sub"], "role": claims["role"], "sid": claims.get("sid"), "ip": ip,
-            "window_id": claims.get("window_id"), "institution_id": claims.get("institution_id")}
+    return caller.principal_from_claims(claims, ip=ip)
+
+
+def session_revoked(session, sid: str) -> bool:
+    """True unless `sid` is a live session: identity checks callers against its own database."""
+    auth = session.get(AuthSession, sid)
+    return auth is None or auth.revoked_at is not None
 
 
 def _new_refresh_token(session, auth: AuthSession, now: dt.datetime) -> str:

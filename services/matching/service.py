@@ -2,9 +2,9 @@
 
     nameko run --config deploy/nameko.yaml services.matching.service
 
-Window staff's window: the access token carries only user id and role, so the
-service asks identity (`get_user` on the caller's own account, which any user
-may read) whenever a visit is written or read. One RPC per visit request is
+Window staff's window: the service asks identity (`get_user` on the caller's
+own account, which any user may read; the caller's signed token travels in the
+call's context data) whenever a visit is written or read. One RPC per visit request is
 cheap, and a window re-assignment takes effect at once, with no cache to go stale.
 
 Staff-filed demands (and visits) name an enterprise account; the service asks
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY, Counter
@@ -29,7 +29,8 @@ from services.common import config, sla
 from services.common.consumer import run_idempotent
 from services.common.db import Database, engine_for
 from services.common.errors import Forbidden, NotFound
-from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler
+from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler,
+                                         rpc)
 
 from . import demands, index, search, standards
 from .schemas import (CloseDemand, DemandCreate, DemandListQuery, EngagementCreate, FollowUpCreate, LookupQuery,
@@ -153,7 +154,7 @@ class MatchingService:
         def lookup(user_id: str):
             if user_id not in seen:
                 try:
-                    seen[user_id] = self.identity.account_kind(principal, user_id)
+                    seen[user_id] = self.identity.account_kind(user_id)  # as the caller: context data carries its token
                 except NotFound:
                     seen[user_id] = None
             return seen[user_id]
@@ -244,7 +245,7 @@ class MatchingService:
     def _window_of(self, principal) -> str | None:
         if not principal or principal.get("role") != "window":
             return None
-        return self.identity.get_user(principal, principal["user_id"]).get("window_id")
+        return self.identity.get_user(principal["user_id"]).get("window_id")  # the caller's token travels along
 
     @rpc
     def log_visit(self, principal, payload, idempotency_key=None) -> dict:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from prometheus_client import REGISTRY
 
 from services.common import sla
 from services.common.consumer import run_idempotent
-from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
+from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, rpc
 
 from . import access, cases, catalogue, files, guides, institutions, training, windows
 from .schemas import (ApplicationIn, CapabilityCreate, CaseIn, CaseLogIn, CaseTeamIn, CatalogItemIn, CatalogItemUpdate,
@@ -170,17 +169,17 @@ class RegistryService:
             return institutions.list_institutions(session, principal, category=category, kind=kind, status=status,
                                                   limit=int(limit), offset=int(offset))
 
-    @rpc
+    @rpc(caller="optional")  # public: anonymous readers see the public view
     def get_institution(self, principal, institution_id) -> dict:
         with self.db.read() as session:
             return institutions.get_institution(session, principal, institution_id)
 
-    @rpc
+    @rpc(caller="optional")  # public: anonymous readers see the public view
     def list_capabilities(self, principal, institution_id) -> list:
         with self.db.read() as session:
             return institutions.list_capabilities(session, principal, institution_id)
 
-    @rpc
+    @rpc(caller="optional")  # public: anonymous readers see the public view
     def list_qualifications(self, principal, institution_id) -> list:
         with self.db.read() as session:
             return institutions.list_qualifications(session, principal, institution_id)
@@ -261,7 +260,7 @@ class RegistryService:
         with self.db.read() as session:
             return windows.list_windows(session, principal, kind=kind)
 
-    @rpc
+    @rpc(caller="optional")  # public: anonymous readers see the public view
     def get_window(self, principal, window_id) -> dict:
         with self.db.read() as session:
             return windows.get(session, principal, window_id)
@@ -328,7 +327,7 @@ class RegistryService:
         with self.db.read() as session:
             return training.list_upcoming(session, category=category, limit=int(limit), offset=int(offset))
 
-    @rpc
+    @rpc(caller="optional")  # public: anonymous readers see the public view
     def get_training(self, principal, training_id) -> dict:
         with self.db.read() as session:
             return training.get_event(session, principal, training_id)

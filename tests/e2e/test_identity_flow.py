@@ -14,7 +14,7 @@ import jwt
 import pika
 import pytest
 
-from services.common import config
+from services.common.testing import sign_access_token
 from services.common.contracts import validate_envelope
 from services.identity.demo import DEMO_ID_NUMBER, DEMO_PHONE
 
@@ -110,7 +110,10 @@ def test_registration_flow_events_reach_a_plain_amqp_subscriber(platform, api):
         admin = api.login("admin")
         changed = api.put(f"/api/v1/users/{user['id']}/role", token=admin, json={"role": "enterprise"})
         assert changed.status_code == 200, changed.text
-        assert api.post("/api/v1/auth/logout", token=token).status_code == 204
+        # The role change ended the session: identity checks every caller against its own
+        # database, so even a logout with the old token is refused at once (before any event).
+        after = api.post("/api/v1/auth/logout", token=token)
+        assert after.status_code == 401 and after.json()["code"] == "session_revoked", after.text
 
         events = subscriber.collect({"user.registered", "user.verified", "user.role_changed", "user.session_revoked"})
     finally:
@@ -176,11 +179,11 @@ def test_malformed_json_is_a_400_problem(api):
     assert response.status_code == 400 and response.json()["code"] == "invalid_json"
 
 
-def test_wrong_expired_and_revoked_tokens_get_401_and_wrong_role_403(api):
+def test_wrong_expired_and_revoked_tokens_get_401_and_wrong_role_403(api, platform):
     assert api.get("/api/v1/me").status_code == 401
     assert api.get("/api/v1/me", token="not-a-jwt").json()["code"] == "invalid_token"
-    expired = jwt.encode({"sub": "x", "role": "admin", "sid": "s", "iss": "qi-identity", "exp": int(time.time()) - 5},
-                         config.jwt_secret(), algorithm="HS256")
+    expired = sign_access_token({"sub": "x", "role": "admin", "sid": "s", "exp": int(time.time()) - 5},
+                                private_key_file=platform.private_key_file)
     response = api.get("/api/v1/me", token=expired)
     assert response.status_code == 401 and response.json()["code"] == "token_expired"
     forged = jwt.encode({"sub": "x", "role": "admin", "sid": "s", "iss": "qi-identity", "exp": int(time.time()) + 60},

@@ -6,7 +6,7 @@ import datetime as dt
 import jwt
 import pytest
 
-from services.common import config, errors
+from services.common import caller, config, errors
 from services.common.audit import list_audit
 from services.identity import accounts, tokens
 from services.identity.models import AuthSession, LoginFailure, User
@@ -171,7 +171,7 @@ def test_bad_access_tokens_are_unauthorized(db, user):
             tokens.decode_access_token(token)
         assert caught.value.code == "invalid_token"
     wrong_issuer = jwt.encode({**jwt.decode(good, options={"verify_signature": False}), "iss": "elsewhere"},
-                              config.jwt_secret(), algorithm="HS256")
+                              caller.signing_key(), algorithm="EdDSA")
     with pytest.raises(errors.Unauthorized):
         tokens.decode_access_token(wrong_issuer)
 

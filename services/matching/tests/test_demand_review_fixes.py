@@ -173,14 +173,14 @@ def test_service_asks_identity_as_the_caller(service):
     filed = service.publish_demand(OPERATOR, {**DEMAND, "enterprise_user_id": ENTERPRISE["user_id"],
                                               "channel": "phone"})
     assert filed["enterprise_user_id"] == ENTERPRISE["user_id"]
-    service.identity.account_kind.assert_called_with(OPERATOR, ENTERPRISE["user_id"])
+    service.identity.account_kind.assert_called_with(ENTERPRISE["user_id"])  # as the caller (token in context)
 
 
 def test_window_staff_filings_are_checked_once_per_request(service):
     visit = service.log_visit(WINDOW, {"enterprise_name": "泰州某电缆厂", "enterprise_user_id": ENTERPRISE["user_id"],
                                        "visited_on": "2026-09-15", "demands": [dict(DEMAND), dict(DEMAND)]})
     assert len(visit["demand_ids"]) == 2
-    lookups = [c for c in service.identity.account_kind.call_args_list if c.args[1] == ENTERPRISE["user_id"]]
+    lookups = [c for c in service.identity.account_kind.call_args_list if c.args[0] == ENTERPRISE["user_id"]]
     assert len(lookups) == 1  # memoised for the visit and its demands
     with pytest.raises(ValidationFailed) as refused:
         service.log_visit(WINDOW, {"enterprise_name": "无此企业", "enterprise_user_id": "no-such-user",

@@ -1,0 +1,174 @@
+"""Issue 8.2 and 8.3 on the running platform: a 504 means "not done"; a broker outage is a 503 the
+gateway recovers from by itself; one service process dying does not stop the platform.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from deploy.local import Platform
+from tests.e2e.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+DEMAND = {"category": "testing", "product": "塑料管材", "region": "姜堰区"}
+
+
+def metric(port: int, name: str, **labels) -> float:
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def my_demands_titled(api, token, title):
+    listed = api.get("/api/v1/demands", token=token, params={"limit": 100})
+    assert listed.status_code == 200, listed.text
+    return [d for d in listed.json()["items"] if d["title"] == title]
+
+
+def test_a_request_that_timed_out_is_not_done_later(platform, api):
+    """matching paused (SIGSTOP) while a demand is created: 504; resumed (SIGCONT): the request is
+    dropped as past its deadline and counted, nothing was created; a retry creates exactly one."""
+    enterprise = api.login("ent-demo")
+    title = f"超时需求-{uuid.uuid4().hex[:6]}"
+    port = int(platform.env["QI_METRICS_PORT_MATCHING"])
+    dropped_before = metric(port, "qi_rpc_expired_total", service="matching", method="publish_demand")
+    matching = platform.processes["matching"]
+    os.kill(matching.pid, signal.SIGSTOP)
+    try:
+        timed_out = api.post("/api/v1/demands", token=enterprise, json={**DEMAND, "title": title})
+        assert timed_out.status_code == 504, timed_out.text
+        assert timed_out.json()["code"] == "service_timeout"
+    finally:
+        os.kill(matching.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while metric(port, "qi_rpc_expired_total", service="matching", method="publish_demand") <= dropped_before:
+        assert time.monotonic() < deadline, "matching never dropped the expired request"
+        time.sleep(0.3)
+    assert my_demands_titled(api, enterprise, title) == []
+    retried = api.post("/api/v1/demands", token=enterprise, json={**DEMAND, "title": title})
+    assert retried.status_code == 201, retried.text
+    assert len(my_demands_titled(api, enterprise, title)) == 1
+
+
+def test_a_killed_service_is_restarted_by_the_launcher(platform, api):
+    victim = platform.processes["matching"]
+    os.kill(victim.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while platform.processes.get("matching") is victim or platform.processes["matching"].poll() is not None:
+        assert time.monotonic() < deadline, "matching was not restarted"
+        time.sleep(0.2)
+    assert any(name == "matching" and code == -signal.SIGKILL for name, code, _ in platform.restarts)
+    assert "matching exited with code -9; restarting in" in (platform.log_dir / "launcher.log").read_text()
+    assert all(proc.poll() is None for proc in platform.processes.values())  # nothing else stopped
+    while True:
+        response = api.get("/api/v1/search/institutions", params={"q": "检测"})
+        if response.status_code == 200:
+            break
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.5)
+
+
+class TcpProxy:
+    """Stands between a gateway and RabbitMQ so that the test can take the broker away from it
+    (close every connection and refuse new ones) without touching the shared broker."""
+
+    def __init__(self, target_port: int, port: int):
+        self.target_port, self.port = target_port, port
+        self.sockets: list[socket.socket] = []
+        self.listener = None
+
+    def start(self):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(50)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def stop(self):
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.sockets = []
+
+
+def test_broker_outage_is_a_503_and_the_gateway_recovers(platform, tmp_path):
+    amqp = platform.env["QI_AMQP_URI"]
+    broker_port = int(re.search(r"@[^:/]+:(\d+)", amqp).group(1)) if re.search(r"@[^:/]+:(\d+)", amqp) else 5672
+    proxy = TcpProxy(broker_port, free_port())
+    proxy.start()
+    env = {**platform.env, "QI_AMQP_URI": re.sub(r"@([^:/]+)(:\d+)?/", f"@127.0.0.1:{proxy.port}/", amqp, count=1),
+           "QI_GATEWAY_PORT": str(free_port()), "QI_METRICS_PORT_GATEWAY": str(free_port())}
+    gateway = Platform(env=env, log_dir=tmp_path / "log")
+    gateway.start_service("gateway")
+    url = gateway.gateway_url + "/api/v1/catalog/categories"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url, timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "the proxied gateway never answered"
+            time.sleep(0.5)
+
+        proxy.stop()  # the broker is gone for this gateway
+        for _ in range(3):
+            down = requests.get(url, timeout=15)
+            assert down.status_code == 503, down.text
+            assert down.headers["Content-Type"].startswith("application/problem+json")
+            assert down.json()["code"] == "broker_unavailable"
+            assert int(down.headers["Retry-After"]) > 0
+
+        proxy.start()  # back: the gateway reconnects by itself
+        deadline = time.monotonic() + 90
+        while True:
+            response = requests.get(url, timeout=15)
+            if response.status_code == 200:
+                break
+            assert response.status_code in (503, 504), response.text  # never a 500 meanwhile
+            assert time.monotonic() < deadline, "the gateway did not recover"
+            time.sleep(1)
+    finally:
+        gateway.stop()
+        proxy.stop()
