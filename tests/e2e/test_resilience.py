@@ -90,6 +90,7 @@ class TcpProxy:
         self.listener = None
 
     def start(self):
+        self.stopped = False
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind(("127.0.0.1", self.port))
@@ -101,6 +102,9 @@ class TcpProxy:
             try:
                 client, _ = listener.accept()
             except OSError:
+                return
+            if self.stopped:
+                client.close()
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             self.sockets += [client, upstream]
@@ -121,6 +125,11 @@ class TcpProxy:
                 pass
 
     def stop(self):
+        self.stopped = True
+        try:  # shutdown wakes a thread blocked in accept(); close alone would leave it listening
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         for s in self.sockets:
             try:
