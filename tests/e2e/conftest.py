@@ -52,7 +52,7 @@ def platform(request, amqp_uri, pg_databases, tmp_path_factory):
         "QI_DATA_DIR": str(data_dir),
         "QI_AMQP_URI": amqp_uri,
         "QI_GATEWAY_PORT": str(free_port()),
-        "QI_RPC_TIMEOUT": "3",
+        "QI_RPC_TIMEOUT": "5",  # services give up 0.5 s earlier (deadline); argon2 logins on a loaded CI host need the room
         "QI_SMS_SENDER": "log",
     }
     for service in running_services():
