@@ -133,6 +133,7 @@ class CallerState(SharedExtension):
     queue_consumer = QueueConsumer()
 
     def setup(self):
+        caller.verification_key()  # fail at start, not on the first call, if the key is missing
         self.revocations = caller.RevocationList()
         self._load_lock = threading.Lock()
         self.queue = Queue(f"qi.revocations.{self.container.service_name}.{uuid.uuid4().hex[:12]}",

@@ -88,6 +88,7 @@ class GatewayTimeout(DomainError):
 
 class Revocations(DependencyProvider):
     def setup(self):
+        caller.verification_key()  # fail at start if identity's public key is missing
         self.revocations = RevocationList()
 
     def get_dependency(self, worker_ctx):

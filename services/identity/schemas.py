@@ -280,7 +280,8 @@ class UserPage(Schema):
 
 
 class TokenOut(Schema):
-    access_token = fields.String(metadata={"description": "JWT (HS256), send as 'Authorization: Bearer ...'"})
+    access_token = fields.String(metadata={
+        "description": "JWT signed by identity (EdDSA, Ed25519), send as 'Authorization: Bearer ...'"})
     refresh_token = fields.String(metadata={"description": "Opaque, single use"})
     token_type = fields.String(metadata={"enum": ["Bearer"]})
     expires_in = fields.Integer(metadata={"description": "Seconds the access token lives"})
