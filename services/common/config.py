@@ -11,7 +11,7 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_DB_URL                | (unset)                                   | template for all services, `{service}` is replaced |
 | QI_JWT_PRIVATE_KEY_FILE  | dev: <QI_DATA_DIR>/keys/jwt-ed25519.pem   | Ed25519 PEM private key; identity alone signs access tokens |
 | QI_JWT_PUBLIC_KEY_FILE   | dev: <QI_DATA_DIR>/keys/jwt-ed25519.pub.pem | its public key; every service and the gateway verify with it |
-| QI_REVOCATION_RELOAD_SECONDS | 300                                   | a service reloads identity's revoked-session list this often (safety net for missed events) |
+| QI_REVOCATION_RELOAD_SECONDS | 60                                    | a service reloads identity's revoked-session list this often (safety net for missed events) |
 | QI_ACCESS_TOKEN_TTL      | 900                                       | seconds an access token lives |
 | QI_REFRESH_TOKEN_TTL     | 1209600                                   | seconds a refresh token lives |
 | QI_PII_KEYS              | dev-only key (warns)                      | `kid:base64key,kid2:base64key` AES-256-GCM keys |
@@ -116,7 +116,7 @@ def dev_keys_generated() -> bool:
 
 
 def revocation_reload_seconds() -> float:
-    return float(env("QI_REVOCATION_RELOAD_SECONDS", "300"))
+    return float(env("QI_REVOCATION_RELOAD_SECONDS", "60"))
 
 
 def access_token_ttl() -> int:

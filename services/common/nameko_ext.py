@@ -315,6 +315,13 @@ def rpc(fn=None, *, caller: str | None = None, expected_exceptions=DomainError, 
     return decorate(fn) if fn is not None else decorate
 
 
+class SigningKeyCheck(DependencyProvider):
+    """Identity only: refuse to start without the token signing key (rather than fail every login)."""
+
+    def setup(self):
+        caller.signing_key()
+
+
 class CallerContext(DependencyProvider):
     """For the gateway: what travels with every RPC its worker makes (nameko context data).
 

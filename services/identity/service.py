@@ -15,7 +15,7 @@ from prometheus_client import Counter
 
 from services.common.consumer import run_idempotent
 from services.common.errors import Conflict, DomainError, ValidationFailed
-from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, rpc
+from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, SigningKeyCheck, rpc
 
 from . import accounts, tokens, verification
 from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, PhoneCodeRequest, PhoneCodeVerify, RoleChange,
@@ -43,6 +43,7 @@ class IdentityService:
     db = DatabaseProvider()
     relay = OutboxRelayProvider()
     metrics = MetricsServer()
+    signing_key = SigningKeyCheck()
 
     def caller_session_revoked(self, sid) -> bool:
         """Asked by the RPC entrypoint for every verified caller: identity checks its own database."""
