@@ -120,7 +120,7 @@ def test_demand_from_publication_to_closing(platform, api, indexed):
     lab_id = indexed["lab"]["institution_id"]
     created = api.post("/api/v1/demands", token=enterprise, headers={"Idempotency-Key": uuid.uuid4().hex}, json={
         "title": "电线电缆导体电阻检测", "category": "testing", "product": "电线电缆", "parameter": "导体电阻",
-        "standard": "GB/T 3956-2008", "region": "姜堰区", "budget_yuan": 2000, "desired_cycle_working_days": 5})
+        "standard": "GB/T 3956-2008", "region": "姜堰区", "budget_yuan": "2000", "desired_cycle_working_days": 5})
     assert created.status_code == 201, created.text
     demand = created.json()
     assert {c["rule"] for c in demand["sla"]} == {"matching.demand_response", "matching.demand_recommendation"}

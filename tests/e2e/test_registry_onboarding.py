@@ -179,7 +179,7 @@ def test_object_level_authorisation(api, tokens):
     assert user.status_code == 201, user.text
     staff = api.login(username)
     cap = {"category": "testing", "item_code": "tst.matching", "product": "电线电缆", "parameter": "导体电阻",
-           "method_standard": "GB/T 3956-2008", "price_yuan": 650, "cycle_working_days": 5}
+           "method_standard": "GB/T 3956-2008", "price_yuan": "650", "cycle_working_days": 5}
     assert api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json=cap).status_code == 201
     # Idempotency-Key: a retried publish returns the first capability, a reused key with another body is a 409
     key = {"Idempotency-Key": f"cap-{uuid.uuid4().hex}"}
@@ -187,7 +187,7 @@ def test_object_level_authorisation(api, tokens):
     first = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json=keyed, headers=key)
     retried = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json=keyed, headers=key)
     assert first.status_code == 201 and retried.status_code == 201 and retried.json() == first.json()
-    reused = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json={**keyed, "price_yuan": 1},
+    reused = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json={**keyed, "price_yuan": "1"},
                       headers=key)
     assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     assert api.post(f"{API}/institutions/{theirs}/capabilities", token=staff, json=cap).status_code == 403
