@@ -268,3 +268,15 @@ def test_a_huge_package_price_is_422_not_an_overflow(service):
         service.create_package(OPERATOR, {"title": "批量检测", "institution_id": "i", "demand_ids": ["a", "b"],
                                           "package_price_yuan": 1e307})
 
+
+
+# -- issue 8 point 12: GET /sla/demands without a state -----------------------------------------------------
+def test_sla_demands_rpc_without_a_state_lists_every_running_demand_clock(db, service):
+    view = publish(db)
+    listed = service.sla_demands(OPERATOR, {})
+    assert listed["state"] == "all"
+    assert {(i["demand"]["id"], i["clock"]["rule"]) for i in listed["items"]} == {
+        (view["id"], RESPONSE), (view["id"], RECOMMENDATION)}
+    assert service.sla_demands(OPERATOR, {"state": "overdue"})["items"] == []
+    with pytest.raises(ValidationFailed):
+        service.sla_demands(OPERATOR, {"state": "late"})
