@@ -182,7 +182,8 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
         title=data["title"], description=data.get("description") or "", category=data["category"],
         item_code=data.get("item_code"), product=data.get("product"), standard=data.get("standard"),
         parameter=data.get("parameter"), region=data.get("region"), industry=data.get("industry"),
-        budget_yuan=to_money(data.get("budget_yuan")), desired_cycle_working_days=data.get("desired_cycle_working_days"),
+        budget_yuan=to_money(data.get("budget_yuan")),
+        desired_cycle_working_days=data.get("desired_cycle_working_days"),
         status="published", created_at=at)
     session.add(demand)
     session.flush()

@@ -5,6 +5,7 @@ state lists all, and a catalogue update that changes nothing writes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -49,9 +50,9 @@ def _clocks(view):
 
 
 def _events(db, event_type):
-    import json
     with db.read() as session:
-        return [json.loads(r.body) for r in session.scalars(sa.select(OutboxEvent).where(OutboxEvent.type == event_type))]
+        rows = session.scalars(sa.select(OutboxEvent).where(OutboxEvent.type == event_type))
+        return [json.loads(r.body) for r in rows]
 
 
 # -- money -------------------------------------------------------------------------------------------
