@@ -160,10 +160,12 @@ ROUTES = [
           body=m.ReferralCreate, response=m.DemandOut, roles=STAFF, status=201, idempotent_create=True),
     Route("POST", "/demands/<demand_id>/close", close_demand, "End the service / 服务结束", T, body=m.CloseDemand,
           response=m.DemandOut, roles=("enterprise",) + STAFF, idempotent_create=True,
-          description="`withdrawn` (the enterprise only) cancels the open SLA clocks; any other outcome stops them, "
-                      "met or breached. Staff close a demand that has no response yet only as `rejected` or "
+          description="`withdrawn` (the enterprise only) cancels the open SLA clocks. Closing is never the "
+                      "response or recommendation a clock waits for: a clock still open is `breached` when past "
+                      "due, else `cancelled` (a staff `rejected`/`duplicate` does answer the response clock, met "
+                      "or breached). Staff close a demand that has no response yet only as `rejected` or "
                       "`duplicate`, with the reason in `note` (409 `demand_unanswered` otherwise)."),
-    Route("GET", "/sla/demands", sla_demands, "Demands due soon or overdue / 需求时限预警", T, query=m.SlaQuery,
+    Route("GET", "/sla/demands", sla_demands, "Demand time limits: due soon, overdue, or all running / 需求时限预警", T, query=m.SlaQuery,
           response=m.SlaDemandsOut, roles=READERS),
     Route("POST", "/visits", log_visit, "Log a window visit with the demands collected / 走访记录", T,
           body=m.VisitCreate, response=m.VisitOut, roles=("window",), status=201, idempotent_create=True),

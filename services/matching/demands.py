@@ -20,7 +20,9 @@ from services.common import sla
 from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.money import CENT, money_str, to_money
 from services.common.outbox import record_event
+from services.common.workdays import get_calendar, local_date
 
 from . import search, text
 from .models import Demand, DemandEntry, IndexedInstitution, Package, PackageMember, Visit
@@ -36,9 +38,10 @@ READERS = ("operator", "admin", "regulator")
 ENTERING_STAFF = ("operator", "window", "admin")
 
 # Closing outcomes (schemas.CLOSE_OUTCOMES) with a rule attached. Only the enterprise
-# withdraws its own demand, and only a withdrawal cancels the open SLA clocks: the
-# demand went away, so there is nothing left to be late for. Every other closing
-# stops them (met or breached by due_at), so that closing cannot hide a late answer.
+# withdraws its own demand, and a withdrawal cancels the open SLA clocks: the demand
+# went away, so there is nothing left to be late for. Any other closing never counts
+# as the answer a clock still waits for (see _end_unanswered): a clock past due is
+# breached, so that closing cannot hide a late answer; one not yet due is cancelled.
 WITHDRAWN = "withdrawn"
 # Staff's outcomes for a demand the platform will not serve; they need a reason and
 # are the only way for staff to close a demand that has had no response yet.
@@ -82,6 +85,7 @@ def demand_view(session: Session, demand: Demand, detail: bool = True) -> dict:
         "id", "enterprise_user_id", "channel", "entered_by", "visit_id", "title", "description", "category",
         "item_code", "product", "standard", "parameter", "region", "industry", "budget_yuan",
         "desired_cycle_working_days", "status", "institution_id", "package_id", "outcome")}
+    view["budget_yuan"] = money_str(demand.budget_yuan)  # money travels as "1200.00", like dates as ISO text
     view["created_at"] = _iso(demand.created_at)
     view["closed_at"] = _iso(demand.closed_at)
     if detail:
@@ -96,7 +100,7 @@ def demand_view(session: Session, demand: Demand, detail: bool = True) -> dict:
             package = session.get(Package, demand.package_id)
             view["package"] = {"package_id": package.id, "title": package.title,
                                "institution_id": package.institution_id,
-                               "share_yuan": member.share_yuan if member else None}
+                               "share_yuan": money_str(member.share_yuan) if member else None}
     return view
 
 
@@ -178,7 +182,8 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
         title=data["title"], description=data.get("description") or "", category=data["category"],
         item_code=data.get("item_code"), product=data.get("product"), standard=data.get("standard"),
         parameter=data.get("parameter"), region=data.get("region"), industry=data.get("industry"),
-        budget_yuan=data.get("budget_yuan"), desired_cycle_working_days=data.get("desired_cycle_working_days"),
+        budget_yuan=to_money(data.get("budget_yuan")),
+        desired_cycle_working_days=data.get("desired_cycle_working_days"),
         status="published", created_at=at)
     session.add(demand)
     session.flush()
@@ -329,8 +334,8 @@ def follow_up(session: Session, principal: dict, demand_id: str, data: dict) -> 
 
 
 def close(session: Session, principal: dict, demand_id: str, data: dict, at: dt.datetime | None = None) -> dict:
-    """End a demand. Open SLA clocks are stopped (met/breached), except on the enterprise's
-    own withdrawal, which cancels them (R-6.3.2.1); see WITHDRAWN and DISMISSALS."""
+    """End a demand. A withdrawal cancels the open SLA clocks; otherwise a clock still open
+    was not met: breached if past due, else cancelled (R-6.3.2.1); see WITHDRAWN and DISMISSALS."""
     principal = _actor(principal)
     _require(principal, ("enterprise",) + STAFF)
     outcome, note = data["outcome"], (data.get("note") or "").strip()
@@ -359,8 +364,11 @@ def close(session: Session, principal: dict, demand_id: str, data: dict, at: dt.
     for clock in clocks:
         if outcome == WITHDRAWN:
             sla.cancel_clock(session, clock, at=at)
-        else:
+        elif clock.rule == RESPONSE_RULE and outcome in DISMISSALS:
+            # Staff's dismissal with its reason is the platform's answer to the demand.
             sla.stop_clock(session, clock, at=at)
+        else:
+            _end_unanswered(session, clock, at)
     _add_entry(session, demand, principal, "closing", {"outcome": outcome, "note": note})
     demand.status = "closed"
     demand.outcome = outcome
@@ -371,8 +379,31 @@ def close(session: Session, principal: dict, demand_id: str, data: dict, at: dt.
     return demand_view(session, demand)
 
 
+def _end_unanswered(session: Session, clock: sla.SlaClock, at: dt.datetime) -> None:
+    """The demand closes before what this clock waited for (a response, a recommendation)
+    happened, so the clock is never met. Past due it is breached (stop_clock judges
+    it so, counting a breach once); before due nothing was late and the obligation
+    ended with the demand, so it is cancelled."""
+    if clock.calendar_gap:
+        sla.recompute_due(session, clock)
+    if clock.due_at is None:
+        # The due day lies in the first year the calendar lacks: a close before that
+        # year is certainly before due; later, stop_clock refuses to guess (503).
+        year = local_date(clock.started_at).year
+        while get_calendar().is_covered(year):
+            year += 1
+        late = local_date(at).year >= year
+    else:
+        late = clock.overdue or at > clock.due_at
+    if late:
+        sla.stop_clock(session, clock, at=at)
+    else:
+        sla.cancel_clock(session, clock, at=at)
+
+
 # -- SLA list ----------------------------------------------------------------------------------
-def sla_demands(session: Session, principal: dict, state: str, now: dt.datetime | None = None) -> dict:
+def sla_demands(session: Session, principal: dict, state: str | None = None, now: dt.datetime | None = None) -> dict:
+    """Running demand clocks: overdue, due soon, or (no state) all of them, soonest due first."""
     principal = _actor(principal)
     _require(principal, READERS)
     now = now or utcnow()
@@ -380,12 +411,12 @@ def sla_demands(session: Session, principal: dict, state: str, now: dt.datetime 
               if c.subject_type == SUBJECT and c.rule in (RESPONSE_RULE, RECOMMENDATION_RULE)]
     if state == "overdue":
         clocks = [c for c in clocks if c.overdue or (c.due_at is not None and c.due_at < now)]
-    else:
+    elif state == "due_soon":
         clocks = [c for c in clocks if sla.is_due_soon(c, now)]
     demands = {d.id: d for d in session.scalars(select(Demand).where(Demand.id.in_({c.subject_id for c in clocks})))}
     items = [{"demand": demand_view(session, demands[c.subject_id], detail=False), "clock": sla.clock_view(c, now)}
              for c in clocks if c.subject_id in demands]
-    return {"state": state, "items": items, "total": len(items)}
+    return {"state": state or "all", "items": items, "total": len(items)}
 
 
 # -- visits (R-6.3.1.2) ----------------------------------------------------------------------------
@@ -478,24 +509,24 @@ def create_package(session: Session, principal: dict, data: dict) -> dict:
     if any(d.package_id or d.status == "closed" for d in demands):
         raise Conflict("A demand is already packaged or closed / 需求已打包或已结束", code="demand_not_packable")
     category, item_code, product = kinds.pop()
+    price = to_money(data["package_price_yuan"])
     package = Package(title=data["title"], industry=data.get("industry"), category=category, item_code=item_code,
                       product=product or None, institution_id=row.id, window_id=data.get("window_id"),
-                      package_price_yuan=data["package_price_yuan"], created_by=str(principal["user_id"]),
+                      package_price_yuan=price, created_by=str(principal["user_id"]),
                       created_at=utcnow())
     session.add(package)
     session.flush()
-    # Equal shares in fen, the remainder to the first demands, so shares add up exactly.
-    fen = round(data["package_price_yuan"] * 100)
-    base, extra = divmod(fen, len(demands))
+    # Equal shares in whole fen, the remainder to the first demands, so shares add up exactly.
+    base, extra = divmod(int(price / CENT), len(demands))
     for i, d in enumerate(sorted(demands, key=lambda d: d.id)):
-        share = (base + (1 if i < extra else 0)) / 100
+        share = (base + (1 if i < extra else 0)) * CENT
         session.add(PackageMember(package_id=package.id, demand_id=d.id, enterprise_user_id=d.enterprise_user_id,
                                   share_yuan=share))
         d.package_id = package.id
     session.flush()
     record_event(session, SOURCE, "package.created", package.id, {
         "package_id": package.id, "institution_id": row.id, "demand_ids": sorted(d.id for d in demands),
-        "package_price_yuan": data["package_price_yuan"]})
+        "package_price_yuan": money_str(price)})
     return package_view(session, principal, package)
 
 
@@ -507,9 +538,9 @@ def package_view(session: Session, principal: dict, package: Package) -> dict:
     return {"id": package.id, "title": package.title, "industry": package.industry, "category": package.category,
             "item_code": package.item_code, "product": package.product, "institution_id": package.institution_id,
             "window_id": package.window_id, "created_at": _iso(package.created_at),
-            "package_price_yuan": package.package_price_yuan if principal["role"] != "enterprise" else None,
+            "package_price_yuan": money_str(package.package_price_yuan) if principal["role"] != "enterprise" else None,
             "members": [{"demand_id": m.demand_id, "enterprise_user_id": m.enterprise_user_id,
-                         "share_yuan": m.share_yuan} for m in members]}
+                         "share_yuan": money_str(m.share_yuan)} for m in members]}
 
 
 def get_package(session: Session, principal: dict, package_id: str) -> dict:

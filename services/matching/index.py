@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
 from services.common.db import utcnow
+from services.common.money import to_money
 
 from . import text
 from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
@@ -168,7 +169,7 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
                  item_code=c.get("item_code"), item_name=c.get("item_name"), product=c.get("product"),
                  parameter=c.get("parameter"), method_standard=c.get("method_standard"),
                  standard_keys=" " + " ".join(text.split_standards(c.get("method_standard"))) + " ",
-                 price_yuan=c.get("price_yuan"), cycle_working_days=c.get("cycle_working_days"),
+                 price_yuan=to_money(c.get("price_yuan")), cycle_working_days=c.get("cycle_working_days"),
                  qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
     if rows:
         connection.execute(insert(IndexedCapability.__table__), rows)

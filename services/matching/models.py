@@ -3,20 +3,24 @@ and demands with everything that happens to them.
 
 The index is a read model: only `index.apply_registry_event` writes it, from the
 registry's public events (matching never reads the registry's database). The
-migrations (matching_0001, then matching_0002 for idx_rank and term points)
-create exactly these tables; change both together.
+migrations (matching_0001, then matching_0002 for idx_rank and term points,
+matching_0003 for money as Numeric) create exactly these tables; change both together.
 """
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import utcnow, new_id  # noqa: F401 (new_id re-exported)
 
 CHANNELS = ("online", "phone", "onsite", "visit")
 DEMAND_STATUSES = ("published", "responded", "recommended", "connected", "referred", "closed")
+# Money: Decimal yuan with two places (services/common/money.py); 11 integer digits
+# hold every bound the schemas allow (below ten billion) with room to spare.
+MONEY = Numeric(13, 2)
 
 
 class Base(DeclarativeBase):
@@ -80,7 +84,7 @@ class IndexedCapability(Base):
     parameter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     method_standard: Mapped[str | None] = mapped_column(String(200), nullable=True)
     standard_keys: Mapped[str] = mapped_column(String(300), nullable=False, default="")  # " GBT2828.1 JJG52 "
-    price_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    price_yuan: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     cycle_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     qualification_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
@@ -161,7 +165,7 @@ class Demand(Base):
     parameter: Mapped[str | None] = mapped_column(String(200), nullable=True)
     region: Mapped[str | None] = mapped_column(String(50), nullable=True)
     industry: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    budget_yuan: Mapped[float | None] = mapped_column(Float, nullable=True)
+    budget_yuan: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     desired_cycle_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="published")
     institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # connected to
@@ -215,7 +219,7 @@ class Package(Base):
     product: Mapped[str | None] = mapped_column(String(200), nullable=True)
     institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
     window_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    package_price_yuan: Mapped[float] = mapped_column(Float, nullable=False)
+    package_price_yuan: Mapped[Decimal] = mapped_column(MONEY, nullable=False)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
@@ -227,4 +231,4 @@ class PackageMember(Base):
     package_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     demand_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     enterprise_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    share_yuan: Mapped[float] = mapped_column(Float, nullable=False)
+    share_yuan: Mapped[Decimal] = mapped_column(MONEY, nullable=False)

@@ -11,19 +11,21 @@ import datetime as dt
 from marshmallow import Schema, ValidationError, fields, validate
 
 from services.common import errors
-from services.common.schemas import JsonNumber, SlaClockOut, load
+from services.common.money import Money
+from services.common.schemas import SlaClockOut, load
 
 from .models import CHANNELS, DEMAND_STATUSES
 from .text import CATEGORIES, standard_key
 
 QUALIFICATION_TYPES = ("CMA", "CNAS", "LEGAL_METROLOGY", "CERT_BODY", "OTHER")
 # Upper bounds on every number a client sends. Without them a value such as 1e307
-# passes validation and overflows later (round(price * 100) in packages, an
-# integer column on PostgreSQL), which surfaces as a 500 instead of a 422.
-MAX_YUAN = 1e10            # ten billion yuan: far above any testing/certification fee
+# passes validation and overflows later (a Numeric(13, 2) column, an integer
+# column on PostgreSQL), which surfaces as a 500 instead of a 422.
+YUAN_DIGITS = 10           # below ten billion yuan: far above any testing/certification fee
 MAX_CYCLE_DAYS = 3650      # ten years of working days, for filters over capabilities
 MAX_DEMAND_CYCLE_DAYS = 365
-_yuan = lambda **kw: fields.Float(validate=validate.Range(min=0, max=MAX_YUAN), **kw)  # noqa: E731
+# Money is a decimal string of yuan (services/common/money.py), stored as Numeric(13, 2).
+_yuan = lambda **kw: Money(integer_digits=YUAN_DIGITS, **kw)  # noqa: E731
 _text = lambda n, **kw: fields.String(validate=validate.Length(max=n), **kw)  # noqa: E731
 
 
@@ -160,7 +162,8 @@ class CloseDemand(Schema):
 
 
 class SlaQuery(Schema):
-    state = fields.String(required=True, validate=validate.OneOf(("due_soon", "overdue")))
+    state = fields.String(validate=validate.OneOf(("due_soon", "overdue")),
+                          metadata={"description": "Leave out to list every running demand clock"})
 
 
 class VisitCreate(Schema):
@@ -214,7 +217,7 @@ class MatchCapabilityOut(Schema):
     product = fields.String(allow_none=True)
     parameter = fields.String(allow_none=True)
     method_standard = fields.String(allow_none=True, metadata={"description": "e.g. GB/T 2828.1-2012"})
-    price_yuan = JsonNumber(allow_none=True)
+    price_yuan = _yuan(allow_none=True)
     cycle_working_days = fields.Integer(allow_none=True)
     qualification_id = fields.String(allow_none=True)
 
@@ -318,7 +321,7 @@ class DemandPackageOut(Schema):
     package_id = fields.String()
     title = fields.String()
     institution_id = fields.String()
-    share_yuan = JsonNumber(allow_none=True, metadata={"description": "This demand's share of the package price"})
+    share_yuan = _yuan(allow_none=True, metadata={"description": "This demand's share of the package price"})
 
 
 class DemandOut(Schema):
@@ -336,7 +339,7 @@ class DemandOut(Schema):
     parameter = fields.String(allow_none=True)
     region = fields.String(allow_none=True)
     industry = fields.String(allow_none=True)
-    budget_yuan = JsonNumber(allow_none=True)
+    budget_yuan = _yuan(allow_none=True)
     desired_cycle_working_days = fields.Integer(allow_none=True)
     status = fields.String(metadata={"description": ", ".join(DEMAND_STATUSES)})
     institution_id = fields.String(allow_none=True, metadata={"description": "Institution it is connected to"})
@@ -378,8 +381,8 @@ class SlaDemandOut(Schema):
 
 
 class SlaDemandsOut(Schema):
-    state = fields.String(metadata={"description": "due_soon or overdue"})
-    items = fields.List(fields.Nested(SlaDemandOut), metadata={"description": "One entry per late or due clock"})
+    state = fields.String(metadata={"description": "due_soon, overdue, or all when no state was asked for"})
+    items = fields.List(fields.Nested(SlaDemandOut), metadata={"description": "One entry per clock listed"})
     total = fields.Integer()
 
 
@@ -416,7 +419,7 @@ class PackageGroupsOut(Schema):
 class PackageMemberOut(Schema):
     demand_id = fields.String()
     enterprise_user_id = fields.String()
-    share_yuan = JsonNumber()
+    share_yuan = _yuan()
 
 
 class PackageOut(Schema):
@@ -429,6 +432,6 @@ class PackageOut(Schema):
     institution_id = fields.String()
     window_id = fields.String(allow_none=True)
     created_at = fields.String()
-    package_price_yuan = JsonNumber(allow_none=True, metadata={"description": "Null for an enterprise"})
+    package_price_yuan = _yuan(allow_none=True, metadata={"description": "Null for an enterprise"})
     members = fields.List(fields.Nested(PackageMemberOut),
                           metadata={"description": "An enterprise sees only its own demands"})

@@ -31,6 +31,7 @@ from sqlalchemy import Integer, and_, case, exists, func, literal_column, or_, s
 from sqlalchemy.orm import Session
 
 from services.common.errors import ValidationFailed
+from services.common.money import to_money
 
 from . import text
 from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
@@ -65,7 +66,7 @@ def _capability_condition(params: dict, owner=IndexedInstitution.id):
     (of the institution whose id is the column `owner`)."""
     conditions = []
     if params.get("price_max") is not None:
-        conditions.append(IndexedCapability.price_yuan <= params["price_max"])
+        conditions.append(IndexedCapability.price_yuan <= to_money(params["price_max"]))
     if params.get("cycle_max") is not None:
         conditions.append(IndexedCapability.cycle_working_days <= params["cycle_max"])
     if not conditions:
@@ -220,7 +221,8 @@ def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
     keys = text.split_standards(cap.get("method_standard"))
     if key and key not in keys:
         return False
-    if params.get("price_max") is not None and (cap.get("price_yuan") is None or cap["price_yuan"] > params["price_max"]):
+    if params.get("price_max") is not None and (cap.get("price_yuan") is None
+                                                or to_money(cap["price_yuan"]) > to_money(params["price_max"])):
         return False
     if params.get("cycle_max") is not None and (cap.get("cycle_working_days") is None
                                                 or cap["cycle_working_days"] > params["cycle_max"]):

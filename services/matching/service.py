@@ -234,7 +234,7 @@ class MatchingService:
     def sla_demands(self, principal, params) -> dict:
         query = load(SlaQuery, params or {})
         with self.db.read() as session:
-            return demands.sla_demands(session, principal, query["state"])
+            return demands.sla_demands(session, principal, query.get("state"))
 
     @rpc
     def list_open_clocks(self, principal, overdue=None) -> list:

@@ -103,8 +103,12 @@ def create_item(session: Session, principal: dict, data: dict) -> dict:
 
 
 def update_item(session: Session, principal: dict, code: str, data: dict) -> dict:
+    """Change name or visibility; an update that changes nothing writes nothing
+    (no audit row, no `catalogue.changed`) and returns the item as it is."""
     item = get_item(session, code)
     before = {k: getattr(item, k) for k in data}
+    if before == data:
+        return item_view(session, code)
     for key, value in data.items():
         setattr(item, key, value)
     item.updated_at = utcnow()

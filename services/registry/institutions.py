@@ -32,6 +32,7 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import iso_utc
+from services.common.money import money_str, to_money
 from services.common.outbox import record_event
 from services.common.pii import mask_name
 from services.common.workdays import local_date
@@ -177,7 +178,8 @@ def _stored_payload(session: Session, data: dict, prepared: dict) -> dict:
         entry["certificate"] = files.store(session, prepared[("qualifications", i, "certificate")])
         qualifications.append(entry)
     return {"institution": institution, "attachments": attachments, "qualifications": qualifications,
-            "capabilities": data["capabilities"]}
+            # Money kept in its JSON form ("650.50"): the payload is a JSON column.
+            "capabilities": [{**c, "price_yuan": money_str(c["price_yuan"])} for c in data["capabilities"]]}
 
 
 # -- applications ---------------------------------------------------------------------
@@ -376,7 +378,7 @@ def create_institution(session: Session, principal: dict | None, institution_id:
     for cap in capabilities:
         session.add(Capability(id=new_id(), institution_id=inst.id, category=cap["category"],
                                item_code=cap["item_code"], product=cap["product"], parameter=cap["parameter"],
-                               method_standard=cap["method_standard"], price_yuan=cap["price_yuan"],
+                               method_standard=cap["method_standard"], price_yuan=to_money(cap["price_yuan"]),
                                cycle_working_days=cap["cycle_working_days"],
                                qualification_id=refs.get(cap.get("qualification_ref")), created_at=at))
     session.flush()
@@ -399,10 +401,9 @@ def _qualification_view(q: Qualification) -> dict:
 
 
 def _capability_view(c: Capability, item_names: dict) -> dict:
-    price = float(c.price_yuan)
     return {"capability_id": c.id, "category": c.category, "item_code": c.item_code,
             "item_name": item_names.get(c.item_code, c.item_code), "product": c.product, "parameter": c.parameter,
-            "method_standard": c.method_standard, "price_yuan": int(price) if price.is_integer() else price,
+            "method_standard": c.method_standard, "price_yuan": money_str(c.price_yuan),
             "cycle_working_days": c.cycle_working_days, "qualification_id": c.qualification_id}
 
 
@@ -543,7 +544,7 @@ def add_capability(session: Session, principal: dict, institution_id: str, data:
         raise ValidationFailed("The capability cannot be published / 服务能力无法发布", errors=errors)
     cap = Capability(id=new_id(), institution_id=inst.id, category=data["category"], item_code=data["item_code"],
                      product=data["product"], parameter=data["parameter"], method_standard=data["method_standard"],
-                     price_yuan=data["price_yuan"], cycle_working_days=data["cycle_working_days"],
+                     price_yuan=to_money(data["price_yuan"]), cycle_working_days=data["cycle_working_days"],
                      qualification_id=qual_id or None, created_at=at or utcnow())
     session.add(cap)
     session.flush()

@@ -16,7 +16,8 @@ import datetime as dt
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from services.common import errors, pii
-from services.common.schemas import JsonNumber, SlaClockOut, load
+from services.common.money import Money
+from services.common.schemas import SlaClockOut, load
 
 from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
 from .models import (CASE_LOG_KINDS, CASE_ROLES, CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, TRAINING_MODES,
@@ -126,7 +127,7 @@ class CapabilityIn(_Strict):
     product = _text(200)
     parameter = _text(200)
     method_standard = _text(100, metadata={"description": "e.g. GB/T 2828.1-2012"})
-    price_yuan = fields.Float(required=True, validate=validate.Range(min=0, max=10_000_000))
+    price_yuan = Money(integer_digits=8, required=True)  # below 100 million yuan
     cycle_working_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=365))
     qualification_ref = fields.String(validate=validate.Length(max=50))
     qualification_id = fields.String(validate=validate.Length(max=36))
@@ -389,7 +390,7 @@ class CapabilityOut(Schema):
     product = fields.String()
     parameter = fields.String()
     method_standard = fields.String()
-    price_yuan = JsonNumber(metadata={"description": "As published: a whole number of yuan stays an integer"})
+    price_yuan = Money(integer_digits=8)
     cycle_working_days = fields.Integer()
     qualification_id = fields.String(allow_none=True)
 

@@ -120,7 +120,7 @@ def test_demand_from_publication_to_closing(platform, api, indexed):
     lab_id = indexed["lab"]["institution_id"]
     created = api.post("/api/v1/demands", token=enterprise, headers={"Idempotency-Key": uuid.uuid4().hex}, json={
         "title": "电线电缆导体电阻检测", "category": "testing", "product": "电线电缆", "parameter": "导体电阻",
-        "standard": "GB/T 3956-2008", "region": "姜堰区", "budget_yuan": 2000, "desired_cycle_working_days": 5})
+        "standard": "GB/T 3956-2008", "region": "姜堰区", "budget_yuan": "2000", "desired_cycle_working_days": 5})
     assert created.status_code == 201, created.text
     demand = created.json()
     assert {c["rule"] for c in demand["sla"]} == {"matching.demand_response", "matching.demand_recommendation"}
@@ -214,7 +214,57 @@ def test_staff_close_an_unanswered_demand_only_as_rejected_or_duplicate(api):
     assert api.post(close, token=operator, json={"outcome": "rejected"}).status_code == 422  # no reason
     closed = api.post(close, token=operator, json={"outcome": "rejected", "note": "非检验检测需求"})
     assert closed.status_code == 200, closed.text
-    assert {c["state"] for c in closed.json()["sla"]} <= {"met", "breached"}  # stopped, never cancelled
+    states = {c["rule"]: c["state"] for c in closed.json()["sla"]}
+    assert states["matching.demand_response"] in {"met", "breached"}  # the dismissal answers it
+    assert states["matching.demand_recommendation"] == "cancelled"  # none made, none owed, not yet due
+
+
+def test_closing_a_responded_demand_without_recommending_does_not_meet_that_clock(api):
+    enterprise, operator = api.login("ent-demo"), api.login("operator1")
+    demand = api.post("/api/v1/demands", token=enterprise, json=NEW_DEMAND).json()
+    assert api.post(f"/api/v1/demands/{demand['id']}/responses", token=operator,
+                    json={"message": "已收到"}).status_code == 201
+    closed = api.post(f"/api/v1/demands/{demand['id']}/close", token=operator, json={"outcome": "completed"})
+    assert closed.status_code == 200, closed.text
+    assert {c["rule"]: c["state"] for c in closed.json()["sla"]} == {
+        "matching.demand_response": "met", "matching.demand_recommendation": "cancelled"}
+
+
+def test_sla_demands_without_a_state_lists_every_running_clock(api):
+    enterprise, operator = api.login("ent-demo"), api.login("operator1")
+    demand = api.post("/api/v1/demands", token=enterprise, json=NEW_DEMAND).json()
+    listed = api.get("/api/v1/sla/demands", token=operator)
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["state"] == "all" and body["total"] == len(body["items"])
+    assert {i["clock"]["rule"] for i in body["items"] if i["demand"]["id"] == demand["id"]} == {
+        "matching.demand_response", "matching.demand_recommendation"}
+    for state in ("due_soon", "overdue"):
+        assert api.get("/api/v1/sla/demands", token=operator, params={"state": state}).status_code == 200
+    assert api.get("/api/v1/sla/demands", token=operator, params={"state": "late"}).status_code == 422
+    assert api.get("/api/v1/sla/demands", token=enterprise).status_code == 403
+
+
+def test_money_is_one_decimal_string_form(api, indexed):
+    enterprise, operator = api.login("ent-demo"), api.login("operator1")
+    created = api.post("/api/v1/demands", token=enterprise, json={**NEW_DEMAND, "budget_yuan": "1999.9"})
+    assert created.status_code == 201, created.text
+    assert created.json()["budget_yuan"] == "1999.90"
+    for bad in (1999.9, "1.234", "-1", "1e3"):
+        refused = api.post("/api/v1/demands", token=enterprise, json={**NEW_DEMAND, "budget_yuan": bad})
+        assert refused.status_code == 422 and "budget_yuan" in refused.json()["errors"], bad
+    found = api.get("/api/v1/search/institutions", params={"q": "电线电缆", "price_max": "800.00"}).json()["items"]
+    lab = next(i for i in found if i["institution_id"] == indexed["lab"]["institution_id"])
+    assert [c["price_yuan"] for c in lab["matched_capabilities"]] == ["800.00"]
+    assert indexed["lab"]["institution_id"] not in ids(api.get(
+        "/api/v1/search/institutions", params={"q": "电线电缆", "price_max": "799.99"}))
+    second = api.post("/api/v1/demands", token=enterprise, json=NEW_DEMAND).json()
+    package = api.post("/api/v1/packages", token=operator, json={
+        "title": "塑料管材批量检测", "institution_id": indexed["lab"]["institution_id"], "package_price_yuan": "1000.01",
+        "demand_ids": [created.json()["id"], second["id"]]})
+    assert package.status_code == 201, package.text
+    assert package.json()["package_price_yuan"] == "1000.01"
+    assert sorted(m["share_yuan"] for m in package.json()["members"]) == ["500.00", "500.01"]
 
 
 def test_staff_file_only_for_active_enterprise_accounts(api):
@@ -243,9 +293,9 @@ def test_huge_numbers_are_422(api):
     for params in ({"price_max": "1e307"}, {"cycle_max": str(10 ** 20)}, {"limit": "100000"}):
         assert api.get("/api/v1/search/institutions", params=params).status_code == 422, params
     package = api.post("/api/v1/packages", token=operator, json={
-        "title": "批量检测", "institution_id": "x", "demand_ids": ["a", "b"], "package_price_yuan": 1e307})
+        "title": "批量检测", "institution_id": "x", "demand_ids": ["a", "b"], "package_price_yuan": "1" + "0" * 307})
     assert package.status_code == 422 and "package_price_yuan" in package.json()["errors"]
-    demand = api.post("/api/v1/demands", token=enterprise, json={**NEW_DEMAND, "budget_yuan": 1e307})
+    demand = api.post("/api/v1/demands", token=enterprise, json={**NEW_DEMAND, "budget_yuan": "10000000000"})
     assert demand.status_code == 422 and "budget_yuan" in demand.json()["errors"]
 
 

@@ -34,10 +34,10 @@ def tokens(api):
 class Subscriber:
     """An outside agency: kombu, its own durable queue bound to registry.events (not nameko)."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, routing_key: str = "institution.*"):
         self.conn = Connection(uri)
         exchange = Exchange("registry.events", type="topic", durable=True, auto_delete=False)
-        self.queue = Queue(f"agency-test.{uuid.uuid4().hex[:8]}", exchange=exchange, routing_key="institution.*",
+        self.queue = Queue(f"agency-test.{uuid.uuid4().hex[:8]}", exchange=exchange, routing_key=routing_key,
                            durable=True, auto_delete=False)
         self.queue(self.conn.default_channel).declare()
         self.received: list[dict] = []
@@ -103,6 +103,7 @@ def test_apply_return_resubmit_approve_and_event_on_the_bus(api, platform, token
         event = subscriber.wait_for("institution.approved", inst_id)
         assert contracts.validate_envelope(event) == "institution.approved"
         assert event["data"]["snapshot"]["capabilities"][0]["method_standard"] == "GB 4706.1-2005"
+        assert event["data"]["snapshot"]["capabilities"][0]["price_yuan"] == "3200.00"  # money: one JSON form
 
         public = api.get(f"{API}/institutions/{inst_id}")
         assert public.status_code == 200 and public.json()["status"] == "active"
@@ -179,7 +180,7 @@ def test_object_level_authorisation(api, tokens):
     assert user.status_code == 201, user.text
     staff = api.login(username)
     cap = {"category": "testing", "item_code": "tst.matching", "product": "电线电缆", "parameter": "导体电阻",
-           "method_standard": "GB/T 3956-2008", "price_yuan": 650, "cycle_working_days": 5}
+           "method_standard": "GB/T 3956-2008", "price_yuan": "650", "cycle_working_days": 5}  # money: a string
     assert api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json=cap).status_code == 201
     # Idempotency-Key: a retried publish returns the first capability, a reused key with another body is a 409
     key = {"Idempotency-Key": f"cap-{uuid.uuid4().hex}"}
@@ -187,7 +188,7 @@ def test_object_level_authorisation(api, tokens):
     first = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json=keyed, headers=key)
     retried = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json=keyed, headers=key)
     assert first.status_code == 201 and retried.status_code == 201 and retried.json() == first.json()
-    reused = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json={**keyed, "price_yuan": 1},
+    reused = api.post(f"{API}/institutions/{mine}/capabilities", token=staff, json={**keyed, "price_yuan": "1"},
                       headers=key)
     assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
     assert api.post(f"{API}/institutions/{theirs}/capabilities", token=staff, json=cap).status_code == 403
@@ -221,6 +222,28 @@ def test_guides_public_versioned_operator_only(api, tokens):
     versions = api.get(f"{API}/guides/met.calibration/versions").json()
     assert versions[0]["current"] and not versions[1]["current"]
     assert api.get(f"{API}/guides/met.calibration/versions/{version}").json()["version"] == version
+
+
+def test_a_catalogue_update_that_changes_nothing_publishes_nothing(api, platform, tokens):
+    """Issue 8 point 12: PUT with the item's current values answers the item and writes no event."""
+    path = f"{API}/catalog/items/std.training"
+    item = next(i for i in api.get(f"{API}/catalog/items").json() if i["code"] == "std.training")
+    subscriber = Subscriber(platform.env["QI_AMQP_URI"], routing_key="catalogue.*")
+    try:
+        same = api.put(path, token=tokens["operator1"], json={"name_zh": item["name_zh"], "name_en": item["name_en"]})
+        assert same.status_code == 200, same.text
+        assert same.json()["name_zh"] == item["name_zh"]
+        changed = api.put(path, token=tokens["operator1"], json={"name_en": item["name_en"] + " (e2e)"})
+        assert changed.status_code == 200 and changed.json()["name_en"].endswith("(e2e)")
+        subscriber.wait_for("catalogue.changed", "catalogue")
+        # In order on one queue: had the no-change PUT published, its event would have come first.
+        assert [e["type"] for e in subscriber.received] == ["catalogue.changed"]
+        names = [i["name_en"] for c in subscriber.received[0]["data"]["categories"] for i in c["items"]
+                 if i["code"] == "std.training"]
+        assert names == [item["name_en"] + " (e2e)"]
+    finally:
+        subscriber.close()
+        api.put(path, token=tokens["operator1"], json={"name_en": item["name_en"]})
 
 
 def test_catalogue_and_demo_data_public(api):

@@ -122,7 +122,7 @@ def test_search_lookup_and_profile_keep_every_field(mdb):
             check(f"GET /lookups/{kind}", {"lookup": kind, **search.search(session, {"limit": 20, **preset})})
         found = check("GET /search/institutions/<institution_id>",
                       search.get_institution(session, lab["institution_id"]))
-    assert {c["price_yuan"] for c in found["capabilities"]} == {800, 650.5}
+    assert {c["price_yuan"] for c in found["capabilities"]} == {"800.00", "650.50"}
     assert found["park"] == "泰州医药高新区"
 
 
@@ -147,7 +147,7 @@ def test_demand_life_visits_and_packages_keep_every_field(mdb):
     lookup = people.get
     body = {"title": "电线电缆导体电阻检测", "description": "出口前需要检测报告", "category": "testing",
             "item_code": "tst.cable", "product": "电线电缆", "parameter": "导体电阻", "standard": "GB/T 3956-2008",
-            "region": "海陵区", "industry": "线缆", "budget_yuan": 2000, "desired_cycle_working_days": 5}
+            "region": "海陵区", "industry": "线缆", "budget_yuan": "2000", "desired_cycle_working_days": 5}
 
     def act(endpoint, fn, *args, **kwargs):
         with mdb.transaction() as session:
@@ -200,13 +200,13 @@ def test_demand_life_visits_and_packages_keep_every_field(mdb):
     assert groups["items"]
     package = act("POST /packages", demands.create_package, OPERATOR, schemas.load(schemas.PackageCreate, {
         "title": "线缆检测打包", "industry": "线缆", "institution_id": lab["institution_id"], "window_id": "win-1",
-        "package_price_yuan": 3000, "demand_ids": [first["id"], visit["demand_ids"][0]]}))
+        "package_price_yuan": "3000", "demand_ids": [first["id"], visit["demand_ids"][0]]}))
     with mdb.read() as session:
         check("GET /packages/<package_id>", demands.get_package(session, OPERATOR, package["id"]))
         mine = check("GET /packages/<package_id>", demands.get_package(session, ENTERPRISE, package["id"]))
         assert mine["package_price_yuan"] is None and len(mine["members"]) == 1
         packaged = check("GET /demands/<demand_id>", demands.get_demand(session, ENTERPRISE, first["id"]))
-    assert packaged["package"]["share_yuan"] == 1500
+    assert packaged["package"]["share_yuan"] == "1500.00"
 
 
 # -- registry ---------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_application_institution_and_changes_keep_every_field(rdb):
     staff = {"user_id": "inst-staff", "role": "institution", "institution_id": inst_id}
     _act(rdb, "POST /institutions/<institution_id>/capabilities", institutions.add_capability, staff, inst_id,
          load(CapabilityCreate, {"category": "testing", "item_code": "tst.matching", "product": "电线电缆",
-                                 "parameter": "导体电阻", "method_standard": "GB/T 3956-2008", "price_yuan": 650.5,
+                                 "parameter": "导体电阻", "method_standard": "GB/T 3956-2008", "price_yuan": "650.5",
                                  "cycle_working_days": 5}))
     profile = _read(rdb, "GET /institutions/<institution_id>", institutions.get_institution, staff, inst_id)
     assert "legal_representative" in profile and len(profile["capabilities"]) == 2

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 
 from services.common.events import make_envelope
+from services.common.money import money_str
 from services.common.outbox import OutboxEvent
 
 ENTERPRISE = {"user_id": "11111111-1111-4111-8111-111111111111", "role": "enterprise"}
@@ -16,10 +17,10 @@ WINDOW = {"user_id": "win-1", "role": "window"}
 
 
 def capability(category="testing", item_name="电线电缆检测", product="电线电缆", parameter="导体电阻",
-               method_standard="GB/T 3956-2008", price=800.0, cycle=5, qualification_id=None, item_code=None, **kw):
+               method_standard="GB/T 3956-2008", price="800.00", cycle=5, qualification_id=None, item_code=None, **kw):
     return {"capability_id": kw.pop("capability_id", str(uuid.uuid4())), "category": category, "item_code": item_code,
             "item_name": item_name, "product": product, "parameter": parameter, "method_standard": method_standard,
-            "price_yuan": price, "cycle_working_days": cycle, "qualification_id": qualification_id, **kw}
+            "price_yuan": money_str(price), "cycle_working_days": cycle, "qualification_id": qualification_id, **kw}
 
 
 def qualification(type_="CMA", valid_to="2030-12-31", status="valid", qualification_id=None):

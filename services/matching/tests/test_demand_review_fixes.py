@@ -1,6 +1,8 @@
 """Review findings on demands: closing vs the SLA clocks (R-6.3.2.1), Idempotency-Key on
 every creating write (API.md), staff filing only for active enterprise accounts, and
 upper bounds on every number a client sends."""
+from decimal import Decimal
+
 import pytest
 from prometheus_client import REGISTRY
 
@@ -39,8 +41,9 @@ def test_operator_closing_an_unanswered_demand_late_counts_the_breach(db):
 
     assert _sample("qi_sla_breached_total", RESPONSE) == breached + 1
     assert clocks(closed)[RESPONSE]["state"] == "breached"
-    assert clocks(closed)[RECOMMENDATION]["state"] == "met"  # dismissed within the 3 days
-    assert _sample("qi_sla_met_total", RECOMMENDATION) == met + 1
+    # Dismissed within the 3 days: no recommendation was made, none is owed any more.
+    assert clocks(closed)[RECOMMENDATION]["state"] == "cancelled"
+    assert _sample("qi_sla_met_total", RECOMMENDATION) == met
     assert (closed["status"], closed["outcome"]) == ("closed", "rejected")
     assert closed["timeline"][-1]["note"] == "不属于检验检测服务范围"
 
@@ -70,12 +73,12 @@ def test_only_the_enterprise_withdrawing_cancels_the_clocks(db):
     assert events(db, "demand.closed")[0]["data"]["outcome"] == "withdrawn"
 
 
-def test_the_enterprise_closing_for_another_reason_stops_the_clocks(db):
+def test_the_enterprise_closing_for_another_reason_is_never_the_answer(db):
     view = publish(db, at=utc(2026, 9, 18, 10, 0))
     breached = _sample("qi_sla_breached_total", RESPONSE)
     closed = close(db, ENTERPRISE, view["id"], at=utc(2026, 9, 21, 9, 0), outcome="cancelled")
-    assert clocks(closed)[RESPONSE]["state"] == "breached"
-    assert clocks(closed)[RECOMMENDATION]["state"] == "met"
+    assert clocks(closed)[RESPONSE]["state"] == "breached"  # past due, unanswered
+    assert clocks(closed)[RECOMMENDATION]["state"] == "cancelled"  # not yet due, never recommended
     assert _sample("qi_sla_breached_total", RESPONSE) == breached + 1
 
 
@@ -84,6 +87,43 @@ def test_staff_close_an_answered_demand_with_any_outcome(db):
     with db.transaction() as session:
         demands.respond(session, OPERATOR, view["id"], {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
     closed = close(db, OPERATOR, view["id"], at=utc(2026, 9, 15, 9, 0), outcome="unresolved", note="企业未再联系")
+    assert {c["rule"]: c["state"] for c in closed["sla"]} == {RESPONSE: "met", RECOMMENDATION: "cancelled"}
+
+
+# Issue 8 point 12: a responded demand closed without any recommendation.
+def test_closing_a_responded_demand_before_the_recommendation_is_due_cancels_that_clock(db):
+    # Published Monday 14 Sep 2026: recommendation due Thursday 17 (3 working days).
+    view = publish(db, at=utc(2026, 9, 14, 9, 0))
+    with db.transaction() as session:
+        demands.respond(session, OPERATOR, view["id"], {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
+    met, breached = _sample("qi_sla_met_total", RECOMMENDATION), _sample("qi_sla_breached_total", RECOMMENDATION)
+    closed = close(db, OPERATOR, view["id"], at=utc(2026, 9, 16, 9, 0), outcome="completed")
+    recommendation = clocks(closed)[RECOMMENDATION]
+    assert recommendation["state"] == "cancelled" and recommendation["history"][-1]["action"] == "cancel"
+    assert clocks(closed)[RESPONSE]["state"] == "met"
+    assert (_sample("qi_sla_met_total", RECOMMENDATION), _sample("qi_sla_breached_total", RECOMMENDATION)) \
+        == (met, breached)
+
+
+def test_closing_a_responded_demand_after_the_recommendation_was_due_is_a_breach(db):
+    view = publish(db, at=utc(2026, 9, 14, 9, 0))
+    with db.transaction() as session:
+        demands.respond(session, OPERATOR, view["id"], {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
+    met, breached = _sample("qi_sla_met_total", RECOMMENDATION), _sample("qi_sla_breached_total", RECOMMENDATION)
+    closed = close(db, OPERATOR, view["id"], at=utc(2026, 9, 18, 9, 0), outcome="unresolved", note="无机构可承接")
+    assert clocks(closed)[RECOMMENDATION]["state"] == "breached"
+    assert _sample("qi_sla_breached_total", RECOMMENDATION) == breached + 1
+    assert _sample("qi_sla_met_total", RECOMMENDATION) == met
+
+
+def test_a_recommendation_made_in_time_stays_met_when_the_demand_closes(db):
+    lab = profile()
+    apply(db, profile_event(lab))
+    view = publish(db, at=utc(2026, 9, 14, 9, 0))
+    with db.transaction() as session:
+        demands.recommend(session, OPERATOR, view["id"], {"institutions": [{"institution_id": lab["institution_id"]}]},
+                          at=utc(2026, 9, 15, 9, 0))
+    closed = close(db, OPERATOR, view["id"], at=utc(2026, 9, 30, 9, 0), outcome="completed")
     assert {c["rule"]: c["state"] for c in closed["sla"]} == {RESPONSE: "met", RECOMMENDATION: "met"}
 
 
@@ -196,7 +236,7 @@ def test_window_staff_filings_are_checked_once_per_request(service):
     (schemas.PackageCreate, {"title": "批量检测", "institution_id": "i", "demand_ids": ["a", "b"],
                              "package_price_yuan": 1e307}, "package_price_yuan"),
     (schemas.PackageCreate, {"title": "批量检测", "institution_id": "i", "demand_ids": ["a", "b"],
-                             "package_price_yuan": 10 ** 400}, "package_price_yuan"),
+                             "package_price_yuan": "10000000000"}, "package_price_yuan"),
     (schemas.DemandCreate, {**DEMAND, "budget_yuan": 1e307}, "budget_yuan"),
     (schemas.DemandCreate, {**DEMAND, "desired_cycle_working_days": 10 ** 30}, "desired_cycle_working_days"),
     (schemas.VisitCreate, {"enterprise_name": "某厂", "visited_on": "2026-09-15",
@@ -218,9 +258,9 @@ def test_huge_numbers_are_a_validation_error(schema, payload, field):
 
 def test_the_bounds_still_admit_real_values():
     loaded = schemas.load(schemas.PackageCreate, {"title": "批量检测", "institution_id": "i", "demand_ids": ["a", "b"],
-                                                  "package_price_yuan": schemas.MAX_YUAN})
-    assert loaded["package_price_yuan"] == 1e10
-    assert schemas.load(schemas.SearchQuery, {"cycle_max": 3650, "price_max": 0})["cycle_max"] == 3650
+                                                  "package_price_yuan": "9999999999.99"})
+    assert loaded["package_price_yuan"] == Decimal("9999999999.99")
+    assert schemas.load(schemas.SearchQuery, {"cycle_max": 3650, "price_max": "0"})["cycle_max"] == 3650
 
 
 def test_a_huge_package_price_is_422_not_an_overflow(service):
@@ -228,3 +268,15 @@ def test_a_huge_package_price_is_422_not_an_overflow(service):
         service.create_package(OPERATOR, {"title": "批量检测", "institution_id": "i", "demand_ids": ["a", "b"],
                                           "package_price_yuan": 1e307})
 
+
+
+# -- issue 8 point 12: GET /sla/demands without a state -----------------------------------------------------
+def test_sla_demands_rpc_without_a_state_lists_every_running_demand_clock(db, service):
+    view = publish(db)
+    listed = service.sla_demands(OPERATOR, {})
+    assert listed["state"] == "all"
+    assert {(i["demand"]["id"], i["clock"]["rule"]) for i in listed["items"]} == {
+        (view["id"], RESPONSE), (view["id"], RECOMMENDATION)}
+    assert service.sla_demands(OPERATOR, {"state": "overdue"})["items"] == []
+    with pytest.raises(ValidationFailed):
+        service.sla_demands(OPERATOR, {"state": "late"})

@@ -23,7 +23,7 @@ def utc(*args):
 
 DEMAND = {"title": "电线电缆导体电阻检测", "description": "出口前需要检测报告", "category": "testing",
           "product": "电线电缆", "parameter": "导体电阻", "standard": "GB/T 3956-2008", "region": "海陵区",
-          "budget_yuan": 2000, "desired_cycle_working_days": 5}
+          "budget_yuan": "2000", "desired_cycle_working_days": 5}
 
 
 # What identity's get_user tells staff about these accounts (role and status are what count).
@@ -147,8 +147,9 @@ def test_engagement_follow_up_close_and_events(db):
         demands.follow_up(session, OPERATOR, view["id"], {"kind": "problem", "note": "样品延误，已协调"})
         closed = demands.close(session, ENTERPRISE, view["id"], {"outcome": "completed"})
     assert [e["kind"] for e in closed["timeline"]] == ["engagement", "follow_up", "closing"]
-    # Only a withdrawal cancels; closing otherwise stops the clocks, here within their limits.
-    assert {c["state"] for c in closed["sla"]} == {"met"}
+    # The enterprise found its institution itself: the platform neither responded nor recommended,
+    # so neither clock is met; closed before either was due, both are cancelled.
+    assert {c["state"] for c in closed["sla"]} == {"cancelled"}
     with db.transaction() as session, pytest.raises(Conflict):
         demands.follow_up(session, OPERATOR, view["id"], {"note": "again"})
     closed_event = events(db, "demand.closed")[0]
@@ -224,9 +225,10 @@ def test_packages_group_same_kind_demands_and_show_each_share(db):
     assert [sorted(g["demand_ids"]) for g in groups] == [sorted([a["id"], b["id"]])]
     with db.transaction() as session:
         package = demands.create_package(session, OPERATOR, {
-            "title": "电缆企业导体电阻批量检测", "institution_id": lab["institution_id"], "package_price_yuan": 1000.01,
+            "title": "电缆企业导体电阻批量检测", "institution_id": lab["institution_id"], "package_price_yuan": "1000.01",
             "demand_ids": [a["id"], b["id"]]})
-    assert sum(m["share_yuan"] for m in package["members"]) == pytest.approx(1000.01)
+    assert [m["share_yuan"] for m in package["members"]] == ["500.01", "500.00"]
+    assert package["package_price_yuan"] == "1000.01"
     with db.read() as session:
         own = demands.get_package(session, ENTERPRISE, package["id"])
     assert [m["demand_id"] for m in own["members"]] == [a["id"]] and own["package_price_yuan"] is None

@@ -32,7 +32,7 @@ def application(serial: int = 1, **overrides) -> dict:
                             "valid_from": "2024-01-01", "valid_to": "2030-12-31", "scope": "家用电器检验",
                             "certificate": attachment(PDF + b"cert")}],
         "capabilities": [{"category": "testing", "item_code": "tst.matching", "product": "家用电器",
-                          "parameter": "电气安全", "method_standard": "GB 4706.1-2005", "price_yuan": 3200,
+                          "parameter": "电气安全", "method_standard": "GB 4706.1-2005", "price_yuan": "3200",
                           "cycle_working_days": 10, "qualification_ref": "q1"}],
     }
     payload.update(overrides)

@@ -22,7 +22,7 @@ from .helpers import PDF, attachment
 from .test_registry import OPERATOR, _approved
 
 CAPABILITY = {"category": "testing", "item_code": "tst.matching", "product": "电线电缆", "parameter": "导体电阻",
-              "method_standard": "GB/T 3956-2008", "price_yuan": 650.5, "cycle_working_days": 5}
+              "method_standard": "GB/T 3956-2008", "price_yuan": "650.5", "cycle_working_days": 5}
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_add_capability_twice_with_one_key_creates_one_capability_and_one_event(
     assert _count(db, InstitutionEvent, InstitutionEvent.action == "capability_published") == 1
 
     with pytest.raises(Conflict) as caught:
-        service.add_capability(staff, inst_id, {**CAPABILITY, "price_yuan": 700}, idempotency_key="cap-1")
+        service.add_capability(staff, inst_id, {**CAPABILITY, "price_yuan": "700"}, idempotency_key="cap-1")
     assert caught.value.code == "idempotency_key_reused" and caught.value.status == 409
     assert _count(db, Capability, Capability.product == "电线电缆") == 1
     assert _count(db, OutboxEvent) == events_before + 1

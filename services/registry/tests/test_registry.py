@@ -89,7 +89,7 @@ def test_return_resubmit_restarts_clock_then_approve_publishes_profile(db):
             contracts.validate_envelope(e)
     with db.read() as session:
         public = institutions.get_institution(session, None, view["institution_id"])
-        assert public["capabilities"][0]["price_yuan"] == 3200 and "legal_representative" not in public
+        assert public["capabilities"][0]["price_yuan"] == "3200.00" and "legal_representative" not in public
         notes = institutions.notifications(session, APPLICANT)["items"]
     assert {n["kind"] for n in notes} == {"application.returned", "application.approved"}
 
@@ -180,10 +180,10 @@ def test_institution_staff_edit_only_their_institution(db):
     mine, theirs = _approved(db, 1), _approved(db, 2)
     staff = {"user_id": "inst-staff", "role": "institution", "institution_id": mine}
     cap = {"category": "testing", "item_code": "tst.matching", "product": "电线电缆", "parameter": "导体电阻",
-           "method_standard": "GB/T 3956-2008", "price_yuan": 650.5, "cycle_working_days": 5}
+           "method_standard": "GB/T 3956-2008", "price_yuan": "650.5", "cycle_working_days": 5}
     with db.transaction() as session:
         out = institutions.add_capability(session, staff, mine, cap)
-    assert out["price_yuan"] == 650.5
+    assert out["price_yuan"] == "650.50"
     published = events(db, "capability.published")[-1]
     assert contracts.validate_envelope(published) and published["data"]["revision"] == 2
     with db.transaction() as session, pytest.raises(Forbidden):
@@ -208,7 +208,7 @@ def test_capability_with_expired_qualification_refused_and_expired_ones_leave_pr
     assert changed["data"]["snapshot"]["qualifications"][0]["status"] == "expired"
     assert changed["data"]["snapshot"]["capabilities"] == []
     cap = {"category": "testing", "item_code": "tst.matching", "product": "x", "parameter": "y",
-           "method_standard": "GB/T 1-2020", "price_yuan": 1, "cycle_working_days": 1, "qualification_id": qual_id}
+           "method_standard": "GB/T 1-2020", "price_yuan": "1", "cycle_working_days": 1, "qualification_id": qual_id}
     with db.transaction() as session, pytest.raises(ValidationFailed) as info:
         institutions.add_capability(session, staff, inst_id, cap, at=dt.datetime(2031, 1, 2, 1))
     assert "qualification_id" in info.value.errors
