@@ -14,9 +14,12 @@ class DomainError(Exception):
     code = "bad_request"
     title_zh = "请求无效"
     title_en = "Bad request"
+    # Seconds after which a retry may succeed (429, 503), or None.
+    retry_after: int | None = None
 
     def __init__(self, detail: str = "", errors: dict | None = None, code: str | None = None,
-                 status: int | None = None, title_zh: str | None = None, title_en: str | None = None):
+                 status: int | None = None, title_zh: str | None = None, title_en: str | None = None,
+                 retry_after: int | None = None):
         self.detail = detail or ""
         self.errors = errors or {}
         if code:
@@ -28,8 +31,12 @@ class DomainError(Exception):
             self.title_zh = title_zh
         if title_en:
             self.title_en = title_en
+        if retry_after is not None:
+            # Seconds; the gateway renders it as the Retry-After header (RFC 9110 §10.2.3).
+            self.retry_after = max(1, int(float(retry_after)))
         # args are what nameko ships over RPC and passes back to __init__.
-        super().__init__(self.detail, self.errors, self.code, self.status, self.title_zh, self.title_en)
+        super().__init__(self.detail, self.errors, self.code, self.status, self.title_zh, self.title_en,
+                         self.retry_after)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}"
@@ -46,6 +53,8 @@ class DomainError(Exception):
         }
         if self.errors:
             body["errors"] = self.errors
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
         return body
 
 
@@ -100,6 +109,8 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
     title_zh = "请求过于频繁"
     title_en = "Too many requests"
+    # Every 429 says when to come back; raisers that know better pass retry_after.
+    retry_after = 60
 
 
 @deserialize_to_instance

@@ -28,6 +28,9 @@ def json_response(payload, status: int = 200, headers: dict | None = None,
 
 
 def problem_response(error: DomainError, headers: dict | None = None) -> Response:
+    if getattr(error, "retry_after", None) is not None:
+        # The problem's retry_after (seconds) becomes the header clients and proxies act on.
+        headers = {**(headers or {}), "Retry-After": str(int(error.retry_after))}
     return json_response(error.problem(), status=error.status, headers=headers, content_type=PROBLEM_JSON)
 
 

@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import math
 
 from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import delete, func, select
@@ -50,16 +51,14 @@ from services.common.errors import (Conflict, DomainError, Forbidden, NotFound, 
 from services.common.events import iso_utc
 from services.common.outbox import record_event
 
-from . import tokens
-from .models import LoginFailure, RegistrationConflict, RoleChange, User, new_id
+from . import throttle, tokens
+from .models import RegistrationConflict, RoleChange, User, new_id
 from .passwords import hash_password, needs_rehash, verify_password
 from .schemas import check_binding
 
 SOURCE = "identity"
 READ_ANY_USER_ROLES = frozenset({"operator", "admin", "regulator"})
 LOOKUP_BY_PHONE_ROLES = frozenset({"operator", "admin"})
-LOGIN_FAILURE_LIMIT = 5
-LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
 REGISTRATION_CONFLICT = "registration_conflict"
 # Ten is ample for someone who mistyped or forgot they had an account, and
 # far too few to test a list of numbers.
@@ -269,12 +268,16 @@ def registration_refused(session, ip: str | None, now: dt.datetime | None = None
     429 itself the answer.
     """
     now = now or utcnow()
-    conflicts = session.scalar(select(func.count()).select_from(RegistrationConflict)
-                               .where(RegistrationConflict.client_key == _client_key(ip))
-                               .where(RegistrationConflict.at > now - REGISTRATION_CONFLICT_WINDOW))
-    if conflicts >= REGISTRATION_CONFLICT_LIMIT:
-        return TooManyRequests("Too many registration attempts; try again later / 注册尝试过于频繁，请稍后再试",
-                               code="registration_throttled")
+    times = list(session.scalars(select(RegistrationConflict.at)
+                                 .where(RegistrationConflict.client_key == _client_key(ip))
+                                 .where(RegistrationConflict.at > now - REGISTRATION_CONFLICT_WINDOW)
+                                 .order_by(RegistrationConflict.at)))
+    if len(times) >= REGISTRATION_CONFLICT_LIMIT:
+        # Free again once enough of the oldest conflicts have left the window.
+        frees_at = times[len(times) - REGISTRATION_CONFLICT_LIMIT] + REGISTRATION_CONFLICT_WINDOW
+        wait = max(1, math.ceil((frees_at - now).total_seconds()))
+        return TooManyRequests(f"Too many registration attempts; retry in {wait} s / 注册尝试过于频繁，请 {wait} 秒后再试",
+                               code="registration_throttled", retry_after=wait)
     return None
 
 
@@ -472,38 +475,30 @@ def me(session, principal: dict, reveal: bool = False) -> dict:
 
 # --- signing in ------------------------------------------------------------------------------
 
-def _username_key(username: str) -> str:
-    key = config.blind_index_key().encode("utf-8")
-    return hmac.new(key, b"login\x00" + username.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 def login(session, username: str, password: str, ip: str | None = None,
           now: dt.datetime | None = None) -> dict | DomainError:
     """Password sign-in; returns the token response with the user's own view.
 
-    Unknown user and wrong password give the same error in the same time. After
-    LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW the username is
-    throttled, whether or not it exists (else the 429 would reveal it does).
+    Unknown user and wrong password give the same error in the same time.
+    Failures slow down the (username, client network) pair and the network
+    (throttle.py), whether or not the username exists (else the 429 would
+    reveal it does); the right password from another network is never held up
+    by someone else's guessing.
     """
     now = now or utcnow()
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return Unauthorized("Wrong username or password / 用户名或密码错误", code="invalid_credentials")
-    key = _username_key(username)
-    since = now - LOGIN_FAILURE_WINDOW
-    failures = session.scalar(select(func.count()).select_from(LoginFailure)
-                              .where(LoginFailure.username_key == key).where(LoginFailure.at > since))
-    if failures >= LOGIN_FAILURE_LIMIT:
-        return TooManyRequests("Too many failed sign-ins; try again later / 登录失败次数过多，请稍后再试",
-                               code="login_throttled")
+    waiting = throttle.refused(session, username, ip, now)
+    if waiting is not None:
+        return waiting
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if not verify_password(user.password_hash if user else None, password):
-        session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
-        session.add(LoginFailure(username_key=key, at=now))
+        throttle.record_failure(session, username, ip, now)
         return Unauthorized("Wrong username or password / 用户名或密码错误", code="invalid_credentials")
     if user.status != "active":
         # The password was right, so saying why does not leak anything.
         return Forbidden("Account is disabled / 账号已停用", code="account_disabled")
-    session.execute(delete(LoginFailure).where(LoginFailure.username_key == key))
+    throttle.record_success(session, username, ip)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     response = tokens.open_session(session, user, ip=ip, now=now)

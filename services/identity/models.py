@@ -131,18 +131,22 @@ class RoleChange(Base):
 
 
 class LoginFailure(Base):
-    """Failed sign-ins per username, for throttling guessing.
+    """One failed sign-in, under both throttling keys (see throttle.py).
 
-    Keyed by an HMAC of the username, not the username itself: people type
-    their phone number into the username box, and unknown names are recorded
-    too (throttling only real accounts would tell an attacker which exist).
+    Keys are HMACs of (username, client network) and of the network: people type
+    their phone number into the username box, unknown names are recorded too
+    (throttling only real accounts would tell an attacker which exist), and no
+    client address is kept at rest.
     """
 
     __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_key_at", "username_key", "at"),)
+    __table_args__ = (Index("ix_login_failure_account_network_at", "account_network_key", "at"),
+                      Index("ix_login_failure_network_at", "network_key", "at"),
+                      Index("ix_login_failure_at", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    account_network_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    network_key: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
