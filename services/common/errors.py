@@ -88,6 +88,35 @@ class Forbidden(DomainError):
 
 
 @deserialize_to_instance
+class VerificationLevelRequired(Forbidden):
+    """The account's verification level is below what the action needs (verification_levels.REQUIRED).
+
+    Built from (required, current, action, subject) alone, so nameko rebuilds it
+    from its args on the caller's side.
+    """
+
+    code = "verification_level_required"
+    title_zh = "实名核验等级不足"
+    title_en = "Higher verification level required"
+
+    def __init__(self, required: str = "", current: str | None = None, action: str = "", subject: str = "caller",
+                 *_ignored):
+        whose_zh, whose_en = ("该企业账号", "The enterprise account") if subject == "enterprise" else ("您的账号", "Your account")
+        now_en = current or "none"
+        now_zh = current or "无"
+        detail = (f"{whose_zh}实名核验等级为 {now_zh}，该操作（{action}）需要 {required} 及以上 / "
+                  f"{whose_en} is verified to level '{now_en}'; {action or 'this action'} needs '{required}' or higher")
+        super().__init__(detail)
+        self.required_level, self.current_level, self.action, self.subject = required, current, action, subject
+        self.args = (required, current, action, subject)
+
+    def problem(self) -> dict:
+        body = super().problem()
+        body.update(required_level=self.required_level, current_level=self.current_level, action=self.action)
+        return body
+
+
+@deserialize_to_instance
 class NotFound(DomainError):
     status = 404
     code = "not_found"

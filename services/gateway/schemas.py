@@ -18,6 +18,7 @@ class ProblemSchema(Schema):
                                                              "needs"})
     current_level = fields.String(allow_none=True, metadata={"description": "verification_level_required: the "
                                                                             "caller's level"})
+    action = fields.String(metadata={"description": "verification_level_required: the action refused"})
 
 
 class PageQuery(Schema):

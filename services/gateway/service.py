@@ -200,7 +200,8 @@ class Gateway:
                 "ip": client_ip(request),
                 "request_id": request.headers.get("X-Request-Id"),
                 # Bindings from the token, for the owning services' object-level checks.
-                "institution_id": claims.get("institution_id"), "window_id": claims.get("window_id")}
+                "institution_id": claims.get("institution_id"), "window_id": claims.get("window_id"),
+                "verification_level": claims.get("verification_level")}
 
     def _call(self, service: str, method: str, *args, **kwargs):
         started = time.perf_counter()

@@ -1,18 +1,20 @@
 """Accounts: registration, staff creation, roles, sign-in, and the masked view.
 
-Real-name verification (R-6.1.1, 后台实名、前台自愿):
+Real-name verification (R-6.1.1, 后台实名、前台自愿) is a level, not a flag
+(services.common.verification_levels, computed by levels.level_of):
 
-* An enterprise is identity-verified when its unified social credit code passes
-  the GB 32100 check character at registration. That proves the code is
-  well-formed, not that the enterprise exists or that the registrant acts for
-  it: no business-registry lookup is reachable from this platform. An operator
-  who needs more checks the uploaded licence (registry service).
-* A person is identity-verified when the ID number passes the GB 11643 check
-  digit (plus a plausible birth date and region); again, no lookup against the
-  public-security database is possible here.
-* The phone is verified separately by one-time code (verification.py).
+* `format_checked`: the USCC (GB 32100) or ID number (GB 11643) passed its check
+  characters at registration. That proves the number is well-formed, not that
+  the enterprise exists or that the registrant acts for it.
+* `phone_verified`: the mobile number passed a one-time code (verification.py).
+* `licence_reviewed`: an operator approved the uploaded business licence (licence.py).
+* `externally_verified`: a configured external verifier confirmed it (external.py).
 
-Each verification emits `user.verified` {user_id, aspect, verified_at}.
+`identity_verified` in the views means "verified beyond the format" (licence
+reviewed or external check); it no longer turns true on a checksum.
+`user.verified` {user_id, aspect, level, previous_level, verified_at} goes out
+when the level rises; registration only announces `user.registered` with the
+level `format_checked`.
 Events carry ids, roles and nicknames only: never ID numbers, phones or real names.
 
 Functions that must persist a change even though the call fails (a failed
@@ -51,7 +53,7 @@ from services.common.errors import (Conflict, DomainError, Forbidden, NotFound, 
 from services.common.events import iso_utc
 from services.common.outbox import record_event
 
-from . import throttle, tokens
+from . import levels, throttle, tokens
 from .models import RegistrationConflict, RoleChange, User, new_id
 from .passwords import hash_password, needs_rehash, verify_password
 from .schemas import check_binding
@@ -129,9 +131,13 @@ def user_view(user: User, principal: dict | None, reveal: bool = False, session=
         "phone": user.phone if revealed else pii.mask_phone(user.phone),
         "org_name": user.org_name,
         "uscc": user.uscc,
+        "verification_level": levels.level_of(user),
         "phone_verified": user.phone_verified_at is not None,
         "identity_verified": user.identity_verified_at is not None,
+        "format_checked_at": _iso(user.format_checked_at),
         "phone_verified_at": _iso(user.phone_verified_at),
+        "licence_reviewed_at": _iso(user.licence_reviewed_at),
+        "externally_verified_at": _iso(user.externally_verified_at),
         "identity_verified_at": _iso(user.identity_verified_at),
         "window_id": user.window_id,
         "institution_id": user.institution_id,
@@ -200,6 +206,7 @@ def _flush_new(session, user: User, race: Conflict | None = None) -> None:
 def registered_event(session, user: User) -> None:
     record_event(session, SOURCE, "user.registered", subject=user.id, data={
         "user_id": user.id, "role": user.role, "nickname": user.nickname, "registered_at": iso_utc(user.created_at),
+        "verification_level": levels.level_of(user),
     })
 
 
@@ -220,7 +227,7 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
         raise registration_conflict()
     user = User(id=new_id(), username=data["username"], role=kind, status="active", nickname=data["nickname"],
                 phone=data["phone"], phone_bidx=phone_bidx, password_hash=hash_password(data["password"]),
-                identity_verified_at=now, created_at=now, updated_at=now)
+                format_checked_at=now, created_at=now, updated_at=now)
     if kind == "enterprise":
         user.org_name = data["org_name"]
         user.uscc = data["uscc"]
@@ -232,9 +239,8 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
     # A lost race cannot tell a taken username from a taken phone without another
     # query, so it gets the generic answer; a retry then says `username_taken` if that was it.
     _flush_new(session, user, race=registration_conflict())
+    # No `user.verified` here: a checksum is not a verification (level format_checked).
     registered_event(session, user)
-    record_event(session, SOURCE, "user.verified", subject=user.id,
-                 data={"user_id": user.id, "aspect": "identity", "verified_at": iso_utc(now)})
     return user
 
 
@@ -424,7 +430,8 @@ def account_kind(session, principal: dict, user_id: str) -> dict:
     user = session.get(User, str(user_id))
     if user is None:
         raise NotFound("No such user / 用户不存在")
-    return {"user_id": user.id, "role": user.role, "status": user.status}
+    return {"user_id": user.id, "role": user.role, "status": user.status,
+            "verification_level": levels.level_of(user)}
 
 
 def _encode_cursor(username: str) -> str:

@@ -34,6 +34,7 @@ from services.common.errors import DomainError, Unauthorized
 from services.common.events import iso_utc
 from services.common.outbox import record_event
 
+from . import levels
 from .models import AuthSession, RefreshTokenRecord, User
 
 ISSUER = "qi-identity"
@@ -60,6 +61,8 @@ def issue_access_token(user: User, sid: str, now: dt.datetime | None = None) -> 
         "iat": _epoch(now),
         "exp": _epoch(expires),
         "jti": str(uuid.uuid4()),
+        # services.common.verification_levels; None for staff. Rises reach services at the next refresh.
+        "verification_level": levels.level_of(user),
     }
     # Bindings travel in the token so object-level checks ("a window sees its
     # own visits") need no extra call to identity.
@@ -85,7 +88,8 @@ def decode_access_token(token: str) -> dict:
 
 def principal_from_claims(claims: dict, ip: str | None = None) -> dict:
     return {"user_id": claims["sub"], "role": claims["role"], "sid": claims.get("sid"), "ip": ip,
-            "window_id": claims.get("window_id"), "institution_id": claims.get("institution_id")}
+            "window_id": claims.get("window_id"), "institution_id": claims.get("institution_id"),
+            "verification_level": claims.get("verification_level")}
 
 
 def _new_refresh_token(session, auth: AuthSession, now: dt.datetime) -> str:

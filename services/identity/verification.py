@@ -29,8 +29,8 @@ from services.common import config, pii
 from services.common.db import utcnow
 from services.common.errors import Conflict, DomainError, ServiceUnavailable, TooManyRequests, ValidationFailed
 from services.common.events import iso_utc
-from services.common.outbox import record_event
 
+from . import levels
 from .models import PhoneChallenge, User
 
 SOURCE = "identity"
@@ -160,8 +160,8 @@ def verify_code(session, user: User, code: str, purpose: str = "verify_phone",
                                 errors={"code": [f"验证码错误，还可尝试 {left} 次 / wrong code, {left} attempts left"]})
     challenge.consumed_at = now
     if purpose == "verify_phone":
+        before = levels.level_of(user)
         user.phone_verified_at = now
         user.updated_at = now
-        record_event(session, SOURCE, "user.verified", subject=user.id,
-                     data={"user_id": user.id, "aspect": "phone", "verified_at": iso_utc(now)})
+        levels.announce_if_raised(session, user, before, "phone", now)
     return user
