@@ -73,7 +73,8 @@ def load(spec: str | None) -> ExternalVerifier | None:
     module_name, sep, class_name = spec.partition(":")
     if not sep or not module_name or not class_name:
         raise RuntimeError(f"QI_EXTERNAL_VERIFIER must look like module:Class, got {spec!r}")
-    verifier = getattr(importlib.import_module(module_name), class_name)()
+    factory = getattr(importlib.import_module(module_name), class_name)
+    verifier = factory() if callable(factory) else None
     if not isinstance(verifier, ExternalVerifier):
         raise RuntimeError(f"{spec} does not implement ExternalVerifier (name, verify)")
     return verifier
