@@ -31,7 +31,8 @@ class DomainError(Exception):
             self.title_zh = title_zh
         if title_en:
             self.title_en = title_en
-        if retry_after is not None:
+        # nameko stringifies non-string args on the wire, so None comes back as "None".
+        if retry_after not in (None, "None", ""):
             # Seconds; the gateway renders it as the Retry-After header (RFC 9110 §10.2.3).
             self.retry_after = max(1, int(float(retry_after)))
         # args are what nameko ships over RPC and passes back to __init__.
@@ -101,6 +102,7 @@ class VerificationLevelRequired(Forbidden):
 
     def __init__(self, required: str = "", current: str | None = None, action: str = "", subject: str = "caller",
                  *_ignored):
+        current = None if current in (None, "None", "") else current   # None crosses nameko as "None"
         whose_zh, whose_en = ("该企业账号", "The enterprise account") if subject == "enterprise" else ("您的账号", "Your account")
         now_en = current or "none"
         now_zh = current or "无"

@@ -138,6 +138,9 @@ def test_retry_after_survives_the_rpc_round_trip():
     assert isinstance(received, errors.TooManyRequests)
     assert (received.code, received.retry_after, received.status) == ("login_throttled", 120, 429)
     assert errors.TooManyRequests("x").retry_after == 60   # a 429 always says when
+    # Errors without one stay without one (nameko sends None as the string "None").
+    plain = deserialize(serialize(errors.Conflict("x", code="licence_under_review")))
+    assert plain.retry_after is None and "retry_after" not in plain.problem()
 
 
 def test_gateway_renders_retry_after_header():

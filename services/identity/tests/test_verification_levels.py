@@ -201,11 +201,12 @@ def test_below_the_level_is_a_bilingual_403_naming_both_levels():
     assert (problem["required_level"], problem["current_level"]) == ("licence_reviewed", "format_checked")
     assert "licence_reviewed" in problem["detail"] and "需要" in problem["detail"] and " / " in problem["detail"]
     verification_levels.require("demand.publish", "externally_verified")   # higher is fine
-    with pytest.raises(errors.VerificationLevelRequired):
+    with pytest.raises(errors.VerificationLevelRequired) as none:
         verification_levels.require("booking.create", None)                # no level (old token, staff)
     from nameko.exceptions import deserialize, serialize
     back = deserialize(serialize(caught.value))
     assert isinstance(back, errors.VerificationLevelRequired) and back.problem() == problem
+    assert deserialize(serialize(none.value)).problem()["current_level"] is None
 
 
 # -- the external verifier ----------------------------------------------------------------------
