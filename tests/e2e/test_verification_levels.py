@@ -83,9 +83,9 @@ def test_enterprise_reaches_licence_reviewed_and_then_publishes(platform, api):
                             json={"decision": "approve"})
         assert approved.status_code == 200 and approved.json()["status"] == "approved", approved.text
 
-        # The old token still carries phone_verified: the new level comes with the refresh.
+        # The token minted before all this still carries format_checked: a new level comes with a new token.
         stale = api.post("/api/v1/demands", token=token, json=DEMAND)
-        assert stale.status_code == 403 and stale.json()["current_level"] == "phone_verified"
+        assert stale.status_code == 403 and stale.json()["current_level"] == "format_checked"
         login = api.post("/api/v1/auth/login", json={"username": username, "password": PASSWORD}).json()
         refreshed = api.post("/api/v1/auth/refresh", json={"refresh_token": login["refresh_token"]}).json()
         token = refreshed["access_token"]
