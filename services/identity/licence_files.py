@@ -6,7 +6,9 @@ arrives as JSON {"filename", "content_base64"}; its type is decided by the
 magic number (PDF, JPEG, PNG), never by the name; at most MAX_FILE_BYTES; it is
 addressed by its SHA-256. The bytes are written to a temporary name and moved
 into place only after the transaction recording them commits; a rollback
-deletes the temporary file.
+deletes the temporary file. What a crash leaves behind (a commit whose rename
+never ran, a temporary file of a process that died, an unrecorded file) is put
+right by `gc`, which the identity service runs every hour.
 """
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ import base64
 import binascii
 import hashlib
 import logging
+import datetime as dt
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from services.common import config
@@ -114,3 +118,32 @@ def _drop_after_rollback(session: Session, transaction) -> None:
     if transaction.parent is None:
         for tmp, _target in session.info.pop(_PENDING_KEY, ()):
             tmp.unlink(missing_ok=True)
+
+
+GC_MIN_AGE = dt.timedelta(days=1)
+
+
+def gc(session: Session, now: float | None = None, min_age: dt.timedelta = GC_MIN_AGE) -> dict:
+    """Promote a committed temp whose rename a crash prevented; delete old temps and unrecorded files.
+
+    Files younger than `min_age` are left alone: they may belong to an open transaction.
+    """
+    cutoff = (now if now is not None else time.time()) - min_age.total_seconds()
+    recorded = set(session.scalars(select(IdentityFile.sha256)))   # read before scanning
+    result = {"promoted": 0, "temp_removed": 0, "orphans_removed": 0}
+    for path in sorted(files_dir().glob("*/*")):
+        if not path.is_file():
+            continue
+        if path.name.endswith(".tmp"):
+            sha256 = path.name.split(".", 1)[0]
+            final = path_for(sha256)
+            if sha256 in recorded and not final.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
+                os.replace(path, final)
+                result["promoted"] += 1
+            elif path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                result["temp_removed"] += 1
+        elif path.name not in recorded and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            result["orphans_removed"] += 1
+    return result

@@ -20,7 +20,7 @@ from services.common.consumer import run_idempotent
 from services.common.errors import Conflict, DomainError, ValidationFailed
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider
 
-from . import accounts, external, licence, tokens, verification
+from . import accounts, external, licence, licence_files, tokens, verification
 from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, LicenceDecision, LicenceQueueQuery, LicenceUpload,
                       PhoneCodeRequest, PhoneCodeVerify, RoleChange, StatusChange, UserListQuery, load)
 
@@ -242,6 +242,12 @@ class IdentityService:
         with self.db.read() as session:
             accounts.require_role(session, principal, licence.QUEUE_READERS)
             return licence.open_clocks(session, overdue=overdue)
+
+    @timer(interval=3600)
+    def licence_files_gc(self):
+        """Repair what a crash left in the licence file store (licence_files.gc)."""
+        with self.db.read() as session:
+            licence_files.gc(session)
 
     @timer(interval=300)
     def sweep_overdue(self):

@@ -291,3 +291,23 @@ def test_verifier_spec_is_checked():
     with pytest.raises(RuntimeError):
         external.load("services.identity.levels:SOURCE")   # a str instance has no verify()
     assert isinstance(external.load(f"{__name__}:FakeVerifier"), external.ExternalVerifier)
+
+
+def test_licence_file_store_gc_repairs_what_a_crash_left(db):
+    import os
+    import time
+
+    sha = hashlib.sha256(PDF).hexdigest()
+    with db.transaction() as session:
+        licence_files.store(session, licence_files.check(upload()))
+    final = licence_files.path_for(sha)
+    # A crash between commit and rename: the row exists, the file only under its temp name.
+    os.replace(final, final.with_name(f"{sha}.dead.tmp"))
+    orphan = licence_files.path_for("ab" * 32)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"%PDF-unrecorded")
+    with db.read() as session:
+        assert licence_files.gc(session) == {"promoted": 1, "temp_removed": 0, "orphans_removed": 0}
+        assert final.read_bytes() == PDF and orphan.exists()   # young orphans may belong to an open transaction
+        assert licence_files.gc(session, now=time.time() + 2 * 86400)["orphans_removed"] == 1
+    assert not orphan.exists() and final.exists()
