@@ -14,8 +14,7 @@ class DomainError(Exception):
     code = "bad_request"
     title_zh = "请求无效"
     title_en = "Bad request"
-
-    # Seconds a client should wait before retrying (rendered as the Retry-After header), or None.
+    # Seconds after which a retry may succeed (429, 503), or None.
     retry_after: int | None = None
 
     def __init__(self, detail: str = "", errors: dict | None = None, code: str | None = None,
@@ -32,8 +31,10 @@ class DomainError(Exception):
             self.title_zh = title_zh
         if title_en:
             self.title_en = title_en
-        if retry_after not in (None, "", "None"):  # nameko ships None as the string "None"
-            self.retry_after = int(retry_after)
+        # nameko stringifies non-string args on the wire, so None comes back as "None".
+        if retry_after not in (None, "None", ""):
+            # Seconds; the gateway renders it as the Retry-After header (RFC 9110 §10.2.3).
+            self.retry_after = max(1, int(float(retry_after)))
         # args are what nameko ships over RPC and passes back to __init__.
         super().__init__(self.detail, self.errors, self.code, self.status, self.title_zh, self.title_en,
                          self.retry_after)
@@ -53,6 +54,8 @@ class DomainError(Exception):
         }
         if self.errors:
             body["errors"] = self.errors
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
         return body
 
 
@@ -86,6 +89,36 @@ class Forbidden(DomainError):
 
 
 @deserialize_to_instance
+class VerificationLevelRequired(Forbidden):
+    """The account's verification level is below what the action needs (verification_levels.REQUIRED).
+
+    Built from (required, current, action, subject) alone, so nameko rebuilds it
+    from its args on the caller's side.
+    """
+
+    code = "verification_level_required"
+    title_zh = "实名核验等级不足"
+    title_en = "Higher verification level required"
+
+    def __init__(self, required: str = "", current: str | None = None, action: str = "", subject: str = "caller",
+                 *_ignored):
+        current = None if current in (None, "None", "") else current   # None crosses nameko as "None"
+        whose_zh, whose_en = ("该企业账号", "The enterprise account") if subject == "enterprise" else ("您的账号", "Your account")
+        now_en = current or "none"
+        now_zh = current or "无"
+        detail = (f"{whose_zh}实名核验等级为 {now_zh}，该操作（{action}）需要 {required} 及以上 / "
+                  f"{whose_en} is verified to level '{now_en}'; {action or 'this action'} needs '{required}' or higher")
+        super().__init__(detail)
+        self.required_level, self.current_level, self.action, self.subject = required, current, action, subject
+        self.args = (required, current, action, subject)
+
+    def problem(self) -> dict:
+        body = super().problem()
+        body.update(required_level=self.required_level, current_level=self.current_level, action=self.action)
+        return body
+
+
+@deserialize_to_instance
 class NotFound(DomainError):
     status = 404
     code = "not_found"
@@ -107,6 +140,8 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
     title_zh = "请求过于频繁"
     title_en = "Too many requests"
+    # Every 429 says when to come back; raisers that know better pass retry_after.
+    retry_after = 60
 
 
 @deserialize_to_instance

@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Text
 from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from . import config
+from . import config, resident_id
 from .errors import ValidationFailed
 
 TOKEN_VERSION = "v1"
@@ -308,20 +308,29 @@ def check_id_number(value: str | None, field: str = "id_number", today: dt.date 
     """Normalized 18-digit resident ID number (GB 11643), or ValidationFailed naming `field`.
 
     15-digit IDs were withdrawn in 2013, so new registrations only accept 18 digits.
+    The rules (and why stdnum's region-versus-birth-year check is not used) are in
+    services.common.resident_id.
     """
     if not value or not str(value).strip():
         raise _invalid(field, "身份证号不能为空", "ID number is required")
     try:
-        number = ric.validate(normalize_id_number(value))
-    except StdnumValidationError:
-        raise _invalid(field, "身份证号格式、校验位或出生日期错误",
-                       "invalid ID number (format, check digit or birth date)") from None
-    # stdnum accepts any calendar date; a birth date in the future or before
-    # the ID system existed is a typo, not a person.
-    birth = ric.get_birth_date(number)
-    if birth > (today or dt.date.today()) or birth.year < 1900:
-        raise _invalid(field, "身份证号中的出生日期不合理", "implausible birth date in ID number")
-    return number
+        return resident_id.validate(normalize_id_number(value), today=today or dt.date.today())
+    except resident_id.InvalidResidentId as exc:
+        zh, en = _ID_REASONS[exc.reason]
+        raise _invalid(field, zh, en) from None
+
+
+_ID_REASONS = {
+    "length": ("身份证号须为 18 位", "ID number must have 18 characters"),
+    "format": ("身份证号须为 17 位数字加 1 位校验码（数字或 X）",
+               "ID number must be 17 digits and a check character (digit or X)"),
+    "checksum": ("身份证号校验码错误", "invalid ID number (check digit)"),
+    "birth_date": ("身份证号中的出生日期不存在", "the birth date in the ID number is not a real date"),
+    "birth_date_future": ("身份证号中的出生日期不合理（晚于今天）", "implausible birth date in ID number (in the future)"),
+    "birth_date_too_old": (f"身份证号中的出生日期不合理（早于 {resident_id.MAX_AGE_YEARS} 年前）",
+                           f"implausible birth date in ID number (more than {resident_id.MAX_AGE_YEARS} years ago)"),
+    "region": ("身份证号中的地区代码不存在", "unknown region code in ID number"),
+}
 
 
 def check_mobile(value: str | None, field: str = "phone") -> str:

@@ -84,6 +84,33 @@ def find_user_by_phone(ctx):
     return ctx.call("identity", "find_user_by_phone", ctx.body["phone"])
 
 
+# Verification levels (issue 8 point 7).
+def upload_licence(ctx):
+    return ctx.call("identity", "upload_licence", payload=ctx.body)
+
+
+def my_licence(ctx):
+    return ctx.call("identity", "my_licence")
+
+
+def licence_queue(ctx):
+    return ctx.call("identity", "licence_queue", status=ctx.query["status"],
+                    limit=ctx.query["limit"])
+
+
+def licence_file(ctx):
+    return ctx.call("identity", "licence_file", user_id=ctx.path_params["user_id"])
+
+
+def decide_licence(ctx):
+    return ctx.call("identity", "decide_licence", user_id=ctx.path_params["user_id"],
+                    payload=ctx.body)
+
+
+def request_external_verification(ctx):
+    return ctx.call("identity", "request_external_verification")
+
+
 ROUTES = [
     Route("POST", "/auth/register/enterprise", register_enterprise, "Register an enterprise (real name by USCC) / 企业注册",
           "identity", body=identity.RegisterEnterprise, response=identity.UserOut, status=201, idempotent_create=True,
@@ -113,13 +140,37 @@ ROUTES = [
     Route("PUT", "/users/<user_id>/status", set_status, "Disable or re-enable an account (audited; disabling ends "
           "its sessions) / 停用或启用账号", "identity", body=identity.StatusChange, response=identity.UserOut,
           roles=("operator", "admin")),
+    Route("PUT", "/me/licence", upload_licence, "Upload (or resubmit) the business licence for review / 上传营业执照",
+          "identity", body=identity.LicenceUpload, response=identity.LicenceReviewOut, roles=("enterprise",),
+          description="Needs a verified phone. PDF, JPEG or PNG (by content), at most 10 MiB. Reviewed within the "
+                      "working days of SLA rule identity.licence_review; approval raises verification_level to "
+                      "licence_reviewed (in the access token after the next refresh).",
+          extra_responses={"409": "Phone not verified, under review, or already approved / 手机未验证、审核中或已通过"}),
+    Route("GET", "/me/licence", my_licence, "My business licence review / 我的营业执照审核", "identity",
+          response=identity.LicenceReviewOut, roles=("enterprise",),
+          extra_responses={"404": "No licence uploaded yet / 尚未上传"}),
+    Route("POST", "/me/external-verification", request_external_verification,
+          "Ask the configured external verifier to confirm my identity / 申请外部核验", "identity",
+          response=identity.ExternalVerificationOut, roles=("enterprise", "person"),
+          extra_responses={"409": "Not applicable, phone not verified, or already verified / 不适用或未验证手机",
+                           "501": "No external verifier configured / 未配置外部核验",
+                           "503": "The external verifier failed / 外部核验服务不可用"}),
+    Route("GET", "/licence-reviews", licence_queue, "Business licences by review state (staff) / 营业执照审核队列",
+          "identity", query=identity.LicenceQueueQuery, response=identity.LicenceQueueOut, roles=STAFF_READERS),
+    Route("GET", "/licence-reviews/<user_id>/file", licence_file, "The uploaded licence file (audited) / 营业执照文件",
+          "identity", response=identity.LicenceFileOut, roles=("operator", "admin"),
+          extra_responses={"404": "No such review or file / 无此审核或文件"}),
+    Route("POST", "/licence-reviews/<user_id>/decision", decide_licence,
+          "Approve a licence, or return it with a reason / 审核营业执照：通过或退回", "identity",
+          body=identity.LicenceDecision, response=identity.LicenceReviewOut, roles=("operator", "admin"),
+          extra_responses={"404": "No such review / 无此审核", "409": "Not awaiting review / 不在待审核状态"}),
     Route("PUT", "/users/<user_id>/role", change_role, "Change an account's role (admin, audited) / 变更角色",
           "identity", body=identity.RoleChange, response=identity.UserOut, roles=("admin",)),
 ]
 
 
 # Which service keeps open SLA clocks, and the RPC that lists them for staff.
-SLA_CLOCK_SOURCES = {"registry": "list_review_clocks", "matching": "list_open_clocks"}
+SLA_CLOCK_SOURCES = {"identity": "list_open_clocks", "registry": "list_review_clocks", "matching": "list_open_clocks"}
 
 
 def sla_clocks(ctx):

@@ -12,6 +12,13 @@ class ProblemSchema(Schema):
     detail = fields.String()
     errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
                          metadata={"description": "field -> messages, for validation errors"})
+    retry_after = fields.Integer(metadata={"description": "Seconds to wait before retrying (429/503); the same "
+                                                          "value is sent as the Retry-After header"})
+    required_level = fields.String(metadata={"description": "verification_level_required: the level the action "
+                                                             "needs"})
+    current_level = fields.String(allow_none=True, metadata={"description": "verification_level_required: the "
+                                                                            "caller's level"})
+    action = fields.String(metadata={"description": "verification_level_required: the action refused"})
 
 
 class PageQuery(Schema):

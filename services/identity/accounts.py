@@ -1,18 +1,20 @@
 """Accounts: registration, staff creation, roles, sign-in, and the masked view.
 
-Real-name verification (R-6.1.1, 后台实名、前台自愿):
+Real-name verification (R-6.1.1, 后台实名、前台自愿) is a level, not a flag
+(services.common.verification_levels, computed by levels.level_of):
 
-* An enterprise is identity-verified when its unified social credit code passes
-  the GB 32100 check character at registration. That proves the code is
-  well-formed, not that the enterprise exists or that the registrant acts for
-  it: no business-registry lookup is reachable from this platform. An operator
-  who needs more checks the uploaded licence (registry service).
-* A person is identity-verified when the ID number passes the GB 11643 check
-  digit (plus a plausible birth date and region); again, no lookup against the
-  public-security database is possible here.
-* The phone is verified separately by one-time code (verification.py).
+* `format_checked`: the USCC (GB 32100) or ID number (GB 11643) passed its check
+  characters at registration. That proves the number is well-formed, not that
+  the enterprise exists or that the registrant acts for it.
+* `phone_verified`: the mobile number passed a one-time code (verification.py).
+* `licence_reviewed`: an operator approved the uploaded business licence (licence.py).
+* `externally_verified`: a configured external verifier confirmed it (external.py).
 
-Each verification emits `user.verified` {user_id, aspect, verified_at}.
+`identity_verified` in the views means "verified beyond the format" (licence
+reviewed or external check); it no longer turns true on a checksum.
+`user.verified` {user_id, aspect, level, previous_level, verified_at} goes out
+when the level rises; registration only announces `user.registered` with the
+level `format_checked`.
 Events carry ids, roles and nicknames only: never ID numbers, phones or real names.
 
 Functions that must persist a change even though the call fails (a failed
@@ -37,6 +39,7 @@ import datetime as dt
 import hashlib
 import hmac
 import ipaddress
+import math
 
 from marshmallow import ValidationError as MarshmallowValidationError
 from sqlalchemy import delete, func, select
@@ -50,16 +53,14 @@ from services.common.errors import (Conflict, DomainError, Forbidden, NotFound, 
 from services.common.events import iso_utc
 from services.common.outbox import record_event
 
-from . import tokens
-from .models import LoginFailure, RegistrationConflict, RoleChange, User, new_id
+from . import levels, throttle, tokens
+from .models import RegistrationConflict, RoleChange, User, new_id
 from .passwords import hash_password, needs_rehash, verify_password
 from .schemas import check_binding
 
 SOURCE = "identity"
 READ_ANY_USER_ROLES = frozenset({"operator", "admin", "regulator"})
 LOOKUP_BY_PHONE_ROLES = frozenset({"operator", "admin"})
-LOGIN_FAILURE_LIMIT = 5
-LOGIN_FAILURE_WINDOW = dt.timedelta(minutes=15)
 REGISTRATION_CONFLICT = "registration_conflict"
 # Ten is ample for someone who mistyped or forgot they had an account, and
 # far too few to test a list of numbers.
@@ -130,9 +131,13 @@ def user_view(user: User, principal: dict | None, reveal: bool = False, session=
         "phone": user.phone if revealed else pii.mask_phone(user.phone),
         "org_name": user.org_name,
         "uscc": user.uscc,
+        "verification_level": levels.level_of(user),
         "phone_verified": user.phone_verified_at is not None,
         "identity_verified": user.identity_verified_at is not None,
+        "format_checked_at": _iso(user.format_checked_at),
         "phone_verified_at": _iso(user.phone_verified_at),
+        "licence_reviewed_at": _iso(user.licence_reviewed_at),
+        "externally_verified_at": _iso(user.externally_verified_at),
         "identity_verified_at": _iso(user.identity_verified_at),
         "window_id": user.window_id,
         "institution_id": user.institution_id,
@@ -201,6 +206,7 @@ def _flush_new(session, user: User, race: Conflict | None = None) -> None:
 def registered_event(session, user: User) -> None:
     record_event(session, SOURCE, "user.registered", subject=user.id, data={
         "user_id": user.id, "role": user.role, "nickname": user.nickname, "registered_at": iso_utc(user.created_at),
+        "verification_level": levels.level_of(user),
     })
 
 
@@ -221,7 +227,7 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
         raise registration_conflict()
     user = User(id=new_id(), username=data["username"], role=kind, status="active", nickname=data["nickname"],
                 phone=data["phone"], phone_bidx=phone_bidx, password_hash=hash_password(data["password"]),
-                identity_verified_at=now, created_at=now, updated_at=now)
+                format_checked_at=now, created_at=now, updated_at=now)
     if kind == "enterprise":
         user.org_name = data["org_name"]
         user.uscc = data["uscc"]
@@ -233,9 +239,8 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
     # A lost race cannot tell a taken username from a taken phone without another
     # query, so it gets the generic answer; a retry then says `username_taken` if that was it.
     _flush_new(session, user, race=registration_conflict())
+    # No `user.verified` here: a checksum is not a verification (level format_checked).
     registered_event(session, user)
-    record_event(session, SOURCE, "user.verified", subject=user.id,
-                 data={"user_id": user.id, "aspect": "identity", "verified_at": iso_utc(now)})
     return user
 
 
@@ -269,12 +274,16 @@ def registration_refused(session, ip: str | None, now: dt.datetime | None = None
     429 itself the answer.
     """
     now = now or utcnow()
-    conflicts = session.scalar(select(func.count()).select_from(RegistrationConflict)
-                               .where(RegistrationConflict.client_key == _client_key(ip))
-                               .where(RegistrationConflict.at > now - REGISTRATION_CONFLICT_WINDOW))
-    if conflicts >= REGISTRATION_CONFLICT_LIMIT:
-        return TooManyRequests("Too many registration attempts; try again later / 注册尝试过于频繁，请稍后再试",
-                               code="registration_throttled")
+    times = list(session.scalars(select(RegistrationConflict.at)
+                                 .where(RegistrationConflict.client_key == _client_key(ip))
+                                 .where(RegistrationConflict.at > now - REGISTRATION_CONFLICT_WINDOW)
+                                 .order_by(RegistrationConflict.at)))
+    if len(times) >= REGISTRATION_CONFLICT_LIMIT:
+        # Free again once enough of the oldest conflicts have left the window.
+        frees_at = times[len(times) - REGISTRATION_CONFLICT_LIMIT] + REGISTRATION_CONFLICT_WINDOW
+        wait = max(1, math.ceil((frees_at - now).total_seconds()))
+        return TooManyRequests(f"Too many registration attempts; retry in {wait} s / 注册尝试过于频繁，请 {wait} 秒后再试",
+                               code="registration_throttled", retry_after=wait)
     return None
 
 
@@ -421,7 +430,8 @@ def account_kind(session, principal: dict, user_id: str) -> dict:
     user = session.get(User, str(user_id))
     if user is None:
         raise NotFound("No such user / 用户不存在")
-    return {"user_id": user.id, "role": user.role, "status": user.status}
+    return {"user_id": user.id, "role": user.role, "status": user.status,
+            "verification_level": levels.level_of(user)}
 
 
 def _encode_cursor(username: str) -> str:
@@ -472,38 +482,30 @@ def me(session, principal: dict, reveal: bool = False) -> dict:
 
 # --- signing in ------------------------------------------------------------------------------
 
-def _username_key(username: str) -> str:
-    key = config.blind_index_key().encode("utf-8")
-    return hmac.new(key, b"login\x00" + username.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 def login(session, username: str, password: str, ip: str | None = None,
           now: dt.datetime | None = None) -> dict | DomainError:
     """Password sign-in; returns the token response with the user's own view.
 
-    Unknown user and wrong password give the same error in the same time. After
-    LOGIN_FAILURE_LIMIT failures within LOGIN_FAILURE_WINDOW the username is
-    throttled, whether or not it exists (else the 429 would reveal it does).
+    Unknown user and wrong password give the same error in the same time.
+    Failures slow down the (username, client network) pair and the network
+    (throttle.py), whether or not the username exists (else the 429 would
+    reveal it does); the right password from another network is never held up
+    by someone else's guessing.
     """
     now = now or utcnow()
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         return Unauthorized("Wrong username or password / 用户名或密码错误", code="invalid_credentials")
-    key = _username_key(username)
-    since = now - LOGIN_FAILURE_WINDOW
-    failures = session.scalar(select(func.count()).select_from(LoginFailure)
-                              .where(LoginFailure.username_key == key).where(LoginFailure.at > since))
-    if failures >= LOGIN_FAILURE_LIMIT:
-        return TooManyRequests("Too many failed sign-ins; try again later / 登录失败次数过多，请稍后再试",
-                               code="login_throttled")
+    waiting = throttle.refused(session, username, ip, now)
+    if waiting is not None:
+        return waiting
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if not verify_password(user.password_hash if user else None, password):
-        session.execute(delete(LoginFailure).where(LoginFailure.at <= since))
-        session.add(LoginFailure(username_key=key, at=now))
+        throttle.record_failure(session, username, ip, now)
         return Unauthorized("Wrong username or password / 用户名或密码错误", code="invalid_credentials")
     if user.status != "active":
         # The password was right, so saying why does not leak anything.
         return Forbidden("Account is disabled / 账号已停用", code="account_disabled")
-    session.execute(delete(LoginFailure).where(LoginFailure.username_key == key))
+    throttle.record_success(session, username, ip)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     response = tokens.open_session(session, user, ip=ip, now=now)

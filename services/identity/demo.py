@@ -10,8 +10,9 @@ must find nothing; the tests do exactly that.
 from __future__ import annotations
 
 from sqlalchemy import select
-from stdnum.cn import ric, uscc
+from stdnum.cn import uscc
 
+from services.common import resident_id
 from services.common.db import Database, utcnow
 
 from . import accounts
@@ -25,13 +26,10 @@ DEMO_WINDOW_ID = "demo-window-1"
 
 
 def _valid_id_number() -> str:
-    wanted = "32120219900307291X"
-    if ric.is_valid(wanted):
-        return wanted
-    # Region 321202 (海陵区) exists only since 1996, so GB 11643's region check
-    # refuses a 1990 birth date there; keep the region, move the birth year.
-    body = "32120219980307291"
-    return body + ric.calc_check_digit(body + "0")
+    # Born 1990 in Hailing (321202, a code from 1996): valid, because region codes
+    # are the issuing authority's, not the birthplace's at birth (resident_id.py).
+    body = "32120219900307291"
+    return body + resident_id.check_character(body)
 
 
 def _valid_uscc() -> str:
@@ -78,7 +76,9 @@ def seed(db: Database) -> dict:
                 "username": "ent-demo", "password": DEMO_PASSWORD, "phone": "13900139000",
                 "nickname": "示范企业", "org_name": "泰州示范质量科技有限公司", "uscc": DEMO_USCC,
                 "contact_name": "王示范"})
-            created["ent-demo"] = accounts.register(session, data).id
+            enterprise = accounts.register(session, data)
+            created["ent-demo"] = enterprise.id
+            _review_demo_licence(session, enterprise, existing.get("operator1") or created.get("operator1"))
 
         if "person-demo" not in existing:
             data = load(RegisterPerson, {
@@ -86,6 +86,31 @@ def seed(db: Database) -> dict:
                 "nickname": "示范个人", "real_name": "李示范", "id_number": DEMO_ID_NUMBER})
             created["person-demo"] = accounts.register(session, data).id
     return created
+
+
+# A one-page PDF that says what it is: the demo enterprise's "licence".
+DEMO_LICENCE_PDF = b"%PDF-1.4\n% QI One-Stop demo business licence (not a real document)\n%%EOF\n"
+
+
+def _review_demo_licence(session, enterprise: User, operator_id: str | None) -> None:
+    """The demo enterprise walks the real path: phone verified, licence uploaded and approved.
+
+    So the walkthrough can publish demands online, which needs licence_reviewed
+    (services.common.verification_levels). Done through licence.submit/decide,
+    so the level, the SLA clock and the events are exactly what a real review makes.
+    """
+    import base64
+
+    from . import levels, licence
+
+    now = utcnow()
+    before = levels.level_of(enterprise)
+    enterprise.phone_verified_at = now
+    levels.announce_if_raised(session, enterprise, before, "phone", now)
+    licence.submit(session, enterprise, {"filename": "demo-licence.pdf",
+                                         "content_base64": base64.b64encode(DEMO_LICENCE_PDF).decode()}, at=now)
+    reviewer = {"user_id": operator_id or "demo", "role": "operator", "sid": None, "ip": None}
+    licence.decide(session, reviewer, enterprise.id, {"decision": "approve"}, at=now)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
@@ -54,6 +54,16 @@ class User(Base):
     org_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # Business-registry data printed on the licence: public, so kept in clear.
     uscc: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    # Verification evidence, one moment each (levels.level_of turns them into the level).
+    # format_checked_at: the USCC / ID number passed its check characters (registration).
+    format_checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # An operator approved the uploaded business licence (licence.py).
+    licence_reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # An external verifier confirmed the identity (external.py), and which one.
+    externally_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    external_verifier: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Since identity_0004: when the identity was first verified beyond its format
+    # (licence reviewed or external check); before, it was set by a checksum.
     identity_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     window_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -131,18 +141,22 @@ class RoleChange(Base):
 
 
 class LoginFailure(Base):
-    """Failed sign-ins per username, for throttling guessing.
+    """One failed sign-in, under both throttling keys (see throttle.py).
 
-    Keyed by an HMAC of the username, not the username itself: people type
-    their phone number into the username box, and unknown names are recorded
-    too (throttling only real accounts would tell an attacker which exist).
+    Keys are HMACs of (username, client network) and of the network: people type
+    their phone number into the username box, unknown names are recorded too
+    (throttling only real accounts would tell an attacker which exist), and no
+    client address is kept at rest.
     """
 
     __tablename__ = "login_failure"
-    __table_args__ = (Index("ix_login_failure_key_at", "username_key", "at"),)
+    __table_args__ = (Index("ix_login_failure_account_network_at", "account_network_key", "at"),
+                      Index("ix_login_failure_network_at", "network_key", "at"),
+                      Index("ix_login_failure_at", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    username_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    account_network_key: Mapped[str] = mapped_column(String(64), nullable=False)
+    network_key: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
@@ -162,3 +176,43 @@ class RegistrationConflict(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_key: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+LICENCE_STATUSES = ("submitted", "returned", "approved")
+
+
+class IdentityFile(Base):
+    """Metadata of a content-addressed file (bytes under data_dir/identity-files)."""
+
+    __tablename__ = "identity_file"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    media_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class LicenceReview(Base):
+    """An enterprise's business licence under review: one case per account.
+
+    Submitted -> approved, or returned with a reason -> resubmitted (a new file,
+    round + 1, the review clock restarts) -> ... Every step is kept in `history`.
+    """
+
+    __tablename__ = "licence_review"
+    __table_args__ = (
+        CheckConstraint(_in("status", LICENCE_STATUSES), name="ck_licence_review_status"),
+        Index("ix_licence_review_status_submitted", "status", "submitted_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("user.id"), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    file_sha256: Mapped[str] = mapped_column(String(64), ForeignKey("identity_file.sha256"), nullable=False)
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    round: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    return_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    history: Mapped[str] = mapped_column(Text, nullable=False, default="[]")

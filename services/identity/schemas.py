@@ -17,7 +17,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from services.common import errors, pii
 from services.common.schemas import load  # noqa: F401 (re-exported for the service)
 
-from .models import ROLES, STAFF_ROLES
+from services.common.verification_levels import LEVELS
+
+from .models import LICENCE_STATUSES, ROLES, STAFF_ROLES
 
 PASSWORD_MIN = 10
 # Argon2 cost does not grow with length, but an unbounded body is still a cheap DoS.
@@ -257,10 +259,19 @@ class UserOut(Schema):
     phone = fields.String(allow_none=True, metadata={"description": "Masked (138****8000) unless revealed"})
     org_name = fields.String(allow_none=True)
     uscc = fields.String(allow_none=True, metadata={"description": "Unified social credit code (public business data)"})
+    verification_level = fields.String(allow_none=True, metadata={
+        "enum": list(LEVELS) + [None],
+        "description": "How far the real identity is verified, weakest first: " + ", ".join(LEVELS)
+                       + " (cumulative); null for staff accounts"})
     phone_verified = fields.Boolean()
-    identity_verified = fields.Boolean()
+    identity_verified = fields.Boolean(metadata={
+        "description": "True once the identity is verified beyond its format (licence reviewed or external "
+                       "check); a passed checksum alone is format_checked, not verified"})
+    format_checked_at = _timestamp("When the USCC / ID number passed its check characters")
     phone_verified_at = _timestamp("When the phone passed the one-time code")
-    identity_verified_at = _timestamp("When the USCC / ID number passed its check")
+    licence_reviewed_at = _timestamp("When an operator approved the business licence")
+    externally_verified_at = _timestamp("When an external verifier confirmed the identity")
+    identity_verified_at = _timestamp("When the identity was first verified beyond its format")
     window_id = fields.String(allow_none=True)
     institution_id = fields.String(allow_none=True)
     created_at = _timestamp("Registration time")
@@ -301,3 +312,71 @@ class PhoneCodeSent(Schema):
 class RevokedSession(Schema):
     sid = fields.String()
     expires_at = _timestamp("Until then the session's access tokens must be refused")
+
+
+# --- business licence review and external verification ---------------------------
+
+class LicenceUpload(_Strict):
+    filename = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank],
+                             metadata={"description": "File name (informative; the type is read from the bytes)"})
+    content_base64 = fields.String(required=True, validate=validate.Length(min=1, max=14_000_000), metadata={
+        "description": "The business licence scan, base64: PDF, JPEG or PNG, at most 10 MiB"})
+
+
+class LicenceDecision(_Strict):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "return"]),
+                             metadata={"description": "approve, or return to the enterprise for correction"})
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000),
+                           metadata={"description": "Why the licence is returned (required to return); shown to "
+                                                    "the enterprise"})
+
+    @validates_schema
+    def _reason(self, data, **kwargs):
+        if data.get("decision") == "return" and not (data.get("reason") or "").strip():
+            raise ValidationError("退回须说明原因 / required when returning", "reason")
+
+
+class LicenceQueueQuery(_Strict):
+    status = fields.String(load_default="submitted", validate=validate.OneOf(LICENCE_STATUSES),
+                           metadata={"description": "Reviews in this state (default: awaiting review)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class LicenceFileRef(Schema):
+    file_id = fields.String(metadata={"description": "SHA-256 of the file"})
+    filename = fields.String()
+    media_type = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+
+
+class LicenceReviewOut(Schema):
+    user_id = fields.String()
+    nickname = fields.String()
+    org_name = fields.String(allow_none=True)
+    uscc = fields.String(allow_none=True)
+    status = fields.String(metadata={"enum": list(LICENCE_STATUSES)})
+    round = fields.Integer(metadata={"description": "1 for the first upload, +1 per resubmission"})
+    file = fields.Nested(LicenceFileRef)
+    submitted_at = _timestamp("Latest upload")
+    decided_at = _timestamp("Latest decision")
+    return_reason = fields.String(allow_none=True)
+    verification_level = fields.String(allow_none=True)
+    review_clock = fields.Dict(allow_none=True, metadata={"description": "SLA clock identity.licence_review "
+                                                                         "(working days)"})
+    history = fields.List(fields.Dict())
+
+
+class LicenceQueueOut(Schema):
+    items = fields.List(fields.Nested(LicenceReviewOut))
+
+
+class LicenceFileOut(LicenceFileRef):
+    content_base64 = fields.String()
+
+
+class ExternalVerificationOut(Schema):
+    verified = fields.Boolean()
+    verifier = fields.String()
+    reason = fields.String(allow_none=True)
+    verified_at = _timestamp("When the verifier confirmed")
+    verification_level = fields.String(allow_none=True)

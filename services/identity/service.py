@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import functools
 
+from nameko.timer import timer
 from prometheus_client import Counter
 
+from services.common import sla
 from services.common.consumer import run_idempotent
 from services.common.errors import Conflict, DomainError, ValidationFailed
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, SigningKeyCheck, rpc
 
-from . import accounts, tokens, verification
-from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, PhoneCodeRequest, PhoneCodeVerify, RoleChange,
-                      StatusChange,
-                      UserListQuery, load)
+from . import accounts, external, licence, licence_files, tokens, verification
+from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, LicenceDecision, LicenceQueueQuery, LicenceUpload,
+                      PhoneCodeRequest, PhoneCodeVerify, RoleChange, StatusChange, UserListQuery, load)
 
 LOGINS = Counter("qi_identity_logins_total", "Sign-in attempts by outcome", ["outcome"])
 OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
@@ -192,3 +193,69 @@ class IdentityService:
     def revoked_sessions(self) -> list:
         with self.db.read() as session:
             return tokens.revoked_sessions(session)
+
+    # -- business licence review and external verification (verification levels) ---------
+    @rpc(expected_exceptions=DomainError)
+    def upload_licence(self, principal, payload) -> dict:
+        data = load(LicenceUpload, payload)
+        with self.db.transaction() as session:
+            user = accounts.load_actor(session, principal)
+            return licence.submit(session, user, data)
+
+    @rpc(expected_exceptions=DomainError)
+    def my_licence(self, principal) -> dict:
+        with self.db.read() as session:
+            return licence.own(session, accounts.load_actor(session, principal))
+
+    @rpc(expected_exceptions=DomainError)
+    def licence_queue(self, principal, status="submitted", limit=50) -> dict:
+        query = load(LicenceQueueQuery, {k: v for k, v in (("status", status), ("limit", limit)) if v is not None})
+        with self.db.read() as session:
+            accounts.require_role(session, principal, licence.QUEUE_READERS)
+            return licence.queue(session, **query)
+
+    @rpc(expected_exceptions=DomainError)
+    def licence_file(self, principal, user_id) -> dict:
+        # A transaction: viewing the licence is audited.
+        with self.db.transaction() as session:
+            accounts.require_role(session, principal, licence.REVIEWERS)
+            return licence.file_for_review(session, principal, user_id)
+
+    @rpc(expected_exceptions=DomainError)
+    def decide_licence(self, principal, user_id, payload) -> dict:
+        data = load(LicenceDecision, payload)
+        with self.db.transaction() as session:
+            accounts.require_role(session, principal, licence.REVIEWERS)
+            return licence.decide(session, principal, user_id, data)
+
+    @rpc(expected_exceptions=DomainError)
+    def request_external_verification(self, principal) -> dict:
+        verifier = external.configured()
+        with self.db.read() as session:
+            user = accounts.load_actor(session, principal)
+            external.precheck(user)
+            subject = external.subject_of(user)
+        result = external.ask(verifier, subject)   # outside any transaction
+        with self.db.transaction() as session:
+            user = accounts.load_actor(session, principal)
+            external.precheck(user)
+            return external.record(session, user, verifier, result)
+
+    @rpc(expected_exceptions=DomainError)
+    def list_open_clocks(self, principal, overdue=None) -> list:
+        """Open licence-review clocks, for GET /sla/clocks (staff)."""
+        with self.db.read() as session:
+            accounts.require_role(session, principal, licence.QUEUE_READERS)
+            return licence.open_clocks(session, overdue=overdue)
+
+    @timer(interval=3600)
+    def licence_files_gc(self):
+        """Repair what a crash left in the licence file store (licence_files.gc)."""
+        with self.db.read() as session:
+            licence_files.gc(session)
+
+    @timer(interval=300)
+    def sweep_overdue(self):
+        """Mark licence reviews past their working-day limit as overdue (counted as breached)."""
+        with self.db.transaction() as session:
+            sla.sweep_overdue(session)

@@ -37,6 +37,7 @@ from services.common.errors import DomainError, Unauthorized
 from services.common.events import iso_utc
 from services.common.outbox import record_event
 
+from . import levels
 from .models import AuthSession, RefreshTokenRecord, User
 
 ISSUER = caller.ISSUER
@@ -63,6 +64,8 @@ def issue_access_token(user: User, sid: str, now: dt.datetime | None = None) -> 
         "iat": _epoch(now),
         "exp": _epoch(expires),
         "jti": str(uuid.uuid4()),
+        # services.common.verification_levels; None for staff. Rises reach services at the next refresh.
+        "verification_level": levels.level_of(user),
     }
     # Bindings travel in the token so object-level checks ("a window sees its
     # own visits") need no extra call to identity.

@@ -29,8 +29,8 @@ from services.common import config, pii
 from services.common.db import utcnow
 from services.common.errors import Conflict, DomainError, ServiceUnavailable, TooManyRequests, ValidationFailed
 from services.common.events import iso_utc
-from services.common.outbox import record_event
 
+from . import levels
 from .models import PhoneChallenge, User
 
 SOURCE = "identity"
@@ -104,11 +104,12 @@ def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.d
     if recent and recent[0].created_at > now - RESEND_INTERVAL:
         wait = int((recent[0].created_at + RESEND_INTERVAL - now).total_seconds()) + 1
         raise TooManyRequests(f"Wait {wait} s before requesting another code / 请 {wait} 秒后再获取验证码",
-                              code="otp_resend_too_soon")
+                              code="otp_resend_too_soon", retry_after=wait)
     if len(recent) >= HOURLY_LIMIT:
         wait = int((recent[HOURLY_LIMIT - 1].created_at + dt.timedelta(hours=1) - now).total_seconds()) + 1
         raise TooManyRequests(f"At most {HOURLY_LIMIT} codes per hour; retry in {wait} s / "
-                              f"每小时最多获取 {HOURLY_LIMIT} 次验证码，请 {wait} 秒后再试", code="otp_hourly_limit")
+                              f"每小时最多获取 {HOURLY_LIMIT} 次验证码，请 {wait} 秒后再试", code="otp_hourly_limit",
+                              retry_after=wait)
 
     for old in recent:
         if old.purpose == purpose and old.consumed_at is None and old.expires_at > now:
@@ -131,6 +132,13 @@ def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.d
             "expires_at": iso_utc(challenge.expires_at), "resend_after": iso_utc(now + RESEND_INTERVAL)}
 
 
+def _locked(challenge: PhoneChallenge, now: dt.datetime) -> TooManyRequests:
+    # A new code (the way out) may be requested once the resend interval has passed.
+    wait = max(1, int((challenge.created_at + RESEND_INTERVAL - now).total_seconds()) + 1)
+    return TooManyRequests("Too many wrong codes: request a new one / 验证码错误次数过多，请重新获取",
+                           code="otp_locked", retry_after=wait)
+
+
 def verify_code(session, user: User, code: str, purpose: str = "verify_phone",
                 now: dt.datetime | None = None) -> User | DomainError:
     """Check a code; on success mark the phone verified and emit `user.verified`."""
@@ -140,22 +148,20 @@ def verify_code(session, user: User, code: str, purpose: str = "verify_phone",
         return ValidationFailed("No valid code: request a new one / 验证码已失效，请重新获取", code="otp_expired",
                                 errors={"code": ["验证码已失效 / code expired or not requested"]})
     if challenge.attempts >= challenge.max_attempts:
-        return TooManyRequests("Too many wrong codes: request a new one / 验证码错误次数过多，请重新获取",
-                               code="otp_locked")
+        return _locked(challenge, now)
     challenge.attempts += 1
     expected = challenge.code_hash
     given = _code_hash(challenge.id, code if isinstance(code, str) else "")
     if not hmac.compare_digest(expected, given):
         left = challenge.max_attempts - challenge.attempts
         if left <= 0:
-            return TooManyRequests("Too many wrong codes: request a new one / 验证码错误次数过多，请重新获取",
-                                   code="otp_locked")
+            return _locked(challenge, now)
         return ValidationFailed("Wrong code / 验证码错误", code="otp_invalid",
                                 errors={"code": [f"验证码错误，还可尝试 {left} 次 / wrong code, {left} attempts left"]})
     challenge.consumed_at = now
     if purpose == "verify_phone":
+        before = levels.level_of(user)
         user.phone_verified_at = now
         user.updated_at = now
-        record_event(session, SOURCE, "user.verified", subject=user.id,
-                     data={"user_id": user.id, "aspect": "phone", "verified_at": iso_utc(now)})
+        levels.announce_if_raised(session, user, before, "phone", now)
     return user

@@ -16,7 +16,7 @@ from typing import Callable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common import sla
+from services.common import sla, verification_levels
 from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -138,7 +138,7 @@ def _add_entry(session, demand, principal, kind, body) -> DemandEntry:
 
 
 # -- publication ----------------------------------------------------------------------------
-def check_enterprise(lookup: EnterpriseLookup | None, user_id) -> None:
+def check_enterprise(lookup: EnterpriseLookup | None, user_id) -> dict:
     """Staff file demands for an enterprise: the account must exist, be an enterprise, and be active.
 
     One message for all three failures, so the answer does not tell which ids exist.
@@ -150,6 +150,7 @@ def check_enterprise(lookup: EnterpriseLookup | None, user_id) -> None:
     if not user or user.get("role") != "enterprise" or user.get("status") != "active":
         raise ValidationFailed("Not an active enterprise account / 不是有效的企业账号",
                                errors={"enterprise_user_id": ["not an active enterprise account / 不是有效的企业账号"]})
+    return user
 
 
 def publish(session: Session, principal: dict, data: dict, at: dt.datetime | None = None,
@@ -163,6 +164,8 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
     if role == "enterprise":
         if data.get("channel", "online") != "online" or data.get("enterprise_user_id") not in (None, str(principal["user_id"])):
             raise Forbidden("An enterprise publishes its own demands online / 企业只能在线发布自己的需求")
+        # The level comes from the signed access token (verification_levels.REQUIRED says why this one).
+        verification_levels.require("demand.publish", principal.get("verification_level"))
         owner, channel = str(principal["user_id"]), "online"
     elif role in ENTERING_STAFF:
         owner, channel = data.get("enterprise_user_id"), data.get("channel")
@@ -175,7 +178,9 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
     if data["category"] not in text.CATEGORIES:
         raise ValidationFailed("Unknown category / 未知服务类别", errors={"category": list(text.CATEGORIES)})
     if role != "enterprise":
-        check_enterprise(enterprise_lookup, owner)
+        enterprise = check_enterprise(enterprise_lookup, owner)
+        # Staff filing for an enterprise: the enterprise's level, per channel (see verification_levels).
+        verification_levels.require(f"demand.file.{channel}", enterprise.get("verification_level"), subject="enterprise")
     at = at or utcnow()
     demand = Demand(
         enterprise_user_id=owner, channel=channel, entered_by=str(principal["user_id"]), visit_id=data.get("visit_id"),

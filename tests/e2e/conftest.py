@@ -54,6 +54,9 @@ def platform(request, amqp_uri, pg_databases, tmp_path_factory):
         "QI_GATEWAY_PORT": str(free_port()),
         "QI_RPC_TIMEOUT": "5",  # services give up 0.5 s earlier (deadline); argon2 logins on a loaded CI host need the room
         "QI_SMS_SENDER": "log",
+        # The test client connects from 127.0.0.1; trusting it as a proxy lets a test
+        # play clients on other networks through X-Forwarded-For (login throttling).
+        "QI_TRUSTED_PROXIES": "127.0.0.1",
     }
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())

@@ -95,7 +95,9 @@ def test_registration_flow_events_reach_a_plain_amqp_subscriber(platform, api):
         assert response.status_code == 201, response.text
         user = response.json()
         assert user["id_number"] == "1101**********002X" and user["phone"] == "139****5678"
-        assert user["identity_verified"] is True and user["phone_verified"] is False
+        # A passed checksum is format_checked, not "verified" (issue 8 point 7).
+        assert user["verification_level"] == "format_checked" and user["identity_verified"] is False
+        assert user["phone_verified"] is False
 
         token = api.login(username, "Correct-Horse-9")
         sent = api.post("/api/v1/auth/phone/code", token=token, json={})
@@ -122,7 +124,7 @@ def test_registration_flow_events_reach_a_plain_amqp_subscriber(platform, api):
     types = [e["type"] for e in mine]
     assert "user.registered" in types and "user.role_changed" in types and "user.session_revoked" in types
     aspects = {e["data"]["aspect"] for e in mine if e["type"] == "user.verified"}
-    assert aspects == {"identity", "phone"}
+    assert aspects == {"phone"}   # registration's checksum is no verification (issue 8 point 7)
     for envelope in mine:
         validate_envelope(envelope)
         raw = json.dumps(envelope, ensure_ascii=False)

@@ -275,7 +275,8 @@ def test_make_envelope_validates():
 
 
 @pytest.mark.parametrize("event_type,data", [
-    ("user.verified", lambda uid, ts: {"user_id": uid, "aspect": "phone", "verified_at": ts}),
+    ("user.verified", lambda uid, ts: {"user_id": uid, "aspect": "phone", "level": "phone_verified",
+                                       "previous_level": "format_checked", "verified_at": ts}),
     ("user.role_changed", lambda uid, ts: {"user_id": uid, "old_role": "person", "new_role": "enterprise",
                                            "changed_by": str(uuid.uuid4())}),
     ("user.session_revoked", lambda uid, ts: {"user_id": uid, "sid": uuid.uuid4().hex, "revoked_at": ts,

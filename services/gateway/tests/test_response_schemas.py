@@ -142,7 +142,8 @@ def test_demand_life_visits_and_packages_keep_every_field(mdb):
     from services.matching import demands, schemas
     from services.matching.tests.helpers import ENTERPRISE, OPERATOR, OTHER_ENTERPRISE, WINDOW
     lab, other = _index_two_institutions(mdb)
-    people = {p["user_id"]: {"user_id": p["user_id"], "role": "enterprise", "status": "active"}
+    people = {p["user_id"]: {"user_id": p["user_id"], "role": "enterprise", "status": "active",
+                             "verification_level": "licence_reviewed"}
               for p in (ENTERPRISE, OTHER_ENTERPRISE)}
     lookup = people.get
     body = {"title": "电线电缆导体电阻检测", "description": "出口前需要检测报告", "category": "testing",

@@ -194,7 +194,9 @@ def test_a_role_change_drops_a_binding_the_new_role_does_not_have(service, peopl
 def test_window_staff_may_check_an_accounts_kind_and_nothing_more(service, people):
     enterprise_id = people["enterprise_p"]["user_id"]
     kind = service.account_kind(people["window"], enterprise_id)
-    assert kind == {"user_id": enterprise_id, "role": "enterprise", "status": "active"}
+    # The level is no personal data; staff filing a demand need it (verification_levels).
+    assert kind == {"user_id": enterprise_id, "role": "enterprise", "status": "active",
+                    "verification_level": "format_checked"}
     assert service.account_kind(people["operator"], enterprise_id)["role"] == "enterprise"
     for caller in ("person_p", "regulator"):
         with pytest.raises(errors.Forbidden):

@@ -13,7 +13,8 @@ from .helpers import count
 
 
 def test_demo_constants_are_valid_numbers():
-    assert ric.is_valid(demo.DEMO_ID_NUMBER) and pii.check_id_number(demo.DEMO_ID_NUMBER) == demo.DEMO_ID_NUMBER
+    # Born 1990 with Hailing's 1996 code: refused by stdnum's birth-year rule, valid here (issue 8 point 5).
+    assert not ric.is_valid(demo.DEMO_ID_NUMBER) and pii.check_id_number(demo.DEMO_ID_NUMBER) == demo.DEMO_ID_NUMBER
     assert uscc.is_valid(demo.DEMO_USCC)
     assert pii.check_mobile(demo.DEMO_PHONE) == demo.DEMO_PHONE
 
@@ -23,6 +24,10 @@ def test_seed_is_idempotent_and_keeps_pii_off_disk(db, db_path, service, tmp_pat
     assert set(created) == {"admin", "operator1", "regulator1", "window1", "ent-demo", "person-demo"}
     assert demo.seed(db) == {}
     assert count(db, User) == 6
+    with db.read() as session:
+        from services.identity import levels
+        # The walkthrough publishes demands online as ent-demo, which needs a reviewed licence.
+        assert levels.level_of(session.query(User).filter_by(username="ent-demo").one()) == "licence_reviewed"
 
     login = service.login("person-demo", demo.DEMO_PASSWORD)
     person = {"user_id": login["user"]["id"], "role": "person", "sid": login["sid"], "ip": None}

@@ -78,7 +78,7 @@ def test_wrong_guesses_are_counted_and_lock_the_code(service, db, sms, user_id):
         assert session.query(PhoneChallenge).one().attempts == 5
     with pytest.raises(errors.TooManyRequests) as caught:
         service.verify_phone(principal, good)
-    assert caught.value.code == "otp_locked"
+    assert caught.value.code == "otp_locked" and caught.value.retry_after >= 1
     with db.read() as session:
         assert session.get(User, user_id).phone_verified_at is None
 
@@ -93,12 +93,12 @@ def test_resend_interval_and_hourly_limit(db, sms, user_id):
     _request(db, user_id, sms, T0)
     with pytest.raises(errors.TooManyRequests) as caught:
         _request(db, user_id, sms, T0 + dt.timedelta(seconds=59))
-    assert caught.value.code == "otp_resend_too_soon"
+    assert caught.value.code == "otp_resend_too_soon" and caught.value.retry_after >= 1
     for minute in range(1, 5):
         _request(db, user_id, sms, T0 + dt.timedelta(minutes=minute))
     with pytest.raises(errors.TooManyRequests) as caught:
         _request(db, user_id, sms, T0 + dt.timedelta(minutes=10))
-    assert caught.value.code == "otp_hourly_limit"
+    assert caught.value.code == "otp_hourly_limit" and caught.value.retry_after >= 1
     assert count(db, PhoneChallenge) == 5
     _request(db, user_id, sms, T0 + dt.timedelta(hours=1, seconds=1))
     assert len(sms.sent) == 6

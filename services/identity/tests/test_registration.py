@@ -18,12 +18,14 @@ def _nothing_written(db):
     assert count(db, IdempotencyRecord) == 0
 
 
-def test_enterprise_registration_verifies_identity_and_records_events(service, db):
+def test_enterprise_registration_checks_the_format_only_and_records_events(service, db):
     payload = enterprise_payload()
     view = service.register(payload)
 
     assert view["role"] == "enterprise"
-    assert view["identity_verified"] is True and view["phone_verified"] is False
+    # A checksum is a format check, not a verification (issue 8 point 7).
+    assert view["verification_level"] == "format_checked" and view["format_checked_at"]
+    assert view["identity_verified"] is False and view["phone_verified"] is False
     assert view["uscc"] == payload["uscc"]
     assert view["phone"] == "139****5678"
     assert view["real_name"] == "张*"
@@ -32,10 +34,10 @@ def test_enterprise_registration_verifies_identity_and_records_events(service, d
     registered = events(db, "user.registered")
     verified = events(db, "user.verified")
     assert [e["data"]["user_id"] for e in registered] == [view["id"]]
-    assert registered[0]["data"].keys() == {"user_id", "role", "nickname", "registered_at"}
+    assert registered[0]["data"].keys() == {"user_id", "role", "nickname", "registered_at", "verification_level"}
+    assert registered[0]["data"]["verification_level"] == "format_checked"
     assert registered[0]["subject"] == view["id"]
-    assert verified[0]["data"]["aspect"] == "identity"
-    assert verified[0]["data"].keys() == {"user_id", "aspect", "verified_at"}
+    assert verified == []   # nothing was verified yet
     for envelope in events(db):
         assert_no_pii(str(envelope), payload["phone"], payload["contact_name"])
 
@@ -44,7 +46,8 @@ def test_person_registration_stores_pii_encrypted(service, db, db_path):
     payload = person_payload()
     view = service.register(payload)
 
-    assert view["role"] == "person" and view["identity_verified"] is True
+    assert view["role"] == "person" and view["verification_level"] == "format_checked"
+    assert view["identity_verified"] is False
     assert view["id_number"] == payload["id_number"][:4] + "*" * 10 + payload["id_number"][-4:]
     for envelope in events(db):
         assert_no_pii(str(envelope), payload["phone"], payload["id_number"], payload["real_name"])

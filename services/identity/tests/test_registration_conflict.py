@@ -100,6 +100,8 @@ def test_the_eleventh_conflict_from_one_network_within_an_hour_is_throttled(serv
 
     throttled = _refusal(service, {**taken, "username": "again10"})
     assert throttled.status == 429 and throttled.code == "registration_throttled"
+    # Conflicts at +5 ... +50 min: the oldest leaves the hour's window 15 minutes from now.
+    assert throttled.retry_after == 15 * 60 and throttled.problem()["retry_after"] == 15 * 60
     # Free details are refused too: a 429 only for taken ones would itself be the answer.
     free = person_payload(username="newcomer", phone="13700008888", id_number=person_id_number("789"))
     assert _refusal(service, free).status == 429

@@ -8,7 +8,7 @@ import pytest
 
 from services.common import caller, config, errors
 from services.common.audit import list_audit
-from services.identity import accounts, tokens
+from services.identity import accounts, throttle, tokens
 from services.identity.models import AuthSession, LoginFailure, User
 
 from .helpers import PASSWORD, count, enterprise_payload, events
@@ -49,31 +49,35 @@ def test_unknown_user_and_wrong_password_look_the_same(service, user):
 
 
 @pytest.mark.parametrize("username", ["acme", "ghost"])
-def test_repeated_failures_throttle_the_username(service, db, user, username):
-    for _ in range(accounts.LOGIN_FAILURE_LIMIT):
+def test_repeated_failures_throttle_the_username_from_that_network(service, db, user, username):
+    for _ in range(throttle.ACCOUNT_NETWORK.free):
         with pytest.raises(errors.Unauthorized):
-            service.login(username, "wrong-password")
+            service.login(username, "wrong-password", ip="198.51.100.7")
     with pytest.raises(errors.TooManyRequests) as caught:
-        service.login(username, PASSWORD)
-    assert caught.value.code == "login_throttled"
+        service.login(username, PASSWORD, ip="198.51.100.7")
+    assert caught.value.code == "login_throttled" and caught.value.retry_after >= 1
     with db.read() as session:
-        stored = [row.username_key for row in session.query(LoginFailure)]
-    assert username not in stored
+        stored = [(row.account_network_key, row.network_key) for row in session.query(LoginFailure)]
+    assert not any(username in key or "198.51.100" in key for pair in stored for key in pair)
 
 
 def test_throttle_window_expires(db, user):
     start = dt.datetime(2026, 3, 2, 9, 0)
-    for minute in range(5):
+    for minute in range(throttle.ACCOUNT_NETWORK.free):
         with db.transaction() as session:
             result = accounts.login(session, "acme", "wrong-password", now=start + dt.timedelta(minutes=minute))
         assert isinstance(result, errors.Unauthorized)
+    last = start + dt.timedelta(minutes=throttle.ACCOUNT_NETWORK.free - 1)
     with db.transaction() as session:
-        assert isinstance(accounts.login(session, "acme", PASSWORD, now=start + dt.timedelta(minutes=10)),
+        assert isinstance(accounts.login(session, "acme", PASSWORD, now=last + dt.timedelta(seconds=5)),
                           errors.TooManyRequests)
     with db.transaction() as session:
-        result = accounts.login(session, "acme", PASSWORD, now=start + dt.timedelta(minutes=16))
+        result = accounts.login(session, "acme", PASSWORD, now=last + throttle.BASE_DELAY + dt.timedelta(seconds=1))
     assert "access_token" in result
-    assert count(db, LoginFailure) == 0
+    # The owner's success from that network cleared the pair's count (the network's stays).
+    with db.read() as session:
+        assert session.query(LoginFailure).filter(
+            LoginFailure.account_network_key == throttle.keys("acme", None)["account_network_key"]).count() == 0
 
 
 def test_refresh_rotates_and_reuse_revokes_the_whole_session(service, db, user):

@@ -10,8 +10,11 @@ from services.common.events import make_envelope
 from services.common.money import money_str
 from services.common.outbox import OutboxEvent
 
-ENTERPRISE = {"user_id": "11111111-1111-4111-8111-111111111111", "role": "enterprise"}
-OTHER_ENTERPRISE = {"user_id": "22222222-2222-4222-8222-222222222222", "role": "enterprise"}
+# Enterprises whose licence was reviewed: the level demand.publish needs (verification_levels).
+ENTERPRISE = {"user_id": "11111111-1111-4111-8111-111111111111", "role": "enterprise",
+              "verification_level": "licence_reviewed"}
+OTHER_ENTERPRISE = {"user_id": "22222222-2222-4222-8222-222222222222", "role": "enterprise",
+                    "verification_level": "licence_reviewed"}
 OPERATOR = {"user_id": "33333333-3333-4333-8333-333333333333", "role": "operator"}
 WINDOW = {"user_id": "win-1", "role": "window"}
 

@@ -28,8 +28,10 @@ DEMAND = {"title": "电线电缆导体电阻检测", "description": "出口前�
 
 # What identity's get_user tells staff about these accounts (role and status are what count).
 DIRECTORY = {
-    ENTERPRISE["user_id"]: {"id": ENTERPRISE["user_id"], "role": "enterprise", "status": "active"},
-    OTHER_ENTERPRISE["user_id"]: {"id": OTHER_ENTERPRISE["user_id"], "role": "enterprise", "status": "active"},
+    ENTERPRISE["user_id"]: {"id": ENTERPRISE["user_id"], "role": "enterprise", "status": "active",
+                            "verification_level": "licence_reviewed"},
+    OTHER_ENTERPRISE["user_id"]: {"id": OTHER_ENTERPRISE["user_id"], "role": "enterprise", "status": "active",
+                                  "verification_level": "licence_reviewed"},
     OPERATOR["user_id"]: {"id": OPERATOR["user_id"], "role": "operator", "status": "active"},
     "person-1": {"id": "person-1", "role": "person", "status": "active"},
     "closed-ent": {"id": "closed-ent", "role": "enterprise", "status": "disabled"},
@@ -193,7 +195,8 @@ def service(db):
         if user_id not in DIRECTORY:
             raise NotFound("No such user")
         user = DIRECTORY[user_id]
-        return {"user_id": user_id, "role": user["role"], "status": user["status"]}
+        return {"user_id": user_id, "role": user["role"], "status": user["status"],
+                "verification_level": user.get("verification_level")}
 
     identity.get_user.side_effect = get_user
     identity.account_kind.side_effect = account_kind
