@@ -101,7 +101,8 @@ def test_package_shares_are_whole_fen_and_add_up_exactly(matching_db):
     lab = profile()
     with matching_db.transaction() as session:
         index.apply_registry_event(session, profile_event(lab))
-    third = {"user_id": "44444444-4444-4444-8444-444444444444", "role": "enterprise"}
+    third = {"user_id": "44444444-4444-4444-8444-444444444444", "role": "enterprise",
+             "verification_level": "licence_reviewed"}
     members = [_publish(matching_db, principal=p)["id"] for p in (ENTERPRISE, OTHER_ENTERPRISE, third)]
     with matching_db.transaction() as session:
         package = demands.create_package(session, OPERATOR, {
