@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,11 @@ STATES = (RUNNING, PAUSED, MET, BREACHED, CANCELLED, STOPPED)
 ON_TRACK, DUE_SOON, OVERDUE, CALENDAR_GAP = "on_track", "due_soon", "overdue", "calendar_gap"
 DUE_STATES = (ON_TRACK, DUE_SOON, OVERDUE, CALENDAR_GAP, PAUSED)
 RECOMPUTE_BATCH = 500
+
+
+def sweep_seconds() -> float:
+    """How often services sweep their clocks (and notice a loaded calendar): QI_SLA_SWEEP_SECONDS, 60."""
+    return float(os.environ.get("QI_SLA_SWEEP_SECONDS", "60"))
 
 SLA_MET = Counter("qi_sla_met_total", "SLA clocks stopped within their limit (per process)", ["rule"])
 SLA_BREACHED = Counter("qi_sla_breached_total", "SLA clocks that passed their limit (per process)", ["rule"])

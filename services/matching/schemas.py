@@ -160,7 +160,7 @@ class CloseDemand(Schema):
 
 
 class SlaQuery(Schema):
-    state = fields.String(required=True, validate=validate.OneOf(("due_soon", "overdue")))
+    state = fields.String(required=True, validate=validate.OneOf(("due_soon", "overdue", "calendar_gap")))
 
 
 class VisitCreate(Schema):
@@ -378,7 +378,8 @@ class SlaDemandOut(Schema):
 
 
 class SlaDemandsOut(Schema):
-    state = fields.String(metadata={"description": "due_soon or overdue"})
+    state = fields.String(metadata={"description": "due_soon, overdue or calendar_gap (no due date until the "
+                                                   "year's holiday notice is loaded)"})
     items = fields.List(fields.Nested(SlaDemandOut), metadata={"description": "One entry per late or due clock"})
     total = fields.Integer()
 
