@@ -116,12 +116,12 @@ if __name__ == "__main__":
 
 
 class ParkedEventsCollector:
-    """`qi_events_parked{consumer}`: parked events not replayed yet, read from the
+    """`qi_events_parked_pending{consumer}`: parked events not replayed yet, read from the
     database at scrape time (the `qi_events_parked_total` counter resets on restart
     and cannot say whether an operator has dealt with them). Instances sharing a
     database report the same value: alert on max by (consumer)."""
 
-    NAME = "qi_events_parked"
+    NAME = "qi_events_parked_pending"
     DOC = "Parked events waiting for an operator (not replayed), per consumer (read from the database)"
 
     def __init__(self, database: Database):
