@@ -438,7 +438,19 @@ def recompute_due(session: Session, clock: SlaClock, now: dt.datetime | None = N
     verdict is written to its history (the counters counted the first verdict)."""
     now = _utc(now)
     before = (clock.due_at, clock.state)
-    gap = _compute_due(clock)
+    if clock.limit_working_days is None and clock.state not in OPEN_STATES and not clock.calendar_gap:
+        # Closed before limits were stored with the clock (migration common_0005): its
+        # due time was computed with full calendar data; re-deriving it from today's
+        # rules file could change a verdict for a reason that is not the calendar.
+        clock.calendar_version = get_calendar().fingerprint()
+        return clock
+    try:
+        gap = _compute_due(clock)
+    except DomainError as exc:
+        # e.g. its rule was removed from the rules file: keep what it has, do not retry every sweep.
+        log.warning("SLA clock %s (%s): not recomputed: %s", clock.id, clock.rule, exc)
+        clock.calendar_version = get_calendar().fingerprint()
+        return clock
     if gap is not None:
         return clock
     if clock.state in OPEN_STATES:

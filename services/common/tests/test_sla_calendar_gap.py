@@ -193,3 +193,23 @@ def test_overdue_list_does_not_wait_for_a_sweep(db):
     registry.register(SlaOpenClocksCollector(db))
     # Real now is long past both due days.
     assert registry.get_sample_value("qi_sla_open_clocks_by_due_state", {"rule": REVIEW, "due_state": "overdue"}) == 2
+
+
+def test_recompute_keeps_legacy_closed_clocks_and_survives_a_removed_rule(db, caldir, tmp_path):
+    with db.transaction() as s:
+        legacy = start_clock(s, REVIEW, "application", "legacy", at=sh(2026, 9, 30, 10, 0))
+        stop_clock(s, legacy, at=sh(2026, 10, 9, 9, 0))
+        legacy.limit_working_days = None             # as migrated from before common_0005
+        legacy.due_at = legacy.due_at - dt.timedelta(days=1)
+        orphan = start_clock(s, REVIEW, "application", "orphan", at=sh(2026, 12, 30, 10, 0))
+        orphan.rule = "no.longer_defined"
+        orphan.limit_working_days = None
+    load_2027(caldir, tmp_path)
+    with db.transaction() as s:
+        sweep_overdue(s, now=sh(2027, 1, 4, 9, 0))
+    with db.read() as s:
+        version = workdays.get_calendar().fingerprint()
+        kept = s.get(sla.SlaClock, legacy.id)
+        assert kept.calendar_version == version and kept.state == "met"
+        assert kept.due_at == legacy.due_at
+        assert s.get(sla.SlaClock, orphan.id).calendar_version == version
