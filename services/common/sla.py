@@ -39,17 +39,15 @@ import json
 import logging
 import os
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, and_, event, func, not_, or_, select
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, and_, event, not_, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import config
 from .db import CommonBase, utcnow
-from .errors import CalendarYearMissing, Conflict, DomainError, NotFound
+from .errors import CalendarYearMissing, Conflict, NotFound
+# Rules live in sla_rules.py; re-exported here where callers have always found them.
+from .sla_rules import RulesInvalid, SlaRule, _parse_rule, _rules_cache, get_rule, load_rules  # noqa: F401
 from .workdays import SHANGHAI, get_calendar, local_date
 
 log = logging.getLogger(__name__)
@@ -70,88 +68,9 @@ def sweep_seconds() -> float:
     """How often services sweep their clocks (and notice a loaded calendar): QI_SLA_SWEEP_SECONDS, 60."""
     return float(os.environ.get("QI_SLA_SWEEP_SECONDS", "60"))
 
+
 SLA_MET = Counter("qi_sla_met_total", "SLA clocks stopped within their limit (per process)", ["rule"])
 SLA_BREACHED = Counter("qi_sla_breached_total", "SLA clocks that passed their limit (per process)", ["rule"])
-
-
-# -- rules ------------------------------------------------------------------------
-
-class RulesInvalid(DomainError):
-    status = 500
-    code = "sla_rules_invalid"
-    title_zh = "时限规则配置有误"
-    title_en = "SLA rules file is invalid"
-
-
-@dataclass(frozen=True)
-class SlaRule:
-    name: str
-    limit_working_days: int
-    due_soon_working_days: int
-    description_zh: str
-    description_en: str
-    restart_on_resubmit: bool
-
-
-_rules_cache: dict[Path, tuple[float, dict[str, SlaRule]]] = {}
-
-
-def _parse_rule(doc, index: int) -> SlaRule:
-    where = f"rules[{index}]"
-    if not isinstance(doc, dict):
-        raise RulesInvalid(f"{where}: expected an object")
-    try:
-        rule = SlaRule(name=doc["name"], limit_working_days=doc["limit_working_days"],
-                       due_soon_working_days=doc.get("due_soon_working_days", 0),
-                       description_zh=doc["description_zh"], description_en=doc["description_en"],
-                       restart_on_resubmit=doc.get("restart_on_resubmit", False))
-    except KeyError as exc:
-        raise RulesInvalid(f"{where}: missing field {exc.args[0]}") from None
-    if not isinstance(rule.name, str) or not rule.name:
-        raise RulesInvalid(f"{where}: name must be a non-empty string")
-    for field in ("limit_working_days", "due_soon_working_days"):
-        value = getattr(rule, field)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise RulesInvalid(f"{rule.name}: {field} must be a non-negative integer")
-    if rule.due_soon_working_days > rule.limit_working_days:
-        raise RulesInvalid(f"{rule.name}: due_soon_working_days exceeds limit_working_days")
-    if not isinstance(rule.restart_on_resubmit, bool):
-        raise RulesInvalid(f"{rule.name}: restart_on_resubmit must be true or false")
-    return rule
-
-
-def load_rules(path: str | Path | None = None) -> dict[str, SlaRule]:
-    """Rules by name; re-read when the file changes."""
-    path = Path(path) if path is not None else config.sla_rules_file()
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        raise RulesInvalid(f"SLA rules file not found / 找不到时限规则文件: {path}") from None
-    cached = _rules_cache.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RulesInvalid(f"{path}: not valid JSON: {exc}") from None
-    items = doc.get("rules") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        raise RulesInvalid(f"{path}: expected {{\"rules\": [...]}}")
-    rules: dict[str, SlaRule] = {}
-    for i, item in enumerate(items):
-        rule = _parse_rule(item, i)
-        if rule.name in rules:
-            raise RulesInvalid(f"{path}: rule {rule.name} defined twice")
-        rules[rule.name] = rule
-    _rules_cache[path] = (mtime, rules)
-    return rules
-
-
-def get_rule(name: str) -> SlaRule:
-    rule = load_rules().get(name)
-    if rule is None:
-        raise NotFound(f"unknown SLA rule / 未定义的时限规则: {name}", code="sla_rule_not_found")
-    return rule
 
 
 # -- model --------------------------------------------------------------------------
@@ -430,74 +349,10 @@ def _surely_on_time(clock: SlaClock, at: dt.datetime) -> bool | None:
     return True if at <= earliest else None
 
 
-def recompute_due(session: Session, clock: SlaClock, now: dt.datetime | None = None) -> SlaClock:
-    """Recompute due_at with today's calendar (a notice was loaded or changed), for
-    every state: an open clock gets its due time (an overdue flag set against the old
-    calendar is dropped if the new due time lies ahead); a pending stop gets its
-    verdict (counted now); a met or breached clock is judged again, and a changed
-    verdict is written to its history (the counters counted the first verdict)."""
-    now = _utc(now)
-    before = (clock.due_at, clock.state)
-    if clock.limit_working_days is None and clock.state not in OPEN_STATES and not clock.calendar_gap:
-        # Closed before limits were stored with the clock (migration common_0005): its
-        # due time was computed with full calendar data; re-deriving it from today's
-        # rules file could change a verdict for a reason that is not the calendar.
-        clock.calendar_version = get_calendar().fingerprint()
-        return clock
-    try:
-        gap = _compute_due(clock)
-    except DomainError as exc:
-        # e.g. its rule was removed from the rules file: keep what it has, do not retry every sweep.
-        log.warning("SLA clock %s (%s): not recomputed: %s", clock.id, clock.rule, exc)
-        clock.calendar_version = get_calendar().fingerprint()
-        return clock
-    if gap is not None:
-        return clock
-    if clock.state in OPEN_STATES:
-        if clock.overdue and clock.due_at >= now:
-            clock.overdue = False
-            _log(clock, now, "overdue_cleared")
-    elif clock.state in (STOPPED, MET, BREACHED) and clock.stopped_at is not None:
-        verdict = MET if clock.stopped_at <= clock.due_at and not clock.overdue else BREACHED
-        if clock.state == STOPPED:
-            _count_after_commit(session, SLA_MET if verdict == MET else SLA_BREACHED, clock.rule)
-            clock.state = verdict
-            _log(clock, now, f"judged_{verdict}")
-        elif verdict != clock.state:
-            clock.state = verdict
-            _log(clock, now, f"rejudged_{verdict}")
-    if before[0] != clock.due_at:
-        log.info("SLA clock %s (%s): due %s -> %s after a calendar change", clock.id, clock.rule,
-                 _iso(before[0]), _iso(clock.due_at))
-    return clock
-
-
-def recompute_changed(session: Session, now: dt.datetime | None = None, limit: int = RECOMPUTE_BATCH * 10) -> int:
-    """Recompute every clock whose calendar fingerprint is not today's; returns how many.
-
-    Bounded per call so one sweep transaction stays short; the next sweep continues.
-    On PostgreSQL, instances sharing the database skip each other's locked rows.
-    """
-    version = get_calendar().fingerprint()
-    done = 0
-    while done < limit:
-        batch = list(session.scalars(
-            select(SlaClock).where(or_(SlaClock.calendar_version.is_(None), SlaClock.calendar_version != version))
-            .order_by(SlaClock.started_at).limit(RECOMPUTE_BATCH).with_for_update(skip_locked=True)))
-        if not batch:
-            break
-        for clock in batch:
-            recompute_due(session, clock, now)
-        session.flush()
-        done += len(batch)
-    if done:
-        log.info("SLA: %d clocks recomputed for calendar %s", done, version)
-    return done
-
-
 def sweep_overdue(session: Session, now: dt.datetime | None = None) -> list[SlaClock]:
     """Recompute clocks after a calendar change, then mark running clocks past due as
     overdue; returns the ones newly marked."""
+    from .sla_recompute import recompute_changed
     now = _utc(now)
     recompute_changed(session, now)
     newly = list(session.scalars(
@@ -625,56 +480,12 @@ def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
     }
 
 
-# -- open clocks gauge ---------------------------------------------------------------------------
-
-class SlaOpenClocksCollector:
-    """`qi_sla_open_clocks{rule}` and `qi_sla_open_clocks_by_due_state{rule,due_state}`,
-    counted in the database when Prometheus scrapes.
-
-    A process-local gauge would be wrong as soon as two instances share a
-    database, or after a restart. Every instance on one database reports the
-    same numbers, so queries take max by (rule), not sum. Register once per
-    process: `REGISTRY.register(SlaOpenClocksCollector(db))`.
-    """
-
-    NAME = "qi_sla_open_clocks"
-    DOC = "SLA clocks running or paused, per rule (read from the database)"
-    BY_STATE = "qi_sla_open_clocks_by_due_state"
-    BY_STATE_DOC = ("Open SLA clocks per rule and due state (on_track, due_soon, overdue, calendar_gap, paused), "
-                    "plus stops awaiting the calendar as calendar_gap (read from the database)")
-
-    def __init__(self, database):
-        self.database = database
-
-    def describe(self):
-        # Without describe(), registering would run a query at import/startup time.
-        return [GaugeMetricFamily(self.NAME, self.DOC, labels=["rule"]),
-                GaugeMetricFamily(self.BY_STATE, self.BY_STATE_DOC, labels=["rule", "due_state"])]
-
-    def collect(self):
-        family = GaugeMetricFamily(self.NAME, self.DOC, labels=["rule"])
-        by_state = GaugeMetricFamily(self.BY_STATE, self.BY_STATE_DOC, labels=["rule", "due_state"])
-        try:
-            names = list(load_rules())
-        except DomainError:
-            names = []
-        counts = {name: 0 for name in names}
-        states = {(name, state): 0 for name in names for state in DUE_STATES}
-        now = utcnow()
-        try:
-            with self.database.read() as session:
-                clocks = list(session.scalars(select(SlaClock).where(SlaClock.state.in_(OPEN_STATES + (STOPPED,)))))
-                for clock in clocks:
-                    if clock.state in OPEN_STATES:
-                        counts[clock.rule] = counts.get(clock.rule, 0) + 1
-                    key = (clock.rule, due_state(clock, now))
-                    states[key] = states.get(key, 0) + 1
-        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
-            log.warning("qi_sla_open_clocks: database query failed: %s", exc)
-            return
-        for rule, count in sorted(counts.items()):
-            family.add_metric([rule], count)
-        for (rule, state), count in sorted(states.items()):
-            by_state.add_metric([rule, state], count)
-        yield family
-        yield by_state
+def __getattr__(name):
+    # Moved to keep modules small; still importable from here (backward compatible).
+    if name in ("recompute_due", "recompute_changed"):
+        from . import sla_recompute
+        return getattr(sla_recompute, name)
+    if name == "SlaOpenClocksCollector":
+        from .collectors import SlaOpenClocksCollector
+        return SlaOpenClocksCollector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
