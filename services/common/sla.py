@@ -455,7 +455,8 @@ def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
     try:
         rule = get_rule(clock.rule)
         descriptions = {"description_zh": rule.description_zh, "description_en": rule.description_en,
-                        "limit_working_days": clock.limit_working_days or rule.limit_working_days}
+                        "limit_working_days": (rule.limit_working_days if clock.limit_working_days is None
+                                               else clock.limit_working_days)}
     except NotFound:
         descriptions = {"description_zh": None, "description_en": None, "limit_working_days": None}
     return {

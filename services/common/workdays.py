@@ -153,6 +153,7 @@ class WorkingDayCalendar:
         self._years: dict[int, tuple[YearData, float | None, float]] = {}
         self._lock = threading.Lock()
         self._fingerprint: str | None = None
+        self._fingerprint_stats: list = []
 
     # -- data -------------------------------------------------------------------
     def _read_coverage(self) -> frozenset[int]:
@@ -230,14 +231,26 @@ class WorkingDayCalendar:
         so loading a notice reaches every service's own database without any service
         reading another's tables. A change also drops the cached years at once, so the
         recompute never runs on data older than the fingerprint it records."""
-        digest = hashlib.sha256()
-        digest.update(f"{holidays.__version__}|{sorted(self._covered)}".encode())
-        for path in sorted(self.calendar_dir.glob("cn-*.json")):
+        paths = sorted(self.calendar_dir.glob("cn-*.json"))
+        stats = []
+        for path in paths:
             try:
-                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+                st = path.stat()
             except OSError:
                 continue  # replaced while we listed it; the next check sees the new file
+            stats.append((path.name, st.st_mtime_ns, st.st_size))
+        # Files are only read again when a stat changed: a recompute asks for every clock.
+        if self._fingerprint is not None and stats == self._fingerprint_stats:
+            return self._fingerprint
+        digest = hashlib.sha256()
+        digest.update(f"{holidays.__version__}|{sorted(self._covered)}".encode())
+        for name, _, _ in stats:
+            try:
+                digest.update(name.encode() + b"\0" + (self.calendar_dir / name).read_bytes() + b"\0")
+            except OSError:
+                continue
         value = digest.hexdigest()[:16]
+        self._fingerprint_stats = stats
         if value != self._fingerprint:
             with self._lock:
                 self._years.clear()
