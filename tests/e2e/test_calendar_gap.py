@@ -113,6 +113,10 @@ def test_gap_clocks_are_listed_explained_and_recomputed_when_the_year_is_loaded(
     for query in ("overdue=true", "due_soon=true"):
         other = api.get(f"{API}/sla/clocks?{query}", token=operator).json()
         assert not {(c["subject_id"], c["rule"]) for c in other} & listed, query
+    registry_gap = api.get(f"{API}/sla/registry/clocks?calendar_gap=true", token=operator)
+    assert registry_gap.status_code == 200, registry_gap.text
+    assert waiting_id in {c["subject_id"] for c in registry_gap.json()}
+    assert all(c["due_state"] == "calendar_gap" for c in registry_gap.json())
     demands = api.get(f"{API}/sla/demands?state=calendar_gap", token=operator)
     assert demands.status_code == 200, demands.text
     assert [(i["demand"]["id"], i["clock"]["rule"]) for i in demands.json()["items"]
