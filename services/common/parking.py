@@ -113,3 +113,35 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class ParkedEventsCollector:
+    """`qi_events_parked_pending{consumer}`: parked events not replayed yet, read from the
+    database at scrape time (the `qi_events_parked_total` counter resets on restart
+    and cannot say whether an operator has dealt with them). Instances sharing a
+    database report the same value: alert on max by (consumer)."""
+
+    NAME = "qi_events_parked_pending"
+    DOC = "Parked events waiting for an operator (not replayed), per consumer (read from the database)"
+
+    def __init__(self, database: Database):
+        self.database = database
+
+    def describe(self):
+        from prometheus_client.core import GaugeMetricFamily
+        return [GaugeMetricFamily(self.NAME, self.DOC, labels=["consumer"])]
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+        from sqlalchemy import func
+        family = GaugeMetricFamily(self.NAME, self.DOC, labels=["consumer"])
+        try:
+            with self.database.read() as session:
+                rows = session.execute(select(ParkedEvent.consumer, func.count())
+                                       .where(ParkedEvent.replayed_at.is_(None)).group_by(ParkedEvent.consumer)).all()
+        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
+            log.warning("%s: database query failed: %s", self.NAME, exc)
+            return
+        for consumer, count in rows:
+            family.add_metric([consumer], count)
+        yield family

@@ -32,6 +32,11 @@ class SlaClockEventOut(Schema):
     action = fields.String(metadata={"description": "start, pause, resume, restart, stop, cancel or overdue"})
 
 
+class DueNoteOut(Schema):
+    zh = fields.String()
+    en = fields.String()
+
+
 class SlaClockOut(Schema):
     """`services.common.sla.clock_view`: one SLA clock with its rule and history."""
 
@@ -42,16 +47,27 @@ class SlaClockOut(Schema):
     limit_working_days = fields.Integer(allow_none=True)
     subject_type = fields.String(metadata={"description": "e.g. application, institution_change, demand"})
     subject_id = fields.String()
-    state = fields.String(metadata={"description": "running, paused, met, breached or cancelled"})
+    state = fields.String(metadata={"description": "running, paused, met, breached, cancelled, or stopped (stopped "
+                                                   "during a calendar gap; met or breached follows once the year "
+                                                   "is loaded)"})
     started_at = fields.String()
     due_at = fields.String(allow_none=True, metadata={"description": "UTC; null while the working-day calendar "
                                                                      "lacks the year (see calendar_gap)"})
     due_local = fields.String(allow_none=True, metadata={"description": "due_at in Asia/Shanghai, with offset"})
     calendar_gap = fields.Boolean(metadata={"description": "The working-day calendar lacks a year the limit "
                                                            "reaches; due_at is null until it is loaded"})
+    due_state = fields.String(metadata={"description": "on_track, due_soon, overdue, calendar_gap or paused for "
+                                                       "an open clock (overdue is computed from due_at and now); "
+                                                       "met, breached, cancelled for a closed one; calendar_gap "
+                                                       "for a stop awaiting the calendar"})
+    due_note = fields.Nested(DueNoteOut, allow_none=True,
+                             metadata={"description": "Why there is no due date yet, in Chinese and English (e.g. "
+                                                      "the due date follows once the 2027 holiday notice is "
+                                                      "loaded); null when due_at is set"})
     paused_at = fields.String(allow_none=True)
     stopped_at = fields.String(allow_none=True)
-    overdue = fields.Boolean()
+    overdue = fields.Boolean(metadata={"description": "Past due_at now (or marked by a sweep), whether or not a "
+                                                      "sweep has run"})
     due_soon = fields.Boolean(allow_none=True, metadata={"description": "Running and within the rule's warning "
                                                                         "window; null if unknown"})
     restarts = fields.Integer(metadata={"description": "Times the clock restarted in full (resubmissions)"})

@@ -8,16 +8,26 @@ A clock is due at the end (23:59:59.999999 Asia/Shanghai) of the n-th working da
 after the day it started. Time spent paused (e.g. waiting for the applicant) does
 not count: on resume the due day moves by the working days that passed. When the
 calendar lacks a year the clock keeps running with `due_at` NULL and
-`calendar_gap` set; `sweep_overdue` (or `recompute_due`) fills it in once the
-notice is loaded.
+`calendar_gap` set (listed as due state `calendar_gap`, with a bilingual
+`due_note`). A stop during the gap that the calendar cannot yet judge is kept as
+state `stopped` (verdict pending) instead of refusing the business action.
+
+Each clock records the calendar fingerprint its due time was computed with
+(`calendar_version`, see `WorkingDayCalendar.fingerprint`). Every sweep
+(`sweep_overdue`, run by each service on its own database) recomputes every clock
+whose fingerprint differs — running, paused, met, breached and pending ones — so
+loading a notice (`python -m services.common.workdays load`) reaches every
+service without an event and without a service reading another's tables.
 
 Metrics: `qi_sla_met_total{rule}` and `qi_sla_breached_total{rule}` are counted
 by the process that made the change, once its transaction committed (a rolled
 back stop counts nothing); they are per process, and Prometheus sums instances.
 A clock counts as breached once: when a sweep first finds it overdue, or when it
-is stopped late without a sweep having seen it. `qi_sla_open_clocks{rule}` is
-read from the database at scrape time (`SlaOpenClocksCollector`), so it is right
-however many instances run.
+is stopped late without a sweep having seen it (a pending stop counts when the
+recompute judges it). `qi_sla_open_clocks{rule}` and
+`qi_sla_open_clocks_by_due_state{rule,due_state}` are read from the database at
+scrape time (`SlaOpenClocksCollector`): every instance sharing a database reports
+the same value, so dashboards and alerts aggregate them with max by (rule), never sum.
 
 There is no database constraint against two open clocks for one (rule, subject):
 `start_clock` returns the open one instead of starting a second.
@@ -27,108 +37,40 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, event, func, select
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, and_, event, not_, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import config
 from .db import CommonBase, utcnow
-from .errors import CalendarYearMissing, Conflict, DomainError, NotFound
+from .errors import CalendarYearMissing, Conflict, NotFound
+# Rules live in sla_rules.py; re-exported here where callers have always found them.
+from .sla_rules import RulesInvalid, SlaRule, _parse_rule, _rules_cache, get_rule, load_rules  # noqa: F401
 from .workdays import SHANGHAI, get_calendar, local_date
 
 log = logging.getLogger(__name__)
 
 RUNNING, PAUSED, MET, BREACHED, CANCELLED = "running", "paused", "met", "breached", "cancelled"
+# Stopped while the calendar lacks the due year, too late to be sure it was on time:
+# the verdict (met or breached) follows when the year is loaded.
+STOPPED = "stopped"
 OPEN_STATES = (RUNNING, PAUSED)
-STATES = (RUNNING, PAUSED, MET, BREACHED, CANCELLED)
+STATES = (RUNNING, PAUSED, MET, BREACHED, CANCELLED, STOPPED)
+# Due states for lists and metrics (clock_view["due_state"]).
+ON_TRACK, DUE_SOON, OVERDUE, CALENDAR_GAP = "on_track", "due_soon", "overdue", "calendar_gap"
+DUE_STATES = (ON_TRACK, DUE_SOON, OVERDUE, CALENDAR_GAP, PAUSED)
+RECOMPUTE_BATCH = 500
+
+
+def sweep_seconds() -> float:
+    """How often services sweep their clocks (and notice a loaded calendar): QI_SLA_SWEEP_SECONDS, 60."""
+    return float(os.environ.get("QI_SLA_SWEEP_SECONDS", "60"))
+
 
 SLA_MET = Counter("qi_sla_met_total", "SLA clocks stopped within their limit (per process)", ["rule"])
 SLA_BREACHED = Counter("qi_sla_breached_total", "SLA clocks that passed their limit (per process)", ["rule"])
-
-
-# -- rules ------------------------------------------------------------------------
-
-class RulesInvalid(DomainError):
-    status = 500
-    code = "sla_rules_invalid"
-    title_zh = "时限规则配置有误"
-    title_en = "SLA rules file is invalid"
-
-
-@dataclass(frozen=True)
-class SlaRule:
-    name: str
-    limit_working_days: int
-    due_soon_working_days: int
-    description_zh: str
-    description_en: str
-    restart_on_resubmit: bool
-
-
-_rules_cache: dict[Path, tuple[float, dict[str, SlaRule]]] = {}
-
-
-def _parse_rule(doc, index: int) -> SlaRule:
-    where = f"rules[{index}]"
-    if not isinstance(doc, dict):
-        raise RulesInvalid(f"{where}: expected an object")
-    try:
-        rule = SlaRule(name=doc["name"], limit_working_days=doc["limit_working_days"],
-                       due_soon_working_days=doc.get("due_soon_working_days", 0),
-                       description_zh=doc["description_zh"], description_en=doc["description_en"],
-                       restart_on_resubmit=doc.get("restart_on_resubmit", False))
-    except KeyError as exc:
-        raise RulesInvalid(f"{where}: missing field {exc.args[0]}") from None
-    if not isinstance(rule.name, str) or not rule.name:
-        raise RulesInvalid(f"{where}: name must be a non-empty string")
-    for field in ("limit_working_days", "due_soon_working_days"):
-        value = getattr(rule, field)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise RulesInvalid(f"{rule.name}: {field} must be a non-negative integer")
-    if rule.due_soon_working_days > rule.limit_working_days:
-        raise RulesInvalid(f"{rule.name}: due_soon_working_days exceeds limit_working_days")
-    if not isinstance(rule.restart_on_resubmit, bool):
-        raise RulesInvalid(f"{rule.name}: restart_on_resubmit must be true or false")
-    return rule
-
-
-def load_rules(path: str | Path | None = None) -> dict[str, SlaRule]:
-    """Rules by name; re-read when the file changes."""
-    path = Path(path) if path is not None else config.sla_rules_file()
-    try:
-        mtime = path.stat().st_mtime
-    except FileNotFoundError:
-        raise RulesInvalid(f"SLA rules file not found / 找不到时限规则文件: {path}") from None
-    cached = _rules_cache.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RulesInvalid(f"{path}: not valid JSON: {exc}") from None
-    items = doc.get("rules") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        raise RulesInvalid(f"{path}: expected {{\"rules\": [...]}}")
-    rules: dict[str, SlaRule] = {}
-    for i, item in enumerate(items):
-        rule = _parse_rule(item, i)
-        if rule.name in rules:
-            raise RulesInvalid(f"{path}: rule {rule.name} defined twice")
-        rules[rule.name] = rule
-    _rules_cache[path] = (mtime, rules)
-    return rules
-
-
-def get_rule(name: str) -> SlaRule:
-    rule = load_rules().get(name)
-    if rule is None:
-        raise NotFound(f"unknown SLA rule / 未定义的时限规则: {name}", code="sla_rule_not_found")
-    return rule
 
 
 # -- model --------------------------------------------------------------------------
@@ -149,6 +91,10 @@ class SlaClock(CommonBase):
     overdue: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     restarts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     history: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    # The limit the clock runs against (the rules file may change later) and the
+    # calendar fingerprint due_at was computed with (NULL: recompute at next sweep).
+    limit_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    calendar_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         Index("ix_sla_clock_state_due", "state", "due_at"),
@@ -218,12 +164,18 @@ def _paused_working_days(clock: SlaClock) -> int:
     return total
 
 
+def _limit(clock: SlaClock) -> int:
+    if clock.limit_working_days is None:
+        clock.limit_working_days = get_rule(clock.rule).limit_working_days
+    return clock.limit_working_days
+
+
 def _compute_due(clock: SlaClock) -> CalendarYearMissing | None:
     """Set due_at from start, limit and paused days; on a calendar gap return the error."""
-    rule = get_rule(clock.rule)
+    calendar = get_calendar()
+    clock.calendar_version = calendar.fingerprint()
     try:
-        clock.due_at = get_calendar().due_instant(
-            clock.started_at, rule.limit_working_days + _paused_working_days(clock))
+        clock.due_at = calendar.due_instant(clock.started_at, _limit(clock) + _paused_working_days(clock))
         clock.calendar_gap = False
         return None
     except CalendarYearMissing as exc:
@@ -272,7 +224,8 @@ def start_clock(session: Session, rule_name: str, subject_type: str, subject_id,
         return existing
     at = _utc(at)
     clock = SlaClock(id=str(uuid.uuid4()), rule=rule_name, subject_type=subject_type, subject_id=str(subject_id),
-                     state=RUNNING, started_at=at, overdue=False, restarts=0, calendar_gap=False, history="[]")
+                     state=RUNNING, started_at=at, overdue=False, restarts=0, calendar_gap=False, history="[]",
+                     limit_working_days=get_rule(rule_name).limit_working_days)
     _log(clock, at, "start")
     _compute_due(clock)
     session.add(clock)
@@ -316,6 +269,7 @@ def restart_clock(session: Session, clock_or_subject, at: dt.datetime | None = N
     clock.state = RUNNING
     clock.started_at = at
     clock.paused_at = None
+    clock.limit_working_days = get_rule(clock.rule).limit_working_days
     # The previous run's breach, if any, was counted already; the new run is judged on its own.
     clock.overdue = False
     clock.restarts += 1
@@ -329,8 +283,9 @@ def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None
     """The awaited action happened: the clock ends met (by due_at) or breached.
 
     With `missing_ok`, a subject without an open clock returns None instead of 404.
-    When the calendar still lacks the due year and the stop falls in that year,
-    CalendarYearMissing is raised rather than guessing the verdict.
+    When the calendar still lacks the due year, a stop before the earliest day the
+    clock could possibly be due is met; a later one is kept as `stopped` and judged
+    when the year is loaded (never guessed, and the business action goes through).
     """
     try:
         clock = _resolve(session, clock_or_subject)
@@ -354,13 +309,13 @@ def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None
     if gap is None:
         on_time = at <= clock.due_at and not clock.overdue
     else:
-        # The due day lies in or after the first year the calendar lacks, so a
-        # stop before that year is certainly on time; anything later is unknown.
-        gap_year = getattr(gap, "year", None)
-        if gap_year is None or local_date(at) >= dt.date(gap_year, 1, 1):
-            raise gap
-        on_time = not clock.overdue
+        on_time = None if clock.overdue else _surely_on_time(clock, at)
     clock.stopped_at = at
+    if on_time is None:
+        clock.state = STOPPED
+        clock.paused_at = None
+        _log(clock, at, "stop")
+        return clock
     if on_time:
         clock.state = MET
         _count_after_commit(session, SLA_MET, clock.rule)
@@ -384,19 +339,22 @@ def cancel_clock(session: Session, clock_or_subject, at: dt.datetime | None = No
     return clock
 
 
-def recompute_due(session: Session, clock: SlaClock) -> SlaClock:
-    """Fill in due_at after a calendar gap was closed (or the notice for a year changed)."""
-    if clock.state == RUNNING:
-        _compute_due(clock)
-    return clock
+def _surely_on_time(clock: SlaClock, at: dt.datetime) -> bool | None:
+    """True if `at` is before the earliest the clock can be due (gap years counted as
+    all working days); None when only the missing year can tell."""
+    try:
+        earliest = get_calendar().earliest_due_instant(clock.started_at, _limit(clock) + _paused_working_days(clock))
+    except CalendarYearMissing:
+        return None
+    return True if at <= earliest else None
 
 
 def sweep_overdue(session: Session, now: dt.datetime | None = None) -> list[SlaClock]:
-    """Mark running clocks past due as overdue; returns the ones newly marked."""
+    """Recompute clocks after a calendar change, then mark running clocks past due as
+    overdue; returns the ones newly marked."""
+    from .sla_recompute import recompute_changed
     now = _utc(now)
-    for clock in session.scalars(select(SlaClock).where(SlaClock.state == RUNNING,
-                                                        SlaClock.calendar_gap.is_(True))):
-        _compute_due(clock)
+    recompute_changed(session, now)
     newly = list(session.scalars(
         select(SlaClock).where(SlaClock.state == RUNNING, SlaClock.overdue.is_(False),
                                SlaClock.due_at.is_not(None), SlaClock.due_at < now)
@@ -408,9 +366,23 @@ def sweep_overdue(session: Session, now: dt.datetime | None = None) -> list[SlaC
     return newly
 
 
+def _overdue_sql(now: dt.datetime):
+    return or_(SlaClock.overdue.is_(True),
+               and_(SlaClock.state == RUNNING, SlaClock.due_at.is_not(None), SlaClock.due_at < now))
+
+
+def is_overdue(clock: SlaClock, now: dt.datetime | None = None) -> bool:
+    """Past due now, whether or not a sweep has marked it yet (a sweep only counts it)."""
+    if clock.overdue:
+        return True
+    return clock.state == RUNNING and clock.due_at is not None and clock.due_at < _utc(now)
+
+
 def list_clocks(session: Session, state=None, due_before: dt.datetime | None = None, rule: str | None = None,
-                overdue: bool | None = None, limit: int | None = None) -> list[SlaClock]:
-    """Clocks filtered by state (one or several), due time, rule and overdue flag; soonest due first."""
+                overdue: bool | None = None, limit: int | None = None, calendar_gap: bool | None = None,
+                now: dt.datetime | None = None) -> list[SlaClock]:
+    """Clocks filtered by state (one or several), due time, rule, overdue (by due_at against
+    `now`, or the sweep's flag) and calendar gap; soonest due first."""
     query = select(SlaClock)
     if state is not None:
         states = [state] if isinstance(state, str) else list(state)
@@ -420,7 +392,10 @@ def list_clocks(session: Session, state=None, due_before: dt.datetime | None = N
     if rule is not None:
         query = query.where(SlaClock.rule == rule)
     if overdue is not None:
-        query = query.where(SlaClock.overdue.is_(overdue))
+        condition = _overdue_sql(_utc(now))
+        query = query.where(condition if overdue else not_(condition))
+    if calendar_gap is not None:
+        query = query.where(SlaClock.calendar_gap.is_(calendar_gap))
     query = query.order_by(SlaClock.due_at.is_(None), SlaClock.due_at, SlaClock.started_at)
     if limit is not None:
         query = query.limit(limit)
@@ -432,13 +407,45 @@ def is_due_soon(clock: SlaClock, now: dt.datetime | None = None) -> bool | None:
     if clock.state != RUNNING or clock.due_at is None:
         return None if clock.state == RUNNING else False
     now = _utc(now)
-    if clock.overdue or now > clock.due_at:
+    if is_overdue(clock, now):
         return False
     try:
         remaining = get_calendar().working_days_between(now, clock.due_at)
         return remaining <= get_rule(clock.rule).due_soon_working_days
     except (CalendarYearMissing, NotFound):
         return None
+
+
+def due_state(clock: SlaClock, now: dt.datetime | None = None) -> str:
+    """What staff need to know about the deadline: on_track, due_soon, overdue,
+    calendar_gap or paused for an open clock; the state itself for a closed one
+    (`stopped`, a stop awaiting the calendar, is calendar_gap)."""
+    if clock.state == STOPPED or (clock.state in OPEN_STATES and clock.calendar_gap):
+        return CALENDAR_GAP
+    if clock.state not in OPEN_STATES:
+        return clock.state
+    if is_overdue(clock, now):
+        return OVERDUE
+    if clock.state == PAUSED:
+        return PAUSED
+    return DUE_SOON if is_due_soon(clock, now) else ON_TRACK
+
+
+def _missing_year(clock: SlaClock) -> int:
+    calendar = get_calendar()
+    year = local_date(clock.started_at).year
+    while calendar.is_covered(year) and year < 2100:
+        year += 1
+    return year
+
+
+def due_note(clock: SlaClock) -> dict | None:
+    """Why there is no due date ({zh, en}), or None when there is one."""
+    if clock.due_at is not None or clock.state == CANCELLED:
+        return None
+    year = _missing_year(clock)
+    return {"zh": f"{year}年节假日安排公布并导入后给出截止时间",
+            "en": f"The due date follows once the {year} holiday notice is loaded"}
 
 
 def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
@@ -448,7 +455,8 @@ def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
     try:
         rule = get_rule(clock.rule)
         descriptions = {"description_zh": rule.description_zh, "description_en": rule.description_en,
-                        "limit_working_days": rule.limit_working_days}
+                        "limit_working_days": (rule.limit_working_days if clock.limit_working_days is None
+                                               else clock.limit_working_days)}
     except NotFound:
         descriptions = {"description_zh": None, "description_en": None, "limit_working_days": None}
     return {
@@ -462,50 +470,23 @@ def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
         "due_at": _iso(clock.due_at),
         "due_local": due_local,
         "calendar_gap": bool(clock.calendar_gap),
+        "due_state": due_state(clock, now),
+        "due_note": due_note(clock),
         "paused_at": _iso(clock.paused_at),
         "stopped_at": _iso(clock.stopped_at),
-        "overdue": bool(clock.overdue),
+        "overdue": is_overdue(clock, now),
         "due_soon": is_due_soon(clock, now),
         "restarts": clock.restarts,
         "history": _history(clock),
     }
 
 
-# -- open clocks gauge ---------------------------------------------------------------------------
-
-class SlaOpenClocksCollector:
-    """`qi_sla_open_clocks{rule}` counted in the database when Prometheus scrapes.
-
-    A process-local gauge would be wrong as soon as two instances share a
-    database, or after a restart. Register once per process:
-    `REGISTRY.register(SlaOpenClocksCollector(db))`.
-    """
-
-    NAME = "qi_sla_open_clocks"
-    DOC = "SLA clocks running or paused, per rule (read from the database)"
-
-    def __init__(self, database):
-        self.database = database
-
-    def describe(self):
-        # Without describe(), registering would run a query at import/startup time.
-        return [GaugeMetricFamily(self.NAME, self.DOC, labels=["rule"])]
-
-    def collect(self):
-        family = GaugeMetricFamily(self.NAME, self.DOC, labels=["rule"])
-        try:
-            counts = {name: 0 for name in load_rules()}
-        except DomainError:
-            counts = {}
-        try:
-            with self.database.read() as session:
-                rows = session.execute(select(SlaClock.rule, func.count())
-                                       .where(SlaClock.state.in_(OPEN_STATES)).group_by(SlaClock.rule)).all()
-        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
-            log.warning("qi_sla_open_clocks: database query failed: %s", exc)
-            return
-        for rule, count in rows:
-            counts[rule] = count
-        for rule, count in sorted(counts.items()):
-            family.add_metric([rule], count)
-        yield family
+def __getattr__(name):
+    # Moved to keep modules small; still importable from here (backward compatible).
+    if name in ("recompute_due", "recompute_changed"):
+        from . import sla_recompute
+        return getattr(sla_recompute, name)
+    if name == "SlaOpenClocksCollector":
+        from .collectors import SlaOpenClocksCollector
+        return SlaOpenClocksCollector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

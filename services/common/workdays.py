@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -42,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily
 
 from . import config
 from .errors import CalendarYearMissing
@@ -150,6 +152,8 @@ class WorkingDayCalendar:
         self._covered = frozenset(covered_years) if covered_years is not None else self._read_coverage()
         self._years: dict[int, tuple[YearData, float | None, float]] = {}
         self._lock = threading.Lock()
+        self._fingerprint: str | None = None
+        self._fingerprint_stats: list = []
 
     # -- data -------------------------------------------------------------------
     def _read_coverage(self) -> frozenset[int]:
@@ -220,6 +224,54 @@ class WorkingDayCalendar:
     def is_covered(self, year: int) -> bool:
         return year in self._covered or self._notice_mtime(year) is not None
 
+    def fingerprint(self) -> str:
+        """A short hash of everything the answers depend on (library years, library
+        version, every installed notice's content). Services store it with each SLA
+        clock and recompute clocks whose fingerprint differs (services/common/sla.py),
+        so loading a notice reaches every service's own database without any service
+        reading another's tables. A change also drops the cached years at once, so the
+        recompute never runs on data older than the fingerprint it records."""
+        paths = sorted(self.calendar_dir.glob("cn-*.json"))
+        stats = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError:
+                continue  # replaced while we listed it; the next check sees the new file
+            stats.append((path.name, st.st_mtime_ns, st.st_size))
+        # Files are only read again when a stat changed: a recompute asks for every clock.
+        if self._fingerprint is not None and stats == self._fingerprint_stats:
+            return self._fingerprint
+        digest = hashlib.sha256()
+        digest.update(f"{holidays.__version__}|{sorted(self._covered)}".encode())
+        for name, _, _ in stats:
+            try:
+                digest.update(name.encode() + b"\0" + (self.calendar_dir / name).read_bytes() + b"\0")
+            except OSError:
+                continue
+        value = digest.hexdigest()[:16]
+        self._fingerprint_stats = stats
+        if value != self._fingerprint:
+            with self._lock:
+                self._years.clear()
+                self._fingerprint = value
+        return value
+
+    def covered_through(self, today: dt.date | None = None) -> dt.date | None:
+        """The last day of the unbroken run of covered years starting with today's year."""
+        year = (today or local_date(dt.datetime.now(dt.timezone.utc))).year
+        if not self.is_covered(year):
+            return None
+        while self.is_covered(year + 1):
+            year += 1
+        return dt.date(year, 12, 31)
+
+    def covered_days_ahead(self, today: dt.date | None = None) -> int:
+        """Days after today that the calendar answers for (0 if today's year is missing)."""
+        today = today or local_date(dt.datetime.now(dt.timezone.utc))
+        last = self.covered_through(today)
+        return 0 if last is None else (last - today).days
+
     # -- questions -------------------------------------------------------------------
     def is_working_day(self, value) -> bool:
         day = local_date(value)
@@ -262,8 +314,23 @@ class WorkingDayCalendar:
 
     def due_instant(self, start, n: int) -> dt.datetime:
         """End of the local due day, as naive UTC (how the platform stores instants)."""
-        due = dt.datetime.combine(self.add_working_days(start, n), END_OF_DAY, tzinfo=SHANGHAI)
-        return due.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return _end_of_day(self.add_working_days(start, n))
+
+    def earliest_due_instant(self, start, n: int) -> dt.datetime:
+        """A lower bound of `due_instant` that needs no data for missing years.
+
+        Every day of a missing year is taken as a working day, so the true due day
+        cannot be earlier (a year only removes working days from the days it has).
+        An action before this bound is on time whatever the notice will say; this
+        never guesses a due date, it only proves some verdicts without one.
+        """
+        day = local_date(start)
+        remaining = n
+        while remaining:
+            day += dt.timedelta(days=1)
+            if not self.is_covered(day.year) or self.is_working_day(day):
+                remaining -= 1
+        return _end_of_day(day)
 
     # -- operators -------------------------------------------------------------------
     def install_notice(self, path: str | os.PathLike) -> YearData:
@@ -290,6 +357,37 @@ class WorkingDayCalendar:
         with self._lock:
             self._years.pop(data.year, None)
         return data
+
+
+def _end_of_day(day: dt.date) -> dt.datetime:
+    due = dt.datetime.combine(day, END_OF_DAY, tzinfo=SHANGHAI)
+    return due.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+class CalendarCoverageCollector:
+    """`qi_calendar_covered_days_ahead`: days after today the calendar covers.
+
+    Read at scrape time from the calendar directory, so it drops by itself as the
+    year runs out and rises as soon as a notice is loaded. Every instance reports
+    the same value; alert on min(). Register once per process.
+    """
+
+    NAME = "qi_calendar_covered_days_ahead"
+    DOC = "Days after today (Asia/Shanghai) covered by the working-day calendar"
+
+    def __init__(self, calendar: "WorkingDayCalendar | None" = None):
+        self.calendar = calendar
+
+    def describe(self):
+        return [GaugeMetricFamily(self.NAME, self.DOC)]
+
+    def collect(self):
+        try:
+            value = (self.calendar or get_calendar()).covered_days_ahead()
+        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
+            log.warning("%s: %s", self.NAME, exc)
+            return
+        yield GaugeMetricFamily(self.NAME, self.DOC, value=value)
 
 
 _default: WorkingDayCalendar | None = None

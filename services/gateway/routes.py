@@ -178,7 +178,8 @@ def sla_clocks(ctx):
     clocks = []
     for service, method in SLA_CLOCK_SOURCES.items():
         if service in SERVICES:
-            clocks.extend(ctx.call(service, method, overdue=ctx.query.get("overdue")))
+            clocks.extend(ctx.call(service, method, overdue=ctx.query.get("overdue"),
+                                   calendar_gap=ctx.query.get("calendar_gap")))
     if ctx.query.get("due_soon") is not None:
         clocks = [c for c in clocks if bool(c.get("due_soon")) == ctx.query["due_soon"]]
     return sorted(clocks, key=lambda c: (c.get("due_at") is None, c.get("due_at") or "", c["id"]))

@@ -11,6 +11,7 @@ from services.common.schemas import SlaClockOut
 from services.registry import schemas as reg
 
 from .routing import Route
+from .schemas import SlaClockQuery
 
 OPERATORS = ("operator", "admin")
 READERS = ("operator", "admin", "regulator")
@@ -139,7 +140,11 @@ def notifications(ctx):
 
 
 def review_clocks(ctx):
-    return ctx.call("registry", "list_review_clocks")
+    clocks = ctx.call("registry", "list_review_clocks", overdue=ctx.query.get("overdue"),
+                      calendar_gap=ctx.query.get("calendar_gap"))
+    if ctx.query.get("due_soon") is not None:
+        clocks = [c for c in clocks if bool(c.get("due_soon")) == ctx.query["due_soon"]]
+    return clocks
 
 
 def list_windows(ctx):
@@ -292,7 +297,7 @@ ROUTES = [
     Route("GET", "/notifications", notifications, "My in-app notifications / 站内通知", _R, query=reg.ListQuery,
           response=reg.PageOut, roles=()),
     Route("GET", "/sla/registry/clocks", review_clocks, "Open review clocks of the registry (staff) / 审核时限", _R,
-          response=SlaClockOut, many=True, roles=READERS),
+          query=SlaClockQuery, response=SlaClockOut, many=True, roles=READERS),
     Route("GET", "/windows", list_windows, "Service windows (public ones without sign-in) / 服务窗口", _R,
           query=reg.ListQuery, response=reg.WindowOut, many=True),
     Route("GET", "/windows/<window_id>", get_window, "One service window / 窗口详情", _R,

@@ -36,3 +36,6 @@ class SlaClockQuery(Schema):
                              metadata={"description": "true: only clocks past their due time"})
     due_soon = fields.Boolean(load_default=None, allow_none=True,
                               metadata={"description": "true: only running clocks inside their rule's warning window"})
+    calendar_gap = fields.Boolean(load_default=None, allow_none=True,
+                                  metadata={"description": "true: only clocks without a due date because the "
+                                                           "working-day calendar lacks a year (due_state calendar_gap)"})

@@ -171,6 +171,6 @@ def decide(session, principal: dict, user_id: str, data: dict, at: dt.datetime |
     return review_view(session, review, user)
 
 
-def open_clocks(session, overdue: bool | None = None) -> list[dict]:
+def open_clocks(session, overdue: bool | None = None, calendar_gap: bool | None = None) -> list[dict]:
     return [sla.clock_view(c) for c in sla.list_clocks(session, state=list(sla.OPEN_STATES), rule=RULE,
-                                                       overdue=overdue)]
+                                                       overdue=overdue, calendar_gap=calendar_gap)]

@@ -15,6 +15,7 @@ from nameko.timer import timer
 from prometheus_client import Counter
 
 from services.common import sla
+from services.common.collectors import register_service_collectors
 from services.common.consumer import run_idempotent
 from services.common.errors import Conflict, DomainError, ValidationFailed
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, SigningKeyCheck, rpc
@@ -23,6 +24,7 @@ from . import accounts, external, licence, licence_files, tokens, verification
 from .schemas import (REGISTER_SCHEMAS, CreateStaff, FindByPhone, LicenceDecision, LicenceQueueQuery, LicenceUpload,
                       PhoneCodeRequest, PhoneCodeVerify, RoleChange, StatusChange, UserListQuery, load)
 
+_collector_registered: list = []
 LOGINS = Counter("qi_identity_logins_total", "Sign-in attempts by outcome", ["outcome"])
 OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
 
@@ -242,11 +244,11 @@ class IdentityService:
             return external.record(session, user, verifier, result)
 
     @rpc(expected_exceptions=DomainError)
-    def list_open_clocks(self, principal, overdue=None) -> list:
+    def list_open_clocks(self, principal, overdue=None, calendar_gap=None) -> list:
         """Open licence-review clocks, for GET /sla/clocks (staff)."""
         with self.db.read() as session:
             accounts.require_role(session, principal, licence.QUEUE_READERS)
-            return licence.open_clocks(session, overdue=overdue)
+            return licence.open_clocks(session, overdue=overdue, calendar_gap=calendar_gap)
 
     @timer(interval=3600)
     def licence_files_gc(self):
@@ -254,8 +256,13 @@ class IdentityService:
         with self.db.read() as session:
             licence_files.gc(session)
 
-    @timer(interval=300)
+    @timer(interval=sla.sweep_seconds())
     def sweep_overdue(self):
-        """Mark licence reviews past their working-day limit as overdue (counted as breached)."""
+        """Mark licence reviews past their working-day limit as overdue (counted as breached), and
+        recompute every clock once a newly loaded calendar year changes the fingerprint."""
+        if not _collector_registered:
+            # The open-clocks and parked-events gauges read the database at scrape time.
+            register_service_collectors(self.db)
+            _collector_registered.append(True)
         with self.db.transaction() as session:
             sla.sweep_overdue(session)

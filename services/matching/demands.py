@@ -67,11 +67,13 @@ def _require(principal: dict, roles) -> None:
         raise Forbidden(f"Role '{principal['role']}' may not do this / 当前角色无权执行该操作")
 
 
-def open_clocks(session, principal: dict | None, overdue: bool | None = None) -> list[dict]:
+def open_clocks(session, principal: dict | None, overdue: bool | None = None,
+                calendar_gap: bool | None = None) -> list[dict]:
     """Open SLA clocks of matching (demand response and recommendation), for staff oversight."""
     principal = _actor(principal)
     _require(principal, READERS)
-    return [sla.clock_view(c) for c in sla.list_clocks(session, state=list(sla.OPEN_STATES), overdue=overdue)]
+    return [sla.clock_view(c) for c in sla.list_clocks(session, state=list(sla.OPEN_STATES), overdue=overdue,
+                                                       calendar_gap=calendar_gap)]
 
 
 # -- views --------------------------------------------------------------------------------
@@ -412,12 +414,13 @@ def sla_demands(session: Session, principal: dict, state: str | None = None, now
     principal = _actor(principal)
     _require(principal, READERS)
     now = now or utcnow()
-    clocks = [c for c in sla.list_clocks(session, state=sla.RUNNING)
+    # calendar_gap: clocks without a due date until the year's notice is loaded (open
+    # ones, and stops whose verdict waits for it); overdue is due_at against now.
+    states = list(sla.OPEN_STATES) + [sla.STOPPED] if state == "calendar_gap" else sla.RUNNING
+    clocks = [c for c in sla.list_clocks(session, state=states)
               if c.subject_type == SUBJECT and c.rule in (RESPONSE_RULE, RECOMMENDATION_RULE)]
-    if state == "overdue":
-        clocks = [c for c in clocks if c.overdue or (c.due_at is not None and c.due_at < now)]
-    elif state == "due_soon":
-        clocks = [c for c in clocks if sla.is_due_soon(c, now)]
+    if state is not None:
+        clocks = [c for c in clocks if sla.due_state(c, now) == state]
     demands = {d.id: d for d in session.scalars(select(Demand).where(Demand.id.in_({c.subject_id for c in clocks})))}
     items = [{"demand": demand_view(session, demands[c.subject_id], detail=False), "clock": sla.clock_view(c, now)}
              for c in clocks if c.subject_id in demands]

@@ -162,8 +162,9 @@ class CloseDemand(Schema):
 
 
 class SlaQuery(Schema):
-    state = fields.String(validate=validate.OneOf(("due_soon", "overdue")),
-                          metadata={"description": "Leave out to list every running demand clock"})
+    state = fields.String(validate=validate.OneOf(("due_soon", "overdue", "calendar_gap")),
+                          metadata={"description": "Leave out to list every running demand clock; calendar_gap: "
+                                                   "no due date until the year's holiday notice is loaded"})
 
 
 class VisitCreate(Schema):
@@ -381,7 +382,8 @@ class SlaDemandOut(Schema):
 
 
 class SlaDemandsOut(Schema):
-    state = fields.String(metadata={"description": "due_soon, overdue, or all when no state was asked for"})
+    state = fields.String(metadata={"description": "due_soon, overdue, calendar_gap (no due date until the "
+                                                   "year's holiday notice is loaded), or all when no state was asked for"})
     items = fields.List(fields.Nested(SlaDemandOut), metadata={"description": "One entry per clock listed"})
     total = fields.Integer()
 

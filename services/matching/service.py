@@ -23,9 +23,10 @@ import threading
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from nameko.extensions import DependencyProvider
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import Counter
 
 from services.common import config, sla
+from services.common.collectors import register_service_collectors
 from services.common.consumer import run_idempotent
 from services.common.db import Database, engine_for
 from services.common.errors import Forbidden, NotFound
@@ -39,7 +40,7 @@ from .schemas import (CloseDemand, DemandCreate, DemandListQuery, EngagementCrea
 
 log = logging.getLogger(__name__)
 INDEX_EVENTS = Counter("qi_matching_index_events_total", "Registry events seen by the index", ["type", "outcome"])
-SWEEP_SECONDS = 60
+SWEEP_SECONDS = sla.sweep_seconds()
 
 # Lookups of clause 5 are presets of the search: a category and, where the
 # clause names one, the qualification that makes an institution eligible.
@@ -54,13 +55,13 @@ _collector_registered = False
 
 
 class SlaMetrics(DependencyProvider):
-    """Registers `qi_sla_open_clocks` (read from this service's database) once per process."""
+    """Registers the scrape-time gauges (SLA clocks, parked events, calendar coverage) once per process."""
 
     def setup(self):
         global _collector_registered
         with _collector_lock:
             if not _collector_registered:
-                REGISTRY.register(sla.SlaOpenClocksCollector(Database(engine_for(self.container.service_name))))
+                register_service_collectors(Database(engine_for(self.container.service_name)))
                 _collector_registered = True
 
 
@@ -237,9 +238,9 @@ class MatchingService:
             return demands.sla_demands(session, principal, query.get("state"))
 
     @rpc
-    def list_open_clocks(self, principal, overdue=None) -> list:
+    def list_open_clocks(self, principal, overdue=None, calendar_gap=None) -> list:
         with self.db.read() as session:
-            return demands.open_clocks(session, principal, overdue=overdue)
+            return demands.open_clocks(session, principal, overdue=overdue, calendar_gap=calendar_gap)
 
     # -- visits ----------------------------------------------------------------------------
     def _window_of(self, principal) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from nameko.timer import timer
-from prometheus_client import REGISTRY
+from services.common.collectors import register_service_collectors
 
 from services.common import sla
 from services.common.consumer import run_idempotent
@@ -22,7 +22,7 @@ from .schemas import (ApplicationIn, CapabilityCreate, CaseIn, CaseLogIn, CaseTe
                       WindowServicesIn, WindowUpdate, load)
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 60
+SWEEP_SECONDS = sla.sweep_seconds()
 FILES_GC_SECONDS = 3600
 _collector_registered = []
 
@@ -50,7 +50,7 @@ class RegistryService:
     def _collector(self):
         # The open-clocks gauge reads the database at scrape time; register once per process.
         if not _collector_registered:
-            REGISTRY.register(sla.SlaOpenClocksCollector(self.db))
+            register_service_collectors(self.db)
             _collector_registered.append(True)
 
     @rpc
@@ -248,11 +248,11 @@ class RegistryService:
             return institutions.notifications(session, principal, limit=int(limit), offset=int(offset))
 
     @rpc
-    def list_review_clocks(self, principal, state=None, overdue=None) -> list:
+    def list_review_clocks(self, principal, state=None, overdue=None, calendar_gap=None) -> list:
         access.require_role(principal, access.READERS)
         with self.db.read() as session:
             return [sla.clock_view(c) for c in sla.list_clocks(session, state=state or list(sla.OPEN_STATES),
-                                                                 overdue=overdue)]
+                                                                 overdue=overdue, calendar_gap=calendar_gap)]
 
     # -- windows ----------------------------------------------------------------------------------
     @rpc
