@@ -1,0 +1,77 @@
+export default {
+  app: { title: "QI One-Stop Service Platform", short: "QI One-Stop", skip: "Skip to content", language: "Language", tz: "Times are China Standard Time (Asia/Shanghai)" },
+  nav: {
+    home: "Home", search: "Find institutions", standards: "Standards", login: "Sign in", register: "Register", logout: "Sign out",
+    demands: "My demands", staffDemands: "Demands", institution: "My institution", visits: "Visits", filed: "File for enterprise",
+    review: "Review queue", sla: "SLA board", accounts: "Accounts", me: "My account", menu: "Menu",
+  },
+  role: { enterprise: "Enterprise", person: "Person", institution: "Institution", window: "Window staff", operator: "Operator", regulator: "Regulator", admin: "Admin" },
+  category: { standardization: "Standardization", metrology: "Metrology", testing: "Testing", certification: "Certification", quality: "Quality", brand: "Brand", ip: "Intellectual property", other: "Other" },
+  common: {
+    search: "Search", reset: "Reset", submit: "Submit", cancel: "Cancel", save: "Save", loading: "Loading…", none: "Nothing here",
+    more: "Load more", open: "Open", actions: "Actions", status: "Status", name: "Name", total: "{n} in all", back: "Back",
+    yes: "Yes", no: "No", refresh: "Refresh", id: "ID", readOnly: "Read only", masked: "Personal data is shown masked, as the API gives it",
+  },
+  home: {
+    hero: "Enterprises find services, institutions register, the platform matches them; time limits count PRC working days",
+    searchPlaceholder: "Name, pinyin, initials or a standard number, e.g. jl, GB/T 2828.1",
+    categories: "The eight service categories", guide: "Service guide", items: "Items",
+  },
+  guide: {
+    conditions: "Acceptance conditions", materials: "Materials", steps: "Steps", limit: "Time limit", fees: "Fees", channels: "Channels",
+    workingDays: "{n} working days", version: "Version {n}",
+  },
+  search: {
+    q: "Keywords", category: "Category", region: "Region", qualification: "Qualification", standard: "Standard", priceMax: "Max price (yuan)",
+    cycleMax: "Max cycle (working days)", results: "Results", score: "Score", explain: "Why this rank", factor: "Factor", value: "Value",
+    weight: "Weight", contribution: "Contribution", note: "Note", matched: "Matching capabilities", rating: "Rating", onTime: "On-time rate",
+    factors: { text: "Text relevance", qualification: "Valid qualification", rating: "Rating", on_time: "On time", standard: "Standard", item: "Service item", region: "Region" },
+    ignored: "Unknown words (ignored): {t}", terms: "Search terms: {t}",
+  },
+  inst: {
+    qualifications: "Qualifications", capabilities: "Capabilities", windows: "Service windows", type: "Type", number: "Number", issuer: "Issuer",
+    validTo: "Valid to", scope: "Scope", valid: "Valid", invalid: "Not valid", item: "Item", product: "Product",
+    parameter: "Parameter", method: "Method standard", price: "Price", cycle: "Cycle (working days)", address: "Address", region: "Region",
+    contact: "Phone", hours: "Opening hours", kind: "Kind", notFound: "No such institution",
+  },
+  std: { number: "Standard number", lookup: "Look up", placeholder: "e.g. GB/T 19001-2016", verdict: "Verdict", current: "Current edition", editions: "All editions", replacedBy: "Replaced by", title: "Title" },
+  auth: {
+    username: "Username", password: "Password", login: "Sign in", enterprise: "Enterprise", person: "Person", phone: "Mobile",
+    nickname: "Nickname (public)", orgName: "Enterprise name", uscc: "Unified social credit code", contact: "Contact person", realName: "Real name",
+    idNumber: "ID number", registered: "Registered: please sign in", welcome: "Welcome, {name}", noAccount: "No account yet?", demo: "Demo accounts' password: Passw0rd!2026",
+  },
+  me: { verified: "Identity verified", phoneVerified: "Mobile verified", createdAt: "Registered" },
+  demand: {
+    publish: "Publish a demand", title: "Title", description: "Description", product: "Product", standard: "Standard", parameter: "Parameter",
+    budget: "Budget (yuan)", cycle: "Desired cycle (working days)", region: "Region", industry: "Industry", channel: "Channel", enterprise: "Enterprise account ID",
+    created: "Published", status: "Status", clocks: "Time limits", rule: "Rule", due: "Due", dueSoon: "Due soon",
+    overdue: "Overdue", met: "Met", running: "Running", gap: "The due date follows once the holiday notice for that year is loaded",
+    timeline: "Timeline", respond: "Respond", message: "Response", recommend: "Recommend institutions", proposals: "Proposals",
+    engage: "Engage an institution", agreedItems: "Agreed items (one per line)", close: "Close", outcome: "Outcome", note: "Note",
+    by: "{role} {who}", published: "Demand published", institutionId: "Institution", reason: "Reason", filter: "Filter by status",
+    channels: { online: "Online", phone: "Phone", onsite: "On site", visit: "Visit" },
+    statuses: { published: "Published", responded: "Responded", recommended: "Recommended", connected: "Connected", referred: "Referred", closed: "Closed" },
+    outcomes: { completed: "Completed", cancelled: "Cancelled", unresolved: "Unresolved", withdrawn: "Withdrawn", rejected: "Rejected", duplicate: "Duplicate" },
+    kinds: { response: "Response", recommendation: "Recommendation", referral: "Referral", engagement: "Engagement", follow_up: "Follow-up", closing: "Closing" },
+    fileFor: "File a demand for an enterprise",
+  },
+  clock: { states: { running: "Running", paused: "Paused", met: "Met", breached: "Breached", cancelled: "Cancelled" }, started: "Started", limit: "Limit", subject: "Subject" },
+  sla: {
+    all: "All open clocks", dueSoon: "Due soon", overdue: "Overdue", chart: "Open clocks by rule", onTrack: "On track", gap: "Awaiting calendar",
+    demandsDue: "Demands due or late", readOnly: "Regulator view: read only",
+  },
+  review: {
+    applications: "Applications", changes: "Changes", submitted: "Submitted", submissions: "Submissions", decision: "Decision",
+    approve: "Approve", reject: "Reject", return: "Return for supplement", reasons: "Reasons (one per line)", institution: "Institution",
+    changedFields: "Changed fields", reviewed: "Reviewed", noChanges: "No changes waiting for review",
+  },
+  myInst: {
+    applications: "My applications", institution: "My institution", changes: "Changes", none: "This account has no institution yet; it appears here once an application is approved.",
+  },
+  visit: {
+    record: "Record a visit", enterprise: "Enterprise name", enterpriseUser: "Enterprise account ID (optional)", date: "Visited on", notes: "Notes",
+    demands: "Demands collected", addDemand: "Add a demand", recorded: "Recorded",
+  },
+  accounts: { role: "Role", disable: "Disable", enable: "Enable", disabled: "Disabled", active: "Active", audited: "Revealing full personal data is audited" },
+  errors: { network: "Network error, please try again" },
+};

@@ -1,0 +1,77 @@
+export default {
+  app: { title: "质量基础设施一站式服务平台", short: "QI 一站式", skip: "跳到正文", language: "语言", tz: "时间均为北京时间" },
+  nav: {
+    home: "首页", search: "机构检索", standards: "标准查询", login: "登录", register: "注册", logout: "退出",
+    demands: "我的需求", staffDemands: "需求处理", institution: "我的机构", visits: "走访记录", filed: "代企业填报",
+    review: "审核队列", sla: "时限看板", accounts: "账户管理", me: "我的账户", menu: "导航",
+  },
+  role: { enterprise: "企业", person: "个人", institution: "技术机构", window: "窗口人员", operator: "平台运营", regulator: "监管部门", admin: "管理员" },
+  category: { standardization: "标准化", metrology: "计量", testing: "检验检测", certification: "认证认可", quality: "质量管理", brand: "品牌建设", ip: "知识产权", other: "其他" },
+  common: {
+    search: "搜索", reset: "重置", submit: "提交", cancel: "取消", save: "保存", loading: "加载中…", none: "暂无数据",
+    more: "加载更多", open: "查看", actions: "操作", status: "状态", name: "名称", total: "共 {n} 条", back: "返回",
+    yes: "是", no: "否", refresh: "刷新", id: "编号", readOnly: "只读", masked: "个人信息按接口返回的掩码显示",
+  },
+  home: {
+    hero: "企业找服务、机构入驻、平台撮合，办理时限按国家法定工作日计算",
+    searchPlaceholder: "输入机构名称、拼音、首字母或标准号，如 jl、GB/T 2828.1",
+    categories: "八大服务类别", guide: "办事指南", items: "服务事项",
+  },
+  guide: {
+    conditions: "受理条件", materials: "申请材料", steps: "办理流程", limit: "办理时限", fees: "收费", channels: "办理渠道",
+    workingDays: "{n} 个工作日", version: "第 {n} 版",
+  },
+  search: {
+    q: "关键词", category: "类别", region: "区域", qualification: "资质", standard: "标准号", priceMax: "最高价格（元）",
+    cycleMax: "最长周期（工作日）", results: "检索结果", score: "得分", explain: "排序说明", factor: "因素", value: "取值",
+    weight: "权重", contribution: "贡献", note: "说明", matched: "匹配的服务能力", rating: "评分", onTime: "按时完成率",
+    factors: { text: "文本相关度", qualification: "资质有效", rating: "评价", on_time: "按时完成", standard: "标准匹配", item: "服务事项", region: "区域" },
+    ignored: "未识别的词（不影响结果）：{t}", terms: "检索词：{t}",
+  },
+  inst: {
+    qualifications: "资质", capabilities: "服务能力", windows: "服务窗口", type: "类型", number: "证书编号", issuer: "发证机关",
+    validTo: "有效期至", scope: "范围", valid: "有效", invalid: "失效", item: "服务事项", product: "产品/对象",
+    parameter: "参数", method: "方法标准", price: "价格", cycle: "周期（工作日）", address: "地址", region: "区域",
+    contact: "联系电话", hours: "办公时间", kind: "机构类型", notFound: "未找到该机构",
+  },
+  std: { number: "标准号", lookup: "查询", placeholder: "如 GB/T 19001-2016", verdict: "结论", current: "现行版本", editions: "所有版本", replacedBy: "被代替为", title: "标准名称" },
+  auth: {
+    username: "用户名", password: "密码", login: "登录", enterprise: "企业注册", person: "个人注册", phone: "手机号",
+    nickname: "昵称（公开显示）", orgName: "企业名称", uscc: "统一社会信用代码", contact: "联系人姓名", realName: "真实姓名",
+    idNumber: "身份证号", registered: "注册成功，请登录", welcome: "欢迎，{name}", noAccount: "还没有账户？", demo: "演示账户密码：Passw0rd!2026",
+  },
+  me: { verified: "实名核验", phoneVerified: "手机已验证", createdAt: "注册时间" },
+  demand: {
+    publish: "发布需求", title: "需求标题", description: "需求描述", product: "产品", standard: "标准", parameter: "参数",
+    budget: "预算（元）", cycle: "期望周期（工作日）", region: "区域", industry: "行业", channel: "渠道", enterprise: "企业账户 ID",
+    created: "发布时间", status: "状态", clocks: "办理时限", rule: "时限规则", due: "应完成时间", dueSoon: "即将到期",
+    overdue: "已超时", met: "已按时完成", running: "进行中", gap: "节假日安排尚未发布：该年度国务院节假日通知载入后显示应完成时间",
+    timeline: "办理记录", respond: "响应", message: "响应内容", recommend: "推荐机构", proposals: "推荐候选",
+    engage: "对接机构", agreedItems: "约定服务项目（每行一项）", close: "结束服务", outcome: "结果", note: "备注",
+    by: "{role} {who}", published: "需求已发布", institutionId: "机构", reason: "推荐理由", filter: "按状态筛选",
+    channels: { online: "线上", phone: "电话", onsite: "现场", visit: "走访" },
+    statuses: { published: "已发布", responded: "已响应", recommended: "已推荐", connected: "已对接", referred: "已转介", closed: "已结束" },
+    outcomes: { completed: "已完成", cancelled: "已取消", unresolved: "未解决", withdrawn: "已撤回", rejected: "不予受理", duplicate: "重复" },
+    kinds: { response: "响应", recommendation: "推荐", referral: "转介", engagement: "对接", follow_up: "跟踪", closing: "结束" },
+    fileFor: "为企业填报需求",
+  },
+  clock: { states: { running: "进行中", paused: "已暂停", met: "按时完成", breached: "已超时", cancelled: "已取消" }, started: "开始", limit: "时限", subject: "对象" },
+  sla: {
+    all: "全部未结时限", dueSoon: "即将到期", overdue: "已超时", chart: "各规则未结时限", onTrack: "正常", gap: "待载入日历",
+    demandsDue: "需求时限预警", readOnly: "监管视图：只读",
+  },
+  review: {
+    applications: "入驻申请", changes: "信息变更", submitted: "提交时间", submissions: "提交次数", decision: "审核决定",
+    approve: "通过", reject: "不予通过", return: "退回补正", reasons: "理由（每行一条）", institution: "机构",
+    changedFields: "变更字段", reviewed: "已审核", noChanges: "暂无待审核的变更",
+  },
+  myInst: {
+    applications: "我的入驻申请", institution: "我的机构", changes: "变更记录", none: "当前账户未绑定机构，入驻申请获批后显示机构信息。",
+  },
+  visit: {
+    record: "记录走访", enterprise: "企业名称", enterpriseUser: "企业账户 ID（可选）", date: "走访日期", notes: "走访情况",
+    demands: "收集的需求", addDemand: "添加需求", recorded: "记录时间",
+  },
+  accounts: { role: "角色", disable: "停用", enable: "启用", disabled: "已停用", active: "正常", audited: "查看完整个人信息会被记录审计" },
+  errors: { network: "网络错误，请稍后重试" },
+};
