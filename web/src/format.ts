@@ -17,7 +17,8 @@ export function formatTime(value?: string | null, withTime = true): string {
 /** Money as the API gives it ("1200.00", or a number today): never through float arithmetic. */
 export function formatMoney(value?: string | number | null): string {
   if (value === null || value === undefined || value === "") return "—";
-  const text = String(value);
+  // Today some fields are still JSON numbers: whole yuan stay whole, others get their fen.
+  const text = typeof value === "number" ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : value;
   const [whole, fraction] = text.split(".");
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   return `¥${grouped}${fraction !== undefined ? "." + fraction : ""}`;
