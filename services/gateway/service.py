@@ -148,11 +148,11 @@ class Gateway:
         return Response(DOCS_PAGE.read_text(encoding="utf-8"), content_type="text/html; charset=utf-8")
 
     # -- the web UI (web/dist): files, and index.html for the app's own routes ---------
-    @api("GET", "/")
+    @api("GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE", "/")
     def web_index(self, request):
         return static.serve(request)
 
-    @api("GET", "/<path:path>")
+    @api("GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE", "/<path:path>")
     def web_app(self, request, path):
         return static.serve(request, path)
 

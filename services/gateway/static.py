@@ -15,7 +15,9 @@ from werkzeug.utils import send_file
 from werkzeug.wrappers import Response
 
 from services.common import config
-from services.common.errors import NotFound
+from services.common.errors import DomainError, NotFound
+
+from .http import problem_response
 
 DEFAULT_DIST = config.REPO_ROOT / "web" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -48,6 +50,10 @@ def _file(environ, path: Path, cache_control: str) -> Response:
 
 def serve(request, path: str = "") -> Response:
     """The file at `path` under the dist folder, or index.html for an app route."""
+    if request.method not in ("GET", "HEAD"):
+        return problem_response(DomainError(f"{request.method} is not allowed on /{path} / 不支持该请求方法",
+                                            code="method_not_allowed", status=405, title_zh="方法不允许",
+                                            title_en="Method not allowed"), headers={"Allow": "GET, HEAD"})
     if path == "api" or path.startswith("api/"):
         # /api/... outside /api/v1 is an unknown endpoint, never the app.
         raise NotFound(f"No such endpoint: /{path} / 接口不存在", code="no_such_endpoint")

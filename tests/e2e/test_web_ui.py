@@ -27,6 +27,7 @@ CHROMIUM = os.environ.get("QI_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "Passw0rd!2026"
 # The UI journeys need one platform, not one per database: the API tests cover both.
 one_backend = pytest.mark.parametrize("platform", [BACKENDS[0]], indirect=True)
+SESSIONS: dict[str, str] = {}     # username -> the app's saved session (localStorage "qi.session")
 
 
 def _missing(what: str):
@@ -74,9 +75,10 @@ def shots(tmp_path_factory):
 class Ui:
     """One browser context (its own localStorage) on the platform's gateway."""
 
-    def __init__(self, browser, base: str, shots: Path, width=1366, height=768):
+    def __init__(self, browser, base: str, shots: Path, width=1366, height=768, sessions=None):
         self.context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
                                            timezone_id="Europe/London")  # not Shanghai: the UI must convert
+        self.sessions = sessions if sessions is not None else {}
         self.context.set_default_timeout(15000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
@@ -92,12 +94,25 @@ class Ui:
         self.page.wait_for_load_state("networkidle")
         self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=True)
 
-    def login(self, username: str):
+    def login(self, username: str, start: str | None = None):
+        """Signs in through the login page once per user; later contexts reuse that session
+        (argon2 makes every sign-in cost seconds on a loaded machine)."""
+        if start and username in self.sessions:
+            saved = self.sessions[username]
+            self.context.add_init_script(f"try {{ if (!localStorage.getItem('qi.session')) "
+                                         f"localStorage.setItem('qi.session', {saved!r}); }} catch (e) {{}}")
+            return self.open(start)
+        page = self._login_page(username)
+        self.sessions[username] = page.evaluate("localStorage.getItem('qi.session')")
+        return self.open(start) if start else page
+
+    def _login_page(self, username: str):
         page = self.open("/login")
         page.fill("#login-username", username)
         page.fill("#login-password", PASSWORD)
         page.click("[data-test=login]")
         page.wait_for_selector("[data-test=who]")
+        page.wait_for_url(lambda url: "/login" not in url)     # each role's start page
         page.wait_for_load_state("networkidle")
         return page
 
@@ -112,7 +127,7 @@ def ui(platform, browser, web_dist, shots):
     made = []
 
     def make(**kw):
-        made.append(Ui(browser, base, shots, **kw))
+        made.append(Ui(browser, base, shots, sessions=SESSIONS, **kw))
         return made[-1]
     yield make
     for u in made:
@@ -214,8 +229,7 @@ def test_staff_pages(ui):
         ("person-demo", "/my-institution", "[data-test=my-applications]", "14-my-institution"),
     ]:
         u = ui()
-        u.login(username)
-        page = u.open(path)
+        page = u.login(username, start=path)
         page.locator(ready).first.wait_for()
         if username == "regulator1":
             page.get_by_text("监管视图：只读").wait_for()
@@ -248,3 +262,45 @@ def test_language_switch_persists_and_problems_are_translated(ui):
     assert not re.search(r"[\u4e00-\u9fff]", page.locator("[data-test=problem]").inner_text()), \
         "the problem's message in English"
     u.shot("16-register-errors-en")
+
+
+@one_backend
+def test_institution_applies_and_operator_approves(ui):
+    from stdnum.cn import uscc as uscc_check
+    body = f"91321200MA{uuid.uuid4().int % 10**7:07d}"
+    name = f"泰州界面测试检测中心{uuid.uuid4().hex[:4]}"
+    pdf = {"name": "file.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n% UI test\n%%EOF\n"}
+    applicant = ui()
+    page = applicant.login("person-demo", start="/my-institution")
+    page.click("[data-test=apply]")
+    page.wait_for_url(re.compile(r"/apply$"))
+    for selector, value in [("#ap-name", name), ("#ap-uscc", body + uscc_check.calc_check_digit(body)),
+                            ("#ap-region", "海陵区"), ("#ap-address", "泰州市海陵区测试路 1 号"),
+                            ("#ap-qnumber", "221012349999"), ("#ap-qissuer", "江苏省市场监督管理局"),
+                            ("#ap-qfrom", "2025-01-01"), ("#ap-qto", "2030-12-31"), ("#ap-qscope", "电线电缆检验"),
+                            ("#ap-product", "电线电缆"), ("#ap-parameter", "绝缘电阻"), ("#ap-method", "GB/T 3048.5-2007"),
+                            ("#ap-price", "480.00"), ("#ap-cycle", "5")]:
+        page.fill(selector, value)
+    for field in ("application_form", "business_licence", "integrity_pledge", "certificate"):
+        page.set_input_files(f"#ap-{field}", files=[pdf])
+    page.click("[data-test=ap-item]")
+    page.get_by_role("option", name="产品检验检测服务匹配").click()
+    applicant.shot("17-apply")
+    page.click("[data-test=ap-submit]")
+    page.wait_for_url(re.compile(r"/my-institution$"))
+    row = page.locator("[data-test=my-applications] .el-table__row", has_text=name)
+    row.get_by_text("待审核").wait_for()
+    row.locator("[data-test=due]").wait_for()          # the 3-working-day review clock
+    applicant.shot("18-applied")
+
+    op = ui()
+    page = op.login("operator1", start="/review")
+    row = page.locator("[data-test=applications] .el-table__row", has_text=name)
+    row.locator("[data-test=due]").wait_for()
+    op.shot("19-review-queue-with-application")
+    row.get_by_role("button").click()
+    page.get_by_role("dialog").get_by_role("button", name="提交").click()
+    page.locator("[data-test=applications] .el-table__row", has_text=name).wait_for(state="detached")
+
+    page = applicant.open("/my-institution")
+    page.locator("[data-test=my-applications] .el-table__row", has_text=name).get_by_text("已通过").wait_for()

@@ -18,6 +18,8 @@ const routes: RouteRecordRaw[] = [
     meta: { roles: ["enterprise", "window", "regulator", ...STAFF] } },
   { path: "/my-institution", name: "my-institution", component: () => import("./views/MyInstitutionPage.vue"),
     meta: { roles: ["institution", "enterprise", "person"] } },
+  { path: "/apply", name: "apply", component: () => import("./views/ApplyPage.vue"),
+    meta: { roles: ["institution", "enterprise", "person"] } },
   { path: "/visits", name: "visits", component: () => import("./views/VisitsPage.vue"),
     meta: { roles: ["window", "regulator", ...STAFF] } },
   { path: "/review", name: "review", component: () => import("./views/ReviewPage.vue"), meta: { roles: STAFF } },

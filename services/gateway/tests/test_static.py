@@ -21,8 +21,8 @@ def dist(tmp_path, monkeypatch):
     return tmp_path
 
 
-def get(path: str, headers=None):
-    request = Request(EnvironBuilder(path="/" + path, headers=headers).get_environ())
+def get(path: str, headers=None, method="GET"):
+    request = Request(EnvironBuilder(path="/" + path, headers=headers, method=method).get_environ())
     response = static.serve(request, path)
     response.direct_passthrough = False
     return response
@@ -65,3 +65,9 @@ def test_not_built_says_how(tmp_path, monkeypatch):
     monkeypatch.setenv("QI_WEB_DIST", str(tmp_path / "missing"))
     response = get("")
     assert response.status_code == 503 and "build-web.sh" in response.get_data(as_text=True)
+
+
+def test_other_methods_are_a_problem_json_405(dist):
+    response = get("search", method="POST")
+    assert response.status_code == 405 and response.mimetype == "application/problem+json"
+    assert response.headers["Allow"] == "GET, HEAD"

@@ -63,6 +63,7 @@ export default {
   review: {
     applications: "Applications", changes: "Changes", submitted: "Submitted", submissions: "Submissions", decision: "Decision",
     approve: "Approve", reject: "Reject", return: "Return for supplement", reasons: "Reasons (one per line)", institution: "Institution",
+    statuses: { submitted: "Submitted", returned: "Returned", approved: "Approved", rejected: "Rejected" },
     changedFields: "Changed fields", reviewed: "Reviewed", noChanges: "No changes waiting for review",
   },
   myInst: {
@@ -73,5 +74,12 @@ export default {
     demands: "Demands collected", addDemand: "Add a demand", recorded: "Recorded",
   },
   accounts: { role: "Role", disable: "Disable", enable: "Enable", disabled: "Disabled", active: "Active", audited: "Revealing full personal data is audited" },
+  apply: {
+    title: "Apply to join as a technical institution", intro: "The platform reviews within 3 working days; a returned application restarts the clock when resubmitted.", submitted: "Application submitted for review",
+    institution: "Institution", park: "Park", legalRep: "Legal representative", attachments: "Attachments", fileRule: "PDF, JPEG or PNG, at most 10 MiB each",
+    validFrom: "Valid from", new: "Apply to join",
+    files: { application_form: "a) Application form", business_licence: "b) Business licence", certificate: "c) Qualification certificate", integrity_pledge: "d) Integrity pledge" },
+    kinds: { lab: "Testing lab", metrology: "Metrology", certification: "Certification body", standardization: "Standardization", ip_agency: "IP agency", quality: "Quality services", brand: "Brand services", other: "Other" },
+  },
   errors: { network: "Network error, please try again" },
 };

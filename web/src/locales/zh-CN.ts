@@ -63,6 +63,7 @@ export default {
   review: {
     applications: "入驻申请", changes: "信息变更", submitted: "提交时间", submissions: "提交次数", decision: "审核决定",
     approve: "通过", reject: "不予通过", return: "退回补正", reasons: "理由（每行一条）", institution: "机构",
+    statuses: { submitted: "待审核", returned: "已退回补正", approved: "已通过", rejected: "未通过" },
     changedFields: "变更字段", reviewed: "已审核", noChanges: "暂无待审核的变更",
   },
   myInst: {
@@ -73,5 +74,12 @@ export default {
     demands: "收集的需求", addDemand: "添加需求", recorded: "记录时间",
   },
   accounts: { role: "角色", disable: "停用", enable: "启用", disabled: "已停用", active: "正常", audited: "查看完整个人信息会被记录审计" },
+  apply: {
+    title: "技术机构入驻申请", intro: "提交后平台在 3 个工作日内审核；退回补正后重新提交，审核时限重新计算。", submitted: "申请已提交，等待审核",
+    institution: "机构信息", park: "所在园区", legalRep: "法定代表人", attachments: "申请材料", fileRule: "PDF、JPEG 或 PNG，单个不超过 10 MiB",
+    validFrom: "有效期起", new: "申请入驻",
+    files: { application_form: "a) 技术机构申请书", business_licence: "b) 营业执照", certificate: "c) 资质证书", integrity_pledge: "d) 诚信承诺书" },
+    kinds: { lab: "检验检测机构", metrology: "计量技术机构", certification: "认证机构", standardization: "标准化机构", ip_agency: "知识产权服务机构", quality: "质量服务机构", brand: "品牌服务机构", other: "其他" },
+  },
   errors: { network: "网络错误，请稍后重试" },
 };
