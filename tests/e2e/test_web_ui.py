@@ -18,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from tests.conftest import BACKENDS
 
@@ -304,3 +305,28 @@ def test_institution_applies_and_operator_approves(ui):
 
     page = applicant.open("/my-institution")
     page.locator("[data-test=my-applications] .el-table__row", has_text=name).get_by_text("已通过").wait_for()
+
+
+@one_backend
+def test_window_staff_record_a_visit_with_a_demand(ui):
+    enterprise = f"泰州走访测试企业{uuid.uuid4().hex[:4]}"
+    u = ui()
+    signed_in = requests.post(u.base + "/api/v1/auth/login", json={"username": "ent-demo", "password": PASSWORD},
+                              timeout=30)
+    enterprise_user_id = signed_in.json()["user"]["id"]     # demands from a visit name the enterprise's account
+    page = u.login("window1", start="/visits")
+    page.get_by_role("button", name="记录走访").click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("#v-name").fill(enterprise)
+    dialog.locator("#v-user").fill(enterprise_user_id)
+    dialog.get_by_role("button", name="添加需求").click()
+    dialog.locator("[data-test=d-title]").fill("压力表周期检定")
+    dialog.locator("[data-test=d-category]").click()
+    page.get_by_role("option", name="计量").click()
+    dialog.get_by_role("button", name="保存").click()
+    row = page.locator("[data-test=visits] .el-table__row", has_text=enterprise)
+    row.wait_for()
+    row.get_by_role("link", name="#1").click()                  # the demand collected on the visit
+    page.locator("[data-test=demand-title]", has_text="压力表周期检定").wait_for()
+    assert "走访" in page.locator(".toolbar").first.inner_text()    # channel: visit
+    u.shot("20-window-visit-demand")
