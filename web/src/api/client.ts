@@ -41,9 +41,13 @@ const auth: Middleware = {
     if (response.status !== 401 || !session.state.refresh_token || request.url.includes("/auth/")) return response;
     refreshing ??= refresh().finally(() => (refreshing = null));
     if (!(await refreshing)) return response;
-    const retry = request.clone();
-    retry.headers.set("Authorization", `Bearer ${session.state.access_token}`);
-    return fetch(retry);
+    try {
+      const retry = request.clone();
+      retry.headers.set("Authorization", `Bearer ${session.state.access_token}`);
+      return await fetch(retry);
+    } catch {
+      return response; // a body already sent cannot be replayed: the caller sees the 401
+    }
   },
 };
 api.use(auth);
