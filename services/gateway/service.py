@@ -30,6 +30,7 @@ from .http import api, internal_error_problem, json_response, problem_response
 from .routes import ROUTES, SERVICES
 from .routing import RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query
 from .schemas import ProblemSchema
+from . import static
 
 log = logging.getLogger(__name__)
 API_VERSION = "1.0.0"
@@ -157,6 +158,15 @@ class Gateway:
     @api("GET", "/api/v1/docs")
     def docs(self, request):
         return Response(DOCS_PAGE.read_text(encoding="utf-8"), content_type="text/html; charset=utf-8")
+
+    # -- the web UI (web/dist): files, and index.html for the app's own routes ---------
+    @api("GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE", "/")
+    def web_index(self, request):
+        return static.serve(request)
+
+    @api("GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE", "/<path:path>")
+    def web_app(self, request, path):
+        return static.serve(request, path)
 
     # -- events ----------------------------------------------------------------
     @event_handler("identity", "user.session_revoked", handler_type=BROADCAST, reliable_delivery=False)

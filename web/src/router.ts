@@ -1,0 +1,41 @@
+import { createRouter, createWebHistory, type RouteRecordRaw } from "vue-router";
+import { session } from "./session";
+
+const STAFF = ["operator", "admin"];
+// meta.roles: who may open the page (signed in with one of these roles); none = public.
+const routes: RouteRecordRaw[] = [
+  { path: "/", name: "home", component: () => import("./views/HomePage.vue") },
+  { path: "/guides/:code", name: "guide", component: () => import("./views/GuidePage.vue") },
+  { path: "/search", name: "search", component: () => import("./views/SearchPage.vue") },
+  { path: "/institutions/:id", name: "institution", component: () => import("./views/InstitutionPage.vue") },
+  { path: "/standards", name: "standards", component: () => import("./views/StandardsPage.vue") },
+  { path: "/login", name: "login", component: () => import("./views/LoginPage.vue") },
+  { path: "/register", name: "register", component: () => import("./views/RegisterPage.vue") },
+  { path: "/me", name: "me", component: () => import("./views/MePage.vue"), meta: { roles: [] } },
+  { path: "/demands", name: "demands", component: () => import("./views/DemandsPage.vue"),
+    meta: { roles: ["enterprise", "window", ...STAFF] } },
+  { path: "/demands/:id", name: "demand", component: () => import("./views/DemandPage.vue"),
+    meta: { roles: ["enterprise", "window", "regulator", ...STAFF] } },
+  { path: "/my-institution", name: "my-institution", component: () => import("./views/MyInstitutionPage.vue"),
+    meta: { roles: ["institution", "enterprise", "person"] } },
+  { path: "/apply", name: "apply", component: () => import("./views/ApplyPage.vue"),
+    meta: { roles: ["institution", "enterprise", "person"] } },
+  { path: "/visits", name: "visits", component: () => import("./views/VisitsPage.vue"),
+    meta: { roles: ["window", "regulator", ...STAFF] } },
+  { path: "/review", name: "review", component: () => import("./views/ReviewPage.vue"), meta: { roles: STAFF } },
+  { path: "/sla", name: "sla", component: () => import("./views/SlaBoardPage.vue"),
+    meta: { roles: ["regulator", ...STAFF] } },
+  { path: "/accounts", name: "accounts", component: () => import("./views/AccountsPage.vue"),
+    meta: { roles: ["regulator", ...STAFF] } },
+  { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("./views/NotFoundPage.vue") },
+];
+
+export const router = createRouter({ history: createWebHistory(), routes });
+
+router.beforeEach((to) => {
+  const roles = to.meta.roles as string[] | undefined;
+  if (roles === undefined) return true;
+  if (!session.state.user) return { name: "login", query: { next: to.fullPath } };
+  if (roles.length && !session.is(...roles)) return { name: "home" };
+  return true;
+});
