@@ -277,7 +277,7 @@ export interface paths {
         put?: never;
         /**
          * End the service / 服务结束
-         * @description `withdrawn` (the enterprise only) cancels the open SLA clocks; any other outcome stops them, met or breached. Staff close a demand that has no response yet only as `rejected` or `duplicate`, with the reason in `note` (409 `demand_unanswered` otherwise).
+         * @description `withdrawn` (the enterprise only) cancels the open SLA clocks. Closing is never the response or recommendation a clock waits for: a clock still open is `breached` when past due, else `cancelled` (a staff `rejected`/`duplicate` does answer the response clock, met or breached). Staff close a demand that has no response yet only as `rejected` or `duplicate`, with the reason in `note` (409 `demand_unanswered` otherwise).
          */
         post: operations["matching_close_demand"];
         delete?: never;
@@ -606,6 +606,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/licence-reviews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Business licences by review state (staff) / 营业执照审核队列 */
+        get: operations["identity_licence_queue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/licence-reviews/{user_id}/decision": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a licence, or return it with a reason / 审核营业执照：通过或退回 */
+        post: operations["identity_decide_licence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/licence-reviews/{user_id}/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The uploaded licence file (audited) / 营业执照文件 */
+        get: operations["identity_licence_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/lookups/certification": {
         parameters: {
             query?: never;
@@ -667,6 +718,44 @@ export interface paths {
         /** The signed-in account / 当前账户 */
         get: operations["identity_me"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/external-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ask the configured external verifier to confirm my identity / 申请外部核验 */
+        post: operations["identity_request_external_verification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/licence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My business licence review / 我的营业执照审核 */
+        get: operations["identity_my_licence"];
+        /**
+         * Upload (or resubmit) the business licence for review / 上传营业执照
+         * @description Needs a verified phone. PDF, JPEG or PNG (by content), at most 10 MiB. Reviewed within the working days of SLA rule identity.licence_review; approval raises verification_level to licence_reviewed (in the access token after the next refresh).
+         */
+        put: operations["identity_upload_licence"];
         post?: never;
         delete?: never;
         options?: never;
@@ -803,7 +892,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Demands due soon or overdue / 需求时限预警 */
+        /** Demand time limits: due soon, overdue, or all running / 需求时限预警 */
         get: operations["matching_sla_demands"];
         put?: never;
         post?: never;
@@ -1251,7 +1340,11 @@ export interface components {
             /** @description e.g. GB/T 2828.1-2012 */
             method_standard: string;
             parameter: string;
-            price_yuan: number;
+            /**
+             * @description Yuan as a decimal string, 0 to 99999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            price_yuan: string;
             product: string;
             qualification_id?: string;
             qualification_ref?: string;
@@ -1264,7 +1357,11 @@ export interface components {
             /** @description e.g. GB/T 2828.1-2012 */
             method_standard: string;
             parameter: string;
-            price_yuan: number;
+            /**
+             * @description Yuan as a decimal string, 0 to 99999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            price_yuan: string;
             product: string;
             qualification_id?: string;
             qualification_ref?: string;
@@ -1277,8 +1374,11 @@ export interface components {
             item_name?: string;
             method_standard?: string;
             parameter?: string;
-            /** @description As published: a whole number of yuan stays an integer */
-            price_yuan?: number;
+            /**
+             * @description Yuan as a decimal string, 0 to 99999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            price_yuan?: string;
             product?: string;
             qualification_id?: string | null;
         };
@@ -1465,7 +1565,11 @@ export interface components {
             window_id: string | null;
         };
         DemandCreate: {
-            budget_yuan?: number | null;
+            /**
+             * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            budget_yuan?: string | null;
             /** @enum {string} */
             category: "standardization" | "metrology" | "testing" | "certification" | "quality" | "brand" | "ip" | "other";
             /**
@@ -1521,7 +1625,11 @@ export interface components {
             topic?: string;
         };
         DemandFields: {
-            budget_yuan?: number | null;
+            /**
+             * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            budget_yuan?: string | null;
             /** @enum {string} */
             category: "standardization" | "metrology" | "testing" | "certification" | "quality" | "brand" | "ip" | "other";
             description?: string;
@@ -1535,7 +1643,11 @@ export interface components {
             title: string;
         };
         DemandOut: {
-            budget_yuan?: number | null;
+            /**
+             * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            budget_yuan?: string | null;
             category?: string;
             /** @description online, phone, onsite, visit */
             channel?: string;
@@ -1572,8 +1684,11 @@ export interface components {
         DemandPackageOut: {
             institution_id?: string;
             package_id?: string;
-            /** @description This demand's share of the package price */
-            share_yuan?: number | null;
+            /**
+             * @description This demand's share of the package price. Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            share_yuan?: string | null;
             title?: string;
         };
         DemandPageOut: {
@@ -1595,12 +1710,27 @@ export interface components {
             qualification_id: string | null;
             reason: string;
         };
+        DueNoteOut: {
+            en?: string;
+            zh?: string;
+        };
         EngagementCreate: {
             agreed_cycle_working_days?: number | null;
             agreed_items: string[];
             first_contact_at?: string | null;
             first_contact_notes?: string;
             institution_id: string;
+        };
+        ExternalVerificationOut: {
+            reason?: string | null;
+            verification_level?: string | null;
+            verified?: boolean;
+            /**
+             * Format: date-time
+             * @description When the verifier confirmed
+             */
+            verified_at?: string | null;
+            verifier?: string;
         };
         FindByPhone: {
             /** @description Mobile number to look up (exact match) */
@@ -1720,6 +1850,72 @@ export interface components {
             name_zh?: string;
             public?: boolean;
         };
+        LicenceDecision: {
+            /**
+             * @description approve, or return to the enterprise for correction
+             * @enum {string}
+             */
+            decision: "approve" | "return";
+            /**
+             * @description Why the licence is returned (required to return); shown to the enterprise
+             * @default null
+             */
+            reason: string | null;
+        };
+        LicenceFileOut: {
+            content_base64?: string;
+            /** @description SHA-256 of the file */
+            file_id?: string;
+            filename?: string;
+            media_type?: string | null;
+            size?: number | null;
+        };
+        LicenceFileRef: {
+            /** @description SHA-256 of the file */
+            file_id?: string;
+            filename?: string;
+            media_type?: string | null;
+            size?: number | null;
+        };
+        LicenceQueueOut: {
+            items?: components["schemas"]["LicenceReviewOut"][];
+        };
+        LicenceReviewOut: {
+            /**
+             * Format: date-time
+             * @description Latest decision
+             */
+            decided_at?: string | null;
+            file?: components["schemas"]["LicenceFileRef"];
+            history?: {
+                [key: string]: unknown;
+            }[];
+            nickname?: string;
+            org_name?: string | null;
+            return_reason?: string | null;
+            /** @description SLA clock identity.licence_review (working days) */
+            review_clock?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description 1 for the first upload, +1 per resubmission */
+            round?: number;
+            /** @enum {string} */
+            status?: "submitted" | "returned" | "approved";
+            /**
+             * Format: date-time
+             * @description Latest upload
+             */
+            submitted_at?: string | null;
+            uscc?: string | null;
+            user_id?: string;
+            verification_level?: string | null;
+        };
+        LicenceUpload: {
+            /** @description The business licence scan, base64: PDF, JPEG or PNG, at most 10 MiB */
+            content_base64: string;
+            /** @description File name (informative; the type is read from the bytes) */
+            filename: string;
+        };
         Login: {
             /**
              * Format: password
@@ -1751,7 +1947,11 @@ export interface components {
             /** @description e.g. GB/T 2828.1-2012 */
             method_standard?: string | null;
             parameter?: string | null;
-            price_yuan?: number | null;
+            /**
+             * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            price_yuan?: string | null;
             product?: string | null;
             qualification_id?: string | null;
         };
@@ -1777,17 +1977,33 @@ export interface components {
              * @description Registration time
              */
             created_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When an external verifier confirmed the identity
+             */
+            externally_verified_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the USCC / ID number passed its check characters
+             */
+            format_checked_at?: string | null;
             /** @description User id (UUID) */
             id?: string;
             /** @description Masked (3212**********291X) unless revealed */
             id_number?: string | null;
+            /** @description True once the identity is verified beyond its format (licence reviewed or external check); a passed checksum alone is format_checked, not verified */
             identity_verified?: boolean;
             /**
              * Format: date-time
-             * @description When the USCC / ID number passed its check
+             * @description When the identity was first verified beyond its format
              */
             identity_verified_at?: string | null;
             institution_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When an operator approved the business licence
+             */
+            licence_reviewed_at?: string | null;
             /** @description Public display name */
             nickname?: string;
             org_name?: string | null;
@@ -1812,13 +2028,22 @@ export interface components {
             /** @description Unified social credit code (public business data) */
             uscc?: string | null;
             username?: string;
+            /**
+             * @description How far the real identity is verified, weakest first: format_checked, phone_verified, licence_reviewed, externally_verified (cumulative); null for staff accounts
+             * @enum {string|null}
+             */
+            verification_level?: "format_checked" | "phone_verified" | "licence_reviewed" | "externally_verified" | null;
             window_id?: string | null;
         };
         PackageCreate: {
             demand_ids: string[];
             industry?: string | null;
             institution_id: string;
-            package_price_yuan: number;
+            /**
+             * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            package_price_yuan: string;
             title: string;
             window_id?: string | null;
         };
@@ -1836,7 +2061,11 @@ export interface components {
         PackageMemberOut: {
             demand_id?: string;
             enterprise_user_id?: string;
-            share_yuan?: number;
+            /**
+             * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            share_yuan?: string;
         };
         PackageOut: {
             category?: string;
@@ -1847,8 +2076,11 @@ export interface components {
             item_code?: string | null;
             /** @description An enterprise sees only its own demands */
             members?: components["schemas"]["PackageMemberOut"][];
-            /** @description Null for an enterprise */
-            package_price_yuan?: number | null;
+            /**
+             * @description Null for an enterprise. Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
+             * @example 1200.00
+             */
+            package_price_yuan?: string | null;
             product?: string | null;
             title?: string;
             window_id?: string | null;
@@ -1899,13 +2131,21 @@ export interface components {
             purpose: "verify_phone";
         };
         Problem: {
+            /** @description verification_level_required: the action refused */
+            action?: string;
             /** @description Stable machine-readable code, e.g. validation_error */
             code?: string;
+            /** @description verification_level_required: the caller's level */
+            current_level?: string | null;
             detail?: string;
             /** @description field -> messages, for validation errors */
             errors?: {
                 [key: string]: unknown;
             };
+            /** @description verification_level_required: the level the action needs */
+            required_level?: string;
+            /** @description Seconds to wait before retrying (429/503); the same value is sent as the Retry-After header */
+            retry_after?: number;
             status?: number;
             /** @description 中文 / English title */
             title?: string;
@@ -2158,11 +2398,16 @@ export interface components {
             due_at?: string | null;
             /** @description due_at in Asia/Shanghai, with offset */
             due_local?: string | null;
+            /** @description Why there is no due date yet, in Chinese and English (e.g. the due date follows once the 2027 holiday notice is loaded); null when due_at is set */
+            due_note?: components["schemas"]["DueNoteOut"] | null;
             /** @description Running and within the rule's warning window; null if unknown */
             due_soon?: boolean | null;
+            /** @description on_track, due_soon, overdue, calendar_gap or paused for an open clock (overdue is computed from due_at and now); met, breached, cancelled for a closed one; calendar_gap for a stop awaiting the calendar */
+            due_state?: string;
             history?: components["schemas"]["SlaClockEventOut"][];
             id?: string;
             limit_working_days?: number | null;
+            /** @description Past due_at now (or marked by a sweep), whether or not a sweep has run */
             overdue?: boolean;
             paused_at?: string | null;
             /** @description Times the clock restarted in full (resubmissions) */
@@ -2170,7 +2415,7 @@ export interface components {
             /** @description e.g. registry.application_review, matching.demand_response */
             rule?: string;
             started_at?: string;
-            /** @description running, paused, met, breached or cancelled */
+            /** @description running, paused, met, breached, cancelled, or stopped (stopped during a calendar gap; met or breached follows once the year is loaded) */
             state?: string;
             stopped_at?: string | null;
             subject_id?: string;
@@ -2182,9 +2427,9 @@ export interface components {
             demand?: components["schemas"]["DemandOut"];
         };
         SlaDemandsOut: {
-            /** @description One entry per late or due clock */
+            /** @description One entry per clock listed */
             items?: components["schemas"]["SlaDemandOut"][];
-            /** @description due_soon or overdue */
+            /** @description due_soon, overdue, calendar_gap (no due date until the year's holiday notice is loaded), or all when no state was asked for */
             state?: string;
             total?: number;
         };
@@ -2231,7 +2476,7 @@ export interface components {
             status: "active" | "disabled";
         };
         TokenOut: {
-            /** @description JWT (HS256), send as 'Authorization: Bearer ...' */
+            /** @description JWT signed by identity (EdDSA, Ed25519), send as 'Authorization: Bearer ...' */
             access_token?: string;
             /** @description Seconds the access token lives */
             expires_in?: number;
@@ -2318,17 +2563,33 @@ export interface components {
              * @description Registration time
              */
             created_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When an external verifier confirmed the identity
+             */
+            externally_verified_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When the USCC / ID number passed its check characters
+             */
+            format_checked_at?: string | null;
             /** @description User id (UUID) */
             id?: string;
             /** @description Masked (3212**********291X) unless revealed */
             id_number?: string | null;
+            /** @description True once the identity is verified beyond its format (licence reviewed or external check); a passed checksum alone is format_checked, not verified */
             identity_verified?: boolean;
             /**
              * Format: date-time
-             * @description When the USCC / ID number passed its check
+             * @description When the identity was first verified beyond its format
              */
             identity_verified_at?: string | null;
             institution_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When an operator approved the business licence
+             */
+            licence_reviewed_at?: string | null;
             /** @description Public display name */
             nickname?: string;
             org_name?: string | null;
@@ -2351,6 +2612,11 @@ export interface components {
             /** @description Unified social credit code (public business data) */
             uscc?: string | null;
             username?: string;
+            /**
+             * @description How far the real identity is verified, weakest first: format_checked, phone_verified, licence_reviewed, externally_verified (cumulative); null for staff accounts
+             * @enum {string|null}
+             */
+            verification_level?: "format_checked" | "phone_verified" | "licence_reviewed" | "externally_verified" | null;
             window_id?: string | null;
         };
         UserPage: {
@@ -5653,6 +5919,267 @@ export interface operations {
             };
         };
     };
+    identity_licence_queue: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Reviews in this state (default: awaiting review) */
+                status?: "submitted" | "returned" | "approved";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenceQueueOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in or token invalid / 未认证 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_decide_licence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LicenceDecision"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenceReviewOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in or token invalid / 未认证 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such review / 无此审核 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not awaiting review / 不在待审核状态 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_licence_file: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenceFileOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in or token invalid / 未认证 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such review or file / 无此审核或文件 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     matching_lookup_certification: {
         parameters: {
             query?: {
@@ -5868,6 +6395,268 @@ export interface operations {
             };
             /** @description Not signed in or token invalid / 未认证 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_request_external_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExternalVerificationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in or token invalid / 未认证 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not applicable, phone not verified, or already verified / 不适用或未验证手机 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No external verifier configured / 未配置外部核验 */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The external verifier failed / 外部核验服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_my_licence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenceReviewOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in or token invalid / 未认证 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No licence uploaded yet / 尚未上传 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    identity_upload_licence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LicenceUpload"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LicenceReviewOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in or token invalid / 未认证 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Phone not verified, under review, or already approved / 手机未验证、审核中或已通过 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6215,7 +7004,8 @@ export interface operations {
                 item?: string;
                 limit?: number;
                 park?: string;
-                price_max?: number;
+                /** @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数 */
+                price_max?: string;
                 q?: string;
                 qualification?: "CMA" | "CNAS" | "LEGAL_METROLOGY" | "CERT_BODY" | "OTHER";
                 rating_min?: number;
@@ -6336,6 +7126,8 @@ export interface operations {
     sla_sla_clocks: {
         parameters: {
             query?: {
+                /** @description true: only clocks without a due date because the working-day calendar lacks a year (due_state calendar_gap) */
+                calendar_gap?: boolean | null;
                 /** @description true: only running clocks inside their rule's warning window */
                 due_soon?: boolean | null;
                 /** @description true: only clocks past their due time */
@@ -6414,8 +7206,9 @@ export interface operations {
     };
     matching_sla_demands: {
         parameters: {
-            query: {
-                state: "due_soon" | "overdue";
+            query?: {
+                /** @description Leave out to list every running demand clock; calendar_gap: no due date until the year's holiday notice is loaded */
+                state?: "due_soon" | "overdue" | "calendar_gap";
             };
             header?: never;
             path?: never;
@@ -6490,7 +7283,14 @@ export interface operations {
     };
     registry_review_clocks: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: only clocks without a due date because the working-day calendar lacks a year (due_state calendar_gap) */
+                calendar_gap?: boolean | null;
+                /** @description true: only running clocks inside their rule's warning window */
+                due_soon?: boolean | null;
+                /** @description true: only clocks past their due time */
+                overdue?: boolean | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
