@@ -119,22 +119,31 @@ def add(name: str, vhost: str, broker: Broker | None = None) -> str:
     return password
 
 
-def rotate(name: str, broker: Broker | None = None) -> str:
+def _close_connections(broker: Broker, user: str, why: str) -> None:
+    broker.run("close_all_user_connections", user, why)
+
+
+def rotate(name: str, broker: Broker | None = None, close_connections: bool = False) -> str:
+    """A new password. Open connections keep working unless `close_connections` (a leaked password)."""
     broker = broker or Broker()
     user = user_name(name)
     if user not in broker.users():
         raise AgencyError(f"{user} does not exist")
     password = new_password()
     broker.run("change_password", user, stdin=password + "\n")
+    if close_connections:
+        _close_connections(broker, user, "password rotated by the platform")
     return password
 
 
 def remove(name: str, broker: Broker | None = None) -> None:
+    """Delete the user and end its open connections at once (its queues stay for the operator)."""
     broker = broker or Broker()
     user = user_name(name)
     if user not in broker.users():
         raise AgencyError(f"{user} does not exist")
     broker.run("delete_user", user)
+    _close_connections(broker, user, "agency account removed by the platform")
 
 
 def list_agencies(broker: Broker | None = None) -> list[dict]:
@@ -163,15 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     p_remove.add_argument("name")
     p_rotate = sub.add_parser("rotate", help="give agency.NAME a new password, printed once")
     p_rotate.add_argument("name")
+    p_rotate.add_argument("--close-connections", action="store_true",
+                          help="also end the connections opened with the old password (when it leaked)")
     args = parser.parse_args(argv)
     try:
         if args.command == "add":
             vhost = args.vhost or platform_vhost()
             _print_credentials(user_name(args.name), add(args.name, vhost), vhost)
         elif args.command == "rotate":
-            password = rotate(args.name)
+            password = rotate(args.name, close_connections=args.close_connections)
             print(f"user:     {user_name(args.name)}\npassword: {password}")
-            print("The old password no longer works for new connections; the password is not shown again.")
+            print("The old password no longer opens connections"
+                  + ("; its open connections were closed." if args.close_connections else
+                     " (open ones continue; --close-connections ends them).") + " The password is not shown again.")
         elif args.command == "remove":
             remove(args.name)
             print(f"removed {user_name(args.name)}")

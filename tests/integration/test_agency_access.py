@@ -202,8 +202,20 @@ def test_command_lists_rotates_and_removes(vhosts, capsys):
         assert new != password
         with pytest.raises(pika.exceptions.ProbableAuthenticationError):
             pika.BlockingConnection(agency_params((name, password), vhosts[0]))
-        pika.BlockingConnection(agency_params((name, new), vhosts[0])).close()
+        live = pika.BlockingConnection(agency_params((name, new), vhosts[0]))
+        assert agencies.main(["rotate", name, "--close-connections"]) == 0       # a leaked password
+        with pytest.raises(pika.exceptions.ConnectionClosedByBroker):
+            for _ in range(50):
+                live.process_data_events(time_limit=0.2)
+        newest = next(line.split()[-1] for line in capsys.readouterr().out.splitlines()
+                      if line.startswith("password:"))
+        live = pika.BlockingConnection(agency_params((name, newest), vhosts[0]))
     finally:
         assert agencies.main(["remove", name]) == 0
+    with pytest.raises(pika.exceptions.ConnectionClosedByBroker):   # removed: its connection ends too
+        for _ in range(50):
+            live.process_data_events(time_limit=0.2)
+    with pytest.raises(pika.exceptions.ProbableAuthenticationError):
+        pika.BlockingConnection(agency_params((name, newest), vhosts[0]))
     assert agencies.user_name(name) not in {entry["user"] for entry in agencies.list_agencies()}
     assert agencies.main(["remove", name]) == 1

@@ -106,3 +106,18 @@ def test_add_rolls_back_when_permissions_fail_and_refuses_existing():
         agencies.add("tz-lab", "qi", broker)
     with pytest.raises(AgencyError, match="does not exist"):
         agencies.rotate("nobody", broker)
+
+
+def test_remove_ends_open_connections_and_rotate_only_when_asked():
+    broker = FakeBroker()
+    agencies.add("tz-lab", "qi", broker)
+    agencies.rotate("tz-lab", broker)
+    assert not any(args[0] == "close_all_user_connections" for args, _ in broker.calls)
+    agencies.rotate("tz-lab", broker, close_connections=True)
+    assert broker.calls[-1][0][:2] == ("close_all_user_connections", "agency.tz-lab")
+    agencies.remove("tz-lab", broker)
+    assert [args[:2] for args, _ in broker.calls[-2:]] == [("delete_user", "agency.tz-lab"),
+                                                          ("close_all_user_connections", "agency.tz-lab")]
+    with pytest.raises(AgencyError, match="does not exist"):
+        agencies.remove("tz-lab", broker)
+
