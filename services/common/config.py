@@ -25,6 +25,8 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_CALENDAR_DIR          | services/common/data/calendar             | State Council notices loaded by operators |
 | QI_OUTBOX_POLL_SECONDS   | 0.5                                       | relay poll interval when idle |
 | QI_OUTBOX_RETENTION_DAYS | 30                                        | days sent events and processed-event ids are kept (replay, dedup) |
+| QI_EVENT_ARCHIVE_MAX_AGE | 30D                                       | retention of the event archive stream (x-max-age: Y M D h m s) |
+| QI_RABBITMQCTL           | rabbitmqctl                               | command `services.common.agencies` runs (e.g. `docker compose exec -T rabbitmq rabbitmqctl`) |
 | QI_SMS_SENDER            | log                                       | one-time-code sender; `log` appends to <QI_DATA_DIR>/sms-outbox.log |
 | QI_METRICS_ADDR          | 127.0.0.1                                 | address the services' metrics ports bind to |
 | QI_GATEWAY_ADDR          | 127.0.0.1                                 | address the gateway binds to (nameko.yaml) |
@@ -173,3 +175,11 @@ def outbox_retention_days() -> float:
 
 def outbox_poll_seconds() -> float:
     return float(env("QI_OUTBOX_POLL_SECONDS", "0.5"))
+
+
+def event_archive_max_age() -> str:
+    return env("QI_EVENT_ARCHIVE_MAX_AGE", "30D").strip()
+
+
+def rabbitmqctl() -> str:
+    return env("QI_RABBITMQCTL", "rabbitmqctl")

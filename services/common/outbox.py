@@ -12,9 +12,12 @@ that dies after publishing and before committing leaves the row pending, and it
 is published again: delivery is at least once, and consumers drop duplicates by
 the envelope id.
 
-An event the broker returns as unroutable (no queue bound for its type yet) is
-not dropped: it stays in the outbox, counted, and is retried with back-off until
-a queue takes it.
+Before it publishes anything, the relay declares the platform's event archive
+(`archive.py`, a stream bound with `#` to every events exchange), so every event
+is routable from the moment it is written, subscribers or not. An event the
+broker still returns as unroutable therefore means a misconfiguration (the
+archive unbound or deleted): it is logged as an error, counted, and kept in the
+outbox, retried with back-off, never dropped.
 """
 from __future__ import annotations
 
@@ -30,14 +33,16 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import DateTime, Index, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import config
+from . import archive, config
 from .db import CommonBase, Database, is_sqlite, utcnow
 from .events import dumps, exchange, make_envelope
 
 log = logging.getLogger(__name__)
 
 OUTBOX_PUBLISHED = Counter("qi_outbox_published_total", "Events confirmed by the broker", ["source", "type"])
-OUTBOX_UNROUTABLE = Counter("qi_outbox_unroutable_total", "Events returned unroutable, kept for retry", ["source", "type"])
+OUTBOX_UNROUTABLE = Counter("qi_outbox_unroutable_total",
+                            "Events the broker returned unroutable (a misconfiguration: the event archive takes "
+                            "every event); kept and retried", ["source", "type"])
 OUTBOX_ERRORS = Counter("qi_outbox_publish_errors_total", "Publish attempts that failed", ["source"])
 OUTBOX_LAG = Gauge("qi_outbox_oldest_pending_seconds", "Age of the oldest unsent event", ["source"])
 
@@ -140,6 +145,8 @@ class OutboxRelay:
         if self._producer is None:
             self._connection = Connection(self.amqp_uri, heartbeat=0, connect_timeout=5)
             self._connection.ensure_connection(max_retries=1)
+            # The archive first: from here on, no event of this source is unroutable.
+            archive.declare(self._connection, self.source)
             channel = self._connection.channel()
             exchange(self.source)(channel).declare()
             channel.confirm_select()
@@ -227,8 +234,11 @@ class OutboxRelay:
                 else:
                     row.next_attempt_at = utcnow() + _backoff(row.attempts)
                     if result == "unroutable":
-                        row.last_error = "unroutable: no queue bound for this event type yet"
+                        row.last_error = (f"unroutable: returned by the broker although the event archive "
+                                          f"{archive.ARCHIVE_QUEUE} should take every event (archive unbound?)")
                         OUTBOX_UNROUTABLE.labels(self.source, row.type).inc()
+                        log.error("%s: event %s (%s) returned unroutable: is %s bound to %s? Kept, retried.",
+                                  self.name, row.id, row.type, archive.ARCHIVE_QUEUE, exchange(self.source).name)
                     else:
                         row.last_error = "nacked by the broker"
                         OUTBOX_ERRORS.labels(self.source).inc()
