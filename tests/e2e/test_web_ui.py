@@ -202,6 +202,7 @@ def test_enterprise_demand_operator_responds(ui):
     page = op.login("operator1")
     assert page.url.endswith("/sla")
     link = page.locator(f"[data-test=sla-clocks] a[href='/demands/{demand_id}']")
+    link.first.wait_for()   # the board loads every service's clocks after sign-in
     assert link.count() == 2, "both open clocks of the new demand are on the board"
     page.locator(".chart canvas").wait_for()
     op.shot("07-sla-board")
