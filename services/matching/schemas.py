@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError
 
-from services.common import errors
-from services.common.schemas import JsonNumber, SlaClockOut, load
+from services.common import errors, fields, validate
+from services.common.schemas import JsonNumber, Schema, SlaClockOut, load
 
 from .models import CHANNELS, DEMAND_STATUSES
 from .text import CATEGORIES, standard_key

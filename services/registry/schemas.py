@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, ValidationError, validates_schema
 
-from services.common import errors, pii
-from services.common.schemas import JsonNumber, SlaClockOut, load
+from services.common import errors, fields, pii, validate
+from services.common.schemas import JsonNumber, Schema, SlaClockOut, load
 
 from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
 from .models import (CASE_LOG_KINDS, CASE_ROLES, CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, TRAINING_MODES,
