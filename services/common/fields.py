@@ -114,13 +114,14 @@ class String(mf.String):
     def __init__(self, *args, blank: bool = True, **kwargs):
         self.blank = blank
         super().__init__(*args, **kwargs)
-        validators = self.validators
-        if not any(isinstance(v, mv.Regexp) for v in validators) and "pattern" not in self.metadata:
+        # The rule as a JSON Schema pattern, for the document's request schemas (the gateway
+        # adds it there; responses are not held to it). A Regexp validator states its own.
+        self.text_pattern = None
+        if not any(isinstance(v, mv.Regexp) for v in self.validators) and "pattern" not in self.metadata:
             if self.multiline:
-                pattern = PATTERN_MULTI if blank else PATTERN_MULTI_NOT_BLANK
+                self.text_pattern = PATTERN_MULTI if blank else PATTERN_MULTI_NOT_BLANK
             else:
-                pattern = PATTERN_SINGLE if blank else PATTERN_SINGLE_NOT_BLANK
-            self.metadata = {**self.metadata, "pattern": pattern}
+                self.text_pattern = PATTERN_SINGLE if blank else PATTERN_SINGLE_NOT_BLANK
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -163,7 +164,7 @@ def query_mode():
 
 
 class Integer(mf.Integer):
-    """A JSON integer (not 1.5, not "1", not true); in a query string, digits."""
+    """A JSON integer (not 1.5, not "1", not true; 1.0 is 1, as in JSON Schema); in a query string, digits."""
 
     default_error_messages = _messages(invalid="integer", too_large="too_large")
 
@@ -171,6 +172,8 @@ class Integer(mf.Integer):
         if _query.get() and isinstance(value, str):
             if not re.fullmatch(r"-?\d{1,18}", value):
                 raise self.make_error("invalid", input=value)
+            value = int(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 63:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.make_error("invalid", input=value)
@@ -228,28 +231,32 @@ class Nested(mf.Nested):
     default_error_messages = _messages(type="schema_type")
 
 
-def _walk(value, depth: int = 0) -> None:
+def _walk(value, depth: int = 0, multiline: bool = False) -> None:
     if depth > 32:
         raise ValidationError("嵌套过深 / nested too deeply")
     if isinstance(value, str):
-        check_text(value)
+        check_text(value, multiline)
     elif isinstance(value, dict):
         for key, item in value.items():
             _walk(key, depth + 1)
-            _walk(item, depth + 1)
+            _walk(item, depth + 1, multiline)
     elif isinstance(value, list):
         for item in value:
-            _walk(item, depth + 1)
+            _walk(item, depth + 1, multiline)
 
 
 class Dict(mf.Dict):
-    """A JSON object; every key and string inside is held to the single-line text rule."""
+    """A JSON object; keys are single-line text, and so is every string inside unless `multiline=True`."""
 
     default_error_messages = _messages(invalid="mapping")
 
+    def __init__(self, *args, multiline: bool = False, **kwargs):
+        self.multiline = multiline
+        super().__init__(*args, **kwargs)
+
     def _deserialize(self, value, attr, data, **kwargs):
         result = super()._deserialize(value, attr, data, **kwargs)
-        _walk(result)
+        _walk(result, multiline=self.multiline)
         return result
 
 
