@@ -85,6 +85,9 @@ class RequestContext:
     client_ip: str | None = None
 
 
+WRITE_AND_READ = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
 class Router:
     def __init__(self, routes: list[Route]):
         self.routes = {r.endpoint: r for r in routes}
@@ -100,7 +103,15 @@ class Router:
         except WerkzeugNotFound:
             raise NotFound(f"No such endpoint: {path} / 接口不存在", code="no_such_endpoint")
         route = self.routes[endpoint]
-        check_path_params(route, params)
+        try:
+            check_path_params(route, params)
+        except ValidationFailed:
+            # /users/lookup-by-phone is no account id: if another method takes this URL, this
+            # one is not allowed here (405); otherwise the value is wrong (422, field named).
+            others = self._allowed(adapter, path, [m for m in WRITE_AND_READ if m != method])
+            if others:
+                raise MethodNotAllowedProblem(method, path, others) from None
+            raise
         return route, params
 
     def _allowed(self, adapter, path: str, candidates) -> list[str]:
@@ -259,9 +270,10 @@ def build_openapi(routes: list[Route], problem_schema: type[Schema], version: st
         if route.method != "GET":
             # Writes meet the state they change (already exists, wrong state, Idempotency-Key reused).
             errors["409"] = "Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突"
+        # A token that is sent is checked even where none is needed.
+        errors["401"] = "Not signed in, or the token sent is invalid / 未认证或令牌无效"
         if route.roles is not None:
             op["security"] = [{"bearerAuth": []}]
-            errors["401"] = "Not signed in or token invalid / 未认证"
             if route.roles:
                 errors["403"] = "Role not allowed / 无权限"
         errors.update(route.extra_responses)

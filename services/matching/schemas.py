@@ -32,6 +32,8 @@ _notes = lambda n, **kw: fields.MultilineString(validate=validate.Length(max=n),
 # What the document states for a standard number (ASCII spelling; text.standard_key
 # accepts every string this matches).
 STANDARD_PATTERN = r"^[A-Za-z]{1,4} ?/? ?[TZtz]? ?[0-9]{1,10}(\.[0-9]{1,6}){0,4}( ?- ?[0-9]{2,4})?$"
+# Maintaining a standard names one edition: the year is required.
+STANDARD_EDITION_PATTERN = r"^[A-Za-z]{1,4} ?/? ?[TZtz]? ?[0-9]{1,10}(\.[0-9]{1,6}){0,4} ?- ?[0-9]{4}$"
 ISO_DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 ISO_DATETIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
                         r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
