@@ -215,7 +215,7 @@ class PhoneCodeRequest(_Strict):
 
 
 class PhoneCodeVerify(_Strict):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="须为 6 位数字 / must be 6 digits"),
+    code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{6}$", error="须为 6 位数字 / must be 6 digits"),
                          metadata={"description": "The 6-digit code received by SMS", "example": "123456"})
     purpose = fields.String(load_default="verify_phone", validate=validate.OneOf(CODE_PURPOSES),
                             metadata={"description": "What the code is for"})

@@ -87,13 +87,23 @@ def _token(base: str, username: str) -> str:
     return response.json()["access_token"]
 
 
+# CPython 3.11's ast module is not thread-safe: Hypothesis, describing a filter lambda in one
+# of schemathesis' worker threads, can hit "AST constructor recursion depth mismatch". That is
+# an error of the test tool, not a finding about the API; such a run (and only such a run,
+# with no failure reported) is repeated once.
+TOOL_RACE = "AST constructor recursion depth mismatch"
+
+
 def _run(base: str, token: str, *options: str, timeout: int = 420) -> subprocess.CompletedProcess:
     command = [str(ST), "--no-color", "--config-file", str(CONFIG), "run", f"{base}/api/v1/openapi.json",
                "--checks", "all", "-H", f"Authorization: Bearer {token}", "--seed", SEED, "--no-shrink",
                "--workers", "4", "--request-timeout", "30", *options]
     for path in EXCLUDED:
         command += ["--exclude-path", path]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0 and TOOL_RACE in result.stdout and "Failures:" not in result.stdout:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return result
 
 
 def _verdict(result: subprocess.CompletedProcess) -> str:
