@@ -287,3 +287,23 @@ Pluck = mf.Pluck
 Method = mf.Method
 Function = mf.Function
 Constant = mf.Constant
+
+
+def check_call_arguments(*args, **kwargs) -> None:
+    """Refuse control characters in the plain arguments of an RPC (path ids, codes, numbers).
+
+    Payloads are checked by their schemas; ids travel as bare arguments and go to
+    databases too. A service entrypoint (or the method itself) calls this before any
+    work; the gateway already refuses such path parameters, but the broker is reachable
+    by more than the gateway.
+    """
+    from .errors import ValidationFailed
+    bad = {}
+    for name, value in [*((f"arg{i}", v) for i, v in enumerate(args)), *kwargs.items()]:
+        if isinstance(value, str):
+            try:
+                check_text(value)
+            except ValidationError as exc:
+                bad[name] = exc.messages
+    if bad:
+        raise ValidationFailed("Some arguments are invalid / 部分参数无效", errors=bad)

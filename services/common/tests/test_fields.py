@@ -92,3 +92,10 @@ def test_messages_are_chinese_and_english():
     assert errors["c"] == ["须为以下之一：a, b / Must be one of: a, b."]
     assert errors["s"] == ["长度须在 2 到 4 之间 / Length must be between 2 and 4."]
     assert errors["unknown"] == ["未知字段 / Unknown field."]
+
+
+def test_rpc_arguments_can_be_checked_the_same_way():
+    fields.check_call_arguments("0b7c", {"payload": "checked by its schema"}, reveal=True)
+    with pytest.raises(ValidationFailed) as exc:
+        fields.check_call_arguments("ok", "a\u0000b", item_code="x\u001b")
+    assert set(exc.value.errors) == {"arg1", "item_code"}
