@@ -7,9 +7,24 @@ against their schemas).
 """
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields
+import marshmallow
+from marshmallow import RAISE, ValidationError
 
-from . import errors
+from . import errors, fields
+from .fields import bilingual
+
+
+class Schema(marshmallow.Schema):
+    """Base of every schema of the platform: unknown fields refused, messages "中文 / English".
+
+    Use it with the fields of services.common.fields (never marshmallow.fields directly):
+    they refuse control characters and type JSON strictly (see that module).
+    """
+
+    error_messages = {"unknown": bilingual("unknown"), "type": bilingual("schema_type")}
+
+    class Meta:
+        unknown = RAISE
 
 
 class JsonNumber(fields.Number):
@@ -81,7 +96,7 @@ def load(schema_cls: type[Schema], payload) -> dict:
     """
     if not isinstance(payload, dict):
         raise errors.ValidationFailed("Body must be a JSON object / 请求体必须是 JSON 对象",
-                                      errors={"_schema": ["must be an object"]})
+                                      errors={"_schema": [bilingual("schema_type")]})
     try:
         return schema_cls().load(payload)
     except ValidationError as exc:

@@ -1,5 +1,6 @@
 """Gateway-level schemas: problem documents and common query parameters."""
-from marshmallow import Schema, fields, validate
+from services.common import fields, validate
+from services.common.schemas import Schema
 
 
 class ProblemSchema(Schema):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, ValidationError, validates_schema
 
-from services.common import errors, pii
-from services.common.schemas import load  # noqa: F401 (re-exported for the service)
+from services.common import errors, fields, pii, validate
+from services.common.schemas import Schema, load  # noqa: F401 (load re-exported for the service)
 
 from services.common.verification_levels import LEVELS
 
@@ -32,12 +32,24 @@ _USERNAME = re.compile(r"[a-z][a-z0-9_.\-]{2,63}")
 # --- fields ---------------------------------------------------------------------
 
 class _CheckedString(fields.String):
-    """A string normalized by one of pii's check functions, errors kept per field."""
+    """A string normalized by one of pii's check functions, errors kept per field.
+
+    The input must first match `pattern` (which the document shows), then pass the
+    check characters (which it can only describe).
+    """
 
     check = None
+    pattern = ""
+    format_error = ""
+
+    def __init__(self, **kwargs):
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), "pattern": self.pattern}
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if not re.fullmatch(self.pattern, text):
+            raise ValidationError(self.format_error)
         name = self.data_key or self.name or attr or "value"
         try:
             return type(self).check(text, field=name)
@@ -49,23 +61,29 @@ class Uscc(_CheckedString):
     """Unified social credit code, GB 32100 (18 chars, check character)."""
 
     check = staticmethod(pii.check_uscc)
+    pattern = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+    format_error = "须为 18 位统一社会信用代码 / must be 18 characters of a unified social credit code"
 
 
 class IdNumber(_CheckedString):
     """Resident ID number, GB 11643 (18 chars, check digit)."""
 
     check = staticmethod(pii.check_id_number)
+    pattern = r"^[0-9]{17}[0-9Xx]$"
+    format_error = "须为 18 位身份证号 / must be an 18-character ID number"
 
 
 class Mobile(_CheckedString):
-    """Mainland mobile number; +86 and separators are accepted and dropped."""
+    """Mainland mobile number; +86 and single spaces or hyphens between digits are accepted and dropped."""
 
     check = staticmethod(pii.check_mobile)
+    pattern = r"^(\+86[ -]?)?1[3-9][0-9]([ -]?[0-9]){8}$"
+    format_error = "须为 11 位中国大陆手机号 / must be an 11-digit mainland China mobile number"
 
 
 class Username(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        text = super()._deserialize(value, attr, data, **kwargs).lower()
         # Starting with a letter keeps phone and ID numbers out of usernames,
         # which are stored and logged in clear.
         if not _USERNAME.fullmatch(text):
@@ -74,9 +92,6 @@ class Username(fields.String):
         return text
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("不能为空白 / must not be blank")
 
 
 def _username(description="Login name: 3-64 letters, digits or _.- starting with a letter; case-insensitive"):
@@ -86,13 +101,13 @@ def _username(description="Login name: 3-64 letters, digits or _.- starting with
 
 def _password():
     return fields.String(required=True, load_only=True,
-                         validate=[validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX), _not_blank],
+                         blank=False, validate=validate.Length(min=PASSWORD_MIN, max=PASSWORD_MAX),
                          metadata={"description": f"Password, {PASSWORD_MIN}-{PASSWORD_MAX} characters",
                                    "format": "password"})
 
 
 def _nickname(required=True):
-    return fields.String(required=required, validate=[validate.Length(min=1, max=64), _not_blank],
+    return fields.String(required=required, blank=False, validate=validate.Length(min=1, max=64),
                          metadata={"description": "Public display name (前台自愿): shown instead of the real identity"})
 
 
@@ -122,13 +137,13 @@ class RegisterEnterprise(_Strict):
     password = _password()
     phone = _mobile()
     nickname = _nickname()
-    org_name = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank],
+    org_name = fields.String(required=True, blank=False, validate=validate.Length(min=1, max=200),
                              metadata={"description": "Registered name of the enterprise as on the business licence"})
     uscc = Uscc(required=True, metadata={
         "description": "Unified social credit code (统一社会信用代码, GB 32100, 18 characters with check "
                        "character); passing the check verifies the enterprise identity",
         "example": "91321202MA1XXXXX0C"})
-    contact_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank],
+    contact_name = fields.String(required=True, blank=False, validate=validate.Length(min=1, max=50),
                                  metadata={"description": "Real name of the contact person; stored encrypted, "
                                                           "shown masked"})
 
@@ -142,7 +157,7 @@ class RegisterPerson(_Strict):
     password = _password()
     phone = _mobile()
     nickname = _nickname()
-    real_name = fields.String(required=True, validate=[validate.Length(min=1, max=50), _not_blank],
+    real_name = fields.String(required=True, blank=False, validate=validate.Length(min=1, max=50),
                               metadata={"description": "Real name as on the ID card; stored encrypted, shown masked"})
     id_number = IdNumber(required=True, metadata={
         "description": "Resident ID number (居民身份证号, GB 11643, 18 characters with check digit); "
@@ -202,7 +217,7 @@ class PhoneCodeRequest(_Strict):
 
 
 class PhoneCodeVerify(_Strict):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="须为 6 位数字 / must be 6 digits"),
+    code = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{6}$", error="须为 6 位数字 / must be 6 digits"),
                          metadata={"description": "The 6-digit code received by SMS", "example": "123456"})
     purpose = fields.String(load_default="verify_phone", validate=validate.OneOf(CODE_PURPOSES),
                             metadata={"description": "What the code is for"})
@@ -221,7 +236,7 @@ class RoleChange(_Strict):
 class StatusChange(_Strict):
     status = fields.String(required=True, validate=validate.OneOf(["active", "disabled"]),
                            metadata={"description": "active or disabled"})
-    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), _not_blank],
+    reason = fields.MultilineString(required=True, blank=False, validate=validate.Length(min=1, max=500),
                            metadata={"description": "Why (kept in the audit log)"})
 
 

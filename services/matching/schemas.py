@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import ValidationError
 
-from services.common import errors
+from services.common import errors, fields, validate
+from services.common.fields import PATTERN_MULTI_NOT_BLANK
 from services.common.money import Money
-from services.common.schemas import SlaClockOut, load
+from services.common.schemas import Schema, SlaClockOut, load
 
 from .models import CHANNELS, DEMAND_STATUSES
 from .text import CATEGORIES, standard_key
@@ -27,25 +28,41 @@ MAX_DEMAND_CYCLE_DAYS = 365
 # Money is a decimal string of yuan (services/common/money.py), stored as Numeric(13, 2).
 _yuan = lambda **kw: Money(integer_digits=YUAN_DIGITS, **kw)  # noqa: E731
 _text = lambda n, **kw: fields.String(validate=validate.Length(max=n), **kw)  # noqa: E731
+# Descriptions, notes, messages and reasons may hold several lines.
+_notes = lambda n, **kw: fields.MultilineString(validate=validate.Length(max=n), **kw)  # noqa: E731
+
+# What the document states for a standard number (ASCII spelling; text.standard_key
+# accepts every string this matches).
+STANDARD_PATTERN = r"^[A-Za-z]{1,4} ?/? ?[TZtz]? ?[0-9]{1,10}(\.[0-9]{1,6}){0,4}( ?- ?[0-9]{2,4})?$"
+# Maintaining a standard names one edition: the year is required.
+STANDARD_EDITION_PATTERN = r"^[A-Za-z]{1,4} ?/? ?[TZtz]? ?[0-9]{1,10}(\.[0-9]{1,6}){0,4} ?- ?[0-9]{4}$"
+ISO_DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+ISO_DATETIME_PATTERN = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+                        r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")
 
 
 def _iso_date(value: str) -> None:
     try:
         dt.date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise ValidationError("YYYY-MM-DD") from None
+        raise ValidationError("日期格式须为 YYYY-MM-DD / YYYY-MM-DD") from None
 
 
 def _iso_datetime(value: str) -> None:
     try:
         dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (TypeError, ValueError, AttributeError):
-        raise ValidationError("ISO 8601 date-time") from None
+        raise ValidationError("须为 ISO 8601 日期时间 / ISO 8601 date-time") from None
 
 
 def _standard(value: str) -> None:
     if not standard_key(value):
-        raise ValidationError("not a standard number, e.g. GB/T 2828.1-2012")
+        raise ValidationError("不是标准号 / not a standard number, e.g. GB/T 2828.1-2012")
+
+
+_STANDARD = [validate.Length(min=2, max=80),
+             validate.Regexp(STANDARD_PATTERN, error="不是标准号，例如 GB/T 2828.1-2012 / not a standard number, "
+                                                     "e.g. GB/T 2828.1-2012"), _standard]
 
 
 class SearchQuery(Schema):
@@ -55,7 +72,7 @@ class SearchQuery(Schema):
     region = _text(50)
     park = _text(100)
     qualification = fields.String(validate=validate.OneOf(QUALIFICATION_TYPES))
-    standard = fields.String(validate=[validate.Length(max=80), _standard])
+    standard = fields.String(validate=_STANDARD)
     price_max = _yuan()
     cycle_max = fields.Integer(validate=validate.Range(min=0, max=MAX_CYCLE_DAYS))
     rating_min = fields.Float(validate=validate.Range(min=0, max=5))
@@ -66,29 +83,29 @@ class SearchQuery(Schema):
 class LookupQuery(Schema):
     q = _text(200)
     region = _text(50)
-    standard = fields.String(validate=[validate.Length(max=80), _standard])
+    standard = fields.String(validate=_STANDARD)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     cursor = _text(300)
 
 
 class StandardQuery(Schema):
-    number = fields.String(required=True, validate=[validate.Length(min=2, max=80), _standard])
+    number = fields.String(required=True, validate=_STANDARD)
 
 
 class StandardPut(Schema):
     title = _text(300, required=True)
     status = fields.String(required=True, validate=validate.OneOf(("current", "replaced", "withdrawn")))
-    replaced_by = fields.String(allow_none=True, validate=[validate.Length(max=80), _standard])
-    replaces = fields.List(fields.String(validate=_standard), validate=validate.Length(max=10))
+    replaced_by = fields.String(allow_none=True, validate=_STANDARD)
+    replaces = fields.List(fields.String(validate=_STANDARD), validate=validate.Length(max=10))
 
 
 class DemandFields(Schema):
     title = fields.String(required=True, validate=validate.Length(min=2, max=200))
-    description = _text(4000)
+    description = _notes(4000)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     item_code = _text(64, allow_none=True)
     product = _text(200, allow_none=True)
-    standard = fields.String(allow_none=True, validate=[validate.Length(max=80), _standard])
+    standard = fields.String(allow_none=True, validate=_STANDARD)
     parameter = _text(200, allow_none=True)
     region = _text(50, allow_none=True)
     industry = _text(100, allow_none=True)
@@ -109,7 +126,7 @@ class DemandListQuery(Schema):
 
 
 class ResponseCreate(Schema):
-    message = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    message = fields.MultilineString(required=True, validate=validate.Length(min=1, max=4000))
 
 
 class ProposalQuery(Schema):
@@ -118,13 +135,13 @@ class ProposalQuery(Schema):
 
 class RecommendedInstitution(Schema):
     institution_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    reason = _text(1000)
+    reason = _notes(1000)
 
 
 class RecommendationCreate(Schema):
     institutions = fields.List(fields.Nested(RecommendedInstitution), required=True,
                                validate=validate.Length(min=1, max=20))
-    note = _text(2000)
+    note = _notes(2000)
 
 
 class EngagementCreate(Schema):
@@ -133,20 +150,21 @@ class EngagementCreate(Schema):
                                validate=validate.Length(min=1, max=50))
     agreed_cycle_working_days = fields.Integer(allow_none=True,
                                                validate=validate.Range(min=1, max=MAX_DEMAND_CYCLE_DAYS))
-    first_contact_at = fields.String(allow_none=True, validate=_iso_datetime)
-    first_contact_notes = _text(2000)
+    first_contact_at = fields.String(allow_none=True, validate=[validate.Regexp(ISO_DATETIME_PATTERN), _iso_datetime],
+                                     metadata={"description": "ISO 8601 with offset, e.g. 2026-03-02T09:30:00+08:00"})
+    first_contact_notes = _notes(2000)
 
 
 class FollowUpCreate(Schema):
     kind = fields.String(load_default="note", validate=validate.OneOf(("problem", "coordination", "progress", "note")))
-    note = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    note = fields.MultilineString(required=True, validate=validate.Length(min=1, max=4000))
 
 
 class ReferralCreate(Schema):
     external_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     external_contact = _text(200)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    note = _text(2000)
+    reason = fields.MultilineString(required=True, validate=validate.Length(min=1, max=2000))
+    note = _notes(2000)
 
 
 # Who may close with which outcome, and what it does to the SLA clocks, is decided
@@ -158,7 +176,12 @@ CLOSE_OUTCOMES = ("completed", "cancelled", "unresolved", "withdrawn", "rejected
 
 class CloseDemand(Schema):
     outcome = fields.String(required=True, validate=validate.OneOf(CLOSE_OUTCOMES))
-    note = _text(2000)
+    note = _notes(2000)
+
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"outcome": {"enum": ["completed", "cancelled", "unresolved",
+                                                                    "withdrawn"]}}},
+                               {"required": ["note"], "properties": {"note": {"pattern": PATTERN_MULTI_NOT_BLANK}}}],
+                     "description": "rejected and duplicate need the reason in note"}
 
 
 class SlaQuery(Schema):
@@ -170,8 +193,9 @@ class SlaQuery(Schema):
 class VisitCreate(Schema):
     enterprise_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     enterprise_user_id = _text(64, allow_none=True)
-    visited_on = fields.String(required=True, validate=_iso_date)
-    notes = _text(4000)
+    visited_on = fields.String(required=True, validate=[validate.Regexp(ISO_DATE_PATTERN), _iso_date],
+                               metadata={"description": "YYYY-MM-DD"})
+    notes = _notes(4000)
     demands = fields.List(fields.Nested(DemandFields), validate=validate.Length(max=20))
 
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, ValidationError, validates_schema
 
-from services.common import errors, pii
+from services.common import errors, fields, pii, validate
 from services.common.money import Money
-from services.common.schemas import SlaClockOut, load
+from services.common.schemas import Schema, SlaClockOut, load
 
 from .files import MAX_BASE64_CHARS, MAX_FILE_BYTES
 from .models import (CASE_LOG_KINDS, CASE_ROLES, CATEGORY_CODES, KINDS, QUALIFICATION_TYPES, TRAINING_MODES,
@@ -59,6 +59,11 @@ def _text(max_len: int, required: bool = True, **kw):
     return fields.String(required=required, validate=validate.Length(min=1, max=max_len), **kw)
 
 
+def _lines(max_len: int, required: bool = True, **kw):
+    """Text of several lines (descriptions, conditions, scopes, addresses): tab and newline allowed."""
+    return fields.MultilineString(required=required, validate=validate.Length(min=1, max=max_len), **kw)
+
+
 # -- attachments ----------------------------------------------------------------------
 
 class AttachmentIn(_Strict):
@@ -68,6 +73,10 @@ class AttachmentIn(_Strict):
                        "bytes decoded / 文件内容 base64，仅限 PDF/JPEG/PNG，不超过 10 MiB"})
     file_id = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"),
                             metadata={"description": "SHA-256 of a file already stored (e.g. on resubmission)"})
+
+    OPENAPI_EXTRA = {"anyOf": [{"required": ["content_base64"], "properties": {"content_base64": {"minLength": 1}}},
+                               {"required": ["file_id"]}],
+                     "description": "Give content_base64 (a new file) or file_id (a stored one)"}
 
     @validates_schema
     def _one_source(self, data, **kwargs):
@@ -99,7 +108,7 @@ class InstitutionIn(_Strict):
     uscc = UsccField(required=True)
     region = _text(50, metadata={"description": "District, e.g. 海陵区"})
     park = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    address = _text(300)
+    address = _lines(300)
     legal_representative = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100),
                                          metadata={"description": "Stored encrypted; never published or in events"})
 
@@ -112,7 +121,7 @@ class QualificationIn(_Strict):
     issuer = _text(200)
     valid_from = IsoDate(required=True)
     valid_to = IsoDate(required=True)
-    scope = _text(2000)
+    scope = _lines(2000)
     certificate = fields.Nested(AttachmentIn, required=True, metadata={"description": "c) 资质证书 scan"})
 
     @validates_schema
@@ -144,7 +153,11 @@ class ApplicationIn(_Strict):
 
 class ReviewIn(_Strict):
     decision = fields.String(required=True, validate=validate.OneOf(("approve", "reject", "return")))
-    reasons = fields.List(fields.String(validate=validate.Length(min=1, max=500)), load_default=list)
+    reasons = fields.List(fields.MultilineString(validate=validate.Length(min=1, max=500)), load_default=list)
+
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"decision": {"const": "approve"}}},
+                               {"required": ["reasons"], "properties": {"reasons": {"minItems": 1}}}],
+                     "description": "reasons (at least one) are required to reject or return"}
 
     @validates_schema
     def _reasons(self, data, **kwargs):
@@ -168,10 +181,14 @@ class ChangeAttachments(_Strict):
 
 class ChangeIn(_Strict):
     name = fields.String(validate=validate.Length(min=1, max=200))
-    address = fields.String(validate=validate.Length(min=1, max=300))
+    address = fields.MultilineString(validate=validate.Length(min=1, max=300))
     legal_representative = fields.String(validate=validate.Length(min=1, max=100))
     change_date = IsoDate(required=True, metadata={"description": "Day the change took effect"})
     attachments = fields.Nested(ChangeAttachments, required=True)
+
+    OPENAPI_EXTRA = {"anyOf": [{"required": ["name"]}, {"required": ["address"]},
+                               {"required": ["legal_representative"]}],
+                     "description": "Change at least one of name, address, legal_representative"}
 
     @validates_schema
     def _something(self, data, **kwargs):
@@ -181,7 +198,7 @@ class ChangeIn(_Strict):
 
 
 class DeregistrationIn(_Strict):
-    reason = _text(1000)
+    reason = _lines(1000)
     closed_on = IsoDate(load_default=None, allow_none=True,
                         metadata={"description": "Self-deregistration: the day the institution closed"})
     qualification_id = fields.String(load_default=None, allow_none=True,
@@ -190,17 +207,18 @@ class DeregistrationIn(_Strict):
 
 class GuideIn(_Strict):
     title = _text(200)
-    acceptance_conditions = _text(5000)
-    materials = fields.List(fields.String(validate=validate.Length(min=1, max=500)), required=True,
+    acceptance_conditions = _lines(5000)
+    materials = fields.List(fields.MultilineString(validate=validate.Length(min=1, max=500)), required=True,
                             validate=validate.Length(min=1))
-    process_steps = fields.List(fields.String(validate=validate.Length(min=1, max=500)), required=True,
+    process_steps = fields.List(fields.MultilineString(validate=validate.Length(min=1, max=500)), required=True,
                                 validate=validate.Length(min=1))
-    time_limit_working_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    time_limit_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    fees = _text(1000)
+    time_limit_working_days = fields.Integer(load_default=None, allow_none=True,
+                                             validate=validate.Range(min=0, max=3650))
+    time_limit_note = fields.MultilineString(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    fees = _lines(1000)
     channels = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True,
                            validate=validate.Length(min=1))
-    change_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    change_note = fields.MultilineString(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
 class CatalogItemIn(_Strict):
@@ -218,19 +236,51 @@ class CatalogItemUpdate(_Strict):
     public = fields.Boolean()
 
 
+def _case_info(value) -> None:
+    """What the document states for case_info: a flat object of text, lists of text, numbers, booleans."""
+    if len(value) > 50:
+        raise ValidationError("最多 50 项 / at most 50 entries")
+    for key, item in value.items():
+        if isinstance(item, str):
+            fields.check_text(item, multiline=True)
+            ok = len(item) <= 2000
+        elif isinstance(item, list):
+            ok = len(item) <= 50 and all(isinstance(x, str) and len(x) <= 500 for x in item)
+            for x in item if ok else ():
+                fields.check_text(x)
+        else:
+            ok = item is None or isinstance(item, (bool, int, float))
+        if not ok:
+            raise ValidationError(f"{key}: 须为文本、文本列表、数字或布尔值 / must be text, a list of text, a number "
+                                  "or a boolean")
+
+
 class WindowIn(_Strict):
     kind = fields.String(required=True, validate=validate.OneOf(WINDOW_KINDS))
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z0-9\-]{3,32}$"))
     name = _text(200)
     region = _text(50)
-    address = _text(300)
+    address = _lines(300)
     contact = _text(100, metadata={"description": "Desk phone of the window"})
     opening_hours = _text(200)
     public = fields.Boolean(load_default=True)
     institution_id = fields.String(load_default=None, allow_none=True)
     services = fields.List(fields.String(), load_default=list, metadata={"description": "catalogue item codes"})
-    case_info = fields.Dict(load_default=None, allow_none=True,
-                            metadata={"description": "Enterprise windows: the point-to-point case and its team"})
+    case_info = fields.Dict(load_default=None, allow_none=True, keys=fields.String(validate=validate.Length(min=1, max=100)),
+                            validate=_case_info, multiline=True,
+                            metadata={"description": "Enterprise windows: the point-to-point case and its team, "
+                                                     "e.g. {\"topic\": \"…\", \"team\": [\"…\"]}",
+                                      "maxProperties": 50,
+                                      "additionalProperties": {"anyOf": [
+                                          {"type": "string", "maxLength": 2000, "pattern": fields.PATTERN_MULTI},
+                                          {"type": "array", "maxItems": 50,
+                                           "items": {"type": "string", "maxLength": 500,
+                                                     "pattern": fields.PATTERN_SINGLE}},
+                                          {"type": ["number", "boolean", "null"]}]}})
+
+    # apispec renders no propertyNames; the keys' rule, stated here.
+    OPENAPI_EXTRA = {"properties": {"case_info": {"propertyNames": {"minLength": 1, "maxLength": 100,
+                                                                    "pattern": fields.PATTERN_SINGLE}}}}
 
 
 class WindowServicesIn(_Strict):
@@ -243,7 +293,7 @@ class WindowUpdate(_Strict):
     code = fields.String(validate=validate.Regexp(r"^[A-Z0-9\-]{3,32}$"))
     name = fields.String(validate=validate.Length(min=1, max=200))
     region = fields.String(validate=validate.Length(min=1, max=50))
-    address = fields.String(validate=validate.Length(min=1, max=300))
+    address = fields.MultilineString(validate=validate.Length(min=1, max=300))
     contact = fields.String(validate=validate.Length(min=1, max=100),
                             metadata={"description": "Desk phone of the window"})
     opening_hours = fields.String(validate=validate.Length(min=1, max=200))
@@ -253,6 +303,8 @@ class WindowUpdate(_Strict):
     def _something(self, data, **kwargs):
         if not data:
             raise ValidationError("至少修改一项 / give at least one field to change", "_schema")
+
+    OPENAPI_EXTRA = {"minProperties": 1}
 
 
 class CaseMemberIn(_Strict):
@@ -269,7 +321,7 @@ def _unique_members(members) -> None:
 
 class CaseIn(_Strict):
     title = _text(200, metadata={"description": "e.g. 新能源开关柜研制"})
-    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    description = fields.MultilineString(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     enterprise_user_id = _text(64, metadata={"description": "Account of the enterprise the case serves"})
     members = fields.List(fields.Nested(CaseMemberIn), load_default=list,
                           metadata={"description": "The team (协同服务团队)"})
@@ -292,7 +344,7 @@ class CaseLogIn(_Strict):
                          metadata={"description": "仪器选型 instrument_selection, 产品研发 product_development, "
                                                   "技术难题 technical_problem, other"})
     summary = _text(200)
-    detail = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=10000))
+    detail = fields.MultilineString(load_default=None, allow_none=True, validate=validate.Length(max=10000))
 
 
 class TrainingIn(_Strict):
@@ -300,7 +352,7 @@ class TrainingIn(_Strict):
     item_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
                               metadata={"description": "Optional catalogue item of that category"})
     title = _text(200)
-    description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    description = fields.MultilineString(load_default=None, allow_none=True, validate=validate.Length(max=5000))
     starts_at = IsoDateTime(required=True, metadata={"description": "ISO 8601 with offset, in the future"})
     ends_at = IsoDateTime(load_default=None, allow_none=True)
     mode = fields.String(required=True, validate=validate.OneOf(TRAINING_MODES))
@@ -311,6 +363,14 @@ class TrainingIn(_Strict):
                             metadata={"description": "Required for online training; shown to confirmed "
                                                      "participants only"})
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+
+    OPENAPI_EXTRA = {
+        "allOf": [{"anyOf": [{"properties": {"mode": {"const": "online"}}},
+                             {"required": ["venue"], "properties": {"venue": {"type": "string"}}}]},
+                  {"anyOf": [{"properties": {"mode": {"const": "onsite"}}},
+                             {"required": ["online_url"], "properties": {"online_url": {"type": "string"}}}]}],
+        "description": "venue is required for onsite training, online_url for online training; ends_at after "
+                       "starts_at"}
 
     @validates_schema
     def _consistent(self, data, **kwargs):
