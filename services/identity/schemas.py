@@ -332,7 +332,7 @@ class RevokedSession(Schema):
 # --- business licence review and external verification ---------------------------
 
 class LicenceUpload(_Strict):
-    filename = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank],
+    filename = fields.String(required=True, blank=False, validate=validate.Length(min=1, max=200),
                              metadata={"description": "File name (informative; the type is read from the bytes)"})
     content_base64 = fields.String(required=True, validate=validate.Length(min=1, max=14_000_000), metadata={
         "description": "The business licence scan, base64: PDF, JPEG or PNG, at most 10 MiB"})
@@ -341,9 +341,14 @@ class LicenceUpload(_Strict):
 class LicenceDecision(_Strict):
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "return"]),
                              metadata={"description": "approve, or return to the enterprise for correction"})
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000),
-                           metadata={"description": "Why the licence is returned (required to return); shown to "
-                                                    "the enterprise"})
+    reason = fields.MultilineString(load_default=None, allow_none=True, blank=False,
+                                    validate=validate.Length(min=1, max=1000),
+                                    metadata={"description": "Why the licence is returned (required to return); "
+                                                             "shown to the enterprise"})
+
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"decision": {"const": "approve"}}},
+                               {"required": ["reason"], "properties": {"reason": {"type": "string"}}}],
+                     "description": "reason is required to return"}
 
     @validates_schema
     def _reason(self, data, **kwargs):

@@ -1318,6 +1318,7 @@ export interface components {
             submissions?: number;
             submitted_at?: string;
         };
+        /** @description Give content_base64 (a new file) or file_id (a stored one) */
         AttachmentIn: {
             /** @description File bytes, base64; PDF, JPEG or PNG (checked by magic bytes), at most 10485760 bytes decoded / 文件内容 base64，仅限 PDF/JPEG/PNG，不超过 10 MiB */
             content_base64?: string;
@@ -1325,7 +1326,9 @@ export interface components {
             file_id?: string;
             /** @description Original file name */
             filename?: string;
-        };
+        } | {
+            content_base64: unknown;
+        } | unknown;
         AttachmentRef: {
             file_id?: string;
             filename?: string;
@@ -1486,6 +1489,7 @@ export interface components {
             legal_representative?: string | null;
             name?: string;
         };
+        /** @description Change at least one of name, address, legal_representative */
         ChangeIn: {
             address?: string;
             attachments: components["schemas"]["ChangeAttachments"];
@@ -1496,7 +1500,7 @@ export interface components {
             change_date: string;
             legal_representative?: string;
             name?: string;
-        };
+        } | unknown | unknown | unknown;
         ChangeOut: {
             after?: components["schemas"]["ChangedFieldsOut"];
             attachments?: components["schemas"]["ChangeAttachmentsOut"];
@@ -1523,10 +1527,16 @@ export interface components {
             submitted_at?: string;
             submitted_by?: string;
         };
+        /** @description rejected and duplicate need the reason in note */
         CloseDemand: {
             note?: string;
             /** @enum {string} */
             outcome: "completed" | "cancelled" | "unresolved" | "withdrawn" | "rejected" | "duplicate";
+        } | {
+            /** @enum {unknown} */
+            outcome?: "completed" | "cancelled" | "unresolved" | "withdrawn";
+        } | {
+            note: unknown;
         };
         CreateStaff: {
             /**
@@ -1717,6 +1727,7 @@ export interface components {
         EngagementCreate: {
             agreed_cycle_working_days?: number | null;
             agreed_items: string[];
+            /** @description ISO 8601 with offset, e.g. 2026-03-02T09:30:00+08:00 */
             first_contact_at?: string | null;
             first_contact_notes?: string;
             institution_id: string;
@@ -1850,6 +1861,7 @@ export interface components {
             name_zh?: string;
             public?: boolean;
         };
+        /** @description reason is required to return */
         LicenceDecision: {
             /**
              * @description approve, or return to the enterprise for correction
@@ -1861,6 +1873,11 @@ export interface components {
              * @default null
              */
             reason: string | null;
+        } | {
+            /** @constant */
+            decision?: "approve";
+        } | {
+            reason: string;
         };
         LicenceFileOut: {
             content_base64?: string;
@@ -2295,10 +2312,16 @@ export interface components {
         ResponseCreate: {
             message: string;
         };
+        /** @description reasons (at least one) are required to reject or return */
         ReviewIn: {
             /** @enum {string} */
             decision: "approve" | "reject" | "return";
             reasons?: string[];
+        } | {
+            /** @constant */
+            decision?: "approve";
+        } | {
+            reasons: unknown;
         };
         ReviewStepOut: {
             /** @description submitted, resubmitted, approved, rejected or returned */
@@ -2493,6 +2516,7 @@ export interface components {
             token_type?: "Bearer";
             user?: components["schemas"]["MeOut"];
         };
+        /** @description venue is required for onsite training, online_url for online training; ends_at after starts_at */
         TrainingIn: {
             capacity: number;
             /** @enum {string} */
@@ -2528,7 +2552,17 @@ export interface components {
              * @default null
              */
             venue: string | null;
-        };
+        } & (({
+            /** @constant */
+            mode?: "online";
+        } | {
+            venue: string;
+        }) & ({
+            /** @constant */
+            mode?: "onsite";
+        } | {
+            online_url: string;
+        }));
         TrainingOut: {
             capacity?: number;
             category_code?: string;
@@ -2629,6 +2663,7 @@ export interface components {
             enterprise_name: string;
             enterprise_user_id?: string | null;
             notes?: string;
+            /** @description YYYY-MM-DD */
             visited_on: string;
         };
         VisitOut: {
@@ -2651,11 +2686,11 @@ export interface components {
         WindowIn: {
             address: string;
             /**
-             * @description Enterprise windows: the point-to-point case and its team
+             * @description Enterprise windows: the point-to-point case and its team, e.g. {"topic": "…", "team": ["…"]}
              * @default null
              */
             case_info: {
-                [key: string]: unknown;
+                [key: string]: string | string[] | (number | boolean | null);
             } | null;
             code: string;
             /** @description Desk phone of the window */
@@ -2750,7 +2785,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2822,7 +2857,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2907,8 +2942,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2978,7 +3022,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2989,6 +3033,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3061,7 +3123,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3072,6 +3134,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3148,6 +3228,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -3211,8 +3300,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3280,8 +3378,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3358,8 +3465,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3436,6 +3552,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -3492,6 +3617,15 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3580,6 +3714,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Username taken, or these identity details cannot be registered (registration_conflict; which detail is not said) / 用户名已占用或身份信息无法注册 */
             409: {
                 headers: {
@@ -3654,6 +3797,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -3709,6 +3861,15 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3779,7 +3940,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3790,6 +3951,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3859,7 +4029,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3870,6 +4040,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3937,7 +4125,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4009,7 +4197,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4020,6 +4208,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4085,8 +4282,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4159,7 +4365,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4170,6 +4376,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4242,7 +4466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4253,6 +4477,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4325,7 +4567,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4336,6 +4578,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4408,7 +4668,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4419,6 +4679,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4486,7 +4764,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4497,6 +4775,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4569,7 +4856,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4580,6 +4867,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4652,7 +4957,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4663,6 +4968,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4721,6 +5044,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4793,7 +5134,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4804,6 +5145,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4869,6 +5228,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -4904,7 +5281,7 @@ export interface operations {
             header?: never;
             path: {
                 item_code: string;
-                version: string;
+                version: number;
             };
             cookie?: never;
         };
@@ -4921,6 +5298,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4990,6 +5385,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -5048,6 +5452,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -5099,6 +5521,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5171,7 +5611,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5182,6 +5622,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5247,7 +5705,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5258,6 +5716,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5330,7 +5797,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5341,6 +5808,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5407,7 +5892,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5418,6 +5903,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5488,7 +5982,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5499,6 +5993,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5572,7 +6084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5583,6 +6095,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5655,7 +6185,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5666,6 +6196,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5731,7 +6279,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5742,6 +6290,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5800,6 +6357,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5872,7 +6447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -5883,6 +6458,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5950,7 +6543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6030,7 +6623,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6124,7 +6717,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6213,6 +6806,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -6268,6 +6870,15 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6337,6 +6948,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -6393,7 +7013,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6458,7 +7078,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6550,7 +7170,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6637,7 +7257,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6726,7 +7346,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6798,7 +7418,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6809,6 +7429,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6874,7 +7503,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -6885,6 +7514,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6948,7 +7586,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7036,6 +7674,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -7087,6 +7734,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7157,7 +7822,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7234,7 +7899,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7315,7 +7980,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7391,6 +8056,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Standard not in the platform's list / 未收录该标准 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -7442,6 +8125,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7511,7 +8212,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7522,6 +8223,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7584,6 +8303,15 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7654,7 +8382,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7665,6 +8393,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7730,6 +8467,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Validation failed / 参数校验失败 */
             422: {
                 headers: {
@@ -7788,7 +8543,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7799,6 +8554,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7864,7 +8628,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7875,6 +8639,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7949,8 +8722,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8016,8 +8798,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8088,7 +8888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8169,7 +8969,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8180,6 +8980,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8248,8 +9057,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8319,7 +9137,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8330,6 +9148,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8399,7 +9235,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8410,6 +9246,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8477,7 +9331,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8488,6 +9342,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8553,7 +9416,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8634,7 +9497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8645,6 +9508,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8710,7 +9582,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8721,6 +9593,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8783,6 +9664,15 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8853,7 +9743,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8864,6 +9754,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8922,6 +9821,24 @@ export interface operations {
             };
             /** @description Bad request / 请求无效 */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8991,7 +9908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9002,6 +9919,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9076,8 +10002,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9150,7 +10085,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9161,6 +10096,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9236,8 +10180,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9311,8 +10264,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9383,7 +10354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9394,6 +10365,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9463,7 +10452,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Not signed in or token invalid / 未认证 */
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -9474,6 +10463,24 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
