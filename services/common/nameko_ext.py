@@ -21,7 +21,7 @@ from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc
 from prometheus_client import start_http_server
 
-from . import caller, config, deadlines, parking
+from . import caller, config, deadlines, fields, parking
 from .db import Database, engine_for
 from .errors import DomainError, ServiceUnavailable, Unauthorized
 from .events import exchange
@@ -218,6 +218,9 @@ class _Invocation:
                     call_kwargs.update(value)
                 else:
                     call_kwargs[name] = value
+            # Ids, codes and tokens travel as bare arguments and reach databases too: the same
+            # control-character rule as the schemas' text fields (the broker is not only the gateway).
+            fields.check_call_arguments(**call_kwargs)
             if ep.caller_mode != "public":
                 call_kwargs["principal"] = ep.caller_state.principal(service, self.context_data,
                                                                      required=ep.caller_mode == "required")

@@ -130,3 +130,16 @@ def test_service_to_service_calls_carry_the_caller(platform, api):
         "title": "代企业登记的检测需求", "category": "testing", "product": "塑料管材", "region": "姜堰区",
         "channel": "phone", "enterprise_user_id": enterprise["user"]["id"]})
     assert filed.status_code == 201, filed.text
+
+
+def test_control_characters_in_bare_rpc_arguments_are_refused_by_the_service(platform, api, admin):
+    """Ids travel as bare RPC arguments (not in schema-checked payloads) and reach the
+    database: the service itself refuses a NUL (PostgreSQL cannot store it) with a 422."""
+    from services.common.errors import ValidationFailed
+    with proxy(platform, admin["access_token"]) as rpc:
+        for call in (lambda: rpc.identity.get_user(user_id="a\x00b"),
+                     lambda: rpc.registry.get_institution(institution_id="inst\x00"),
+                     lambda: rpc.matching.get_demand(demand_id="d\x1b[0m")):
+            with pytest.raises(ValidationFailed) as refused:
+                call()
+            assert refused.value.status == 422
