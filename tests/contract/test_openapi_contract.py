@@ -41,6 +41,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -104,9 +105,11 @@ def _run(base: str, token: str, *options: str, timeout: int = 420) -> subprocess
                "--max-response-time", "60", *options]
     for path in EXCLUDED:
         command += ["--exclude-path", path]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0 and TOOL_RACE in result.stdout and "Failures:" not in result.stdout:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    # schemathesis keeps a cache (.schemathesis/) in its working directory: not in the repository.
+    with tempfile.TemporaryDirectory() as workdir:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+        if result.returncode != 0 and TOOL_RACE in result.stdout and "Failures:" not in result.stdout:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
     return result
 
 
