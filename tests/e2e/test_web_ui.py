@@ -331,3 +331,25 @@ def test_window_staff_record_a_visit_with_a_demand(ui):
     page.locator("[data-test=demand-title]", has_text="压力表周期检定").wait_for()
     assert "走访" in page.locator(".toolbar").first.inner_text()    # channel: visit
     u.shot("20-window-visit-demand")
+
+
+@one_backend
+def test_api_explorer_lists_operations_offline(ui):
+    u = ui()
+    outside: list[str] = []
+    u.page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(u.base) and
+              not r.url.startswith(("data:", "blob:")) else None)
+    page = u.open("/api/v1/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 50, "every route of the OpenAPI document"
+    page.locator(".opblock-summary-path", has_text="/api/v1/auth/login").first.wait_for()
+    page.locator("button.authorize").wait_for()          # the bearer token box
+    u.shot("21-api-explorer")
+    page.locator("button.authorize").click()
+    page.locator(".auth-container input").first.fill("not-a-real-token")
+    page.locator(".auth-container button.authorize").first.click()
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert "not-a-real-token" in (page.evaluate("localStorage.getItem('authorized')") or ""), \
+        "persistAuthorization keeps the token"
+    assert not outside, f"the explorer reached outside the gateway: {outside}"
