@@ -42,7 +42,8 @@ if os.environ.get("QI_UI_BASE"):
     # While iterating on the UI: the journeys against an already running platform.
     @pytest.fixture(scope="session")
     def platform():
-        return SimpleNamespace(gateway_url=os.environ["QI_UI_BASE"])
+        return SimpleNamespace(gateway_url=os.environ["QI_UI_BASE"],
+                               data_dir=Path(os.environ.get("QI_UI_DATA_DIR", REPO / "var")))
 
 
 @pytest.fixture(scope="session")
@@ -353,3 +354,66 @@ def test_api_explorer_lists_operations_offline(ui):
     assert "not-a-real-token" in (page.evaluate("localStorage.getItem('authorized')") or ""), \
         "persistAuthorization keeps the token"
     assert not outside, f"the explorer reached outside the gateway: {outside}"
+
+
+@one_backend
+def test_enterprise_verifies_and_operator_approves_the_licence(ui, platform):
+    from .test_identity_flow import read_code, unique_phone, unique_username, unique_uscc
+    username, org = unique_username("ui"), f"泰州认证测试有限公司{uuid.uuid4().hex[:4]}"
+    registered = requests.post(platform.gateway_url + "/api/v1/auth/register/enterprise", timeout=30, json={
+        "username": username, "password": PASSWORD, "phone": unique_phone(), "nickname": "认证测试",
+        "org_name": org, "uscc": unique_uscc(), "contact_name": "王测"})
+    assert registered.status_code == 201, registered.text
+    user_id = registered.json()["id"]
+
+    ent = ui()
+    page = ent.login(username)
+    page.click("[data-test=publish]")                     # format_checked may not publish yet
+    page.fill("[data-test=d-title]", "塑料管材静液压试验")
+    page.click("[data-test=d-category]")
+    page.get_by_role("option", name="检验检测").click()
+    page.click("[data-test=d-submit]")
+    needed = page.locator("[data-test=level-needed]")
+    needed.wait_for()
+    assert "营业执照已审核" in needed.inner_text() and "证件格式已校验" in needed.inner_text()
+    ent.shot("22-publish-needs-verification")
+    needed.locator("[data-test=go-verify]").click()
+    page.wait_for_url(re.compile(r"/verification$"))
+    page.locator("[data-test=level][data-level=format_checked]").wait_for()
+
+    page.click("[data-test=send-code]")
+    page.locator("[data-test=code-sent]").wait_for()
+    page.fill("#verify-code", read_code(platform, user_id))
+    page.click("[data-test=verify-phone]")
+    page.locator("[data-test=level][data-level=phone_verified]").wait_for()
+    page.set_input_files("#licence-file", files=[{"name": "licence.pdf", "mimeType": "application/pdf",
+                                                  "buffer": b"%PDF-1.4\n% licence scan\n%%EOF\n"}])
+    page.click("[data-test=licence-upload]")
+    page.locator("[data-test=licence-status]", has_text="待审核").wait_for()
+    page.locator("[data-test=licence] [data-test=due]").wait_for()        # the working-day review clock
+    ent.shot("23-licence-submitted")
+
+    op = ui()
+    page = op.login("operator1", start="/licence-reviews")
+    row = page.locator("[data-test=licence-reviews] .el-table__row", has_text=org)
+    row.locator("[data-test=due]").wait_for()
+    op.shot("24-licence-queue")
+    row.locator("[data-test=licence-decide]").click()
+    page.get_by_role("dialog").locator("[data-test=licence-approve]").click()
+    page.click("[data-test=licence-submit]")
+    row.wait_for(state="detached")
+
+    page = ent.open("/verification")
+    page.locator("[data-test=licence-status]", has_text="已通过").wait_for()
+    page.locator("[data-test=level][data-level=licence_reviewed]").wait_for()
+    page.wait_for_function("JSON.parse(atob(JSON.parse(localStorage.getItem('qi.session')).access_token"
+                           ".split('.')[1].replace(/-/g,'+').replace(/_/g,'/'))).verification_level"
+                           " === 'licence_reviewed'")       # the page took a token with the new level
+    ent.shot("25-licence-approved")
+    page = ent.open("/demands")
+    page.click("[data-test=publish]")
+    page.fill("[data-test=d-title]", "塑料管材静液压试验")
+    page.click("[data-test=d-category]")
+    page.get_by_role("option", name="检验检测").click()
+    page.click("[data-test=d-submit]")
+    page.wait_for_url(re.compile(r"/demands/[0-9a-f-]{36}$"))     # now it publishes
