@@ -417,3 +417,32 @@ def test_enterprise_verifies_and_operator_approves_the_licence(ui, platform):
     page.get_by_role("option", name="检验检测").click()
     page.click("[data-test=d-submit]")
     page.wait_for_url(re.compile(r"/demands/[0-9a-f-]{36}$"))     # now it publishes
+
+
+@one_backend
+def test_operator_reveals_an_account_after_the_audit_notice(ui):
+    reg = ui()
+    page = reg.login("regulator1", start="/accounts")
+    page.locator("[data-test=users] .el-table__row").first.wait_for()
+    assert page.locator("[data-test=reveal]").count() == 0, "the regulator reads masked data only"
+
+    op = ui()
+    page = op.login("operator1", start="/accounts")
+    row = page.locator("[data-test=users] .el-table__row", has_text="ent-demo")
+    phone = row.locator("[data-test=phone]")
+    phone.wait_for()
+    assert phone.inner_text() == "139****9000", "masked as the API gives it"
+    row.locator("[data-test=reveal]").click()
+    notice = page.get_by_role("dialog")
+    assert "审计" in notice.inner_text(), "the reveal says it is audited before it happens"
+    notice.get_by_role("button", name="取消").click()
+    notice.wait_for(state="hidden")
+    assert phone.inner_text() == "139****9000", "not confirmed: still masked"
+
+    row.locator("[data-test=reveal]").click()
+    op.shot("26-reveal-audit-notice")
+    page.get_by_role("dialog").get_by_role("button", name="查看完整信息").click()
+    page.wait_for_function("el => el.innerText === '13900139000'", arg=phone.element_handle())
+    op.shot("27-revealed")
+    row.locator("[data-test=mask]").click()
+    assert phone.inner_text() == "139****9000"
