@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 
 import eventlet
 from amqp.exceptions import ConnectionError as AmqpConnectionError
@@ -30,11 +29,10 @@ from .http import api, internal_error_problem, json_response, problem_response
 from .routes import ROUTES, SERVICES
 from .routing import RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query
 from .schemas import ProblemSchema
-from . import static
+from . import explorer, static
 
 log = logging.getLogger(__name__)
 API_VERSION = "1.0.0"
-DOCS_PAGE = Path(__file__).with_name("docs.html")
 
 REQUESTS = Counter("qi_gateway_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram("qi_gateway_request_seconds", "HTTP request latency", ["route", "method"])
@@ -157,7 +155,11 @@ class Gateway:
 
     @api("GET", "/api/v1/docs")
     def docs(self, request):
-        return Response(DOCS_PAGE.read_text(encoding="utf-8"), content_type="text/html; charset=utf-8")
+        return explorer.page()
+
+    @api("GET", "/api/v1/docs/assets/<name>")
+    def docs_asset(self, request, name):
+        return explorer.asset(request, name)
 
     # -- the web UI (web/dist): files, and index.html for the app's own routes ---------
     @api("GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE", "/")

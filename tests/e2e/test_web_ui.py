@@ -42,7 +42,8 @@ if os.environ.get("QI_UI_BASE"):
     # While iterating on the UI: the journeys against an already running platform.
     @pytest.fixture(scope="session")
     def platform():
-        return SimpleNamespace(gateway_url=os.environ["QI_UI_BASE"])
+        return SimpleNamespace(gateway_url=os.environ["QI_UI_BASE"],
+                               data_dir=Path(os.environ.get("QI_UI_DATA_DIR", REPO / "var")))
 
 
 @pytest.fixture(scope="session")
@@ -331,3 +332,156 @@ def test_window_staff_record_a_visit_with_a_demand(ui):
     page.locator("[data-test=demand-title]", has_text="压力表周期检定").wait_for()
     assert "走访" in page.locator(".toolbar").first.inner_text()    # channel: visit
     u.shot("20-window-visit-demand")
+
+
+@one_backend
+def test_api_explorer_lists_operations_offline(ui):
+    u = ui()
+    outside: list[str] = []
+    u.page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(u.base) and
+              not r.url.startswith(("data:", "blob:")) else None)
+    page = u.open("/api/v1/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 50, "every route of the OpenAPI document"
+    page.locator(".opblock-summary-path", has_text="/api/v1/auth/login").first.wait_for()
+    page.locator("button.authorize").wait_for()          # the bearer token box
+    u.shot("21-api-explorer")
+    page.locator("button.authorize").click()
+    page.locator(".auth-container input").first.fill("not-a-real-token")
+    page.locator(".auth-container button.authorize").first.click()
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert "not-a-real-token" in (page.evaluate("localStorage.getItem('authorized')") or ""), \
+        "persistAuthorization keeps the token"
+    assert not outside, f"the explorer reached outside the gateway: {outside}"
+
+
+@one_backend
+def test_enterprise_verifies_and_operator_approves_the_licence(ui, platform):
+    from .test_identity_flow import read_code, unique_phone, unique_username, unique_uscc
+    username, org = unique_username("ui"), f"泰州认证测试有限公司{uuid.uuid4().hex[:4]}"
+    registered = requests.post(platform.gateway_url + "/api/v1/auth/register/enterprise", timeout=30, json={
+        "username": username, "password": PASSWORD, "phone": unique_phone(), "nickname": "认证测试",
+        "org_name": org, "uscc": unique_uscc(), "contact_name": "王测"})
+    assert registered.status_code == 201, registered.text
+    user_id = registered.json()["id"]
+
+    ent = ui()
+    page = ent.login(username)
+    page.click("[data-test=publish]")                     # format_checked may not publish yet
+    page.fill("[data-test=d-title]", "塑料管材静液压试验")
+    page.click("[data-test=d-category]")
+    page.get_by_role("option", name="检验检测").click()
+    page.click("[data-test=d-submit]")
+    needed = page.locator("[data-test=level-needed]")
+    needed.wait_for()
+    assert "营业执照已审核" in needed.inner_text() and "证件格式已校验" in needed.inner_text()
+    ent.shot("22-publish-needs-verification")
+    needed.locator("[data-test=go-verify]").click()
+    page.wait_for_url(re.compile(r"/verification$"))
+    page.locator("[data-test=level][data-level=format_checked]").wait_for()
+
+    page.click("[data-test=send-code]")
+    page.locator("[data-test=code-sent]").wait_for()
+    page.fill("#verify-code", read_code(platform, user_id))
+    page.click("[data-test=verify-phone]")
+    page.locator("[data-test=level][data-level=phone_verified]").wait_for()
+    page.set_input_files("#licence-file", files=[{"name": "licence.pdf", "mimeType": "application/pdf",
+                                                  "buffer": b"%PDF-1.4\n% licence scan\n%%EOF\n"}])
+    page.click("[data-test=licence-upload]")
+    page.locator("[data-test=licence-status]", has_text="待审核").wait_for()
+    page.locator("[data-test=licence] [data-test=due]").wait_for()        # the working-day review clock
+    ent.shot("23-licence-submitted")
+
+    op = ui()
+    page = op.login("operator1", start="/licence-reviews")
+    row = page.locator("[data-test=licence-reviews] .el-table__row", has_text=org)
+    row.locator("[data-test=due]").wait_for()
+    op.shot("24-licence-queue")
+    row.locator("[data-test=licence-decide]").click()
+    page.get_by_role("dialog").locator("[data-test=licence-approve]").click()
+    page.click("[data-test=licence-submit]")
+    row.wait_for(state="detached")
+
+    page = ent.open("/verification")
+    page.locator("[data-test=licence-status]", has_text="已通过").wait_for()
+    page.locator("[data-test=level][data-level=licence_reviewed]").wait_for()
+    page.wait_for_function("JSON.parse(atob(JSON.parse(localStorage.getItem('qi.session')).access_token"
+                           ".split('.')[1].replace(/-/g,'+').replace(/_/g,'/'))).verification_level"
+                           " === 'licence_reviewed'")       # the page took a token with the new level
+    ent.shot("25-licence-approved")
+    page = ent.open("/demands")
+    page.click("[data-test=publish]")
+    page.fill("[data-test=d-title]", "塑料管材静液压试验")
+    page.click("[data-test=d-category]")
+    page.get_by_role("option", name="检验检测").click()
+    page.click("[data-test=d-submit]")
+    page.wait_for_url(re.compile(r"/demands/[0-9a-f-]{36}$"))     # now it publishes
+
+
+@one_backend
+def test_operator_reveals_an_account_after_the_audit_notice(ui):
+    reg = ui()
+    page = reg.login("regulator1", start="/accounts")
+    page.locator("[data-test=users] .el-table__row").first.wait_for()
+    assert page.locator("[data-test=reveal]").count() == 0, "the regulator reads masked data only"
+
+    op = ui()
+    page = op.login("operator1", start="/accounts")
+    row = page.locator("[data-test=users] .el-table__row", has_text="ent-demo")
+    phone = row.locator("[data-test=phone]")
+    phone.wait_for()
+    assert phone.inner_text() == "139****9000", "masked as the API gives it"
+    row.locator("[data-test=reveal]").click()
+    notice = page.get_by_role("dialog")
+    assert "审计" in notice.inner_text(), "the reveal says it is audited before it happens"
+    notice.get_by_role("button", name="取消").click()
+    notice.wait_for(state="hidden")
+    assert phone.inner_text() == "139****9000", "not confirmed: still masked"
+
+    row.locator("[data-test=reveal]").click()
+    op.shot("26-reveal-audit-notice")
+    page.get_by_role("dialog").get_by_role("button", name="查看完整信息").click()
+    page.wait_for_function("el => el.innerText === '13900139000'", arg=phone.element_handle())
+    op.shot("27-revealed")
+    row.locator("[data-test=mask]").click()
+    assert phone.inner_text() == "139****9000"
+
+
+PHONE_PAGES = [
+    (None, ["/", "/search?q=dxdl", "/standards", "/register", "/login"]),
+    ("ent-demo", ["/demands", "/verification", "/me"]),
+    ("operator1", ["/sla", "/review", "/licence-reviews", "/accounts"]),
+    ("window1", ["/visits"]),
+    ("person-demo", ["/my-institution"]),
+]
+# Elements wider than the screen outside a table's own scroll area, and tables whose body
+# does not fill them (a column hidden by CSS leaves a blank band and a misaligned header).
+LAYOUT_FAULTS = """() => {
+  const w = window.innerWidth, out = [];
+  for (const e of document.querySelectorAll('#main *, header *')) {
+    const r = e.getBoundingClientRect();
+    if (r.width && r.right > w + 1 && !e.closest('.el-table__inner-wrapper, .el-scrollbar, .el-popper, canvas'))
+      out.push(e.tagName.toLowerCase() + '.' + String(e.className).slice(0, 40) + ' right=' + Math.round(r.right));
+  }
+  for (const row of document.querySelectorAll('.el-table__body .el-table__row:first-child')) {
+    const cells = [...row.children].map((c) => c.getBoundingClientRect()).filter((r) => r.width > 0);
+    const end = Math.max(...cells.map((r) => r.right)), body = row.closest('.el-table__body').getBoundingClientRect();
+    if (end < body.right - 2) out.push('a blank band after the last cell: ' + Math.round(end) + ' < ' + Math.round(body.right));
+  }
+  return out.slice(0, 5);
+}"""
+
+
+@one_backend
+def test_main_pages_fit_a_phone(ui):
+    for user, paths in PHONE_PAGES:
+        u = ui(width=390, height=844)
+        for n, path in enumerate(paths):
+            page = u.login(user, start=path) if user and n == 0 else u.open(path)
+            page.locator("#main .page h1, #main h1").first.wait_for()
+            page.wait_for_timeout(300)       # el-table lays out its columns after the data arrives
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{path} scrolls sideways"
+            assert page.evaluate(LAYOUT_FAULTS) == [], f"{path} at 390x844"
+            u.shot(f"phone-{user or 'public'}{path.replace('/', '-').replace('?', '-')}")
+        assert page.locator("nav .el-menu--horizontal").is_visible(), "the menu stays reachable"

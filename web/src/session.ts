@@ -31,6 +31,15 @@ export const session = {
   is(...roles: string[]): boolean {
     return !!state.user && roles.includes(state.user.role as string);
   },
+  /** A claim of the access token (read, not verified: the API verifies it on every call). */
+  claim(name: string): unknown {
+    try {
+      const part = (state.access_token || "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part))[name];
+    } catch {
+      return undefined;
+    }
+  },
   save(tokens: { access_token?: string; refresh_token?: string; user?: Me }) {
     if (tokens.access_token) state.access_token = tokens.access_token;
     if (tokens.refresh_token) state.refresh_token = tokens.refresh_token;

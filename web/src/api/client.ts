@@ -13,6 +13,12 @@ export const api = createClient<paths>({ baseUrl: "" });
 
 let refreshing: Promise<boolean> | null = null;
 
+/** A new access token now (e.g. once a verification level rose: the token carries the level). */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= refresh().finally(() => (refreshing = null));
+  return refreshing;
+}
+
 async function refresh(): Promise<boolean> {
   const token = session.state.refresh_token;
   if (!token) return false;

@@ -1,6 +1,7 @@
 export default {
   app: { title: "QI One-Stop Service Platform", short: "QI One-Stop", skip: "Skip to content", language: "Language", tz: "Times are China Standard Time (Asia/Shanghai)" },
   nav: {
+    verification: "My verification", licences: "Licence reviews", 
     home: "Home", search: "Find institutions", standards: "Standards", login: "Sign in", register: "Register", logout: "Sign out",
     demands: "My demands", staffDemands: "Demands", institution: "My institution", visits: "Visits", filed: "File for enterprise",
     review: "Review queue", sla: "SLA board", accounts: "Accounts", me: "My account", menu: "Menu",
@@ -73,13 +74,35 @@ export default {
     record: "Record a visit", enterprise: "Enterprise name", enterpriseUser: "Enterprise account ID (optional)", date: "Visited on", notes: "Notes",
     demands: "Demands collected", addDemand: "Add a demand", recorded: "Recorded",
   },
-  accounts: { role: "Role", disable: "Disable", enable: "Enable", disabled: "Disabled", active: "Active", audited: "Revealing full personal data is audited" },
+  accounts: { reveal: "Reveal", revealTitle: "Audited action", revealConfirm: "Revealing the full personal data of {user} (name, ID number, mobile) is recorded in the audit log: who, when, whose. Reveal?", revealed: "Full data shown (this reveal was audited)", hide: "Mask again", role: "Role", disable: "Disable", enable: "Enable", disabled: "Disabled", active: "Active", audited: "Revealing full personal data is audited" },
   apply: {
     title: "Apply to join as a technical institution", intro: "The platform reviews within 3 working days; a returned application restarts the clock when resubmitted.", submitted: "Application submitted for review",
     institution: "Institution", park: "Park", legalRep: "Legal representative", attachments: "Attachments", fileRule: "PDF, JPEG or PNG, at most 10 MiB each",
     validFrom: "Valid from", new: "Apply to join",
     files: { application_form: "a) Application form", business_licence: "b) Business licence", certificate: "c) Qualification certificate", integrity_pledge: "d) Integrity pledge" },
     kinds: { lab: "Testing lab", metrology: "Metrology", certification: "Certification body", standardization: "Standardization", ip_agency: "IP agency", quality: "Quality services", brand: "Brand services", other: "Other" },
+  },
+  verify: {
+    title: "My verification", level: "Verification level", current: "Your verification level: {level}", staff: "Staff accounts need no identity verification",
+    levels: { format_checked: "Format checked", phone_verified: "Mobile verified", licence_reviewed: "Licence reviewed", externally_verified: "Externally verified" },
+    help: {
+      format_checked: "Your ID number passed its format check but is not verified yet. Publishing demands needs a reviewed business licence.",
+      phone_verified: "Your mobile is verified. Upload your business licence; once the platform approves it you can publish demands.",
+      licence_reviewed: "The platform approved your business licence: you can publish demands.",
+      externally_verified: "An external verification service confirmed your identity.",
+    },
+    phone: "Mobile verification", sendCode: "Send code", code: "SMS code", verifyPhone: "Verify", codeSent: "Code sent to {phone}, valid until {time}",
+    phoneDone: "Mobile verified", licence: "Business licence", upload: "Upload for review", resubmit: "Resubmit", fileHint: "PDF, JPEG or PNG, at most 10 MiB; reviewed within working days",
+    noLicence: "No business licence uploaded yet", needPhone: "Verify your mobile first, then upload the business licence", pickFile: "Choose a file", uploaded: "Submitted for review",
+    statuses: { submitted: "Awaiting review", returned: "Returned", approved: "Approved" }, round: "Submission {n}", returnReason: "Reason for return",
+    submittedAt: "Submitted", decidedAt: "Decided", review: "Review time limit", file: "File", history: "History",
+    required: "This needs verification level \"{required}\"; yours is \"{current}\".", goVerify: "Complete verification",
+    refreshed: "Verification level updated",
+  },
+  licences: {
+    title: "Licence reviews", enterprise: "Enterprise", uscc: "Unified social credit code", nickname: "Nickname", round: "Submissions", submittedAt: "Submitted",
+    due: "Review time limit", view: "View file", decide: "Review", approve: "Approve", return: "Return", reason: "Reason for return (shown to the enterprise)",
+    decidedAt: "Decided", decided: "Decision recorded", audited: "Opening a licence file is audited",
   },
   errors: { network: "Network error, please try again" },
 };

@@ -1,6 +1,7 @@
 export default {
   app: { title: "质量基础设施一站式服务平台", short: "QI 一站式", skip: "跳到正文", language: "语言", tz: "时间均为北京时间" },
   nav: {
+    verification: "我的认证", licences: "执照审核", 
     home: "首页", search: "机构检索", standards: "标准查询", login: "登录", register: "注册", logout: "退出",
     demands: "我的需求", staffDemands: "需求处理", institution: "我的机构", visits: "走访记录", filed: "代企业填报",
     review: "审核队列", sla: "时限看板", accounts: "账户管理", me: "我的账户", menu: "导航",
@@ -73,13 +74,35 @@ export default {
     record: "记录走访", enterprise: "企业名称", enterpriseUser: "企业账户 ID（可选）", date: "走访日期", notes: "走访情况",
     demands: "收集的需求", addDemand: "添加需求", recorded: "记录时间",
   },
-  accounts: { role: "角色", disable: "停用", enable: "启用", disabled: "已停用", active: "正常", audited: "查看完整个人信息会被记录审计" },
+  accounts: { reveal: "查看完整信息", revealTitle: "审计提示", revealConfirm: "查看 {user} 的完整个人信息（姓名、证件号、手机）将记入审计日志：谁、何时、查看了谁。确定查看？", revealed: "已显示完整信息（本次查看已审计）", hide: "重新遮蔽", role: "角色", disable: "停用", enable: "启用", disabled: "已停用", active: "正常", audited: "查看完整个人信息会被记录审计" },
   apply: {
     title: "技术机构入驻申请", intro: "提交后平台在 3 个工作日内审核；退回补正后重新提交，审核时限重新计算。", submitted: "申请已提交，等待审核",
     institution: "机构信息", park: "所在园区", legalRep: "法定代表人", attachments: "申请材料", fileRule: "PDF、JPEG 或 PNG，单个不超过 10 MiB",
     validFrom: "有效期起", new: "申请入驻",
     files: { application_form: "a) 技术机构申请书", business_licence: "b) 营业执照", certificate: "c) 资质证书", integrity_pledge: "d) 诚信承诺书" },
     kinds: { lab: "检验检测机构", metrology: "计量技术机构", certification: "认证机构", standardization: "标准化机构", ip_agency: "知识产权服务机构", quality: "质量服务机构", brand: "品牌服务机构", other: "其他" },
+  },
+  verify: {
+    title: "我的认证", level: "认证等级", current: "当前认证等级：{level}", staff: "工作人员账户不需要实名认证",
+    levels: { format_checked: "证件格式已校验", phone_verified: "手机已验证", licence_reviewed: "营业执照已审核", externally_verified: "已通过外部核验" },
+    help: {
+      format_checked: "证件号码格式已通过校验，尚未核实。发布需求须营业执照审核通过。",
+      phone_verified: "手机已验证。上传营业执照，平台审核通过后即可发布需求。",
+      licence_reviewed: "营业执照已由平台审核通过，可以发布需求。",
+      externally_verified: "身份已由外部核验服务确认。",
+    },
+    phone: "手机验证", sendCode: "发送验证码", code: "短信验证码", verifyPhone: "验证", codeSent: "验证码已发送至 {phone}，{time} 前有效",
+    phoneDone: "手机已验证", licence: "营业执照", upload: "上传并提交审核", resubmit: "重新提交", fileHint: "PDF、JPEG 或 PNG，不超过 10 MiB；审核时限按工作日计算",
+    noLicence: "尚未上传营业执照", needPhone: "请先验证手机，再上传营业执照", pickFile: "请选择文件", uploaded: "已提交审核",
+    statuses: { submitted: "待审核", returned: "已退回", approved: "已通过" }, round: "第 {n} 次提交", returnReason: "退回原因",
+    submittedAt: "提交时间", decidedAt: "审核时间", review: "审核时限", file: "文件", history: "记录",
+    required: "此操作需要认证等级「{required}」，您当前为「{current}」。", goVerify: "去完成认证",
+    refreshed: "认证等级已更新",
+  },
+  licences: {
+    title: "营业执照审核", enterprise: "企业", uscc: "统一社会信用代码", nickname: "昵称", round: "提交次数", submittedAt: "提交时间",
+    due: "审核时限", view: "查看文件", decide: "审核", approve: "通过", return: "退回", reason: "退回原因（企业可见）",
+    decidedAt: "审核时间", decided: "已处理", audited: "查看营业执照文件会记入审计日志",
   },
   errors: { network: "网络错误，请稍后重试" },
 };
