@@ -215,7 +215,7 @@ def main(argv=None) -> int:
         platform.start()
         if not args.no_demo:
             platform.seed_demo()
-        print(f"\nQI One-Stop is running: {platform.gateway_url}/api/v1/docs")
+        print(f"\nQI One-Stop is running: {platform.gateway_url}/  (web UI, 中文; API docs {platform.gateway_url}/api/v1/docs)")
         print(f"  OpenAPI {platform.gateway_url}/api/v1/openapi.json · readiness {platform.gateway_url}/ready "
               f"· metrics {platform.gateway_url}/metrics")
         print(f"  Logs in {platform.log_dir}. Ctrl-C stops the platform.")
