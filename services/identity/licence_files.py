@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from services.common import config
+from services.common import config, filestore
 from services.common.db import utcnow
 
 from .models import IdentityFile
@@ -87,7 +87,7 @@ def store(session: Session, prepared: PreparedFile) -> IdentityFile:
     target = path_for(prepared.sha256)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{prepared.sha256}.{uuid.uuid4().hex}.tmp")
+        tmp = target.with_name(f"{prepared.sha256}.{uuid.uuid4().hex}{filestore.TEMP_SUFFIX}")
         tmp.write_bytes(prepared.content)
         session.info.setdefault(_PENDING_KEY, []).append((tmp, target))
     stored = session.get(IdentityFile, prepared.sha256)
@@ -130,20 +130,4 @@ def gc(session: Session, now: float | None = None, min_age: dt.timedelta = GC_MI
     """
     cutoff = (now if now is not None else time.time()) - min_age.total_seconds()
     recorded = set(session.scalars(select(IdentityFile.sha256)))   # read before scanning
-    result = {"promoted": 0, "temp_removed": 0, "orphans_removed": 0}
-    for path in sorted(files_dir().glob("*/*")):
-        if not path.is_file():
-            continue
-        if path.name.endswith(".tmp"):
-            sha256 = path.name.split(".", 1)[0]
-            final = path_for(sha256)
-            if sha256 in recorded and not final.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
-                os.replace(path, final)
-                result["promoted"] += 1
-            elif path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                result["temp_removed"] += 1
-        elif path.name not in recorded and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            result["orphans_removed"] += 1
-    return result
+    return filestore.repair(files_dir(), recorded, cutoff)

@@ -37,7 +37,7 @@ from pathlib import Path
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from services.common import config
+from services.common import config, filestore
 from services.common.db import utcnow
 
 from .models import StoredFile
@@ -118,7 +118,7 @@ def check(attachment, session: Session | None = None) -> PreparedFile | str:
 
 
 _PENDING_KEY = "registry_files_pending"
-TEMP_SUFFIX = ".tmp"
+TEMP_SUFFIX = filestore.TEMP_SUFFIX
 GC_MIN_AGE = dt.timedelta(days=1)
 
 
@@ -173,23 +173,7 @@ def gc(session: Session, now: float | None = None, min_age: dt.timedelta = GC_MI
     cutoff = (now if now is not None else time.time()) - min_age.total_seconds()
     # Read before scanning: a row committed after this read belongs to a file younger than min_age.
     recorded = set(session.scalars(select(StoredFile.sha256)))
-    result = {"promoted": 0, "temp_removed": 0, "orphans_removed": 0}
-    for path in sorted(files_dir().glob("*/*")):
-        if not path.is_file():
-            continue
-        if path.name.endswith(TEMP_SUFFIX):
-            sha256 = path.name.split(".", 1)[0]
-            final = path_for(sha256)
-            if sha256 in recorded and not final.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
-                os.replace(path, final)
-                result["promoted"] += 1
-            elif path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
-                result["temp_removed"] += 1
-        elif path.name not in recorded and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            result["orphans_removed"] += 1
-    return result
+    return filestore.repair(files_dir(), recorded, cutoff)
 
 
 def read(session: Session, sha256: str) -> tuple[StoredFile, bytes] | None:
