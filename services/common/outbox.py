@@ -68,13 +68,41 @@ class OutboxEvent(CommonBase):
 
 def record_event(session: Session, source: str, event_type: str, subject, data: dict,
                  version: int = 1) -> dict:
-    """Add an event to the caller's transaction and return its envelope."""
+    """Add an event to the caller's transaction and return its envelope.
+
+    The payload is checked against the event type's payload schema in the source
+    service's contract (services.common.operations.EventType): an event that does
+    not match what the contract publishes is refused here, in the transaction that
+    would have sent it, never on the wire.
+    """
+    check_payload(source, event_type, version, data)
     envelope = make_envelope(source, event_type, str(subject), data, version=version)
     session.add(OutboxEvent(
         id=envelope["id"], type=event_type, version=version, source=source, subject=str(subject),
         occurred_at=utcnow(), body=dumps(envelope), attempts=0,
     ))
     return envelope
+
+
+def event_type_of(source: str, event_type: str, version: int):
+    """The contract's declaration of this event, or None while the service has declared no events."""
+    import importlib
+    try:
+        contract = importlib.import_module(f"services.{source}.contract").CONTRACT
+    except ModuleNotFoundError:
+        return None
+    if not contract.events:
+        return None
+    return contract.event(event_type, version)  # KeyError: an event the contract does not declare
+
+
+def check_payload(source: str, event_type: str, version: int, data: dict) -> None:
+    declared = event_type_of(source, event_type, version)
+    if declared is None:
+        return
+    problems = declared.payload().validate(data)
+    if problems:
+        raise ValueError(f"{source} {event_type} v{version}: payload does not match its contract: {problems}")
 
 
 def purge_sent(db: Database, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:

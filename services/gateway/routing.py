@@ -67,6 +67,9 @@ class Route:
     description: str = ""
     extra_responses: dict = field(default_factory=dict)
     path_patterns: dict = field(default_factory=dict)
+    # Declared in a service's contract: the service checks the role, loads and dumps
+    # (services.common.pipeline); the gateway only routes and forwards.
+    operation: object = None
 
     @property
     def endpoint(self) -> str:
@@ -172,7 +175,8 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def load_body(route: Route, raw: bytes) -> dict | None:
+def parse_body(route: Route, raw: bytes) -> dict | None:
+    """The request's JSON object, not yet validated (a contract route's service loads it)."""
     if route.body is None:
         return None
     if not raw or not raw.strip():
@@ -185,6 +189,13 @@ def load_body(route: Route, raw: bytes) -> dict | None:
         raise BadRequest(f"Body is not valid UTF-8 JSON: {exc} / 请求体不是有效的 JSON", code="invalid_json")
     if not isinstance(data, dict):
         raise BadRequest("Body must be a JSON object / 请求体必须是 JSON 对象", code="invalid_json")
+    return data
+
+
+def load_body(route: Route, raw: bytes) -> dict | None:
+    data = parse_body(route, raw)
+    if data is None:
+        return None
     try:
         return route.body(unknown=RAISE).load(data)
     except ValidationError as exc:

@@ -20,14 +20,15 @@ from nameko.rpc import RpcProxy
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
-from services.common import caller, config
+from services.common import caller, config, platform
 from services.common.errors import BadRequest, DomainError, ServiceUnavailable
 from services.common.nameko_ext import CallerContext
 
 from .auth import RevocationList, bearer_token
 from .http import api, internal_error_problem, json_response, problem_response
 from .routes import ROUTES, SERVICES
-from .routing import RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query
+from .routing import (RequestContext, Router, authorize, build_openapi, dump_response, load_body, load_query,
+                      parse_body)
 from .schemas import ProblemSchema
 from . import explorer, static
 
@@ -103,9 +104,7 @@ class Gateway:
     # only after the broker's disk sync, and a request outliving a broker restart
     # has no caller left anyway (the client got a 503/504 and may retry with its
     # Idempotency-Key).
-    identity = RpcProxy("identity", **RPC_OPTIONS)
-    registry = RpcProxy("registry", **RPC_OPTIONS)
-    matching = RpcProxy("matching", **RPC_OPTIONS)
+    # One RpcProxy per service of services.common.platform is added below the class.
     revocations = Revocations()
     bus = CallerContext()
 
@@ -187,22 +186,31 @@ class Gateway:
             route_label = route.path
             check_headers(request)
             token = bearer_token(request.headers.get("Authorization"))
-            principal = self._principal(token, request)
             # Every RPC this worker makes carries the caller's token (verified again by the
             # service), the client's address and the request id (audit metadata only).
-            self.bus.set(access_token=token, client_ip=client_ip(request),
-                         request_id=request.headers.get("X-Request-Id"))
-            authorize(route, principal)
-            ctx = RequestContext(
-                route=route, path_params=params, body=load_body(route, request.get_data()),
-                query=load_query(route, request.args), principal=principal,
-                idempotency_key=request.headers.get("Idempotency-Key"), call=self._call,
-                client_ip=client_ip(request),
-            )
+            ip = client_ip(request)
+            self.bus.set(access_token=token, client_ip=ip, request_id=request.headers.get("X-Request-Id"))
+            if route.operation is not None:
+                # Declared in a contract: the service's pipeline verifies the caller, checks the
+                # role and loads the input, once; here it is only parsed and forwarded.
+                ctx = RequestContext(route=route, path_params=params, body=parse_body(route, request.get_data()),
+                                     query=request.args.to_dict(), principal=None,
+                                     idempotency_key=request.headers.get("Idempotency-Key"), call=self._call,
+                                     client_ip=ip)
+            else:
+                principal = self._principal(token, request)
+                authorize(route, principal)
+                ctx = RequestContext(
+                    route=route, path_params=params, body=load_body(route, request.get_data()),
+                    query=load_query(route, request.args), principal=principal,
+                    idempotency_key=request.headers.get("Idempotency-Key"), call=self._call, client_ip=ip,
+                )
             result = route.handler(ctx)
             status, payload = result if isinstance(result, tuple) else (route.status, result)
             if status == 204:
                 response = Response(status=204)
+            elif route.operation is not None:
+                response = json_response(payload, status=status)   # dumped by the service's pipeline
             else:
                 response = json_response(dump_response(route, payload), status=status)
         except DomainError as exc:
@@ -268,3 +276,8 @@ class Gateway:
                                      code="broker_unavailable", retry_after=BROKER_RETRY_AFTER)
         finally:
             RPC_LATENCY.labels(service, method, outcome).observe(time.perf_counter() - started)
+
+
+for _service in platform.present():
+    if _service != "gateway":
+        setattr(Gateway, _service, RpcProxy(_service, **RPC_OPTIONS))
