@@ -140,7 +140,12 @@ def run(service, contract: Contract, op: Operation, package: str, principal: dic
     path = {name: arguments[name] for name in op.path_params}
     raw_body = arguments.get("payload")
     data = load_body(op, raw_body)
-    query = load_query(op, arguments.get("query") or {})
+    raw_query = arguments.get("query")
+    if raw_query is None:
+        # Over the wire (CallerRpc) the query fields arrive as keywords of their own.
+        raw_query = {k: v for k, v in arguments.items()
+                     if k not in op.path_params and k not in ("payload", "idempotency_key")}
+    query = load_query(op, raw_query)
     key = arguments.get("idempotency_key")
     fn = handler_of(package, op.handler)
     names, takes_any = _wants(fn)
@@ -169,7 +174,7 @@ def run(service, contract: Contract, op: Operation, package: str, principal: dic
             raise Unauthorized("Sign in first / 请先登录", code="token_missing")
         scope = f"{contract.service}.{op.name}" + "".join(f":{path[n]}" for n in op.path_params)
         owner = str(principal["user_id"]) if principal else None
-        return run_idempotent(session, owner, key, scope, {"body": raw_body, "query": arguments.get("query")},
+        return run_idempotent(session, owner, key, scope, {"body": raw_body, "query": raw_query or None},
                               lambda: invoke(session))
 
 

@@ -145,6 +145,11 @@ def set_team(session: Session, principal: dict, window_id: str, case_id: str, me
     return case_view(session, case, rel)
 
 
+def replace_team(session: Session, principal: dict, window_id: str, case_id: str, data: dict) -> dict:
+    """The operation: a loaded CaseTeamIn."""
+    return set_team(session, principal, window_id, case_id, data["members"])
+
+
 def add_log(session: Session, principal: dict, window_id: str, case_id: str, data: dict,
             at: dt.datetime | None = None) -> dict:
     case, rel = _visible_case(session, principal, window_id, case_id)

@@ -53,12 +53,12 @@ def versions(session: Session, item_code: str, principal: dict | None = None) ->
     return [view(v, item) for v in rows]
 
 
-def version(session: Session, item_code: str, number: int, principal: dict | None = None) -> dict:
+def version(session: Session, item_code: str, version: int, principal: dict | None = None) -> dict:
     item = _public_item(session, item_code, principal)
     row = session.scalars(select(GuideVersion).where(GuideVersion.item_code == item_code,
-                                                     GuideVersion.version == int(number))).first()
+                                                     GuideVersion.version == int(version))).first()
     if row is None:
-        raise NotFound(f"No version {number} of the guide for {item_code} / 指南版本不存在", code="guide_not_found")
+        raise NotFound(f"No version {version} of the guide for {item_code} / 指南版本不存在", code="guide_not_found")
     return view(row, item)
 
 

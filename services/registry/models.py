@@ -17,21 +17,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
 
-CATEGORY_CODES = ("standardization", "metrology", "testing", "certification", "quality", "brand", "ip", "other")
-KINDS = ("lab", "metrology", "certification", "standardization", "ip_agency", "quality", "brand", "other")
-QUALIFICATION_TYPES = ("CMA", "CNAS", "LEGAL_METROLOGY", "CERT_BODY", "OTHER")
-QUALIFICATION_STATUSES = ("valid", "expired", "revoked")
-INSTITUTION_STATUSES = ("active", "deregistered")
-REVIEW_STATUSES = ("submitted", "returned", "approved", "rejected")
-WINDOW_KINDS = ("park_station", "institution", "enterprise")
-TRAINING_MODES = ("onsite", "online")
-TRAINING_STATUSES = ("published", "cancelled")
-SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
-CASE_STATUSES = ("open", "closed")
-# Roles inside an enterprise window's team (R-4.2.3.2 协同服务), not platform roles.
-CASE_ROLES = ("lead", "expert", "institution", "window", "enterprise_contact")
-# What a point-to-point case works on (R-4.2.3.1/2).
-CASE_LOG_KINDS = ("instrument_selection", "product_development", "technical_problem", "other")
+from services.common.vocabulary import CATEGORIES as CATEGORY_CODES  # noqa: F401 (re-exported)
+from services.common.vocabulary import INSTITUTION_KINDS as KINDS  # noqa: F401
+from services.common.vocabulary import QUALIFICATION_TYPES, WINDOW_KINDS  # noqa: F401
+
+from .contract.vocabulary import (CASE_LOG_KINDS, CASE_ROLES, CASE_STATUSES,  # noqa: F401
+                                  INSTITUTION_STATUSES, QUALIFICATION_STATUSES, REVIEW_STATUSES, SIGNUP_STATUSES,
+                                  TRAINING_MODES, TRAINING_STATUSES)
 
 
 class Base(DeclarativeBase):
