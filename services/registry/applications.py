@@ -26,7 +26,7 @@ from services.common.pii import mask_name
 
 from . import access, files
 from .institutions import create_institution
-from .journal import SOURCE, history_append, iso, notify, set_error, today
+from .journal import SOURCE, history_append, iso, notify, set_error, local_day
 from .models import Application, Institution, new_id
 from .qualifications import check_item
 
@@ -101,7 +101,7 @@ def _stored_payload(session: Session, data: dict, prepared: dict) -> dict:
 def submit_application(session: Session, principal: dict, data: dict, at: dt.datetime | None = None) -> dict:
     principal = access.require_role(principal, access.APPLICANTS)
     at = at or utcnow()
-    prepared = _validated(session, data, today(at))
+    prepared = _validated(session, data, local_day(at))
     pending = session.scalars(select(Application).where(
         Application.status.in_(("submitted", "returned")),
         Application.applicant_user_id == str(principal["user_id"]))).all()
@@ -173,7 +173,7 @@ def resubmit_application(session: Session, principal: dict, application_id: str,
         raise Conflict(f"Application is {app.status}, not returned for supplement / 申请未被退回补正",
                        code="not_returned")
     at = at or utcnow()
-    prepared = _validated(session, data, today(at))
+    prepared = _validated(session, data, local_day(at))
     app.payload = json.dumps(_stored_payload(session, data, prepared), ensure_ascii=False)
     app.name = data["institution"]["name"]
     app.legal_representative = data["institution"].get("legal_representative")
@@ -223,7 +223,7 @@ def review_application(session: Session, principal: dict, application_id: str, d
         payload = json.loads(app.payload)
         # Re-checked at decision time: a certificate may have expired while the application waited.
         for i, qual in enumerate(payload["qualifications"]):
-            if dt.date.fromisoformat(qual["valid_to"]) < today(at):
+            if dt.date.fromisoformat(qual["valid_to"]) < local_day(at):
                 raise ValidationFailed("A qualification expired while under review / 审核期间资质证书已过期",
                                        errors={"qualifications": {str(i): {"valid_to": ["expired"]}}})
         app.status = "approved"

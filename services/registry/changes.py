@@ -22,7 +22,7 @@ from services.common.pii import mask_name
 
 from . import access, files
 from .institutions import bump, get_institution_row, require_active
-from .journal import history_append, is_late, iso, notify, record, set_error, today
+from .journal import history_append, is_late, iso, notify, record, set_error, local_day
 from .models import ChangeRequest, Institution, new_id
 
 # a change is "reviewed like an application": its own 3-working-day rule, restarted on resubmission.
@@ -95,7 +95,7 @@ def submit_change(session: Session, principal: dict, institution_id: str, data: 
     inst = get_institution_row(session, institution_id)
     require_active(inst)
     at = at or utcnow()
-    values = _prepare_change(session, inst, data, today(at))
+    values = _prepare_change(session, inst, data, local_day(at))
     change = ChangeRequest(id=new_id(), institution_id=inst.id, status="submitted", **values,
                            submitted_by=str(principal["user_id"]), submitted_at=at, first_submitted_at=at,
                            submissions=1, history="[]")
@@ -121,7 +121,7 @@ def resubmit_change(session: Session, principal: dict, institution_id: str, chan
         raise Conflict(f"Change is {change.status}, not returned for supplement / 变更未被退回补正",
                        code="not_returned")
     at = at or utcnow()
-    values = _prepare_change(session, inst, data, today(change.first_submitted_at or change.submitted_at))
+    values = _prepare_change(session, inst, data, local_day(change.first_submitted_at or change.submitted_at))
     for key, value in values.items():
         setattr(change, key, value)
     change.status = "submitted"

@@ -17,7 +17,7 @@ from services.common.outbox import record_event
 
 from . import access
 from .institutions import get_institution_row, institution_view, require_active
-from .journal import SOURCE, is_late, iso, record, today
+from .journal import SOURCE, is_late, iso, record, local_day
 from .models import Qualification
 
 
@@ -41,7 +41,7 @@ def deregister(session: Session, principal: dict, institution_id: str, data: dic
         if not data.get("closed_on"):
             raise ValidationFailed("Give the closure date / 请填写关闭日期",
                                    errors={"closed_on": ["required for self-deregistration"]})
-        late = is_late(dt.date.fromisoformat(data["closed_on"]), today(at))
+        late = is_late(dt.date.fromisoformat(data["closed_on"]), local_day(at))
     inst.status = "deregistered"
     inst.deregistered_at = at
     inst.deregistration_reason = data["reason"]

@@ -20,7 +20,7 @@ from .models import InstitutionEvent, Notification, new_id
 SOURCE = "registry"
 
 
-def today(at: dt.datetime | None) -> dt.date:
+def local_day(at: dt.datetime | None) -> dt.date:
     return local_date(at or utcnow())
 
 

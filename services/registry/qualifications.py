@@ -17,7 +17,7 @@ from services.common.money import to_money
 
 from . import access, files
 from .institutions import bump, capability_view, get_institution_row, qualification_view, require_active
-from .journal import record, set_error, today
+from .journal import record, set_error, local_day
 from .models import CatalogItem, Capability, Qualification, new_id
 
 
@@ -35,7 +35,7 @@ def add_qualification(session: Session, principal: dict, institution_id: str, da
     inst = get_institution_row(session, institution_id)
     require_active(inst)
     at = at or utcnow()
-    if dt.date.fromisoformat(data["valid_to"]) < today(at):
+    if dt.date.fromisoformat(data["valid_to"]) < local_day(at):
         raise ValidationFailed("Qualification expired / 资质证书已过期",
                                errors={"valid_to": [f"expired on {data['valid_to']} / 已过期"]})
     prepared = files.check(data["certificate"], session)
@@ -65,7 +65,7 @@ def add_capability(session: Session, principal: dict, institution_id: str, data:
         qual = session.get(Qualification, qual_id)
         if qual is None or qual.institution_id != inst.id:
             set_error(errors, ("qualification_id",), "不是本机构的资质 / not a qualification of this institution")
-        elif qual.status != "valid" or qual.valid_to < today(at):
+        elif qual.status != "valid" or qual.valid_to < local_day(at):
             set_error(errors, ("qualification_id",),
                        f"资质已{('过期' if qual.status != 'revoked' else '撤销')}，不能开展该服务 / qualification is "
                        f"{'revoked' if qual.status == 'revoked' else 'expired'}: this capability cannot be offered")

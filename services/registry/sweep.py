@@ -11,7 +11,7 @@ from services.common.db import utcnow
 from services.common.outbox import record_event
 
 from .institutions import bump
-from .journal import SOURCE, notify, record, today
+from .journal import SOURCE, notify, record, local_day
 from .models import Institution, Qualification
 
 EXPIRY_NOTICE_DAYS = 30
@@ -21,7 +21,7 @@ def sweep(session: Session, now: dt.datetime | None = None) -> dict:
     """Mark late reviews overdue, warn of qualifications expiring within 30 days (once each),
     and expire the ones past their end date (their capabilities leave the public profile)."""
     now = now or utcnow()
-    today = today(now)
+    today = local_day(now)
     overdue = sla.sweep_overdue(session, now)
     expiring = 0
     soon = today + dt.timedelta(days=EXPIRY_NOTICE_DAYS)

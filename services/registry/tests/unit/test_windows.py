@@ -6,7 +6,9 @@ import pytest
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.registry import cases, windows
-from services.registry.schemas import CaseIn, CaseLogIn, WindowIn, WindowUpdate, load
+from services.common.schemas import load
+from services.registry.contract.schemas_cases import CaseIn, CaseLogIn
+from services.registry.contract.schemas_windows import WindowIn, WindowUpdate
 
 OPERATOR = {"user_id": "op-1", "role": "operator"}
 REGULATOR = {"user_id": "reg-1", "role": "regulator"}
