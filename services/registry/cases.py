@@ -73,13 +73,11 @@ def case_view(session: Session, case: EnterpriseCase, rel: str, brief: bool = Fa
             "title": case.title, "description": case.description, "status": case.status,
             "created_by": case.created_by, "created_at": iso_utc(case.created_at),
             "updated_at": iso_utc(case.updated_at), "my_relation": rel,
-            "members": [{"user_id": m.user_id, "role": m.role, "added_at": iso_utc(m.added_at)}
-                        for m in _members(session, case.id)]}
+            "members": _members(session, case.id)}
     if not brief:
         rows = session.scalars(select(EnterpriseCaseLog).where(EnterpriseCaseLog.case_id == case.id)
                                .order_by(EnterpriseCaseLog.at, EnterpriseCaseLog.id))
-        view["log"] = [{"entry_id": r.id, "kind": r.kind, "summary": r.summary, "detail": r.detail,
-                        "author_id": r.author_id, "author_role": r.author_role, "at": iso_utc(r.at)} for r in rows]
+        view["log"] = list(rows)
     return view
 
 

@@ -13,7 +13,6 @@ deregistration.py (R-6.1.4), sweep.py (expiry, overdue reviews).
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -143,12 +142,16 @@ def institution_view(session: Session, inst: Institution, principal: dict | None
     return view
 
 
-def get_institution(session: Session, principal: dict | None, institution_id: str) -> dict:
+def visible_institution(session: Session, principal: dict | None, institution_id: str) -> Institution:
     inst = get_institution_row(session, institution_id)
     if not _can_see_institution(principal, inst):
         # Deregistered institutions leave public view at once.
         raise NotFound("No such institution / 机构不存在", code="institution_not_found")
-    return institution_view(session, inst, principal)
+    return inst
+
+
+def get_institution(session: Session, principal: dict | None, institution_id: str) -> dict:
+    return institution_view(session, visible_institution(session, principal, institution_id), principal)
 
 
 def list_institutions(session: Session, principal: dict | None, category: str | None = None,
@@ -172,8 +175,10 @@ def list_capabilities(session: Session, principal: dict | None, institution_id: 
     return get_institution(session, principal, institution_id)["capabilities"]
 
 
-def list_qualifications(session: Session, principal: dict | None, institution_id: str) -> list[dict]:
-    return get_institution(session, principal, institution_id)["qualifications"]
+def list_qualifications(session: Session, principal: dict | None, institution_id: str) -> list[Qualification]:
+    inst = visible_institution(session, principal, institution_id)
+    return list(session.scalars(select(Qualification).where(Qualification.institution_id == inst.id)
+                                .order_by(Qualification.valid_from, Qualification.id)))
 
 
 def require_active(inst: Institution) -> None:
@@ -181,12 +186,11 @@ def require_active(inst: Institution) -> None:
         raise Conflict("The institution is deregistered / 机构已注销", code="institution_deregistered")
 
 
-def history(session: Session, principal: dict, institution_id: str) -> list[dict]:
+def history(session: Session, principal: dict, institution_id: str) -> list[InstitutionEvent]:
     principal = access.require_principal(principal)
     if not access.is_staff_reader(principal):
         access.require_own_institution(principal, institution_id)
     get_institution_row(session, institution_id)
     rows = session.scalars(select(InstitutionEvent).where(InstitutionEvent.institution_id == institution_id)
                            .order_by(InstitutionEvent.at, InstitutionEvent.id))
-    return [{"at": iso(r.at), "actor_id": r.actor_id, "action": r.action,
-             "detail": json.loads(r.detail) if r.detail else None} for r in rows]
+    return list(rows)

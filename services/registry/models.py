@@ -12,7 +12,7 @@ import datetime as dt
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
@@ -76,6 +76,8 @@ class GuideVersion(Base):
     change_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    item: Mapped[CatalogItem] = relationship(viewonly=True)   # the guide's names come from its item
 
 
 class StoredFile(Base):

@@ -16,7 +16,7 @@ from services.common.errors import ValidationFailed
 from services.common.money import to_money
 
 from . import access, files
-from .institutions import bump, capability_view, get_institution_row, qualification_view, require_active
+from .institutions import bump, capability_view, get_institution_row, require_active
 from .journal import record, set_error, local_day
 from .models import CatalogItem, Capability, Qualification, new_id
 
@@ -30,7 +30,7 @@ def check_item(session: Session, cap: dict, path: tuple, errors: dict) -> None:
 
 
 def add_qualification(session: Session, principal: dict, institution_id: str, data: dict,
-                      at: dt.datetime | None = None) -> dict:
+                      at: dt.datetime | None = None) -> Qualification:
     access.require_own_institution(principal, institution_id)
     inst = get_institution_row(session, institution_id)
     require_active(inst)
@@ -50,7 +50,7 @@ def add_qualification(session: Session, principal: dict, institution_id: str, da
     session.flush()
     record(session, inst.id, principal, "qualification_added", {"qualification_id": row.id}, at)
     bump(session, inst, "institution.changed", at)
-    return qualification_view(row)
+    return row
 
 
 def add_capability(session: Session, principal: dict, institution_id: str, data: dict,

@@ -24,8 +24,8 @@ from services.matching import search
 from services.matching.models import IndexedInstitution
 from services.matching.schemas import SearchQuery
 from services.matching.service import MatchingService
-from services.registry import applications, deregistration, institutions
 from services.common.schemas import load
+from services.registry import applications, deregistration, institutions
 from services.registry.contract.schemas_applications import ApplicationIn
 from services.registry.tests.helpers import application
 

@@ -6,7 +6,7 @@ from marshmallow import ValidationError, validates_schema
 from services.common import fields, validate
 from services.common.schemas import Schema
 
-from .schemas_common import _Strict, _text
+from .schemas_common import UtcInstant, _Strict, _text
 from .vocabulary import CASE_LOG_KINDS, CASE_ROLES
 
 
@@ -53,17 +53,17 @@ class CaseLogIn(_Strict):
 class CaseMemberOut(Schema):
     user_id = fields.String()
     role = fields.String(metadata={"description": "Role in the case team: " + ", ".join(CASE_ROLES)})
-    added_at = fields.String()
+    added_at = UtcInstant()
 
 
 class CaseLogEntryOut(Schema):
-    entry_id = fields.Integer()
+    entry_id = fields.Integer(attribute="id")
     kind = fields.String(metadata={"description": ", ".join(CASE_LOG_KINDS)})
     summary = fields.String()
     detail = fields.String(allow_none=True)
     author_id = fields.String()
     author_role = fields.String()
-    at = fields.String()
+    at = UtcInstant()
 
 
 class CaseOut(Schema):

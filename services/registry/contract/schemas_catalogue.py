@@ -5,7 +5,7 @@ from services.common import fields, validate
 from services.common.schemas import Schema
 from services.common.vocabulary import CATEGORIES as CATEGORY_CODES
 
-from .schemas_common import _Strict, _lines, _text
+from .schemas_common import JsonList, UtcInstant, _Strict, _lines, _text
 
 
 class GuideIn(_Strict):
@@ -59,18 +59,18 @@ class CategoryOut(Schema):
 
 class GuideOut(Schema):
     item_code = fields.String()
-    item_name_zh = fields.String()
-    item_name_en = fields.String()
+    item_name_zh = fields.String(attribute="item.name_zh")
+    item_name_en = fields.String(attribute="item.name_en")
     version = fields.Integer()
     current = fields.Boolean()
     title = fields.String()
     acceptance_conditions = fields.String()
-    materials = fields.List(fields.String())
-    process_steps = fields.List(fields.String())
+    materials = JsonList(fields.String())
+    process_steps = JsonList(fields.String())
     time_limit_working_days = fields.Integer(allow_none=True)
     time_limit_note = fields.String(allow_none=True)
     fees = fields.String()
-    channels = fields.List(fields.String())
+    channels = JsonList(fields.String())
     change_note = fields.String(allow_none=True)
     created_by = fields.String()
-    created_at = fields.String()
+    created_at = UtcInstant()

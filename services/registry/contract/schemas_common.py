@@ -8,6 +8,7 @@ by magic bytes; a file the registry already holds may be named by `file_id`
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from marshmallow import RAISE, ValidationError, validates_schema
 
@@ -47,6 +48,30 @@ class UsccField(fields.String):
             return pii.check_uscc(text, field="uscc")
         except errors.ValidationFailed as exc:
             raise ValidationError(exc.errors.get("uscc") or [exc.detail]) from None
+
+
+class UtcInstant(fields.String):
+    """A stored instant (naive UTC in the models) dumped as ISO 8601 ending in Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, dt.datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+            value = moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class JsonList(fields.List):
+    """A list the models keep as JSON text, dumped as the list."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(json.loads(value) if isinstance(value, str) else value, attr, obj, **kwargs)
+
+
+class JsonDict(fields.Dict):
+    """An object the models keep as JSON text, dumped as the object."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(json.loads(value) if isinstance(value, str) else value, attr, obj, **kwargs)
 
 
 def _text(max_len: int, required: bool = True, **kw):

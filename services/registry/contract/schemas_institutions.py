@@ -10,7 +10,7 @@ from services.common.vocabulary import CATEGORIES as CATEGORY_CODES
 from services.common.vocabulary import INSTITUTION_KINDS as KINDS
 from services.common.vocabulary import QUALIFICATION_TYPES
 
-from .schemas_common import AttachmentIn, IsoDate, UsccField, _Strict, _lines, _text
+from .schemas_common import AttachmentIn, IsoDate, JsonDict, UsccField, UtcInstant, _Strict, _lines, _text
 
 
 class InstitutionIn(_Strict):
@@ -70,7 +70,7 @@ class DeregistrationIn(_Strict):
 
 
 class QualificationOut(Schema):
-    qualification_id = fields.String()
+    qualification_id = fields.String(attribute="id")
     type = fields.String()
     number = fields.String()
     issuer = fields.String()
@@ -115,8 +115,8 @@ class InstitutionOut(Schema):
 
 
 class InstitutionEventOut(Schema):
-    at = fields.String()
+    at = UtcInstant()
     actor_id = fields.String(metadata={"description": "User id, or \"system\" for the sweep"})
     action = fields.String(metadata={"description": "e.g. approved, change_submitted, capability_published, "
                                                     "qualification_expired, deregistered"})
-    detail = fields.Dict(allow_none=True, metadata={"description": "Depends on the action (ids, fields, reasons)"})
+    detail = JsonDict(allow_none=True, metadata={"description": "Depends on the action (ids, fields, reasons)"})

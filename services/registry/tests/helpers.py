@@ -86,3 +86,10 @@ def call(service, name: str, principal, *args, **kwargs):
     op = CONTRACT.operation(name)
     names = op.path_params + (["payload"] if op.body is not None else [])
     return getattr(service, name)(principal=principal, **dict(zip(names, args)), **kwargs)
+
+
+def dumped(operation: str, result):
+    """A domain function's result as its operation's response schema dumps it (what the pipeline returns)."""
+    from services.registry.contract import CONTRACT
+    op = CONTRACT.operation(operation)
+    return op.response().dump(result, many=op.many)

@@ -12,13 +12,13 @@ from sqlalchemy import text
 from services.common import migrate, sla
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden, ValidationFailed
-from services.registry import changes, institutions, notifications
 from services.common.schemas import load
+from services.registry import changes, institutions, notifications
 from services.registry.contract.schemas_applications import ReviewIn
 from services.registry.contract.schemas_changes import ChangeIn
 
 from ..helpers import PDF, attachment
-from ..helpers import OPERATOR, REGULATOR, approved as _approved
+from ..helpers import OPERATOR, REGULATOR, approved as _approved, dumped
 
 MON = dt.datetime(2026, 10, 12, 2, 0)       # Monday 10:00 Shanghai
 
@@ -88,7 +88,8 @@ def test_return_resubmit_restarts_change_clock_and_history_keeps_every_step(db):
     assert approved["history"][1]["reasons"] == ["缺少房产证明"]
     with db.read() as session:
         profile = institutions.get_institution(session, None, inst_id)
-        actions = [h["action"] for h in institutions.history(session, REGULATOR, inst_id)]
+        actions = [h["action"] for h in dumped("institution_history",
+                                                institutions.history(session, REGULATOR, inst_id))]
         assert changes.get_change(session, staff, inst_id, change["change_id"])["submissions"] == 2
         with pytest.raises(Forbidden):
             changes.get_change(session, _staff(other_id), inst_id, change["change_id"])

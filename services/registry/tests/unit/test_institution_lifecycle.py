@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 
 from services.common import contracts, sla
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.schemas import load
 from services.registry import applications, changes, deregistration, files, guides, institutions, notifications, qualifications, sweep
 from services.registry.files import MAX_FILE_BYTES
 from services.registry.models import Application, Institution, StoredFile
-from services.common.schemas import load
 from services.registry.contract.schemas_applications import ApplicationIn
 
 from ..helpers import (APPLICANT, EXE, OPERATOR, OTHER, PDF, REGULATOR, WED, application, approved as _approved,
-                       attachment, events, review, submit)
+                       attachment, dumped, events, review, submit)
 
 def stored_files(db) -> int:
     with db.read() as session:
@@ -215,7 +215,8 @@ def test_change_is_reviewed_keeps_history_and_flags_late(db):
     changed = events(db, "institution.changed")[-1]
     assert changed["data"]["snapshot"]["name"] == "泰州新名称检测有限公司" and changed["data"]["revision"] == 2
     with db.read() as session:
-        actions = [h["action"] for h in institutions.history(session, REGULATOR, inst_id)]
+        actions = [h["action"] for h in dumped("institution_history",
+                                                institutions.history(session, REGULATOR, inst_id))]
     assert actions == ["approved", "change_submitted", "change_approved"]
 
 
@@ -251,10 +252,12 @@ def test_guides_are_versioned(db):
         guides.publish(session, OPERATOR, "tst.matching", body)
         guides.publish(session, OPERATOR, "tst.matching", {**body, "fees": "按公示价格"})
     with db.read() as session:
-        assert guides.current(session, "tst.matching")["version"] == 2
-        versions = guides.versions(session, "tst.matching")
+        current = dumped("get_guide", guides.current(session, "tst.matching"))
+        assert current["version"] == 2 and current["materials"] == ["营业执照"] and current["item_name_zh"]
+        assert current["created_at"].endswith("Z")
+        versions = dumped("list_guide_versions", guides.versions(session, "tst.matching"))
         assert [(v["version"], v["current"]) for v in versions] == [(2, True), (1, False)]
-        assert guides.version(session, "tst.matching", 1)["fees"] == "免费"
+        assert dumped("get_guide_version", guides.version(session, "tst.matching", 1))["fees"] == "免费"
 
 
 def test_duplicate_application_conflicts(db):

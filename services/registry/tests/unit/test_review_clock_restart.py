@@ -7,8 +7,8 @@ import datetime as dt
 from prometheus_client import REGISTRY
 
 from services.common import sla
-from services.registry import applications, sweep
 from services.common.schemas import load
+from services.registry import applications, sweep
 from services.registry.contract.schemas_applications import ApplicationIn
 
 from ..helpers import application

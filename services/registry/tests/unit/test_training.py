@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.schemas import load
 from services.registry import notifications, training
 from services.registry.models import TrainingSignup
-from services.common.schemas import load
 from services.registry.contract.schemas_training import TrainingIn
 
 OPERATOR = {"user_id": "op-1", "role": "operator"}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.registry import cases, windows
 from services.common.schemas import load
+from services.registry import cases, windows
 from services.registry.contract.schemas_cases import CaseIn, CaseLogIn
 from services.registry.contract.schemas_windows import WindowIn, WindowUpdate
+
+from ..helpers import dumped
 
 OPERATOR = {"user_id": "op-1", "role": "operator"}
 REGULATOR = {"user_id": "reg-1", "role": "regulator"}
@@ -54,7 +56,7 @@ def _case(db, window_id):
             "members": [{"user_id": EXPERT["user_id"], "role": "expert"},
                         {"user_id": "op-lead", "role": "lead"}]}
     with db.transaction() as session:
-        return cases.create_case(session, OPERATOR, window_id, load(CaseIn, body))
+        return dumped("create_case", cases.create_case(session, OPERATOR, window_id, load(CaseIn, body)))
 
 
 def test_case_team_and_log_visible_to_enterprise_team_and_operators_only(db):
@@ -70,7 +72,7 @@ def test_case_team_and_log_visible_to_enterprise_team_and_operators_only(db):
             cases.add_log(session, who, wid, cid, load(CaseLogIn, {"kind": kind, "summary": summary}))
     with db.read() as session:
         for who, relation in ((OWNER, "enterprise"), (EXPERT, "member"), (OPERATOR, "operator")):
-            seen = cases.get_case(session, who, wid, cid)
+            seen = dumped("get_case", cases.get_case(session, who, wid, cid))
             assert seen["my_relation"] == relation
             assert [(e["kind"], e["author_id"]) for e in seen["log"]] == [
                 ("instrument_selection", "inst-expert"), ("technical_problem", "ent-owner"),
