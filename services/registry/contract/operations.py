@@ -149,6 +149,11 @@ WINDOWS = (
               "Add a case log entry: instrument selection, product development, technical problem "
               "(enterprise, team, operators) / 记录服务过程", "cases:add_log", roles=ANY, body=CaseLogIn,
               response=CaseOut, status=201, creates=True),
+    Operation("close_case", "POST", "/windows/<window_id>/cases/<case_id>/close",
+              "Close a case when its work is done; the enterprise is invited to evaluate it (operator) / 结束服务案例",
+              "cases:close_case", roles=OPERATORS, response=CaseOut,
+              description="Publishes case.closed with the finished-service block once; closing a closed case "
+                          "returns it unchanged. / 结束后企业可对该案例进行评价。"),
 )
 
 TRAINING = (
