@@ -12,7 +12,7 @@ import datetime as dt
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
@@ -161,6 +161,8 @@ class Qualification(Base):
     certificate_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expiring_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    qualification_id = synonym("id")   # its name in the contract (profiles, events)
 
 
 class Capability(Base):

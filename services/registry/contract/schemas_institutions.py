@@ -70,7 +70,7 @@ class DeregistrationIn(_Strict):
 
 
 class QualificationOut(Schema):
-    qualification_id = fields.String(attribute="id")
+    qualification_id = fields.String()
     type = fields.String()
     number = fields.String()
     issuer = fields.String()
