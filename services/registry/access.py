@@ -1,16 +1,13 @@
-"""Who may do what in the registry (object-level checks; the gateway checks roles only).
+"""Who may do what in the registry (object-level checks; the pipeline checks the operation's roles).
 
-The principal comes from the gateway, built from a verified access token: role,
+The principal is built by the service from the verified access token of the call: role,
 user id and the account's bindings (`institution_id`, `window_id`). Institution
 staff act only on the institution their account is bound to.
 """
 from __future__ import annotations
 
 from services.common.errors import Forbidden, Unauthorized
-
-OPERATORS = ("operator", "admin")
-READERS = ("operator", "admin", "regulator")
-APPLICANTS = ("enterprise", "institution", "person")
+from services.common.platform import APPLICANTS, OPERATORS, STAFF_READERS as READERS  # noqa: F401 (used as access.*)
 
 
 def require_principal(principal) -> dict:

@@ -14,13 +14,13 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import NotFound
 
-from . import catalogue
+from . import access, catalogue
 from .models import GuideVersion
 
 
 def _public_item(session: Session, code: str, principal: dict | None):
     item = catalogue.get_item(session, code)
-    if not item.public and (principal or {}).get("role") not in ("operator", "admin", "regulator"):
+    if not item.public and not access.is_staff_reader(principal):
         raise NotFound(f"No catalogue item {code} / 服务事项不存在", code="item_not_found")
     return item
 

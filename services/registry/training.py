@@ -27,13 +27,14 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import iso_utc
+from services.common.platform import CUSTOMER_ROLES
 from services.common.workdays import SHANGHAI
 
 from . import access
 from .journal import notify
 from .models import CatalogItem, Category, TrainingEvent, TrainingSignup, new_id
 
-PARTICIPANTS = ("enterprise", "person")
+PARTICIPANTS = CUSTOMER_ROLES   # those who take part in trainings
 
 
 def _utc(text: str) -> dt.datetime:

@@ -9,7 +9,7 @@ Regulators read but are never in a write operation's roles.
 from __future__ import annotations
 
 from services.common.operations import Operation
-from services.common.platform import APPLICANTS, OPERATORS, STAFF_READERS
+from services.common.platform import APPLICANTS, CUSTOMER_ROLES, OPERATORS, STAFF_READERS
 from services.common.schemas import SlaClockOut
 from services.gateway.schemas import SlaClockQuery
 
@@ -167,7 +167,7 @@ TRAINING = (
     # Signing up twice is not an error: the place already held comes back, with 200 instead of 201.
     Operation("sign_up_training", "POST", "/trainings/<training_id>/signups",
               "Sign up: confirmed while seats are free, else waiting list; once per user (200 when already "
-              "signed up) / 培训报名", "training:sign_up", roles=("enterprise", "person"), response=SignupOut,
+              "signed up) / 培训报名", "training:sign_up", roles=CUSTOMER_ROLES, response=SignupOut,
               status=201, status_when={"already_signed_up": 200},
               problems={"409": "Training started or cancelled"}),
     Operation("my_training_signup", "GET", "/trainings/<training_id>/signups/mine",
