@@ -35,3 +35,11 @@ def require_own_institution(principal, institution_id: str) -> dict:
     if principal["role"] == "institution" and principal.get("institution_id") == institution_id:
         return principal
     raise Forbidden("You may act only for your own institution / 只能操作本机构的信息", code="not_your_institution")
+
+
+def require_institution_reader(principal, institution_id: str) -> dict:
+    """Staff readers (operators, regulators) read any institution's records; institution staff their own."""
+    principal = require_principal(principal)
+    if not is_staff_reader(principal):
+        require_own_institution(principal, institution_id)
+    return principal

@@ -26,7 +26,7 @@ from services.common.pii import mask_name
 
 from . import access, files
 from .institutions import create_institution
-from .journal import SOURCE, history_append, iso, notify, set_error, local_day
+from .journal import SOURCE, history_append, iso, local_day, notify, set_error
 from .models import Application, Institution, new_id
 from .qualifications import check_item
 

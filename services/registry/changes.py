@@ -21,8 +21,8 @@ from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.pii import mask_name
 
 from . import access, files
-from .institutions import bump, get_institution_row, require_active
-from .journal import history_append, is_late, iso, notify, record, set_error, local_day
+from .institutions import active_own_institution, bump, get_institution_row, require_active
+from .journal import history_append, is_late, iso, local_day, notify, record, set_error
 from .models import ChangeRequest, Institution, new_id
 
 # R-6.1.3: a change is "reviewed like an application": its own 3-working-day rule, restarted on resubmission.
@@ -91,9 +91,7 @@ def _load_change(session: Session, institution_id: str, change_id: str) -> Chang
 
 def submit_change(session: Session, principal: dict, institution_id: str, data: dict,
                   at: dt.datetime | None = None) -> dict:
-    access.require_own_institution(principal, institution_id)
-    inst = get_institution_row(session, institution_id)
-    require_active(inst)
+    inst = active_own_institution(session, principal, institution_id)
     at = at or utcnow()
     values = _prepare_change(session, inst, data, local_day(at))
     change = ChangeRequest(id=new_id(), institution_id=inst.id, status="submitted", **values,
@@ -113,9 +111,7 @@ def submit_change(session: Session, principal: dict, institution_id: str, data: 
 def resubmit_change(session: Session, principal: dict, institution_id: str, change_id: str, data: dict,
                     at: dt.datetime | None = None) -> dict:
     """Supplemented change after a return: the review clock counts the full limit again (R-6.1.2/6.1.3)."""
-    access.require_own_institution(principal, institution_id)
-    inst = get_institution_row(session, institution_id)
-    require_active(inst)
+    inst = active_own_institution(session, principal, institution_id)
     change = _load_change(session, institution_id, change_id)
     if change.status != "returned":
         raise Conflict(f"Change is {change.status}, not returned for supplement / 变更未被退回补正",
@@ -199,16 +195,12 @@ def review(session: Session, principal: dict, institution_id: str, change_id: st
 
 
 def get_change(session: Session, principal: dict, institution_id: str, change_id: str) -> dict:
-    principal = access.require_principal(principal)
-    if not access.is_staff_reader(principal):
-        access.require_own_institution(principal, institution_id)
+    principal = access.require_institution_reader(principal, institution_id)
     return _change_view(session, _load_change(session, institution_id, change_id), principal)
 
 
 def list_changes(session: Session, principal: dict, institution_id: str) -> list[dict]:
-    principal = access.require_principal(principal)
-    if not access.is_staff_reader(principal):
-        access.require_own_institution(principal, institution_id)
+    principal = access.require_institution_reader(principal, institution_id)
     get_institution_row(session, institution_id)
     rows = session.scalars(select(ChangeRequest).where(ChangeRequest.institution_id == institution_id)
                            .order_by(ChangeRequest.submitted_at))

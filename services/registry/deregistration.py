@@ -16,16 +16,14 @@ from services.common.errors import ValidationFailed
 from services.common.outbox import record_event
 
 from . import access
-from .institutions import get_institution_row, institution_view, require_active
-from .journal import SOURCE, is_late, iso, record, local_day
+from .institutions import active_own_institution, institution_view
+from .journal import SOURCE, is_late, iso, local_day, record
 from .models import Qualification
 
 
 def deregister(session: Session, principal: dict, institution_id: str, data: dict,
                at: dt.datetime | None = None) -> dict:
-    principal = access.require_own_institution(principal, institution_id)
-    inst = get_institution_row(session, institution_id)
-    require_active(inst)
+    inst = active_own_institution(session, principal, institution_id)
     at = at or utcnow()
     forced = principal["role"] in access.OPERATORS
     late = False

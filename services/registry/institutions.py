@@ -186,10 +186,16 @@ def require_active(inst: Institution) -> None:
         raise Conflict("The institution is deregistered / 机构已注销", code="institution_deregistered")
 
 
+def active_own_institution(session: Session, principal: dict, institution_id: str) -> Institution:
+    """The caller's own institution (any, for operators), which must be active to act on."""
+    access.require_own_institution(principal, institution_id)
+    inst = get_institution_row(session, institution_id)
+    require_active(inst)
+    return inst
+
+
 def history(session: Session, principal: dict, institution_id: str) -> list[InstitutionEvent]:
-    principal = access.require_principal(principal)
-    if not access.is_staff_reader(principal):
-        access.require_own_institution(principal, institution_id)
+    access.require_institution_reader(principal, institution_id)
     get_institution_row(session, institution_id)
     rows = session.scalars(select(InstitutionEvent).where(InstitutionEvent.institution_id == institution_id)
                            .order_by(InstitutionEvent.at, InstitutionEvent.id))

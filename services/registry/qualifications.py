@@ -15,9 +15,9 @@ from services.common.db import utcnow
 from services.common.errors import ValidationFailed
 from services.common.money import to_money
 
-from . import access, files
-from .institutions import bump, capability_view, get_institution_row, require_active
-from .journal import record, set_error, local_day
+from . import files
+from .institutions import active_own_institution, bump, capability_view
+from .journal import local_day, record, set_error
 from .models import CatalogItem, Capability, Qualification, new_id
 
 
@@ -31,9 +31,7 @@ def check_item(session: Session, cap: dict, path: tuple, errors: dict) -> None:
 
 def add_qualification(session: Session, principal: dict, institution_id: str, data: dict,
                       at: dt.datetime | None = None) -> Qualification:
-    access.require_own_institution(principal, institution_id)
-    inst = get_institution_row(session, institution_id)
-    require_active(inst)
+    inst = active_own_institution(session, principal, institution_id)
     at = at or utcnow()
     if dt.date.fromisoformat(data["valid_to"]) < local_day(at):
         raise ValidationFailed("Qualification expired / 资质证书已过期",
@@ -55,9 +53,7 @@ def add_qualification(session: Session, principal: dict, institution_id: str, da
 
 def add_capability(session: Session, principal: dict, institution_id: str, data: dict,
                    at: dt.datetime | None = None) -> dict:
-    access.require_own_institution(principal, institution_id)
-    inst = get_institution_row(session, institution_id)
-    require_active(inst)
+    inst = active_own_institution(session, principal, institution_id)
     errors: dict = {}
     check_item(session, data, (), errors)
     qual_id = data.get("qualification_id")

@@ -11,7 +11,7 @@ from services.common.db import utcnow
 from services.common.outbox import record_event
 
 from .institutions import bump
-from .journal import SOURCE, notify, record, local_day
+from .journal import SOURCE, local_day, notify, record
 from .models import Institution, Qualification
 
 EXPIRY_NOTICE_DAYS = 30
