@@ -15,6 +15,7 @@ from services.common.operations import EventType
 from services.common.schemas import Schema
 from services.common.vocabulary import CATEGORIES, INSTITUTION_KINDS, QUALIFICATION_TYPES
 
+from . import event_examples as ex
 from .vocabulary import QUALIFICATION_STATUSES
 
 UTC_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z$"
@@ -154,25 +155,37 @@ class CaseClosedData(Schema):
     evaluation = fields.Nested(FinishedService, required=True)
 
 
+# Summaries and descriptions as docs/asyncapi.yaml states them; examples in event_examples.py.
 EVENTS = (
-    EventType("institution.applied", InstitutionAppliedData,
-              "An application was submitted or resubmitted; its review clock runs / 入驻申请已提交"),
+    EventType("institution.applied", InstitutionAppliedData, "An institution applied to join (技术机构提交入驻申请).",
+              description="Also published on resubmission after a return (`resubmission: true`); the review clock "
+                          "then restarts.", example=ex.INSTITUTION_APPLIED),
     EventType("institution.approved", InstitutionProfileData,
-              "An institution was admitted: its public profile, revision 1 / 机构入驻通过"),
-    EventType("institution.rejected", InstitutionReviewData, "An application was rejected / 入驻申请被驳回"),
-    EventType("institution.returned", InstitutionReviewData,
-              "An application was returned for supplement; its clock is paused / 入驻申请退回补正"),
+              "An institution was approved and is active (入驻审核通过).",
+              description="Carries the full public profile; consumers index it (matching).",
+              example=ex.INSTITUTION_APPROVED),
+    EventType("institution.rejected", InstitutionReviewData, "An application was rejected with reasons (入驻申请驳回).",
+              example=ex.INSTITUTION_REJECTED),
+    EventType("institution.returned", InstitutionReviewData, "An application was returned for supplement (退回补正).",
+              example=ex.INSTITUTION_RETURNED),
     EventType("institution.changed", InstitutionProfileData,
-              "The public profile changed (approved change, new qualification, expiry) / 机构信息变更"),
-    EventType("institution.deregistered", InstitutionDeregisteredData,
-              "An institution was deregistered and left public view / 机构注销"),
+              "The public profile of an institution changed (机构信息变更).",
+              description="Published for an approved change, a new qualification, or a qualification that expired. "
+                          "Keep the highest `revision`.", example=ex.INSTITUTION_CHANGED),
+    EventType("institution.deregistered", InstitutionDeregisteredData, "An institution was deregistered (机构注销).",
+              description="Remove it from search and matching at once.", example=ex.INSTITUTION_DEREGISTERED),
     EventType("qualification.expiring", QualificationExpiringData,
-              "A qualification ends within 30 days (sent once) / 资质即将到期"),
+              "A qualification expires within 30 days (资质即将到期).", description="Published once per qualification.",
+              example=ex.QUALIFICATION_EXPIRING),
     EventType("capability.published", InstitutionProfileData,
-              "An institution published a capability: the whole profile again / 发布服务能力"),
-    EventType("catalogue.changed", CatalogueChangedData,
-              "The service catalogue changed: the whole public catalogue / 服务目录变更"),
+              "An institution published a new capability (发布服务能力).",
+              description="Carries the full public profile with the new capability.",
+              example=ex.CAPABILITY_PUBLISHED),
+    EventType("catalogue.changed", CatalogueChangedData, "The service catalogue changed (服务目录变更).",
+              description="Carries the whole catalogue; replace your copy.", example=ex.CATALOGUE_CHANGED),
     EventType("case.closed", CaseClosedData,
-              "A point-to-point case of an enterprise window was closed: a finished service to evaluate / "
-              "企业点对点服务案例结束"),
+              "A point-to-point case of an enterprise window was closed (企业点对点服务案例结束).",
+              description="A finished service: `evaluation` (services.common.evaluation.FinishedService) lets "
+                          "feedback invite the enterprise to evaluate it, once per case. Published once, when an "
+                          "operator closes the case.", example=ex.CASE_CLOSED),
 )
