@@ -122,6 +122,14 @@ def _open(node):
     return node
 
 
+def _decimal_as_string(converter, field, ret, **kwargs) -> dict:
+    """A Decimal field with `as_string` travels as a JSON string (apispec would say number)."""
+    import marshmallow
+    if isinstance(field, marshmallow.fields.Decimal) and field.as_string and ret.get("type") != "string":
+        return {"type": ["string", "null"] if field.allow_none else "string"}
+    return {}
+
+
 def payload_schemas(events_by_service: dict) -> dict:
     """JSON Schemas of every payload (and what they nest), by component name."""
     from apispec import APISpec
@@ -143,6 +151,7 @@ def payload_schemas(events_by_service: dict) -> dict:
 
     plugin = MarshmallowPlugin(schema_name_resolver=resolver)
     spec = APISpec(title="events", version="1", openapi_version="3.1.0", plugins=[plugin])
+    plugin.converter.add_attribute_function(_decimal_as_string)
     for cls, name in top.items():
         if name not in spec.components.schemas:
             spec.components.schema(name, schema=cls)
@@ -256,7 +265,8 @@ def _merge_schemas(target: dict, schemas: dict, where: str) -> None:
 def build(events_by_service: dict | None = None, legacy: dict | None = None, base: dict | None = None) -> dict:
     """The document. Defaults: the present services' contracts, the legacy and base templates."""
     events_by_service = declared_events() if events_by_service is None else events_by_service
-    legacy = _load_yaml(LEGACY) if legacy is None else legacy
+    if legacy is None:
+        legacy = _load_yaml(LEGACY) if LEGACY.exists() else {}
     doc = copy.deepcopy(_load_yaml(BASE) if base is None else base)
     order = list(platform.names()) + sorted((set(events_by_service) | set(legacy)) - set(platform.names()))
     generated = payload_schemas(events_by_service)
