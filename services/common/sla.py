@@ -31,6 +31,11 @@ the same value, so dashboards and alerts aggregate them with max by (rule), neve
 
 There is no database constraint against two open clocks for one (rule, subject):
 `start_clock` returns the open one instead of starting a second.
+
+Modules, by concern (all importable from here): `sla_clock` (the row, states, counters
+and due-time computation), this module (the lifecycle: start, pause, resume, restart,
+stop, cancel, sweep), `sla_views` (lists, due states, the view), `sla_rules` (the rules
+file), `sla_recompute` (after a calendar change), `collectors` (scrape-time gauges).
 """
 from __future__ import annotations
 
