@@ -3,6 +3,8 @@
 Each validates against its payload schema (services/registry/tests/unit/test_events.py)."""
 from __future__ import annotations
 
+import copy
+
 INSTITUTION_APPLIED = {'application_id': '5a7c9e1b-2d4f-4a6c-8e0b-1c3d5e7f9a2b',
  'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2d',
  'name': '泰州示例检测技术有限公司',
@@ -52,35 +54,7 @@ INSTITUTION_RETURNED = {'application_id': '5a7c9e1b-2d4f-4a6c-8e0b-1c3d5e7f9a2b'
  'reasons': ['资质证书扫描件不清晰 / certificate scan unreadable'],
  'returned_at': '2026-10-08T03:00:00Z'}
 
-INSTITUTION_CHANGED = {'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2d',
- 'revision': 3,
- 'snapshot': {'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2d',
-              'name': '泰州示例检测技术有限公司',
-              'kind': 'lab',
-              'uscc': '91321202MA1QXEXA2W',
-              'region': '海陵区',
-              'park': '海陵工业园区',
-              'address': '泰州市海陵区示例路 1 号',
-              'categories': ['testing'],
-              'qualifications': [{'qualification_id': 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f',
-                                  'type': 'CMA',
-                                  'number': 'CMA-EXAMPLE-0001',
-                                  'issuer': '江苏省市场监督管理局',
-                                  'valid_from': '2024-01-01',
-                                  'valid_to': '2030-12-31',
-                                  'scope': '电工电器产品检验',
-                                  'status': 'valid'}],
-              'capabilities': [{'capability_id': 'd4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70',
-                                'category': 'testing',
-                                'item_code': 'tst.matching',
-                                'item_name': '产品检验检测服务匹配',
-                                'product': '家用电器',
-                                'parameter': '电气安全',
-                                'method_standard': 'GB 4706.1-2005',
-                                'price_yuan': '3200.00',
-                                'cycle_working_days': 10,
-                                'qualification_id': 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f'}],
-              'status': 'active'}}
+INSTITUTION_CHANGED = copy.deepcopy(INSTITUTION_APPROVED)   # the whole profile again, the same shape
 
 INSTITUTION_DEREGISTERED = {'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2d',
  'revision': 4,
@@ -95,35 +69,7 @@ QUALIFICATION_EXPIRING = {'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2
  'valid_to': '2026-12-31',
  'days_left': 30}
 
-CAPABILITY_PUBLISHED = {'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2d',
- 'revision': 3,
- 'snapshot': {'institution_id': '0b8f5c1e-3d2a-4f6b-9c8d-7e6f5a4b3c2d',
-              'name': '泰州示例检测技术有限公司',
-              'kind': 'lab',
-              'uscc': '91321202MA1QXEXA2W',
-              'region': '海陵区',
-              'park': '海陵工业园区',
-              'address': '泰州市海陵区示例路 1 号',
-              'categories': ['testing'],
-              'qualifications': [{'qualification_id': 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f',
-                                  'type': 'CMA',
-                                  'number': 'CMA-EXAMPLE-0001',
-                                  'issuer': '江苏省市场监督管理局',
-                                  'valid_from': '2024-01-01',
-                                  'valid_to': '2030-12-31',
-                                  'scope': '电工电器产品检验',
-                                  'status': 'valid'}],
-              'capabilities': [{'capability_id': 'd4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6f70',
-                                'category': 'testing',
-                                'item_code': 'tst.matching',
-                                'item_name': '产品检验检测服务匹配',
-                                'product': '家用电器',
-                                'parameter': '电气安全',
-                                'method_standard': 'GB 4706.1-2005',
-                                'price_yuan': '3200.00',
-                                'cycle_working_days': 10,
-                                'qualification_id': 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f'}],
-              'status': 'active'}}
+CAPABILITY_PUBLISHED = copy.deepcopy(INSTITUTION_APPROVED)   # the whole profile again, the same shape
 
 CATALOGUE_CHANGED = {'categories': [{'code': 'testing',
                  'name_zh': '检验检测服务',
