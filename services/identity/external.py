@@ -29,6 +29,7 @@ from services.common.verification_levels import meets
 
 from . import levels
 from .models import User
+from .principals import load_actor
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,18 @@ def record(session, user: User, verifier: ExternalVerifier, result: Verification
     levels.announce_if_raised(session, user, before, "external", at)
     return {"verified": True, "verifier": verifier.name, "reason": None, "verified_at": iso_utc(at),
             "verification_level": levels.level_of(user)}
+
+
+def request_external_verification(db, principal: dict) -> dict:
+    """POST /me/external-verification: the verifier is asked outside any transaction (an authority
+    may be slow), between a read that prechecks and a transaction that records the answer."""
+    verifier = configured()
+    with db.read() as session:
+        user = load_actor(session, principal)
+        precheck(user)
+        subject = subject_of(user)
+    result = ask(verifier, subject)
+    with db.transaction() as session:
+        user = load_actor(session, principal)
+        precheck(user)
+        return record(session, user, verifier, result)

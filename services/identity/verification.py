@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from services.common import config, pii
@@ -31,14 +32,18 @@ from services.common.errors import Conflict, DomainError, ServiceUnavailable, To
 from services.common.events import iso_utc
 
 from . import levels
+from .contract.vocabulary import CODE_PURPOSES
 from .models import PhoneChallenge, User
+from .principals import commit_then_raise, load_actor
+from .users import me
 
 SOURCE = "identity"
 CODE_TTL = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RESEND_INTERVAL = dt.timedelta(seconds=60)
 HOURLY_LIMIT = 5
-PURPOSES = ("verify_phone",)
+PURPOSES = CODE_PURPOSES
+OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
 
 
 class SmsSender(Protocol):
@@ -165,3 +170,19 @@ def verify_code(session, user: User, code: str, purpose: str = "verify_phone",
         user.updated_at = now
         levels.announce_if_raised(session, user, before, "phone", now)
     return user
+
+
+# --- the operations ------------------------------------------------------------------------
+
+def request_phone_code(session, principal: dict, data: dict, sms: SmsSender) -> dict:
+    """POST /auth/phone/code: send a code to the caller's own mobile."""
+    result = request_code(session, load_actor(session, principal), data["purpose"], sms)
+    OTP_SENT.labels(data["purpose"]).inc()
+    return result
+
+
+def verify_phone(session, principal: dict, data: dict):
+    """POST /auth/phone/verify: a wrong guess is counted (committed) before it is refused."""
+    user = load_actor(session, principal)
+    commit_then_raise(session, verify_code(session, user, data["code"], data["purpose"]))
+    return me(session, principal)
