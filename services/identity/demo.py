@@ -15,7 +15,8 @@ from stdnum.cn import uscc
 from services.common import resident_id
 from services.common.db import Database, utcnow
 
-from . import registration, staff
+from . import registration
+from . import staff as staff_accounts
 from .contract.schemas import CreateStaff, RegisterEnterprise, RegisterPerson, load
 from .models import User, new_id
 from .passwords import hash_password
@@ -69,7 +70,7 @@ def seed(db: Database) -> dict:
         for staff in STAFF:
             if staff["username"] not in existing:
                 data = load(CreateStaff, {**staff, "password": DEMO_PASSWORD})
-                created[staff["username"]] = staff.create_staff(session, admin_principal, data).id
+                created[staff["username"]] = staff_accounts.create_staff(session, admin_principal, data).id
 
         if "ent-demo" not in existing:
             data = load(RegisterEnterprise, {
