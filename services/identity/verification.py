@@ -20,6 +20,7 @@ import json
 import secrets
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -44,6 +45,17 @@ RESEND_INTERVAL = dt.timedelta(seconds=60)
 HOURLY_LIMIT = 5
 PURPOSES = CODE_PURPOSES
 OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """What PhoneCodeSent dumps: the challenge, and the masked number the code went to."""
+
+    challenge_id: str
+    purpose: str
+    phone: str
+    expires_at: dt.datetime
+    resend_after: dt.datetime
 
 
 class SmsSender(Protocol):
@@ -94,7 +106,7 @@ def _open_challenge(session, user_id: str, purpose: str) -> PhoneChallenge | Non
                            .order_by(PhoneChallenge.created_at.desc()).limit(1)).first()
 
 
-def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.datetime | None = None) -> dict:
+def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.datetime | None = None) -> CodeSent:
     now = now or utcnow()
     if purpose not in PURPOSES:
         raise ValidationFailed("Unknown purpose / 未知用途", errors={"purpose": [f"one of {', '.join(PURPOSES)}"]})
@@ -133,8 +145,7 @@ def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.d
         # Rolling back also gives the user their rate-limit slot back.
         raise ServiceUnavailable(f"SMS could not be sent ({type(exc).__name__}) / 短信发送失败",
                                  code="sms_unavailable") from None
-    return {"challenge_id": challenge_id, "purpose": purpose, "phone": pii.mask_phone(user.phone),
-            "expires_at": iso_utc(challenge.expires_at), "resend_after": iso_utc(now + RESEND_INTERVAL)}
+    return CodeSent(challenge_id, purpose, pii.mask_phone(user.phone), challenge.expires_at, now + RESEND_INTERVAL)
 
 
 def _locked(challenge: PhoneChallenge, now: dt.datetime) -> TooManyRequests:
@@ -174,7 +185,7 @@ def verify_code(session, user: User, code: str, purpose: str = "verify_phone",
 
 # --- the operations ------------------------------------------------------------------------
 
-def request_phone_code(session, principal: dict, data: dict, sms: SmsSender) -> dict:
+def request_phone_code(session, principal: dict, data: dict, sms: SmsSender) -> CodeSent:
     """POST /auth/phone/code: send a code to the caller's own mobile."""
     result = request_code(session, load_actor(session, principal), data["purpose"], sms)
     OTP_SENT.labels(data["purpose"]).inc()
