@@ -86,16 +86,39 @@ class UserStatusChangedData(Schema):
     changed_at = _utc()
 
 
+USER = "8d2f4b6a-1c3e-4f5a-b7d9-0e1a2b3c4d5e"
+STAFF = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
+
 EVENTS = (
     EventType("user.registered", UserRegisteredData, "A user account was created / 用户注册",
-              description="Published when a user registers (or an admin creates an account)."),
+              description="Published when a user registers (or an admin creates an account).",
+              example={"user_id": USER, "role": "enterprise", "nickname": "Lakeside Valve Works",
+                       "registered_at": "2025-03-14T02:15:09.470000Z", "verification_level": "format_checked"}),
     EventType("user.verified", UserVerifiedData, "A user's verification level rose / 用户实名核验等级提升",
               description="Sent whenever an account's verification level rises; `level` is the new level, "
-                          "`aspect` the step that raised it. The verified values themselves are never included."),
-    EventType("user.role_changed", UserRoleChangedData, "An administrator changed a user's role / 用户角色变更"),
+                          "`aspect` the step that raised it. Levels, weakest first: format_checked (USCC / ID "
+                          "number passed its check characters at registration; announced in user.registered, "
+                          "never here), phone_verified, licence_reviewed (an operator approved the uploaded "
+                          "business licence), externally_verified (a configured external verifier confirmed the "
+                          "identity). The verified values themselves are never included.",
+              example={"user_id": USER, "aspect": "licence", "level": "licence_reviewed",
+                       "previous_level": "phone_verified", "verified_at": "2025-03-14T02:31:46.990000Z"}),
+    EventType("user.role_changed", UserRoleChangedData, "An administrator changed a user's role / 用户角色变更",
+              example={"user_id": USER, "old_role": "person", "new_role": "window", "changed_by": STAFF}),
     EventType("user.session_revoked", UserSessionRevokedData,
               "A login session was revoked (logout, or revoked by an administrator) / 会话注销",
-              description="Services that cache tokens reject tokens of this session (`sid`) until `expires_at`."),
+              description="Services that cache tokens should reject tokens of this session (`sid`) until "
+                          "`expires_at`, after which the session's tokens have expired anyway. Every platform "
+                          "service (and the gateway) consumes it on a broadcast queue of its own and refuses "
+                          "callers whose access token (EdDSA, verified with identity's public key) belongs to "
+                          "this session.",
+              example={"user_id": USER, "sid": "s7Kq2vXa9LmP4tRw", "revoked_at": "2025-03-15T09:40:00.240000Z",
+                       "expires_at": "2025-03-29T09:12:31Z"}),
     EventType("user.status_changed", UserStatusChangedData,
-              "An account was disabled or re-enabled by platform staff / 账号停用/启用"),
+              "An account was disabled or re-enabled by platform staff / 账号停用/启用",
+              description="A disabled account can no longer sign in and its sessions were revoked (each also "
+                          "announced as `user.session_revoked`). Services that act for an account should refuse "
+                          "new work for it.",
+              example={"user_id": USER, "old_status": "active", "new_status": "disabled", "changed_by": STAFF,
+                       "changed_at": "2026-11-20T02:15:00.100000Z"}),
 )
