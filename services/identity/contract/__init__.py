@@ -11,6 +11,6 @@ from .events import EVENTS
 from .operations import OPERATIONS
 
 CONTRACT = Contract("identity", operations=OPERATIONS, events=EVENTS, open_clocks="list_open_clocks",
-                    summary="Accounts, real-name verification levels, sessions / 账户、实名核验与会话")
+                    summary="Users, verification, roles and sessions (身份与账户).")
 
 __all__ = ["CONTRACT"]
