@@ -27,6 +27,7 @@ from services.common.errors import Conflict, DomainError, ServiceUnavailable
 from services.common.verification_levels import meets
 
 from . import levels
+from .contract.vocabulary import SELF_REGISTERED_ROLES
 from .models import User
 from .principals import load_actor
 
@@ -104,7 +105,7 @@ def subject_of(user: User) -> VerificationSubject:
 
 
 def precheck(user: User) -> None:
-    if user.role not in ("enterprise", "person"):
+    if user.role not in SELF_REGISTERED_ROLES:
         raise Conflict("Only enterprise and personal accounts are verified externally / 仅企业和个人账号可外部核验",
                        code="external_verification_not_applicable")
     if user.externally_verified_at is not None:

@@ -12,7 +12,7 @@ from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import iso_utc
 from services.common.outbox import record_event
-from services.common.platform import OPERATORS
+from services.common.platform import OPERATORS, STAFF_READERS
 
 from . import tokens
 from .contract.schemas import check_binding
@@ -25,7 +25,8 @@ from .users import Shown
 SOURCE = "identity"
 ADMINS = frozenset({"admin"})
 STATUS_CHANGERS = frozenset(OPERATORS)
-STAFF_ROLES_PROTECTED = frozenset({"operator", "regulator", "admin"})
+# Accounts of those who run or oversee the platform: only an admin changes their status.
+STAFF_ROLES_PROTECTED = frozenset(STAFF_READERS)
 
 
 def _check_unique(session, username: str, phone_bidx: str | None) -> None:

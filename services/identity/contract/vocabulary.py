@@ -6,12 +6,12 @@ of accounts and of licence reviews.
 """
 from __future__ import annotations
 
-from services.common.platform import CUSTOMER_ROLES, ROLES
+from services.common.platform import CUSTOMER_ROLES, ROLES, STAFF_ROLES
 from services.common.verification_levels import LEVELS
 
 SELF_REGISTERED_ROLES = CUSTOMER_ROLES          # register themselves (enterprise, person)
 # Accounts an admin creates: staff of the platform, and institution staff.
-STAFF_ACCOUNT_ROLES = ("institution", "window", "operator", "regulator", "admin")
+STAFF_ACCOUNT_ROLES = ("institution", *STAFF_ROLES)
 STATUSES = ("active", "disabled")
 LICENCE_STATUSES = ("submitted", "returned", "approved")
 LICENCE_DECISIONS = ("approve", "return")
