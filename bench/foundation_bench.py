@@ -163,7 +163,9 @@ def bench_relay(amqp_uri: str, url: str, label: str, count: int):
         queue(conn.channel()).declare()
         with db.transaction() as session:
             for i in range(count):
-                record_event(session, "identity", "user.registered", f"u{i}", {"n": i})
+                user_id = str(uuid.uuid4())   # a payload identity's contract accepts (record_event validates)
+                record_event(session, "identity", "user.registered", user_id, {
+                    "user_id": user_id, "role": "person", "nickname": f"n{i}", "registered_at": "2026-01-01T00:00:00Z"})
         relay = OutboxRelay(db, "identity", amqp_uri=amqp_uri, batch_size=200)
         started = time.perf_counter()
         sent = 0

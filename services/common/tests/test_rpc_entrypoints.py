@@ -51,7 +51,7 @@ def mode(service, method):
 
 
 @pytest.mark.parametrize("service,method,expected", [
-    ("identity", "list_users", "required"), ("identity", "get_user", "required"), ("identity", "login", "public"),
+    ("identity", "list_users", "required"), ("identity", "get_user", "required"), ("identity", "login", "optional"),
     ("identity", "revoked_sessions", "public"), ("registry", "list_applications", "required"),
     ("registry", "get_institution", "optional"), ("registry", "list_institutions", "optional"),
     ("registry", "list_categories", "optional"), ("matching", "list_open_clocks", "required"),

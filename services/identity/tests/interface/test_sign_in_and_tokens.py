@@ -8,10 +8,10 @@ import pytest
 
 from services.common import caller, config, errors
 from services.common.audit import list_audit
-from services.identity import accounts, throttle, tokens
+from services.identity import signin, throttle, tokens
 from services.identity.models import AuthSession, LoginFailure, User
 
-from .helpers import PASSWORD, count, enterprise_payload, events
+from ..helpers import PASSWORD, enterprise_payload, events
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def user(service):
 
 
 def test_login_returns_tokens_with_the_agreed_claims(service, db, user):
-    result = service.login("ACME", PASSWORD, ip="10.0.0.1")
+    result = service.from_ip("10.0.0.1").login("ACME", PASSWORD)
     assert result["token_type"] == "Bearer"
     assert result["expires_in"] == config.access_token_ttl()
     assert result["user"]["id"] == user["id"] and result["user"]["phone"] == "139****5678"
@@ -52,9 +52,9 @@ def test_unknown_user_and_wrong_password_look_the_same(service, user):
 def test_repeated_failures_throttle_the_username_from_that_network(service, db, user, username):
     for _ in range(throttle.ACCOUNT_NETWORK.free):
         with pytest.raises(errors.Unauthorized):
-            service.login(username, "wrong-password", ip="198.51.100.7")
+            service.from_ip("198.51.100.7").login(username, "wrong-password")
     with pytest.raises(errors.TooManyRequests) as caught:
-        service.login(username, PASSWORD, ip="198.51.100.7")
+        service.login(username, PASSWORD)
     assert caught.value.code == "login_throttled" and caught.value.retry_after >= 1
     with db.read() as session:
         stored = [(row.account_network_key, row.network_key) for row in session.query(LoginFailure)]
@@ -65,14 +65,14 @@ def test_throttle_window_expires(db, user):
     start = dt.datetime(2026, 3, 2, 9, 0)
     for minute in range(throttle.ACCOUNT_NETWORK.free):
         with db.transaction() as session:
-            result = accounts.login(session, "acme", "wrong-password", now=start + dt.timedelta(minutes=minute))
+            result = signin.sign_in(session, "acme", "wrong-password", now=start + dt.timedelta(minutes=minute))
         assert isinstance(result, errors.Unauthorized)
     last = start + dt.timedelta(minutes=throttle.ACCOUNT_NETWORK.free - 1)
     with db.transaction() as session:
-        assert isinstance(accounts.login(session, "acme", PASSWORD, now=last + dt.timedelta(seconds=5)),
+        assert isinstance(signin.sign_in(session, "acme", PASSWORD, now=last + dt.timedelta(seconds=5)),
                           errors.TooManyRequests)
     with db.transaction() as session:
-        result = accounts.login(session, "acme", PASSWORD, now=last + throttle.BASE_DELAY + dt.timedelta(seconds=1))
+        result = signin.sign_in(session, "acme", PASSWORD, now=last + throttle.BASE_DELAY + dt.timedelta(seconds=1))
     assert "access_token" in result
     # The owner's success from that network cleared the pair's count (the network's stays).
     with db.read() as session:
@@ -82,18 +82,18 @@ def test_throttle_window_expires(db, user):
 
 def test_refresh_rotates_and_reuse_revokes_the_whole_session(service, db, user):
     first = service.login("acme", PASSWORD)
-    second = service.refresh(first["refresh_token"])
+    second = service.refresh({"refresh_token": first["refresh_token"]})
     assert second["refresh_token"] != first["refresh_token"]
     assert second["sid"] == first["sid"]
-    third = service.refresh(second["refresh_token"])
+    third = service.refresh({"refresh_token": second["refresh_token"]})
 
     # An attacker replays the token the client already spent.
     with pytest.raises(errors.Unauthorized) as caught:
-        service.refresh(first["refresh_token"])
+        service.refresh({"refresh_token": first["refresh_token"]})
     assert caught.value.code == "refresh_token_reused"
     # ...and the legitimate holder's current token is dead as well.
     with pytest.raises(errors.Unauthorized) as caught:
-        service.refresh(third["refresh_token"])
+        service.refresh({"refresh_token": third["refresh_token"]})
     assert caught.value.code == "session_revoked"
 
     with db.read() as session:
@@ -108,7 +108,7 @@ def test_refresh_rotates_and_reuse_revokes_the_whole_session(service, db, user):
 def test_unknown_refresh_token_is_refused_without_side_effects(service, db, user):
     service.login("acme", PASSWORD)
     with pytest.raises(errors.Unauthorized) as caught:
-        service.refresh("made-up-token")
+        service.refresh({"refresh_token": "made-up-token"})
     assert caught.value.code == "invalid_refresh_token"
     assert events(db, "user.session_revoked") == []
 
@@ -117,22 +117,22 @@ def test_session_lifetime_is_fixed_at_login(db, user, monkeypatch):
     monkeypatch.setenv("QI_REFRESH_TOKEN_TTL", "3600")
     start = dt.datetime(2026, 3, 2, 9, 0)
     with db.transaction() as session:
-        result = accounts.login(session, "acme", PASSWORD, now=start)
+        result = signin.sign_in(session, "acme", PASSWORD, now=start)
     with db.transaction() as session:
-        rotated = accounts.refresh(session, result["refresh_token"], now=start + dt.timedelta(minutes=50))
-    with db.transaction() as session:
-        expired = accounts.refresh(session, rotated["refresh_token"], now=start + dt.timedelta(minutes=61))
-    assert isinstance(expired, errors.Unauthorized) and expired.code == "session_expired"
+        rotated = signin.refresh(session, {"refresh_token": result["refresh_token"]},
+                                 now=start + dt.timedelta(minutes=50))
+    with pytest.raises(errors.Unauthorized) as expired, db.transaction() as session:
+        signin.refresh(session, {"refresh_token": rotated["refresh_token"]}, now=start + dt.timedelta(minutes=61))
+    assert expired.value.code == "session_expired"
 
 
 def test_logout_revokes_and_feeds_the_deny_list(service, db, user):
     result = service.login("acme", PASSWORD)
     claims = tokens.decode_access_token(result["access_token"])
     principal = tokens.principal_from_claims(claims)
-    out = service.logout(principal)
-    assert out["sid"] == result["sid"]
+    assert service.logout(principal) is None   # 204
     with pytest.raises(errors.Unauthorized):
-        service.refresh(result["refresh_token"])
+        service.refresh({"refresh_token": result["refresh_token"]})
     deny = {entry["sid"]: entry for entry in service.revoked_sessions()}
     assert result["sid"] in deny
     assert deny[result["sid"]]["expires_at_epoch"] == claims["exp"]
@@ -142,7 +142,7 @@ def test_logout_revokes_and_feeds_the_deny_list(service, db, user):
     revocations.load(service.revoked_sessions())
     assert revocations.is_revoked(result["sid"])
     # Logging out twice is harmless; another user's sid is not found.
-    assert service.logout(principal)["sid"] == result["sid"]
+    assert service.logout(principal) is None
     with pytest.raises(errors.NotFound):
         service.logout({**principal, "user_id": "someone-else"})
 
@@ -150,9 +150,9 @@ def test_logout_revokes_and_feeds_the_deny_list(service, db, user):
 def test_revoked_sessions_drop_out_once_their_tokens_expired(db, user):
     start = dt.datetime(2026, 3, 2, 9, 0)
     with db.transaction() as session:
-        result = accounts.login(session, "acme", PASSWORD, now=start)
+        result = signin.sign_in(session, "acme", PASSWORD, now=start)
     with db.transaction() as session:
-        accounts.logout(session, {"user_id": user["id"], "role": "enterprise", "sid": result["sid"]},
+        signin.logout(session, {"user_id": user["id"], "role": "enterprise", "sid": result["sid"]},
                         now=start + dt.timedelta(minutes=1))
     with db.read() as session:
         ttl = dt.timedelta(seconds=config.access_token_ttl())
@@ -187,6 +187,6 @@ def test_disabled_account_cannot_sign_in_or_refresh(service, db, user):
     with pytest.raises(errors.Forbidden):
         service.login("acme", PASSWORD)
     with pytest.raises(errors.Unauthorized) as caught:
-        service.refresh(result["refresh_token"])
+        service.refresh({"refresh_token": result["refresh_token"]})
     assert caught.value.code == "account_disabled"
     assert result["sid"] in {entry["sid"] for entry in service.revoked_sessions()}

@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 
 from services.common import errors
-from services.identity import accounts
+from services.identity import registration
 from services.identity.models import RegistrationConflict, User
 
-from .helpers import count, enterprise_payload, events, person_id_number, person_payload
+from ..helpers import count, enterprise_payload, events, person_id_number, person_payload
 
 IP = "203.0.113.7"
 OTHER_IP = "198.51.100.20"
@@ -28,13 +28,13 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock(dt.datetime(2026, 10, 12, 2, 0))
-    monkeypatch.setattr(accounts, "utcnow", clock)
+    monkeypatch.setattr(registration, "utcnow", clock)
     return clock
 
 
 def _refusal(service, payload, ip=IP) -> errors.DomainError:
     with pytest.raises(errors.DomainError) as caught:
-        service.register(payload, ip=ip)
+        service.from_ip(ip).register(payload)
     return caught.value
 
 
@@ -80,7 +80,7 @@ def test_taken_username_stays_specific(service, db):
 
 
 def test_staff_creation_by_an_admin_still_names_the_taken_phone(service, db):
-    from .helpers import make_user
+    from ..helpers import make_user
 
     admin = make_user(db, "root", "admin")
     service.register(person_payload())
@@ -94,7 +94,7 @@ def test_the_eleventh_conflict_from_one_network_within_an_hour_is_throttled(serv
     service.register(person_payload())
     taken = person_payload(username="again", phone="13700009999")      # same ID number
 
-    for attempt in range(accounts.REGISTRATION_CONFLICT_LIMIT):
+    for attempt in range(registration.REGISTRATION_CONFLICT_LIMIT):
         clock.now += dt.timedelta(minutes=5)
         assert _refusal(service, {**taken, "username": f"again{attempt}"}).code == "registration_conflict"
 
@@ -108,7 +108,7 @@ def test_the_eleventh_conflict_from_one_network_within_an_hour_is_throttled(serv
     assert count(db, User) == 1
 
     # Another network is not affected.
-    assert service.register(free, ip=OTHER_IP)["username"] == "newcomer"
+    assert service.from_ip(OTHER_IP).register(free)["username"] == "newcomer"
 
     # The conflicts were 5 minutes apart: an hour after the first, that one no longer counts.
     clock.now += dt.timedelta(minutes=16)
@@ -126,9 +126,9 @@ def test_old_conflicts_are_purged_and_validation_errors_are_not_counted(service,
         _refusal(service, {**taken, "username": f"again{attempt}"})
     assert count(db, RegistrationConflict) == 3
     with pytest.raises(errors.ValidationFailed):
-        service.register(person_payload(username="bad", id_number="123"), ip=IP)
+        service.from_ip(IP).register(person_payload(username="bad", id_number="123"))
     assert count(db, RegistrationConflict) == 3
-    clock.now += accounts.REGISTRATION_CONFLICT_WINDOW + dt.timedelta(seconds=1)
+    clock.now += registration.REGISTRATION_CONFLICT_WINDOW + dt.timedelta(seconds=1)
     _refusal(service, {**taken, "username": "again9"})
     assert count(db, RegistrationConflict) == 1
 
@@ -136,17 +136,17 @@ def test_old_conflicts_are_purged_and_validation_errors_are_not_counted(service,
 def test_ipv6_addresses_of_one_subscriber_share_a_limit(service, db, clock):
     service.register(person_payload())
     taken = person_payload(username="again", phone="13700009999")
-    for attempt in range(accounts.REGISTRATION_CONFLICT_LIMIT):
+    for attempt in range(registration.REGISTRATION_CONFLICT_LIMIT):
         _refusal(service, {**taken, "username": f"again{attempt}"}, ip=f"2001:db8:1:2::{attempt + 1:x}")
     assert _refusal(service, {**taken, "username": "xavier"}, ip="2001:db8:1:2:ffff::1").status == 429
     assert _refusal(service, {**taken, "username": "xavier"}, ip="2001:db8:1:3::1").code == "registration_conflict"
 
 
 def test_a_stored_idempotent_result_is_replayed_even_when_throttled(service, db, clock):
-    first = service.register(enterprise_payload(), idempotency_key="k-1", ip=IP)
+    first = service.from_ip(IP).register(enterprise_payload(), idempotency_key="k-1")
     taken = enterprise_payload(username="again", phone="13900007777")   # same credit code
-    for attempt in range(accounts.REGISTRATION_CONFLICT_LIMIT):
+    for attempt in range(registration.REGISTRATION_CONFLICT_LIMIT):
         _refusal(service, {**taken, "username": f"again{attempt}"})
-    assert service.register(enterprise_payload(), idempotency_key="k-1", ip=IP) == first
+    assert service.from_ip(IP).register(enterprise_payload(), idempotency_key="k-1") == first
     assert _refusal(service, enterprise_payload(username="late", phone="13900006666",
                                                 uscc=_uscc("003"))).status == 429

@@ -9,7 +9,7 @@ from services.common import errors
 from services.common.consumer import IdempotencyRecord
 from services.identity.models import User
 
-from .helpers import assert_no_pii, count, enterprise_payload, events, person_payload
+from ..helpers import assert_no_pii, count, enterprise_payload, events, person_payload
 
 
 def _nothing_written(db):
@@ -92,7 +92,7 @@ def test_unknown_field_wrong_type_and_short_password_are_field_errors(service, d
 
 def test_unknown_kind_is_rejected(service, db):
     with pytest.raises(errors.ValidationFailed) as caught:
-        service.register({**person_payload(), "kind": "admin"})
+        service.register_person({**person_payload(), "kind": "admin"})
     assert "kind" in caught.value.errors
     _nothing_written(db)
 
@@ -137,8 +137,8 @@ def test_idempotency_key_returns_the_same_user_and_creates_one_row(service, db):
         assert_no_pii(record.response, "13912345678", "张三")
 
 
-def test_gateway_loaded_payload_passes_the_service_check_unchanged(service):
-    from services.identity.schemas import RegisterPerson
+def test_a_loaded_payload_loads_again_to_itself(service):
+    from services.identity.contract.schemas import RegisterPerson
 
     loaded = RegisterPerson().load({k: v for k, v in person_payload().items() if k != "kind"})
     assert RegisterPerson().load(loaded) == loaded

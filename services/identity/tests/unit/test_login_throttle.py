@@ -10,9 +10,9 @@ import datetime as dt
 import pytest
 
 from services.common import errors
-from services.identity import accounts, throttle
+from services.identity import signin, throttle
 
-from .helpers import PASSWORD, make_user
+from ..helpers import PASSWORD, make_user
 
 START = dt.datetime(2026, 3, 2, 9, 0)
 ATTACKER = "203.0.113.50"
@@ -22,7 +22,7 @@ OWNER = "198.51.100.20"
 
 def attempt(db, username, password, ip, at):
     with db.transaction() as session:
-        return accounts.login(session, username, password, ip=ip, now=at)
+        return signin.sign_in(session, username, password, ip=ip, now=at)
 
 
 def fail_until_throttled(db, username, ip, at, failures):

@@ -13,10 +13,11 @@ import pytest
 from services.common import errors, sla, verification_levels
 from services.common.audit import list_audit
 from services.common.workdays import get_calendar
-from services.identity import accounts, external, levels, licence, licence_files, tokens
+from services.identity import external, levels, licence, licence_files, registration, tokens, users
+from services.identity.contract.schemas_licence import LicenceReviewOut
 from services.identity.models import LicenceReview, User
 
-from .helpers import enterprise_payload, events, make_user, person_payload
+from ..helpers import enterprise_payload, events, make_user
 
 PDF = b"%PDF-1.4\n% licence scan\n%%EOF\n"
 PDF_2 = b"%PDF-1.4\n% licence scan, corrected\n%%EOF\n"
@@ -30,12 +31,17 @@ def upload(content=PDF, filename="licence.pdf"):
 
 def register_enterprise(db, username="acme", phone_verified=True, **overrides):
     with db.transaction() as session:
-        from services.identity.schemas import RegisterEnterprise, load
+        from services.identity.contract.schemas import RegisterEnterprise, load
         data = load(RegisterEnterprise, enterprise_payload(username=username, **overrides))
-        user = accounts.register(session, data, now=MONDAY - dt.timedelta(hours=1))
+        user = registration.register(session, data, now=MONDAY - dt.timedelta(hours=1))
         if phone_verified:
             user.phone_verified_at = MONDAY - dt.timedelta(minutes=30)
         return user.id
+
+
+def dumped(case) -> dict:
+    """What the operation answers: the review dumped by its response schema (inside the session)."""
+    return LicenceReviewOut().dump(case)
 
 
 def level(db, user_id):
@@ -49,7 +55,7 @@ def scenario_licence_review_with_return_and_resubmission(db):
     assert level(db, user_id) == "phone_verified"
 
     with db.transaction() as session:
-        view = licence.submit(session, session.get(User, user_id), upload(), at=MONDAY)
+        view = dumped(licence.submit(session, session.get(User, user_id), upload(), at=MONDAY))
     assert view["status"] == "submitted" and view["round"] == 1
     sha = hashlib.sha256(PDF).hexdigest()
     assert view["file"] == {"file_id": sha, "filename": "licence.pdf", "media_type": "application/pdf",
@@ -62,7 +68,7 @@ def scenario_licence_review_with_return_and_resubmission(db):
     assert clock["due_at"] == expected.isoformat() + "Z"
 
     with db.read() as session:
-        assert [r["user_id"] for r in licence.queue(session)["items"]] == [user_id]
+        assert [r.user_id for r in licence.queue(session)["items"]] == [user_id]
     with db.transaction() as session:
         with pytest.raises(errors.Conflict) as busy:
             licence.submit(session, session.get(User, user_id), upload(PDF_2), at=MONDAY)
@@ -70,22 +76,23 @@ def scenario_licence_review_with_return_and_resubmission(db):
 
     returned_at = MONDAY + dt.timedelta(hours=3)
     with db.transaction() as session:
-        view = licence.decide(session, operator, user_id, {"decision": "return", "reason": "照片模糊 / blurred"},
-                              at=returned_at)
+        view = dumped(licence.decide(session, operator, user_id, {"decision": "return", "reason": "照片模糊 / blurred"},
+                                     at=returned_at))
     assert view["status"] == "returned" and view["return_reason"] == "照片模糊 / blurred"
     assert view["review_clock"]["state"] == "paused"
     assert level(db, user_id) == "phone_verified"
 
     resubmitted_at = MONDAY + dt.timedelta(days=1)
     with db.transaction() as session:
-        view = licence.submit(session, session.get(User, user_id), upload(PDF_2, "licence-v2.pdf"), at=resubmitted_at)
+        view = dumped(licence.submit(session, session.get(User, user_id), upload(PDF_2, "licence-v2.pdf"),
+                                     at=resubmitted_at))
     assert view["status"] == "submitted" and view["round"] == 2
     assert view["review_clock"]["state"] == "running" and view["review_clock"]["restarts"] == 1
     assert view["review_clock"]["started_at"] == resubmitted_at.isoformat() + "Z"
 
     with db.transaction() as session:
-        view = licence.decide(session, operator, user_id, {"decision": "approve"},
-                              at=resubmitted_at + dt.timedelta(hours=2))
+        view = dumped(licence.decide(session, operator, user_id, {"decision": "approve"},
+                                     at=resubmitted_at + dt.timedelta(hours=2)))
         user = session.get(User, user_id)
         token, _ = tokens.issue_access_token(user, "sid-1")
     assert view["status"] == "approved" and view["review_clock"]["state"] == "met"
@@ -98,7 +105,7 @@ def scenario_licence_review_with_return_and_resubmission(db):
     with db.read() as session:
         actions = [a["action"] for a in list_audit(session) if a["target_id"] == user_id]
         assert "licence.returned" in actions and "licence.approved" in actions
-        assert accounts.user_view(session.get(User, user_id), None)["identity_verified"] is True
+        assert users.Shown(session.get(User, user_id)).identity_verified is True
     with db.transaction() as session:
         with pytest.raises(errors.Conflict) as done:
             licence.submit(session, session.get(User, user_id), upload(), at=MONDAY + dt.timedelta(days=2))
@@ -107,21 +114,6 @@ def scenario_licence_review_with_return_and_resubmission(db):
 
 def test_licence_review_with_return_and_resubmission(db):
     scenario_licence_review_with_return_and_resubmission(db)
-
-
-def test_levels_rise_step_by_step_and_are_announced(service, db, sms):
-    view = service.register(enterprise_payload())
-    principal = {"user_id": view["id"], "role": "enterprise", "sid": None, "ip": None}
-    assert view["verification_level"] == "format_checked" and view["identity_verified"] is False
-    assert events(db, "user.verified") == []
-    service.request_phone_code(principal)
-    me = service.verify_phone(principal, sms.last_code)
-    assert me["verification_level"] == "phone_verified" and me["identity_verified"] is False
-    (event,) = events(db, "user.verified")
-    assert (event["data"]["aspect"], event["data"]["level"], event["data"]["previous_level"]) == \
-        ("phone", "phone_verified", "format_checked")
-    staff = make_user(db, "op", "operator")
-    assert service.me(staff)["verification_level"] is None   # staff have no level
 
 
 def test_upload_needs_a_verified_phone_and_an_enterprise(db):
@@ -150,38 +142,6 @@ def test_bad_files_are_refused_and_nothing_is_written(db, content, message):
     with db.read() as session:
         assert session.query(LicenceReview).count() == 0
     assert not any(licence_files.files_dir().rglob("*"))
-
-
-def test_only_operators_and_admins_decide(service, db):
-    user_id = register_enterprise(db)
-    principal = {"user_id": user_id, "role": "enterprise", "sid": None, "ip": None}
-    service.upload_licence(principal, upload())
-    regulator = make_user(db, "reg", "regulator")
-    assert service.licence_queue(regulator)["items"][0]["user_id"] == user_id   # regulators see the queue
-    for caller in (regulator, principal):
-        with pytest.raises(errors.Forbidden):
-            service.decide_licence(caller, user_id, {"decision": "approve"})
-    with pytest.raises(errors.ValidationFailed) as no_reason:
-        service.decide_licence(make_user(db, "op", "operator"), user_id, {"decision": "return"})
-    assert "reason" in no_reason.value.errors
-    assert service.my_licence(principal)["status"] == "submitted"
-
-
-def test_reviewer_reads_the_file_and_the_read_is_audited(service, db):
-    user_id = register_enterprise(db)
-    service.upload_licence({"user_id": user_id, "role": "enterprise", "sid": None, "ip": None}, upload())
-    operator = make_user(db, "op", "operator")
-    got = service.licence_file(operator, user_id)
-    assert base64.b64decode(got["content_base64"]) == PDF and got["media_type"] == "application/pdf"
-    with db.read() as session:
-        assert list_audit(session, action="licence.file_viewed")[0]["target_id"] == user_id
-
-
-def test_open_review_clocks_are_listed_for_staff(service, db):
-    user_id = register_enterprise(db)
-    service.upload_licence({"user_id": user_id, "role": "enterprise", "sid": None, "ip": None}, upload())
-    clocks = service.list_open_clocks(make_user(db, "op", "operator"))
-    assert [(c["rule"], c["subject_id"]) for c in clocks] == [("identity.licence_review", user_id)]
 
 
 # -- the declared levels ---------------------------------------------------------------------
@@ -235,53 +195,6 @@ def fake_verifier(monkeypatch):
     FakeVerifier.accept, FakeVerifier.fail, FakeVerifier.seen = set(), False, []
     yield FakeVerifier
     external.configured.cache_clear()
-
-
-def test_no_verifier_is_configured_by_default(service, db, monkeypatch):
-    monkeypatch.delenv("QI_EXTERNAL_VERIFIER", raising=False)
-    external.configured.cache_clear()
-    user_id = register_enterprise(db)
-    with pytest.raises(errors.DomainError) as caught:
-        service.request_external_verification({"user_id": user_id, "role": "enterprise", "sid": None, "ip": None})
-    assert (caught.value.status, caught.value.code) == (501, "external_verification_not_configured")
-    assert level(db, user_id) == "phone_verified"
-
-
-def test_configured_verifier_raises_the_level(service, db, fake_verifier):
-    payload = enterprise_payload()
-    fake_verifier.accept = {payload["uscc"]}
-    user_id = register_enterprise(db)
-    principal = {"user_id": user_id, "role": "enterprise", "sid": None, "ip": None}
-    result = service.request_external_verification(principal)
-    assert result["verified"] is True and result["verification_level"] == "externally_verified"
-    assert fake_verifier.seen[0].uscc == payload["uscc"] and fake_verifier.seen[0].kind == "enterprise"
-    assert events(db, "user.verified")[-1]["data"]["level"] == "externally_verified"
-    # Externally verified satisfies what a reviewed licence would.
-    verification_levels.require("demand.publish", level(db, user_id))
-    with pytest.raises(errors.Conflict):
-        service.request_external_verification(principal)
-
-
-def test_verifier_saying_no_or_failing_changes_nothing(service, db, fake_verifier):
-    user_id = register_enterprise(db)
-    principal = {"user_id": user_id, "role": "enterprise", "sid": None, "ip": None}
-    refused = service.request_external_verification(principal)
-    assert refused["verified"] is False and "no matching record" in refused["reason"]
-    fake_verifier.fail = True
-    with pytest.raises(errors.ServiceUnavailable) as caught:
-        service.request_external_verification(principal)
-    assert caught.value.code == "external_verifier_failed" and caught.value.retry_after
-    assert level(db, user_id) == "phone_verified" and events(db, "user.verified") == []
-
-
-def test_a_person_is_verified_by_id_number(service, db, fake_verifier):
-    payload = person_payload()
-    view = service.register(payload)
-    with db.transaction() as session:
-        session.get(User, view["id"]).phone_verified_at = MONDAY
-    fake_verifier.accept = {payload["id_number"]}
-    result = service.request_external_verification({"user_id": view["id"], "role": "person", "sid": None, "ip": None})
-    assert result["verification_level"] == "externally_verified"
 
 
 def test_verifier_spec_is_checked():

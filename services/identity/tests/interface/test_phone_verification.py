@@ -11,7 +11,7 @@ from services.common.db import utcnow
 from services.identity import verification
 from services.identity.models import PhoneChallenge, User
 
-from .helpers import assert_no_pii, count, enterprise_payload, events, principal_of
+from ..helpers import assert_no_pii, count, enterprise_payload, events, principal_of
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, 0)
 
@@ -35,7 +35,7 @@ def _verify(db, user_id, code, now):
 
 def test_code_is_sent_hashed_and_verifies_the_phone(service, db, sms, user_id):
     principal = principal_of({"id": user_id, "role": "enterprise"})
-    sent = service.request_phone_code(principal)
+    sent = service.request_phone_code(principal, {})
     code = sms.last_code
     assert len(code) == 6 and code.isdigit()
     assert sent["phone"] == "139****5678"
@@ -45,12 +45,12 @@ def test_code_is_sent_hashed_and_verifies_the_phone(service, db, sms, user_id):
         assert challenge.max_attempts == 5
         assert challenge.expires_at - challenge.created_at == dt.timedelta(minutes=5)
 
-    me = service.verify_phone(principal, code)
+    me = service.verify_phone(principal, {"code": code})
     assert me["phone_verified"] is True
     verified = [e for e in events(db, "user.verified") if e["data"]["aspect"] == "phone"]
     assert len(verified) == 1 and verified[0]["data"]["user_id"] == user_id
     with pytest.raises(errors.Conflict):
-        service.request_phone_code(principal)
+        service.request_phone_code(principal, {})
 
 
 def test_expired_code_is_refused(db, sms, user_id):
@@ -63,21 +63,21 @@ def test_expired_code_is_refused(db, sms, user_id):
 
 def test_wrong_guesses_are_counted_and_lock_the_code(service, db, sms, user_id):
     principal = principal_of({"id": user_id, "role": "enterprise"})
-    service.request_phone_code(principal)
+    service.request_phone_code(principal, {})
     good = sms.last_code
     wrong = "000000" if good != "000000" else "111111"
     for attempt in range(1, 5):
         with pytest.raises(errors.ValidationFailed) as caught:
-            service.verify_phone(principal, wrong)
+            service.verify_phone(principal, {"code": wrong})
         assert caught.value.code == "otp_invalid"
         assert "code" in caught.value.errors
     with pytest.raises(errors.TooManyRequests):
-        service.verify_phone(principal, wrong)
+        service.verify_phone(principal, {"code": wrong})
     # The failures were committed although each call failed.
     with db.read() as session:
         assert session.query(PhoneChallenge).one().attempts == 5
     with pytest.raises(errors.TooManyRequests) as caught:
-        service.verify_phone(principal, good)
+        service.verify_phone(principal, {"code": good})
     assert caught.value.code == "otp_locked" and caught.value.retry_after >= 1
     with db.read() as session:
         assert session.get(User, user_id).phone_verified_at is None
@@ -85,7 +85,7 @@ def test_wrong_guesses_are_counted_and_lock_the_code(service, db, sms, user_id):
 
 def test_malformed_code_is_a_field_error(service, user_id):
     with pytest.raises(errors.ValidationFailed) as caught:
-        service.verify_phone(principal_of({"id": user_id, "role": "enterprise"}), "12ab")
+        service.verify_phone(principal_of({"id": user_id, "role": "enterprise"}), {"code": "12ab"})
     assert "code" in caught.value.errors
 
 
