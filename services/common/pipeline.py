@@ -61,7 +61,15 @@ def expose(service_cls: type, contract: Contract) -> type:
 
 
 def _entrypoint(contract: Contract, op: Operation, package: str) -> Callable:
+    named = set(op.path_params) | {"payload", "idempotency_key"}
+
     def entry(self, principal=None, **arguments):
+        # The wire carries the query fields as keywords (the signature's **query): gather them
+        # into `query` for run(), which loads them with the operation's query schema.
+        if op.query is not None:
+            query = {k: v for k, v in arguments.items() if k not in named}
+            arguments = {k: v for k, v in arguments.items() if k in named}
+            arguments["query"] = query
         return run(self, contract, op, package, principal, arguments)
 
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]

@@ -146,3 +146,10 @@ def test_a_contract_refuses_an_operation_declared_twice():
     op = CONTRACT.operations[0]
     with pytest.raises(ValueError):
         Contract("toy", operations=(op, op))
+
+
+def test_query_fields_sent_as_keywords_are_loaded(service):
+    # The wire convention: query fields as keywords (the gateway's forwarder sends them so).
+    assert len(ToyService.list_things(service, limit="3")) == 3
+    with pytest.raises(ValidationFailed):
+        ToyService.list_things(service, limit="many")
