@@ -103,3 +103,19 @@ def test_other_event_types_are_ignored(db):
     envelope = rated_event("inst-f")
     envelope["type"] = "institution.something_else"
     assert rate(db, envelope) == "ignored"
+
+
+def test_proposals_for_a_demand_weigh_the_rating(db):
+    from services.matching import handling
+
+    from ..helpers import OPERATOR, publish
+    apply(db, profile_event(profile(institution_id="inst-g")))
+    apply(db, profile_event(profile(institution_id="inst-h")))
+    view = publish(db)
+    with db.read() as session:
+        before = [p["institution_id"] for p in handling.proposals(session, OPERATOR, view["id"])["items"]]
+    rate(db, rated_event("inst-h", satisfaction=1.0))
+    with db.read() as session:
+        after = handling.proposals(session, OPERATOR, view["id"])["items"]
+    assert before == ["inst-g", "inst-h"] and [p["institution_id"] for p in after] == ["inst-h", "inst-g"]
+    assert _factor(after[0], "rating")["value"] == 1.0
