@@ -22,8 +22,7 @@ from services.common.outbox import record_event
 from services.common.workdays import get_calendar, local_date
 
 from .contract.vocabulary import DISMISSALS, WITHDRAWN
-from .demands import (RECOMMENDATION_RULE, RESPONSE_RULE, RULES, SOURCE, SUBJECT, add_entry, detail, ensure_open,
-                      iso, load_demand)
+from .demands import RESPONSE_RULE, RULES, SOURCE, SUBJECT, add_entry, detail, ensure_open, iso, load_demand
 from .models import Demand, DemandEntry, Visit
 from .shown import Shown
 

@@ -6,8 +6,8 @@ from services.common import contracts, sla
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.matching import clocks as demand_clocks, closing, demands, handling, packages
 
-from ..helpers import (ENTERPRISE, OPERATOR, OTHER_ENTERPRISE, RECOMMENDATION, RESPONSE, apply, breached, capability,
-                       clocks, events, met, profile, profile_event, publish, shown, utc)
+from ..helpers import (ENTERPRISE, OPERATOR, OTHER_ENTERPRISE, apply, breached, capability, clocks, events, met,
+                       profile, profile_event, publish, shown, utc)
 
 
 def test_friday_demand_response_due_on_the_adjusted_sunday(db):
