@@ -9,14 +9,17 @@
 3. Outbox relay throughput: events/s published with publisher confirms and
    mandatory=True, on SQLite and (if reachable) PostgreSQL.
 
-    .venv/bin/python bench/foundation_bench.py [--requests 2000] [--concurrency 8]
+    .venv/bin/python bench/foundation_bench.py [--quick] [--requests 2000] [--concurrency 8] [--events 5000]
+                                               [--relay-batch 500] [--no-gateway] [--no-relay]
+
+It runs on a broker vhost of its own (bench/common.py), so a platform already running on
+the same broker cannot answer its RPCs. `--quick` takes small sizes (400 requests, 1,000
+events) for a run of about 30 s.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,19 +33,9 @@ sys.path.insert(0, str(REPO))
 import requests  # noqa: E402
 from kombu import Connection, Consumer, Exchange, Producer, Queue  # noqa: E402
 
+from bench.common import free_port, machine_line, own_vhost, percentile  # noqa: E402
 from deploy.local import Platform, broker_problem, running_services  # noqa: E402
 from services.common import config  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def run_concurrently(total: int, concurrency: int, make_worker) -> tuple[float, list[float]]:
@@ -151,20 +144,21 @@ def bench_raw_kombu(amqp_uri: str, total: int, concurrency: int):
     return result
 
 
-def bench_relay(amqp_uri: str, url: str, label: str, count: int):
+def bench_relay(amqp_uri: str, url: str, label: str, count: int, batch_size: int):
     from services.common.db import Database, make_engine
     from services.common.migrate import upgrade
     from services.common.outbox import OutboxRelay, record_event
     upgrade("identity", url)
     db = Database(make_engine(url))
     with Connection(amqp_uri) as conn:  # a bound queue, so events are routable (and not returned)
-        queue = Queue(f"bench-relay-{uuid.uuid4().hex[:6]}", exchange=Exchange("identity.events", type="topic"),
+        queue = Queue(f"bench-relay-{uuid.uuid4().hex[:6]}", exchange=Exchange("bench.events", type="topic"),
                       routing_key="#", auto_delete=False, durable=True)
         queue(conn.channel()).declare()
         with db.transaction() as session:
             for i in range(count):
-                record_event(session, "identity", "user.registered", f"u{i}", {"n": i})
-        relay = OutboxRelay(db, "identity", amqp_uri=amqp_uri, batch_size=200)
+                # a source without a contract: no payload schema to satisfy
+                record_event(session, "bench", "thing.happened", f"u{i}", {"n": i})
+        relay = OutboxRelay(db, "bench", amqp_uri=amqp_uri, batch_size=batch_size)
         started = time.perf_counter()
         sent = 0
         while sent < count:
@@ -174,26 +168,49 @@ def bench_relay(amqp_uri: str, url: str, label: str, count: int):
         queue(conn.channel()).delete()
     db.engine.dispose()
     print(f"  outbox relay, {label:<26} {count / elapsed:9.0f} events/s  ({count} events in {elapsed:.2f} s, "
-          f"confirms collected per batch of 200)")
+          f"batch {batch_size})")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="small sizes: 400 requests, 1,000 events")
+    parser.add_argument("--requests", type=int, default=None, help="requests each way (default 2000, quick 400)")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=None, help="relay events (default 5000, quick 1000)")
+    parser.add_argument("--relay-batch", type=int, default=None,
+                        help="relay batch size (default: OutboxRelay's own default)")
+    parser.add_argument("--no-gateway", action="store_true")
+    parser.add_argument("--no-relay", action="store_true")
     args = parser.parse_args()
-    amqp_uri = config.amqp_uri()
-    problem = broker_problem(amqp_uri)
+    args.requests = args.requests or (400 if args.quick else 2000)
+    args.events = args.events or (1000 if args.quick else 5000)
+    if args.relay_batch is None:
+        import inspect
+
+        from services.common.outbox import OutboxRelay
+        args.relay_batch = inspect.signature(OutboxRelay).parameters["batch_size"].default
+    problem = broker_problem(config.amqp_uri())
     if problem:
         print(problem)
         return 2
+    print(machine_line("QI One-Stop foundation benchmark"))
+    print(f"sizes: {args.requests} requests each way at {args.concurrency} clients; relay {args.events} events, "
+          f"batch {args.relay_batch}")
+    with own_vhost(config.amqp_uri()) as amqp_uri:
+        if not args.no_gateway:
+            run_gateway(amqp_uri, args)
+        if not args.no_relay:
+            run_relay(amqp_uri, args)
+    return 0
+
+
+def run_gateway(amqp_uri: str, args) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-"))
-    env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING"}
+    env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
+           "QI_AMQP_URI": amqp_uri}
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
     platform = Platform(env=env)
-    print(f"QI One-Stop foundation benchmark · {os.cpu_count()} cores · broker {amqp_uri.split('@')[-1]}")
     try:
         platform.start()
         platform.seed_demo()
@@ -207,8 +224,12 @@ def main() -> int:
         print(f"  ratio gateway/floor: throughput {g[0] / k[0]:.2f}x, p50 {g[1] / k[1]:.1f}x, p99 {g[2] / k[2]:.1f}x")
     finally:
         platform.stop()
+
+
+def run_relay(amqp_uri: str, args) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-relay-"))
     print("\nOutbox relay (publisher confirms, mandatory=True):")
-    bench_relay(amqp_uri, f"sqlite:///{data_dir / 'relay-bench.db'}", "SQLite", args.events)
+    bench_relay(amqp_uri, f"sqlite:///{data_dir / 'relay-bench.db'}", "SQLite", args.events, args.relay_batch)
     try:
         import psycopg2
         admin = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -217,13 +238,13 @@ def main() -> int:
         conn.autocommit = True
         conn.cursor().execute(f'CREATE DATABASE "{name}"')
         try:
-            bench_relay(amqp_uri, f"postgresql://postgres@127.0.0.1:5432/{name}", "PostgreSQL", args.events)
+            bench_relay(amqp_uri, f"postgresql://postgres@127.0.0.1:5432/{name}", "PostgreSQL", args.events,
+                        args.relay_batch)
         finally:
             conn.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             conn.close()
     except Exception as exc:  # PostgreSQL is optional for the benchmark
         print(f"  outbox relay, PostgreSQL: skipped ({type(exc).__name__}: {exc})")
-    return 0
 
 
 if __name__ == "__main__":
