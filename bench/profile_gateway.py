@@ -135,6 +135,15 @@ def print_shares(process: str, shares: dict[str, float], total: float, requests_
               f"{seconds / requests_done * 1000:6.3f} ms/request")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def step_costs() -> None:
     """Single steps in this process, a few thousand times each."""
     import jwt as pyjwt
@@ -255,9 +264,18 @@ def main() -> int:
                 r = fb.report(label, result["elapsed"], result["latencies"])
                 print(f"  ratio {mode}/floor: throughput {r[0] / k[0]:.2f}x, p50 {r[1] / k[1]:.1f}x, "
                       f"p99 {r[2] / k[2]:.1f}x")
+            pids = {name: proc.pid for name, proc in platform.processes.items()}
+            before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+            client_before = time.process_time()
             g = fb.report("gateway GET /api/v1/me (1 RPC)", *fb.bench_gateway(platform.gateway_url, token, total,
                                                                              args.concurrency))
+            client_cpu = time.process_time() - client_before
             print(f"  ratio gateway/floor: throughput {g[0] / k[0]:.2f}x, p50 {g[1] / k[1]:.1f}x, p99 {g[2] / k[2]:.1f}x")
+            print(f"\nCPU per request during that unprofiled run (/proc utime+stime; {total} requests):")
+            for name, pid in pids.items():
+                used = cpu_seconds(pid) - before[name]
+                print(f"  {name:<10} {used * 1000 / total:6.2f} ms CPU/request   ({used:.2f} s)")
+            print(f"  {'client':<10} {client_cpu * 1000 / total:6.2f} ms CPU/request   (the HTTP clients, this process)")
         finally:
             if echo is not None:
                 echo.terminate()

@@ -70,6 +70,12 @@ class OutboxEvent(CommonBase):
     __table_args__ = (Index("ix_outbox_pending", "sent_at", "seq"),)
 
 
+# Events recorded by this process, per source: a hint for the relay's wake() (a worker that
+# recorded nothing, a read, does not make the relay query its table). Polling still finds
+# everything, including events written by other processes.
+_recorded: dict[str, int] = {}
+
+
 def record_event(session: Session, source: str, event_type: str, subject, data: dict,
                  version: int = 1) -> dict:
     """Add an event to the caller's transaction and return its envelope.
@@ -85,6 +91,7 @@ def record_event(session: Session, source: str, event_type: str, subject, data: 
         id=envelope["id"], type=event_type, version=version, source=source, subject=str(subject),
         occurred_at=utcnow(), body=dumps(envelope), attempts=0,
     ))
+    _recorded[source] = _recorded.get(source, 0) + 1
     return envelope
 
 
@@ -160,6 +167,7 @@ class OutboxRelay:
         self._floor = 1                 # every tag below this one is settled
         self._unconfirmed: set[int] = set()
         self._nacked: set[int] = set()
+        self._recorded_seen = _recorded.get(source, 0)
 
     # -- broker ---------------------------------------------------------------
     # Confirms are collected per batch, not per message: the broker acks (or
@@ -356,7 +364,12 @@ class OutboxRelay:
         OUTBOX_LAG.labels(self.source).set((utcnow() - oldest).total_seconds() if oldest else 0)
 
     def wake(self) -> None:
-        self._wake.set()
+        """Publish now, if this process recorded an event of this source since the last wake
+        (workers call this after each request; most record nothing and cost nothing here)."""
+        recorded = _recorded.get(self.source, 0)
+        if recorded != self._recorded_seen:
+            self._recorded_seen = recorded
+            self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -70,3 +70,18 @@ def test_confirms_settle_single_and_multiple():
     assert relay._nacked == {1, 2, 4, 5} and relay._floor == 6
     relay._on_ack(10, True)
     assert relay._unconfirmed == set() and relay._nacked == {1, 2, 4, 5} and relay._floor == 11
+
+
+def test_wake_only_after_an_event_was_recorded(tmp_path):
+    db = make_db(tmp_path)
+    relay = OutboxRelay(db, "waketest", amqp_uri="amqp://unused/")
+    relay.wake()                     # a worker that recorded nothing (a read)
+    assert not relay._wake.is_set()
+    with db.transaction() as session:
+        record_event(session, "waketest", "thing.happened", "s1", {})
+    relay.wake()
+    assert relay._wake.is_set()
+    relay._wake.clear()
+    relay.wake()                     # nothing new since
+    assert not relay._wake.is_set()
+    db.engine.dispose()
