@@ -69,13 +69,17 @@ def report(name, elapsed, latencies):
     return rps, p50, p99
 
 
-def bench_gateway(base: str, token: str, total: int, concurrency: int):
-    def make_worker(_):
+def bench_gateway(base, token: str, total: int, concurrency: int):
+    """`base` is one gateway URL, or a list of them: client i talks to base[i % len(base)]."""
+    bases = [base] if isinstance(base, str) else list(base)
+
+    def make_worker(i):
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
+        url = bases[i % len(bases)] + "/api/v1/me"
 
         def call():
-            response = session.get(base + "/api/v1/me", timeout=10)
+            response = session.get(url, timeout=10)
             assert response.status_code == 200, response.text
         return call
     run_concurrently(min(200, total), concurrency, make_worker)  # warm-up
@@ -183,6 +187,8 @@ def main() -> int:
                         help="relay batch size (default: OutboxRelay's own default)")
     parser.add_argument("--no-gateway", action="store_true")
     parser.add_argument("--no-relay", action="store_true")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="on PostgreSQL: the read with 1 gateway + 1 identity, then 2 + 2, in one run")
     args = parser.parse_args()
     args.requests = args.requests or (400 if args.quick else 2000)
     args.events = args.events or (1000 if args.quick else 5000)
@@ -199,6 +205,9 @@ def main() -> int:
     print(f"sizes: {args.requests} requests each way at {args.concurrency} clients; relay {args.events} events, "
           f"batch {args.relay_batch}")
     with own_vhost(config.amqp_uri()) as amqp_uri:
+        if args.scale_out:
+            run_scale_out(amqp_uri, args)
+            return 0
         if not args.no_gateway:
             run_gateway(amqp_uri, args)
         if not args.no_relay:
@@ -226,6 +235,77 @@ def run_gateway(amqp_uri: str, args) -> None:
         print(f"  ratio gateway/floor: throughput {g[0] / k[0]:.2f}x, p50 {g[1] / k[1]:.1f}x, p99 {g[2] / k[2]:.1f}x")
     finally:
         platform.stop()
+
+
+def run_scale_out(amqp_uri: str, args) -> None:
+    """The same read with one process of the gateway and of identity, then two of each,
+    every service on PostgreSQL (several instances per service are safe there only)."""
+    import subprocess
+
+    import psycopg2
+
+    from services.common import platform as platform_table
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    prefix = f"qi_bench_{uuid.uuid4().hex[:6]}"
+    services = [s for s in platform_table.with_database() if platform_table.is_present(s)]
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    for service in services:
+        conn.cursor().execute(f'CREATE DATABASE "{prefix}_{service}"')
+    data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-scale-"))
+    env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
+           "QI_AMQP_URI": amqp_uri, "QI_DB_URL": f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"}
+    for service in running_services():
+        env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
+    platform = Platform(env=env)
+    extra = []
+    try:
+        platform.start()
+        platform.seed_demo()
+        token = requests.post(platform.gateway_url + "/api/v1/auth/login",
+                              json={"username": "person-demo", "password": "Passw0rd!2026"}, timeout=10).json()[
+            "access_token"]
+        print(f"\nScale-out on PostgreSQL, {args.concurrency} clients, {args.requests} requests each:")
+        k = report("raw kombu request/reply (floor)", *bench_raw_kombu(amqp_uri, args.requests, args.concurrency))
+        one = report("1 gateway + 1 identity", *bench_gateway(platform.gateway_url, token, args.requests,
+                                                              args.concurrency))
+        second_port = free_port()
+        for service, port in (("identity", None), ("gateway", second_port)):
+            child_env = {**platform.env, f"QI_METRICS_PORT_{service.upper()}": str(free_port())}
+            if port:
+                child_env["QI_GATEWAY_PORT"] = str(port)
+            extra.append(subprocess.Popen(
+                [sys.executable, "-m", "nameko", "run", f"services.{service}.service", "--config",
+                 str(REPO / "deploy" / "nameko.yaml")], env=child_env, cwd=REPO,
+                stdout=open(platform.log_dir / f"{service}-2.log", "ab"), stderr=subprocess.STDOUT))
+        second = f"http://127.0.0.1:{second_port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(second + "/ready", timeout=3).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        time.sleep(3)  # the second identity's consumer joins the queue
+        two = report("2 gateways + 2 identity", *bench_gateway([platform.gateway_url, second], token,
+                                                               args.requests, args.concurrency))
+        print(f"  ratio 2+2 / 1+1: throughput {two[0] / one[0]:.2f}x, p50 {two[1] / one[1]:.2f}x, "
+              f"p99 {two[2] / one[2]:.2f}x   ({os.cpu_count()} cores for everything: a ratio near 1 means "
+              f"the cores, not the processes, are the limit)")
+        print(f"  ratio gateway/floor (2+2): throughput {two[0] / k[0]:.2f}x, p50 {two[1] / k[1]:.1f}x, "
+              f"p99 {two[2] / k[2]:.1f}x")
+    finally:
+        for proc in extra:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except Exception:
+                proc.kill()
+        platform.stop()
+        for service in services:
+            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
+        conn.close()
 
 
 def run_relay(amqp_uri: str, args) -> None:
