@@ -22,7 +22,7 @@ from services.common.migrate import upgrade
 from services.common.outbox import OutboxEvent
 from services.matching import search
 from services.matching.models import IndexedInstitution
-from services.matching.schemas import SearchQuery
+from services.matching.contract.schemas_search import SearchQuery
 from services.matching.service import MatchingService
 from services.common.schemas import load
 from services.registry import applications, deregistration, institutions

@@ -55,7 +55,7 @@ def mode(service, method):
     ("identity", "revoked_sessions", "public"), ("registry", "list_applications", "required"),
     ("registry", "get_institution", "optional"), ("registry", "list_institutions", "optional"),
     ("registry", "list_categories", "optional"), ("matching", "list_open_clocks", "required"),
-    ("matching", "search", "public"),
+    ("matching", "search_institutions", "optional"), ("matching", "ping", "public"),
 ])
 def test_modes_follow_the_signature(service, method, expected):
     assert mode(service, method) == expected

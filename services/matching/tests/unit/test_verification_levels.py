@@ -6,8 +6,7 @@ from services.common.errors import VerificationLevelRequired
 from services.matching import demands
 from services.matching.models import Demand
 
-from .helpers import ENTERPRISE, OPERATOR, WINDOW
-from .test_demands import DEMAND
+from ..helpers import DEMAND, ENTERPRISE, OPERATOR, WINDOW, shown
 
 
 def _count(db):
@@ -17,7 +16,7 @@ def _count(db):
 
 def _publish(db, principal, data, lookup=None):
     with db.transaction() as session:
-        return demands.publish(session, principal, dict(data), enterprise_lookup=lookup)
+        return shown("publish_demand", demands.publish(session, principal, dict(data), enterprise_lookup=lookup))
 
 
 @pytest.mark.parametrize("level", ["format_checked", "phone_verified", None])

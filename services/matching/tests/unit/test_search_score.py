@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from services.matching import index, search, text
 from services.matching.models import IndexedInstitution, RankedInstitution, SearchTerm
 
-from .helpers import apply, capability, deregistered_event, profile, profile_event, qualification, run_search
+from ..helpers import apply, capability, deregistered_event, profile, profile_event, qualification, run_search
 
 PRODUCTS = ["电线电缆", "一般压力表", "塑料管材", "纺织品", "水泥", "砝码"]
 PARAMETERS = ["导体电阻", "示值误差", "拉伸强度", "甲醛含量", "抗压强度"]

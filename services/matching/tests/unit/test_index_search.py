@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from services.common.consumer import ProcessedEvent
 from services.matching.models import IndexedCapability, SearchTerm
 
-from .helpers import apply, capability, deregistered_event, ids, profile, profile_event, qualification, run_search
+from ..helpers import apply, capability, deregistered_event, ids, profile, profile_event, qualification, run_search
 
 
 def _metrology(db, **kw):
