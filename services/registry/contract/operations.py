@@ -39,6 +39,9 @@ CATALOGUE = (
     Operation("create_item", "POST", "/catalog/items", "Add a catalogue item (operator) / 新增服务事项",
               "catalogue:create_item", roles=OPERATORS, body=CatalogItemIn, response=ItemOut, status=201,
               creates=True),
+    Operation("get_item", "GET", "/catalog/items/<code>", "One catalogue item with its current guide version / "
+              "服务事项详情", "catalogue:shown_item", response=ItemOut,
+              description="An item hidden from the public catalogue is found only by operators (404 otherwise)."),
     Operation("update_item", "PUT", "/catalog/items/<code>", "Edit a catalogue item (operator) / 修改服务事项",
               "catalogue:update_item", roles=OPERATORS, body=CatalogItemUpdate, response=ItemOut),
     Operation("get_guide", "GET", "/guides/<item_code>", "Current service guide of an item (public) / 办事指南",
