@@ -24,7 +24,7 @@ from . import config
 from .db import Database, make_engine
 
 COMMON_DIR = config.REPO_ROOT / "services" / "common" / "migrations"
-SERVICES_WITH_DB = ("identity", "registry", "matching", "booking", "feedback")
+SERVICES_WITH_DB = ("identity", "registry", "matching", "booking", "feedback", "delivery")
 
 
 def service_metadata(service: str):
