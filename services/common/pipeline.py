@@ -61,7 +61,15 @@ def expose(service_cls: type, contract: Contract) -> type:
 
 
 def _entrypoint(contract: Contract, op: Operation, package: str) -> Callable:
+    fixed_names = set(op.path_params) | {"payload", "idempotency_key", "query"}
+
     def entry(self, principal=None, **arguments):
+        if op.query is not None:
+            # Over RPC the query fields arrive as keywords of their own (CallerRpc flattens **query).
+            loose = {k: v for k, v in arguments.items() if k not in fixed_names}
+            if loose:
+                arguments = {k: v for k, v in arguments.items() if k in fixed_names}
+                arguments["query"] = {**(arguments.get("query") or {}), **loose}
         return run(self, contract, op, package, principal, arguments)
 
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]

@@ -45,7 +45,7 @@ class IsoDate(fields.Field):
         return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-class Problem(Schema):
+class ScopeFlagOut(Schema):
     code = fields.String()
     zh = fields.String()
     en = fields.String()

@@ -6,7 +6,7 @@ from marshmallow import ValidationError, validate, validates_schema
 from services.common import fields
 from services.common.schemas import Schema
 
-from .schemas_common import ID, NUMBER_PATTERN, IsoDate, JsonList, Page, Problem, UtcDateTime, text
+from .schemas_common import ID, NUMBER_PATTERN, IsoDate, JsonList, Page, ScopeFlagOut, UtcDateTime, text
 from .vocabulary import CERTIFICATE_KINDS, MARKS, REPORT_STATUSES, SCOPE_STATES, VERIFY_METHODS, VERIFY_RESULTS
 
 SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="64 hex digits (lower case) / 64 位小写十六进制")
@@ -78,7 +78,7 @@ class ReportOut(Schema):
     pdf_sha256 = fields.String()
     pdf_stored = fields.Boolean()
     scope = fields.String(metadata={"description": "in_scope, or flagged: outside the institution's valid scope"})
-    scope_flags = fields.List(fields.Nested(Problem), attribute="flag_list")
+    scope_flags = fields.List(fields.Nested(ScopeFlagOut), attribute="flag_list")
     status = fields.String()
     supersedes = fields.String(allow_none=True)
     superseded_by = fields.String(allow_none=True)

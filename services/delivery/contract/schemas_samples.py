@@ -10,7 +10,7 @@ from .schemas_common import ID, Page, UtcDateTime, text
 from .vocabulary import CONDITIONS, EXCEPTION_KINDS, HANDOVER_METHODS, SAMPLE_STATUSES
 
 
-class ItemIn(Schema):
+class SampleItemIn(Schema):
     description = fields.String(required=True, blank=False, validate=validate.Length(min=1, max=300))
     quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=100000))
     unit = text(20)
@@ -25,7 +25,7 @@ class SampleIn(Schema):
     station_id = fields.String(validate=ID["validate"], metadata={"description": "Staff only: the station"})
     demand_id = fields.String(allow_none=True, validate=ID["validate"])
     description = text(500)
-    items = fields.List(fields.Nested(ItemIn), required=True, validate=validate.Length(min=1, max=50))
+    items = fields.List(fields.Nested(SampleItemIn), required=True, validate=validate.Length(min=1, max=50))
     place = text(200)
     note = fields.MultilineString(allow_none=True, validate=validate.Length(max=1000))
 
@@ -93,7 +93,7 @@ class SampleQuery(Page):
     status = fields.String(validate=validate.OneOf(SAMPLE_STATUSES))
 
 
-class ItemOut(Schema):
+class SampleItemOut(Schema):
     description = fields.String()
     quantity = fields.Integer()
     unit = fields.String()
@@ -137,7 +137,7 @@ class SampleOut(Schema):
     retention_rule = fields.String(allow_none=True)
     open_exceptions = fields.Integer()
     next_steps = fields.List(fields.String())
-    items = fields.List(fields.Nested(ItemOut))
+    items = fields.List(fields.Nested(SampleItemOut))
     steps = fields.List(fields.Nested(StepOut))
     exceptions = fields.List(fields.Nested(ExceptionOut))
     created_at = UtcDateTime()
