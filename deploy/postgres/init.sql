@@ -4,3 +4,4 @@ CREATE DATABASE registry;
 CREATE DATABASE matching;
 CREATE DATABASE booking;
 CREATE DATABASE feedback;
+CREATE DATABASE delivery;
