@@ -29,7 +29,7 @@ from services.common import config  # noqa: E402
 from services.common.migrate import available_services  # noqa: E402
 
 # Start order: services first, gateway last (it pings them for /ready).
-SERVICE_ORDER = ("identity", "registry", "matching", "booking", "feedback", "gateway")
+SERVICE_ORDER = ("identity", "registry", "matching", "booking", "feedback", "delivery", "gateway")
 # A process that exits is restarted after 1 s, 2 s, 4 s ... at most RESTART_MAX_DELAY; the
 # delay starts again at 1 s once the process has stayed up for RESTART_STABLE_SECONDS.
 RESTART_FIRST_DELAY = 1.0

@@ -47,6 +47,7 @@ DEFAULT_METRICS_PORTS = {
     "matching": 9103,
     "booking": 9104,
     "feedback": 9105,
+    "delivery": 9106,
     "gateway": 9100,
 }
 
