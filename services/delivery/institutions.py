@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
@@ -55,6 +56,46 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
         {k: c.get(k) for k in ("capability_id", "category", "item_code", "item_name", "product", "parameter",
                                "method_standard", "qualification_id")}
         for c in snapshot.get("capabilities") or []], ensure_ascii=False)
+    session.flush()
+    recheck_unknown(session, institution_id)
+    return "applied"
+
+
+def recheck_unknown(session: Session, institution_id: str) -> int:
+    """Reports registered before the institution's profile arrived are checked now (only those)."""
+    from .models import Report
+    rechecked = 0
+    for report in session.scalars(select(Report).where(Report.institution_id == institution_id,
+                                                       Report.scope == "flagged")):
+        if [f["code"] for f in report.flag_list] != ["institution_unknown"]:
+            continue
+        known, flags = scope_flags(session, institution_id, report.mark_list, report.standard_list,
+                                   report.test_date, report.kind)
+        report.scope = "flagged" if flags else "in_scope"
+        report.scope_flags = json.dumps(flags, ensure_ascii=False)
+        report.institution_name = known.name if known else report.institution_name
+        rechecked += 1
+    return rechecked
+
+
+ACCOUNT_CONSUMER = "delivery.accounts"
+
+
+def apply_identity_event(session: Session, envelope: dict) -> str:
+    """Keep the ids, roles and nicknames identity announces (`user.registered`)."""
+    from .models import KnownAccount
+    if envelope.get("type") != "user.registered":
+        return "ignored"
+    if not claim_event(session, ACCOUNT_CONSUMER, envelope):
+        return "duplicate"
+    data = envelope.get("data") or {}
+    user_id = str(data["user_id"])
+    row = session.get(KnownAccount, user_id)
+    if row is None:
+        row = KnownAccount(id=user_id)
+        session.add(row)
+    row.role = str(data.get("role") or "")[:20]
+    row.nickname = str(data.get("nickname") or "")[:100]
     return "applied"
 
 

@@ -39,6 +39,17 @@ class KnownInstitution(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
+class KnownAccount(Base):
+    """Accounts announced by identity's `user.registered` (ids, roles, nicknames only: no personal data)."""
+
+    __tablename__ = "known_account"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    nickname: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
 # -- report registry ------------------------------------------------------------------------------
 class Report(Base):
     __tablename__ = "report"

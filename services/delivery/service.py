@@ -77,6 +77,12 @@ class DeliveryService:
     def on_institution_deregistered(self, envelope):
         self._apply(envelope)
 
+    @idempotent_event_handler("identity", "user.registered")
+    def on_user_registered(self, envelope):
+        with self.db.transaction() as session:
+            outcome = institutions.apply_identity_event(session, envelope)
+        INSTITUTION_EVENTS.labels(envelope.get("type", "?"), outcome).inc()
+
     # -- timers -----------------------------------------------------------------------------------
     @timer(interval=SWEEP_SECONDS)
     def sweep_sla(self):

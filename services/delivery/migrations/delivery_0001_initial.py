@@ -1,5 +1,5 @@
 """delivery tables: known_institution (registry events), report, report_verification,
-verification_failure, report_acceptance, notification, manifest, sample, sample_item,
+known_account (identity events), verification_failure, report_acceptance, notification, manifest, sample, sample_item,
 custody_step, sample_exception, instrument
 
 Revision ID: delivery_0001
@@ -15,6 +15,13 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('known_account',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('nickname', sa.String(length=100), nullable=False),
+    sa.Column('registered_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('custody_step',
     sa.Column('seq', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('sample_id', sa.String(length=36), nullable=False),
@@ -242,5 +249,6 @@ def downgrade():
     op.drop_table('notification')
     op.drop_table('manifest')
     op.drop_table('known_institution')
+    op.drop_table('known_account')
     op.drop_table('instrument')
     op.drop_table('custody_step')

@@ -130,3 +130,13 @@ def test_staff_register_for_a_named_institution_only(db, svc):
     assert out["institution_id"] == LAB_ID
     with pytest.raises(Forbidden):
         call(svc, "register_report", LAB, payload=report_body("TZ-OTHER", institution_id="someone-else"))
+
+
+def test_a_report_registered_before_the_profile_arrived_is_checked_when_it_arrives(db, svc):
+    first = call(svc, "register_report", LAB, payload=report_body("TZ-EARLY-1"))
+    bad = call(svc, "register_report", LAB, payload=report_body("TZ-EARLY-2", standards=["GB 1-2000"]))
+    assert first["scope"] == bad["scope"] == "flagged"
+    know(db, lab_profile())
+    assert call(svc, "get_report", LAB, number="TZ-EARLY-1")["scope"] == "in_scope"
+    later = call(svc, "get_report", LAB, number="TZ-EARLY-2")
+    assert later["scope"] == "flagged" and [f["code"] for f in later["scope_flags"]] == ["standard_not_published"]
