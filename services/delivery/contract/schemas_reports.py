@@ -42,6 +42,10 @@ class ReportIn(Schema):
     supersedes = fields.String(allow_none=True, validate=validate.Regexp(NUMBER_PATTERN),
                                metadata={"description": "The number of the report this corrected one replaces"})
 
+    OPENAPI_EXTRA = {"description": "valid_until, if given, is not before test_date (a 422 otherwise: JSON Schema "
+                                    "cannot compare dates); marks are distinct",
+                     "properties": {"marks": {"uniqueItems": True}}}
+
     @validates_schema
     def _dates(self, data, **_):
         if data.get("valid_until") and data["valid_until"] < data["test_date"]:
@@ -135,6 +139,9 @@ class PdfVerifyIn(Schema):
     pdf_base64 = fields.String(validate=validate.Length(min=4, max=MAX_PDF_BASE64))
     pdf_sha256 = fields.String(validate=SHA256)
     contact = fields.String(allow_none=True, validate=validate.Length(min=3, max=100))
+
+    OPENAPI_EXTRA = {"oneOf": [{"required": ["pdf_base64"]}, {"required": ["pdf_sha256"]}],
+                     "description": "Give pdf_base64 (the file) or pdf_sha256 (its hash), not both"}
 
     @validates_schema
     def _one(self, data, **_):

@@ -77,6 +77,10 @@ class DeliveryIn(Schema):
 
 
 class DispositionIn(Schema):
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"kind": {"const": "returned"}}},
+                               {"required": ["retention_rule"], "properties": {"retention_rule": {"type": "string"}}}],
+                     "description": "A disposal names the institution's retention rule"}
+
     kind = fields.String(required=True, validate=validate.OneOf(("returned", "disposed")))
     retention_rule = fields.String(allow_none=True, validate=validate.Length(min=1, max=200),
                                    metadata={"description": "Disposal: the institution's retention rule"})
