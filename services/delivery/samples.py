@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import secrets
 
+from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,8 @@ from .contract.vocabulary import STEP_ZH
 from .models import CustodyStep, Manifest, Report, Sample, SampleException, SampleItem
 
 SOURCE = "delivery"
+CUSTODY_STEPS = Counter("qi_delivery_custody_steps_total", "Custody steps recorded", ["step"])
+CUSTODY_REFUSED = Counter("qi_delivery_custody_out_of_order_total", "Custody steps refused as out of order", ["step"])
 # What may follow each state (the receiving side records it).
 NEXT = {"received": ("packed",), "packed": ("with_carrier",), "with_carrier": ("accepted", "rejected"),
         "accepted": ("testing",), "testing": ("report_issued",), "report_issued": ("report_delivered",),
@@ -49,6 +52,7 @@ def _now(at):
 def expect(sample: Sample, step: str) -> None:
     allowed = NEXT.get(sample.status, ())
     if step not in allowed:
+        CUSTODY_REFUSED.labels(step).inc()
         expected = " | ".join(allowed) or "none (custody closed)"
         zh = "、".join(STEP_ZH.get(s, s) for s in allowed) or "无（流转已结束）"
         raise Conflict(f"Sample {sample.label_number} is '{sample.status}': the next step is {expected}, not {step} / "
@@ -67,6 +71,7 @@ def _advance(session: Session, principal: dict, sample: Sample, step: str, at: d
                       condition=condition, note=note, recorded_by=str(principal["user_id"]),
                       recorded_role=principal["role"])
     session.add(row)
+    CUSTODY_STEPS.labels(step).inc()
     sample.status = status or step
     sample.location = place or sample.location
     sample.updated_at = at

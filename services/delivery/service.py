@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
 from services.common import config, sla
+from services.common.collectors import register_service_collectors
+from services.common.db import Database, engine_for
 from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler,
                                          rpc)
 from services.common.pipeline import expose
@@ -32,12 +35,20 @@ SWEEP_SECONDS = sla.sweep_seconds()
 LEDGER_SWEEP_SECONDS = float(config.env("QI_LEDGER_SWEEP_SECONDS", "3600"))
 
 
+class SlaMetrics(DependencyProvider):
+    """The scrape-time gauges (open SLA clocks of samples, parked events, calendar coverage), once per process."""
+
+    def setup(self):
+        register_service_collectors(Database(engine_for(self.container.service_name)))
+
+
 class DeliveryService:
     name = "delivery"
 
     db = DatabaseProvider()
     relay = OutboxRelayProvider()
     metrics = MetricsServer()
+    sla_metrics = SlaMetrics()
     matching = RpcProxy("matching", expiration=config.rpc_timeout())
 
     def operation_dependencies(self) -> dict:

@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import math
 
+from prometheus_client import Counter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from services.common.errors import NotFound, TooManyRequests, ValidationFailed
 from . import reports, signing
 from .models import Acceptance, Notification, Report, Verification, VerificationFailure
 
+VERIFICATIONS = Counter("qi_delivery_verifications_total", "Public report verifications", ["method", "result"])
 WINDOW = dt.timedelta(minutes=15)
 FREE = 10                      # failures per network and window before attempts wait
 BASE_DELAY = dt.timedelta(seconds=30)
@@ -82,12 +84,14 @@ def _fail(db, ip: str | None) -> NotFound:
     """Count the failure (own transaction: the caller's rolls back with the 404) and return the 404."""
     with db.transaction() as other:
         other.add(VerificationFailure(network_key=_network_key(ip), at=utcnow()))
+    VERIFICATIONS.labels("any", "not_verified").inc()
     return _not_verified()
 
 
 def _check_throttle(session, ip):
     refusal = refused(session, ip)
     if refusal is not None:
+        VERIFICATIONS.labels("any", "throttled").inc()
         raise refusal
 
 
@@ -124,6 +128,7 @@ def _answer(session: Session, report: Report, method: str, contact: str | None,
     session.add(Verification(report_id=report.id, method=method, result=result, contact=value,
                              contact_masked=masked, at=utcnow()))
     report.verification_count += 1
+    VERIFICATIONS.labels(method, result).inc()
     return {"number": report.number, "result": result, "method": method, "successor_number": report.superseded_by,
             "withdrawn_reason": report.withdrawn_reason, "withdrawn_at": report.withdrawn_at,
             "institution_name": report.institution_name, "product": report.product, "item": report.item,
