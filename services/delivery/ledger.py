@@ -108,6 +108,13 @@ def _set_fields(instrument: Instrument, data: dict) -> None:
     instrument.updated_at = utcnow()
 
 
+def check_cert_date(data: dict) -> None:
+    """A certificate is dated in the past (today at the latest): the due date follows from it."""
+    if data.get("cert_date") and data["cert_date"] > local_today():
+        raise ValidationFailed("The certificate date is in the future / 证书日期晚于今天",
+                               errors={"cert_date": ["not after today / 不得晚于今天"]})
+
+
 def _serial_taken(session, enterprise_id: str, serial: str, other_than: str | None = None) -> bool:
     query = select(func.count()).select_from(Instrument).where(Instrument.enterprise_id == enterprise_id,
                                                                  Instrument.serial == serial)
@@ -118,6 +125,7 @@ def _serial_taken(session, enterprise_id: str, serial: str, other_than: str | No
 
 def create(session: Session, principal: dict, data: dict) -> Instrument:
     enterprise_id = _enterprise(principal, data)
+    check_cert_date(data)
     if _serial_taken(session, enterprise_id, data["serial"]):
         raise Conflict(f"Serial {data['serial']} is in the ledger already / 出厂编号已在台账中",
                        code="instrument_serial_taken")
@@ -144,6 +152,7 @@ def update(session: Session, principal: dict, instrument_id: str, data: dict) ->
     instrument = _get(session, principal, instrument_id, lock=True)
     if principal.get("role") != "enterprise" and not access.is_operator(principal):
         raise Forbidden("The ledger is the enterprise's own / 计量台账仅限企业本人维护")
+    check_cert_date(data)
     if "serial" in data and _serial_taken(session, instrument.enterprise_id, data["serial"], other_than=instrument.id):
         raise Conflict(f"Serial {data['serial']} is in the ledger already / 出厂编号已在台账中",
                        code="instrument_serial_taken")
@@ -356,6 +365,11 @@ def import_xlsx(session: Session, principal: dict, data: dict) -> dict:
             row = InstrumentFields().load(record)
         except ValidationError as exc:
             errors[f"row {number}"] = {f"{columns.get(f, '?')} {f}": m for f, m in exc.normalized_messages().items()}
+            continue
+        try:
+            check_cert_date(row)
+        except ValidationFailed as exc:
+            errors[f"row {number}"] = {f"{columns.get('cert_date', '?')} cert_date": exc.errors["cert_date"]}
             continue
         if row["serial"] in seen:
             errors[f"row {number}"] = {f"{columns['serial']} serial": [f"duplicate of row {seen[row['serial']]} / "

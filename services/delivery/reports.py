@@ -201,7 +201,9 @@ def notify_verifiers(session: Session, report: Report, at: dt.datetime) -> int:
         session.add(Notification(kind="report_withdrawn", contact=row.contact, contact_masked=row.contact_masked,
                                  subject_id=report.number, text_zh=text_zh, text_en=text_en, created_at=at))
     session.add(Notification(kind="report_withdrawn", account_id=report.enterprise_id, subject_id=report.number,
-                             text_zh=text_zh, text_en=text_en, created_at=at))
+                             text_zh=f"贵单位委托检测的报告 {report.number} 已被出具机构撤回，原因：{report.withdrawn_reason}",
+                             text_en=f"Report {report.number}, issued for you, was withdrawn by its institution: "
+                                     f"{report.withdrawn_reason}", created_at=at))
     return len(seen)
 
 

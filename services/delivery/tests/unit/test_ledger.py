@@ -155,3 +155,15 @@ def test_the_ledger_is_the_enterprises_own(db, svc):
     assert call(svc, "list_instruments", OTHER_ENTERPRISE)["total"] == 0
     with pytest.raises(Forbidden):
         call(svc, "create_instrument", METRO, payload=GAUGE)
+
+
+def test_a_certificate_dated_in_the_future_is_refused(db, svc):
+    future = (ledger.local_today() + dt.timedelta(days=3)).isoformat()
+    with pytest.raises(ValidationFailed) as refused:
+        call(svc, "create_instrument", ENTERPRISE, payload={**GAUGE, "cert_date": future})
+    assert "cert_date" in refused.value.errors and count(db, Instrument) == 0
+    content = _xlsx([["器具名称", "出厂编号", "ABC分类", "检定/校准", "周期(月)", "证书日期"],
+                     ["压力表", "F-1", "A", "verification", 6, future]])
+    with pytest.raises(ValidationFailed) as refused:
+        call(svc, "import_ledger", ENTERPRISE, payload={"content_base64": content})
+    assert refused.value.errors == {"row 2": {"F cert_date": ["not after today / 不得晚于今天"]}}
