@@ -252,7 +252,15 @@ def request_calibration(session: Session, principal: dict, data: dict, publish_d
         raise Forbidden("An enterprise sends its own instruments / 仅企业可送检本企业器具")
     enterprise_id = str(principal["user_id"])
     if data.get("instrument_ids"):
-        chosen = [_get(session, principal, i) for i in dict.fromkeys(data["instrument_ids"])]
+        chosen, unknown = [], []
+        for instrument_id in dict.fromkeys(data["instrument_ids"]):
+            row = session.get(Instrument, str(instrument_id))
+            if row is None or row.enterprise_id != enterprise_id:
+                unknown.append(instrument_id)
+            else:
+                chosen.append(_annotate(row))
+        if unknown:
+            raise ValidationFailed("Unknown instruments / 器具不存在", errors={"instrument_ids": unknown})
     else:
         chosen = [i for i in list_instruments(session, principal, limit=10000)["items"]
                   if i.due_state in ("due_soon", "overdue")]

@@ -127,6 +127,21 @@ def _get(session: Session, principal: dict, sample_id: str, lock: bool = False) 
     return sample
 
 
+def _named(session: Session, principal: dict, ids: list[str]) -> list[Sample]:
+    """Samples named in a body: one that does not exist (for this caller) is a 422 naming it."""
+    found, unknown = [], []
+    for sid in ids:
+        try:
+            found.append(_get(session, principal, sid, lock=True))
+        except Exception as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            unknown.append(sid)
+    if unknown:
+        raise ValidationFailed("Unknown samples / 样品不存在", errors={"sample_ids": unknown})
+    return found
+
+
 def _as_station(principal: dict, sample: Sample) -> None:
     if principal.get("role") == "window" and str(principal.get("window_id")) == sample.station_id:
         return
@@ -178,7 +193,7 @@ def pack(session: Session, principal: dict, data: dict, at: dt.datetime | None =
     """The station packs received samples into one transport manifest (转运单) to one institution."""
     at = _now(at)
     ids = list(dict.fromkeys(data["sample_ids"]))
-    samples = [_get(session, principal, sid, lock=True) for sid in ids]
+    samples = _named(session, principal, ids)
     for sample in samples:
         _as_station(principal, sample)
     stations = {s.station_id for s in samples}

@@ -117,3 +117,19 @@ def test_the_ledger_exports_and_imports_all_or_nothing(api, enterprise):
         "name": "压力表", "serial": "NEW-9", "abc_class": "A", "control": "verification", "interval_months": 6,
         "next_due": "2030-01-01"})
     assert typed.status_code == 422 and "next_due" in typed.json()["errors"]
+
+
+def test_send_for_calibration_files_demands_in_matching(api, enterprise):
+    sent = api.post("/api/v1/ledger/calibration-requests", token=enterprise, json={},
+                    headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert sent.status_code == 201, sent.text
+    bundles = sent.json()["demands"]
+    assert bundles and len({b["instrument_type"] for b in bundles}) == len(bundles)   # one demand per type
+    demands = api.get("/api/v1/demands", token=enterprise, params={"limit": 200})
+    assert demands.status_code == 200
+    filed = {d["id"]: d for d in demands.json()["items"]}
+    for bundle in bundles:
+        assert filed[bundle["demand_id"]]["category"] == "metrology"
+        assert filed[bundle["demand_id"]]["title"].startswith("计量器具送")
+    ledger = api.get("/api/v1/ledger/instruments", token=enterprise).json()["items"]
+    assert {i["demand_id"] for i in ledger if i["id"] in bundles[0]["instrument_ids"]} == {bundles[0]["demand_id"]}

@@ -152,3 +152,9 @@ def test_station_and_lab_limits_are_sla_clocks_from_the_rules(db, svc):
     to_lab(svc, sample)
     with db.read() as session:
         assert [c.rule for c in sla.list_clocks(session, state=list(sla.OPEN_STATES))] == ["delivery.lab_acceptance"]
+
+
+def test_samples_named_in_a_body_must_exist(db, svc):
+    with pytest.raises(ValidationFailed) as refused:
+        call(svc, "create_manifest", STATION, payload={"sample_ids": ["no-such-sample"]})
+    assert refused.value.errors == {"sample_ids": ["no-such-sample"]}
