@@ -99,7 +99,7 @@ class CalibrationIn(Schema):
     instrument_ids = fields.List(fields.String(validate=ID["validate"]), validate=validate.Length(max=500),
                                  metadata={"description": "Default: every instrument due within 30 working days "
                                                           "or overdue"})
-    note = fields.MultilineString(allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class BundleOut(Schema):

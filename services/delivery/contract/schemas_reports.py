@@ -28,7 +28,7 @@ class ReportIn(Schema):
                             validate=validate.Length(min=1, max=20))
     test_date = fields.Date(required=True)
     valid_until = fields.Date(allow_none=True, metadata={"description": "After this date the report answers expired"})
-    conclusion = fields.MultilineString(required=True, blank=False, validate=validate.Length(min=1, max=2000))
+    conclusion = fields.String(required=True, blank=False, validate=validate.Length(min=1, max=2000))
     marks = fields.List(fields.String(validate=validate.OneOf(MARKS)), load_default=list,
                         validate=validate.Length(max=3))
     kind = fields.String(load_default="test", validate=validate.OneOf(CERTIFICATE_KINDS),
@@ -55,7 +55,7 @@ class ReportIn(Schema):
 
 
 class WithdrawIn(Schema):
-    reason = fields.MultilineString(required=True, blank=False, validate=validate.Length(min=2, max=1000))
+    reason = fields.String(required=True, blank=False, validate=validate.Length(min=2, max=1000))
 
 
 class ReportQuery(Page):

@@ -27,14 +27,14 @@ class SampleIn(Schema):
     description = text(500)
     items = fields.List(fields.Nested(SampleItemIn), required=True, validate=validate.Length(min=1, max=50))
     place = text(200)
-    note = fields.MultilineString(allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class ManifestIn(Schema):
     sample_ids = fields.List(fields.String(validate=ID["validate"]), required=True,
                              validate=validate.Length(min=1, max=100))
     place = text(200)
-    note = fields.MultilineString(allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class CarrierIn(Schema):
@@ -66,7 +66,7 @@ class LabStepIn(Schema):
     step = fields.String(required=True, validate=validate.OneOf(("testing", "report_issued")))
     report_number = fields.String(allow_none=True, validate=validate.Length(min=3, max=40))
     place = text(200)
-    note = fields.MultilineString(allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class DeliveryIn(Schema):
@@ -85,12 +85,12 @@ class DispositionIn(Schema):
     retention_rule = fields.String(allow_none=True, validate=validate.Length(min=1, max=200),
                                    metadata={"description": "Disposal: the institution's retention rule"})
     place = text(200)
-    note = fields.MultilineString(allow_none=True, validate=validate.Length(max=1000))
+    note = fields.String(allow_none=True, validate=validate.Length(max=1000))
 
 
 class ExceptionIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(EXCEPTION_KINDS))
-    reason = fields.MultilineString(required=True, blank=False, validate=validate.Length(min=2, max=1000))
+    reason = fields.String(required=True, blank=False, validate=validate.Length(min=2, max=1000))
 
 
 class SampleQuery(Page):
