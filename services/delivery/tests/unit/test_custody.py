@@ -158,3 +158,13 @@ def test_samples_named_in_a_body_must_exist(db, svc):
     with pytest.raises(ValidationFailed) as refused:
         call(svc, "create_manifest", STATION, payload={"sample_ids": ["no-such-sample"]})
     assert refused.value.errors == {"sample_ids": ["no-such-sample"]}
+
+
+def test_every_event_type_has_an_example_its_schema_accepts():
+    from services.delivery.contract import CONTRACT
+    assert {e.type for e in CONTRACT.events} == {
+        "sample.received", "sample.dispatched", "sample.accepted", "sample.exception", "sample.report_delivered",
+        "sample.disposed", "report.registered", "report.superseded", "report.withdrawn", "ledger.instrument_due",
+        "ledger.instrument_overdue"}
+    for event in CONTRACT.events:
+        assert event.example and event.payload().validate(event.example) == {}, event.type
