@@ -29,6 +29,7 @@ from services.common.events import iso_utc
 from services.common.outbox import record_event
 
 from . import access
+from .custody_access import as_enterprise_side, as_lab, as_station, named_samples, sample_for, station_for
 from .contract.vocabulary import STEP_ZH
 from .models import CustodyStep, Manifest, Report, Sample, SampleException, SampleItem
 
@@ -97,79 +98,10 @@ def _label(session: Session, at: dt.datetime) -> str:
             return label
 
 
-# -- who ------------------------------------------------------------------------------------------
-def _station(principal: dict, data: dict | None = None) -> str:
-    if principal.get("role") == "window":
-        return access.station_of(principal)
-    if access.is_operator(principal) and data and data.get("station_id"):
-        return str(data["station_id"])
-    if access.is_operator(principal):
-        raise ValidationFailed("station_id is required when staff record / 运营人员代录须指明驿站",
-                               errors={"station_id": ["required"]})
-    raise Forbidden("Only park station staff do this / 仅园区驿站人员可执行")
-
-
-def _visible(principal: dict, sample: Sample) -> bool:
-    role = principal.get("role")
-    if access.is_staff_reader(principal):
-        return True
-    if role == "window":
-        return str(principal.get("window_id")) == sample.station_id
-    if role == "institution":
-        return str(principal.get("institution_id")) == sample.institution_id
-    return str(principal.get("user_id")) == sample.enterprise_id
-
-
-def _get(session: Session, principal: dict, sample_id: str, lock: bool = False) -> Sample:
-    sample = session.get(Sample, str(sample_id), with_for_update=lock)
-    if sample is None or not _visible(principal, sample):
-        raise access.not_found("sample", "样品", "sample_not_found")
-    return sample
-
-
-def _named(session: Session, principal: dict, ids: list[str]) -> list[Sample]:
-    """Samples named in a body: one that does not exist (for this caller) is a 422 naming it."""
-    found, unknown = [], []
-    for sid in ids:
-        try:
-            found.append(_get(session, principal, sid, lock=True))
-        except Exception as exc:
-            if getattr(exc, "status", None) != 404:
-                raise
-            unknown.append(sid)
-    if unknown:
-        raise ValidationFailed("Unknown samples / 样品不存在", errors={"sample_ids": unknown})
-    return found
-
-
-def _as_station(principal: dict, sample: Sample) -> None:
-    if principal.get("role") == "window" and str(principal.get("window_id")) == sample.station_id:
-        return
-    if access.is_operator(principal):
-        return
-    raise Forbidden("Only the sample's park station does this / 仅该样品的驿站可执行", code="not_the_receiver")
-
-
-def _as_lab(principal: dict, institution_id: str) -> None:
-    if principal.get("role") == "institution" and str(principal.get("institution_id")) == institution_id:
-        return
-    raise Forbidden("Only the receiving institution records this / 仅接收机构可记录", code="not_the_receiver")
-
-
-def _as_enterprise_side(principal: dict, sample: Sample) -> None:
-    """The enterprise receives (itself, or through its station, which records the recipient's signature)."""
-    if str(principal.get("user_id")) == sample.enterprise_id and principal.get("role") == "enterprise":
-        return
-    if principal.get("role") == "window" and str(principal.get("window_id")) == sample.station_id:
-        return
-    raise Forbidden("Only the enterprise (or its station for it) records this / 仅企业或驿站可记录",
-                    code="not_the_receiver")
-
-
 # -- steps ------------------------------------------------------------------------------------------
 def receive(session: Session, principal: dict, data: dict, at: dt.datetime | None = None) -> Sample:
     """The station receives an enterprise's sample: the first handover, recorded by the station."""
-    station_id = _station(principal, data)
+    station_id = station_for(principal, data)
     at = _now(at)
     sample = Sample(label_number=_label(session, at), enterprise_id=data["enterprise_id"], station_id=station_id,
                     institution_id=data["institution_id"], demand_id=data.get("demand_id"),
@@ -193,9 +125,9 @@ def pack(session: Session, principal: dict, data: dict, at: dt.datetime | None =
     """The station packs received samples into one transport manifest (转运单) to one institution."""
     at = _now(at)
     ids = list(dict.fromkeys(data["sample_ids"]))
-    samples = _named(session, principal, ids)
+    samples = named_samples(session, principal, ids)
     for sample in samples:
-        _as_station(principal, sample)
+        as_station(principal, sample)
     stations = {s.station_id for s in samples}
     institutions = {s.institution_id for s in samples}
     if len(institutions) != 1 or len(stations) != 1:
@@ -237,7 +169,7 @@ def carrier_receipt(session: Session, principal: dict, manifest_id: str, data: d
     at = _now(at)
     manifest = _manifest(session, principal, manifest_id, lock=True)
     if principal.get("role") == "institution":
-        _as_lab(principal, manifest.institution_id)        # the lab's own courier collecting
+        as_lab(principal, manifest.institution_id)        # the lab's own courier collecting
     elif not (principal.get("role") == "window" and str(principal.get("window_id")) == manifest.station_id) \
             and not access.is_operator(principal):
         raise Forbidden("Only the station or the collecting lab records the carrier's receipt / 仅驿站或取样机构可记录",
@@ -259,7 +191,7 @@ def lab_acceptance(session: Session, principal: dict, manifest_id: str, data: di
     """The lab accepts (or rejects, with a reason) each sample of a manifest it received."""
     at = _now(at)
     manifest = _manifest(session, principal, manifest_id, lock=True)
-    _as_lab(principal, manifest.institution_id)
+    as_lab(principal, manifest.institution_id)
     samples = {s.id: s for s in _manifest_samples(session, manifest)}
     verdicts = {v["sample_id"]: v for v in data.get("samples") or []}
     unknown = sorted(set(verdicts) - set(samples))
@@ -297,8 +229,8 @@ def lab_acceptance(session: Session, principal: dict, manifest_id: str, data: di
 def lab_step(session: Session, principal: dict, sample_id: str, data: dict, at: dt.datetime | None = None) -> Sample:
     """The lab records testing started, or the report issued (a report it registered for this enterprise)."""
     at = _now(at)
-    sample = _get(session, principal, sample_id, lock=True)
-    _as_lab(principal, sample.institution_id)
+    sample = sample_for(session, principal, sample_id, lock=True)
+    as_lab(principal, sample.institution_id)
     step = data["step"]
     expect(sample, step)
     if step == "report_issued":
@@ -318,8 +250,8 @@ def deliver_report(session: Session, principal: dict, sample_id: str, data: dict
                    at: dt.datetime | None = None) -> Sample:
     """The report reaches the enterprise: the receiver (or its station, with the signature) records it."""
     at = _now(at)
-    sample = _get(session, principal, sample_id, lock=True)
-    _as_enterprise_side(principal, sample)
+    sample = sample_for(session, principal, sample_id, lock=True)
+    as_enterprise_side(principal, sample)
     expect(sample, "report_delivered")
     sample.delivered_to = data["received_by"]
     sample.delivered_to_masked = pii.mask_name(data["received_by"])
@@ -336,12 +268,12 @@ def deliver_report(session: Session, principal: dict, sample_id: str, data: dict
 def dispose(session: Session, principal: dict, sample_id: str, data: dict, at: dt.datetime | None = None) -> Sample:
     """Returned (received back by the enterprise's side) or disposed of (by the lab, under its retention rule)."""
     at = _now(at)
-    sample = _get(session, principal, sample_id, lock=True)
+    sample = sample_for(session, principal, sample_id, lock=True)
     kind = data["kind"]
     if kind == "returned":
-        _as_enterprise_side(principal, sample)
+        as_enterprise_side(principal, sample)
     else:
-        _as_lab(principal, sample.institution_id)
+        as_lab(principal, sample.institution_id)
         if not data.get("retention_rule"):
             raise ValidationFailed("A disposal names the retention rule / 处置须注明留样规则",
                                    errors={"retention_rule": ["required"]})
@@ -365,10 +297,10 @@ def raise_exception(session: Session, principal: dict, sample: Sample, kind: str
 def report_exception(session: Session, principal: dict, sample_id: str, data: dict,
                      at: dt.datetime | None = None) -> Sample:
     at = _now(at)
-    sample = _get(session, principal, sample_id, lock=True)
+    sample = sample_for(session, principal, sample_id, lock=True)
     role = principal.get("role")
     if role == "institution":
-        _as_lab(principal, sample.institution_id)
+        as_lab(principal, sample.institution_id)
     elif role != "window" and not access.is_operator(principal):
         raise Forbidden("Only the station or the lab reports exceptions / 仅驿站或机构可登记异常")
     if sample.status in ("returned", "disposed"):
@@ -398,7 +330,7 @@ def manifest_detail(session: Session, manifest: Manifest) -> Manifest:
 
 
 def get_sample(session: Session, principal: dict, sample_id: str) -> Sample:
-    return detail(session, _get(session, principal, sample_id))
+    return detail(session, sample_for(session, principal, sample_id))
 
 
 def get_manifest(session: Session, principal: dict, manifest_id: str) -> Manifest:
@@ -424,7 +356,7 @@ def list_samples(session: Session, principal: dict, status=None, limit: int = 50
 
 def label(session: Session, principal: dict, sample_id: str) -> dict:
     import segno
-    sample = _get(session, principal, sample_id)
+    sample = sample_for(session, principal, sample_id)
     return {"label_number": sample.label_number, "svg": segno.make(sample.label_number, error="m").svg_inline(scale=4)}
 
 
