@@ -10,7 +10,7 @@ import pytest
 from openpyxl import Workbook
 
 from services.delivery import demo
-from tests.e2e.test_web_ui import SESSIONS, Ui, browser, one_backend, shots, ui, web_dist  # noqa: F401 (fixtures)
+from tests.e2e.test_web_ui import one_backend, shots, ui, web_dist  # noqa: F401 (fixtures; `browser` is conftest's)
 
 pytestmark = pytest.mark.e2e
 
