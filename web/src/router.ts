@@ -31,6 +31,11 @@ const routes: RouteRecordRaw[] = [
     meta: { roles: ["regulator", ...STAFF] } },
   { path: "/accounts", name: "accounts", component: () => import("./views/AccountsPage.vue"),
     meta: { roles: ["regulator", ...STAFF] } },
+  { path: "/reports/verify", name: "report-verify", component: () => import("./views/DeliveryVerifyPage.vue") },
+  { path: "/samples", name: "samples", component: () => import("./views/DeliverySamplesPage.vue"),
+    meta: { roles: ["enterprise", "window", "institution", "regulator", ...STAFF] } },
+  { path: "/ledger", name: "ledger", component: () => import("./views/DeliveryLedgerPage.vue"),
+    meta: { roles: ["enterprise", "regulator", ...STAFF] } },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("./views/NotFoundPage.vue") },
 ];
 
