@@ -58,7 +58,7 @@ OPERATIONS = (
               response=c.ComplaintPage, tag="complaints"),
     Operation("get_complaint", "GET", "/complaints/<complaint_id>", "One complaint / 投诉详情",
               "complaints:get_complaint", roles=ANY_SIGNED_IN, query=c.RevealQuery, response=c.ComplaintOut,
-              problems=NOT_FOUND, tag="complaints"),
+              problems=NOT_FOUND, tag="complaints", writes=True),   # a reveal is audited in a transaction
     Operation("act_on_complaint", "POST", "/complaints/<complaint_id>/actions",
               "Accept, investigate, forward, answer, return, decide, tell, satisfaction, pause/resume, merge / 投诉办理",
               "complaints:act", roles=ANY_SIGNED_IN, body=c.ComplaintActionIn, response=c.ComplaintOut,
