@@ -228,7 +228,7 @@ def submit(session: Session, principal: dict, evaluation_id: str, data: dict) ->
         rectifications.open_for(session, evaluation)
     callbacks.plan_for_evaluation(session, evaluation)
     if evaluation.institution_id:
-        statistics.announce_rating(session, evaluation.institution_id, at)
+        statistics.announce_rating(session, evaluation.institution_id, evaluation.finished_at, at)
     return decorate(session, [evaluation])[0]
 
 

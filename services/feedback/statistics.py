@@ -237,10 +237,10 @@ def _rated(session: Session, institution_id: str, fig: dict, period: str, at: dt
         "evaluations": int(fig["evaluations"]), "period": period, "computed_at": iso(at)})
 
 
-def announce_rating(session: Session, institution_id: str, at: dt.datetime) -> None:
-    """After each evaluation: the institution's figures of the running quarter."""
+def announce_rating(session: Session, institution_id: str, finished_at: dt.datetime, at: dt.datetime) -> None:
+    """After each evaluation: the institution's figures of the quarter the service finished in."""
     session.flush()
-    year, quarter = quarter_of(at)
+    year, quarter = quarter_of(finished_at)
     start, end = window(year, quarter)
     evaluations = list(session.scalars(select(Evaluation).where(Evaluation.institution_id == institution_id,
                                                                 Evaluation.finished_at >= start,
