@@ -35,6 +35,11 @@ def test_every_finished_service_event_opens_one_invitation(running):
         page = feedback.list_evaluations(limit="50")
     assert page["total"] == 6 and {e["service_type"] for e in page["items"]} == {
         "demand", "window_case", "booking", "appointment", "report_delivery", "complaint"}
+    with running.rpc(enterprise) as feedback:   # query fields travel as keywords and are applied
+        only = feedback.list_evaluations(service_type="booking", limit="50")
+        with pytest.raises(ValidationFailed):
+            feedback.list_evaluations(limit="0")
+    assert [e["service_type"] for e in only["items"]] == ["booking"]
     import time
     time.sleep(1.5)   # late duplicates would have landed by now
     assert count(running.db, enterprise_id=enterprise["user_id"]) == 6
