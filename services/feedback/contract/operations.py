@@ -7,6 +7,7 @@ from services.common.platform import ANY_SIGNED_IN, OPERATORS, PLATFORM_STAFF, P
 from . import schemas as s
 from . import schemas_complaints as c
 from . import schemas_statistics as st
+from . import schemas_support as su
 
 NOT_FOUND = {404: "Not found, or not yours to see / 不存在或无权查看"}
 CLOSED = {409: "Already done, or not at this step / 已完成或当前环节不允许"}
@@ -75,6 +76,44 @@ OPERATIONS = (
     Operation("supervision_rule_history", "GET", "/supervision-rules/<complaint_type>/history",
               "A rule's history / 监督规则修改记录", "rules:history", roles=STAFF_READERS,
               response=c.SupervisionRuleVersionOut, many=True, problems=NOT_FOUND, tag="supervision"),
+    # -- callbacks ---------------------------------------------------------------------------------------
+    Operation("list_callbacks", "GET", "/callbacks", "Callback tasks and their searchable archive / 回访任务与档案",
+              "callbacks:list_callbacks", roles=STAFF_READERS, query=su.CallbackQuery, response=su.CallbackPage,
+              tag="callbacks"),
+    Operation("get_callback", "GET", "/callbacks/<callback_id>", "One callback with its script / 回访详情与话术",
+              "callbacks:get_callback", roles=STAFF_READERS, response=su.CallbackOut, problems=NOT_FOUND,
+              tag="callbacks"),
+    Operation("record_callback", "POST", "/callbacks/<callback_id>/attempts",
+              "Record a call: reached, no answer (3 tries: unreachable), reopen / 记录回访结果",
+              "callbacks:attempt", roles=PLATFORM_STAFF, body=su.CallbackAttemptIn, response=su.CallbackOut,
+              problems={**NOT_FOUND, **CLOSED}, tag="callbacks"),
+    # -- support requests -----------------------------------------------------------------------------
+    Operation("open_support_request", "POST", "/support-requests", "File a technical support request / "
+              "提交技术支持请求", "support:open_request", roles=ANY_SIGNED_IN, body=su.SupportIn,
+              response=su.SupportOut, status=201, creates=True, tag="support"),
+    Operation("list_support_requests", "GET", "/support-requests", "Support requests: mine, or all (staff) / "
+              "技术支持请求列表", "support:list_requests", roles=ANY_SIGNED_IN, query=su.SupportQuery,
+              response=su.SupportOut, many=True, tag="support"),
+    Operation("get_support_request", "GET", "/support-requests/<support_id>", "One support request / "
+              "技术支持请求详情", "support:get_request", roles=ANY_SIGNED_IN, response=su.SupportOut,
+              problems=NOT_FOUND, tag="support"),
+    Operation("answer_support_request", "POST", "/support-requests/<support_id>/answer",
+              "Answer (and resolve) a support request / 答复技术支持请求", "support:answer", roles=PLATFORM_STAFF,
+              body=su.SupportAnswerIn, response=su.SupportOut, problems={**NOT_FOUND, **CLOSED}, tag="support"),
+    # -- improvement ----------------------------------------------------------------------------------
+    Operation("create_improvement", "POST", "/improvements", "An improvement plan item or a joint assessment / "
+              "新增改进事项或联合评估", "improvements:create", roles=OPERATORS, body=su.ImprovementIn,
+              response=su.ImprovementOut, status=201, creates=True, tag="improvements"),
+    Operation("list_improvements", "GET", "/improvements", "Improvement plan items and joint assessments / "
+              "持续改进", "improvements:list_items", roles=STAFF_READERS, query=su.ImprovementQuery,
+              response=su.ImprovementOut, many=True, tag="improvements"),
+    Operation("published_improvements", "GET", "/improvements/published", "Re-checked plan items (public) / "
+              "已复查的改进事项（公开）", "improvements:published", roles=PUBLIC, response=su.ImprovementOut,
+              many=True, tag="improvements"),
+    Operation("progress_improvement", "POST", "/improvements/<improvement_id>/progress",
+              "Evidence, then the re-check / 提交证据与复查结果", "improvements:progress", roles=OPERATORS,
+              body=su.ImprovementProgressIn, response=su.ImprovementOut, problems={**NOT_FOUND, **CLOSED},
+              tag="improvements"),
     # -- statistics -------------------------------------------------------------------------------------
     Operation("quarterly_statistics", "GET", "/statistics/quarterly",
               "A published quarter (public, 定期公示) / 季度统计公示", "statistics:published", roles=PUBLIC,

@@ -53,3 +53,25 @@ def complaint_types() -> tuple[str, ...]:
 
 def weights() -> dict:
     return dict(settings()["evaluation"]["weights"])
+
+CALLBACK_REASONS = ("dissatisfied", "complaint", "sample")
+CALLBACK_STATES = ("open", "done")
+CALLBACK_OUTCOMES = ("reached", "unreachable", "reopened")
+# What staff record for one call: reached, no answer (a try; the 3rd makes it unreachable), reopen the case.
+CALLBACK_ATTEMPTS = ("reached", "no_answer", "reopen")
+SUPPORT_STATES = ("open", "answered", "resolved")
+IMPROVEMENT_KINDS = ("plan_item", "assessment")
+IMPROVEMENT_SOURCES = ("statistics", "complaint", "callback", "joint")
+IMPROVEMENT_STATES = ("open", "done", "rechecked")
+
+
+def support_categories() -> tuple[str, ...]:
+    return tuple(settings()["support_categories"])
+
+
+def callback_script(reason: str) -> list[str]:
+    return list(settings()["callbacks"]["scripts"].get(reason, []))
+
+
+def max_callback_tries() -> int:
+    return int(settings()["callbacks"].get("max_tries", 3))
