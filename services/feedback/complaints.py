@@ -298,3 +298,27 @@ def _close_event(session: Session, complaint: Complaint, at) -> None:
                  "finished_at": iso(at)}
     _event(session, "complaint.closed", complaint, at, outcome=complaint.outcome, evaluation=block)
     callbacks.plan_for_complaint(session, complaint)
+
+
+def escalate_due(session: Session, at=None) -> list[Complaint]:
+    """Forwarded complaints unanswered for the rule's `escalate_after_working_days` are escalated
+    (once) to the rule's `escalate_to` role: a step and an audit entry (run by the service's sweep)."""
+    from services.common.errors import CalendarYearMissing
+    from services.common.workdays import get_calendar
+    at = at or now()
+    escalated = []
+    for complaint in session.scalars(select(Complaint).where(Complaint.state == "forwarded",
+                                                             Complaint.waiting.is_(False))):
+        rule = rules.rule_for(session, complaint.type)
+        if rule is None or any(s.action == "escalate" for s in steps_of(session, CASE, complaint.id)):
+            continue
+        try:
+            waited = get_calendar().working_days_between(complaint.forwarded_at, at)
+        except CalendarYearMissing:
+            continue
+        if waited >= rule.escalate_after_working_days:
+            add_step(session, CASE, complaint.id, "escalate", None, note=rule.escalate_to, at=at)
+            audit(session, None, "complaint.escalated", "complaint", complaint.id,
+                  detail={"to": rule.escalate_to, "working_days": waited})
+            escalated.append(complaint)
+    return escalated

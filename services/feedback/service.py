@@ -27,7 +27,7 @@ from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxR
 from services.common.pipeline import expose
 from services.common.platform import STAFF_READERS
 
-from . import evaluations
+from . import complaints, evaluations
 from .contract import CONTRACT
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,10 @@ class FeedbackService:
     def sweep(self):
         with self.db.transaction() as session:
             expired = evaluations.expire_due(session)
+            escalated = complaints.escalate_due(session)
             sla.sweep_overdue(session)
+        if escalated:
+            log.info("feedback sweep: %d complaints escalated", len(escalated))
         if expired:
             EXPIRED.inc(len(expired))
             log.info("feedback sweep: %d invitations closed as not evaluated", len(expired))

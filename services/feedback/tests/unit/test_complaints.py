@@ -150,3 +150,17 @@ def test_supervision_rules_edited_with_history(db):
     assert [h["version"] for h in history] == [1, 2] and history[0]["body"]["handler_role"] == "regulator"
     c = call(db, "file_complaint", ENTERPRISE, payload={**WEB, "type": "charging"})
     assert c["handler_role"] == "operator"
+
+
+def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
+    from services.feedback import complaints
+    c = call(db, "file_complaint", ENTERPRISE, payload=WEB)
+    for action in ({"action": "accept"}, {"action": "investigate", "note": "n"}, {"action": "forward"}):
+        act(db, OPERATOR, c["id"], **action)
+    later = dt.datetime.utcnow() + dt.timedelta(days=14)
+    with db.transaction() as session:
+        assert complaints.escalate_due(session) == []              # not yet
+        assert [x.id for x in complaints.escalate_due(session, at=later)] == [c["id"]]
+        assert complaints.escalate_due(session, at=later) == []    # once
+    steps = call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["steps"]
+    assert steps[-1]["action"] == "escalate" and steps[-1]["note"] == "regulator"
