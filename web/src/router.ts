@@ -31,6 +31,9 @@ const routes: RouteRecordRaw[] = [
     meta: { roles: ["regulator", ...STAFF] } },
   { path: "/accounts", name: "accounts", component: () => import("./views/AccountsPage.vue"),
     meta: { roles: ["regulator", ...STAFF] } },
+  { path: "/statistics", name: "statistics", component: () => import("./views/FeedbackStatisticsPage.vue") },
+  { path: "/evaluations", name: "evaluations", component: () => import("./views/FeedbackEvaluationsPage.vue"), meta: { roles: [] } },
+  { path: "/complaints", name: "complaints", component: () => import("./views/FeedbackComplaintsPage.vue"), meta: { roles: [] } },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("./views/NotFoundPage.vue") },
 ];
 
