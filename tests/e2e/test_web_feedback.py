@@ -64,7 +64,7 @@ def test_enterprise_rates_a_finished_service(platform, ui):
     form.locator("[data-test=rate-tags]").get_by_text("办理慢").click()
     page.click("[data-test=rate-submit]")
     page.locator("[data-test=problem]").wait_for()          # the text a bad rating needs, refused by the API
-    page.fill("[data-test=rate-text] textarea", "预约后等待时间过长")
+    page.fill("[data-test=rate-text]", "预约后等待时间过长")
     page.click("[data-test=rate-submit]")
     page.locator("[data-test=evaluations] tr", has_text=service_id[:8]).get_by_text("已评价").wait_for()
     u.shot("feedback-02-rated")
@@ -74,10 +74,10 @@ def test_enterprise_rates_a_finished_service(platform, ui):
 def test_complaint_filed_online_and_accepted_by_staff(ui):
     ent = ui()
     page = ent.login("ent-demo", "/complaints")
-    page.fill("[data-test=c-institution] input", str(uuid.uuid4()))
+    page.fill("[data-test=c-institution]", str(uuid.uuid4()))
     page.click("[data-test=c-type]")
     page.get_by_role("option", name="办理时限").click()
-    page.fill("[data-test=c-content] textarea", "检测报告超期未出具")
+    page.fill("[data-test=c-content]", "检测报告超期未出具")
     page.click("[data-test=c-submit]")
     alert = page.locator("[data-test=complaint-number]")
     alert.wait_for()
