@@ -301,6 +301,16 @@ class Improvement(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
-__all__ = ["Base", "Evaluation", "Assessment", "Rectification", "Step", "Complaint", "ComplaintPause",
+class InstitutionName(Base):
+    """Institution names for the public statistics, from the registry's public events (never its tables)."""
+
+    __tablename__ = "institution_name"
+
+    id: Mapped[str] = mapped_column(REF, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+__all__ = ["InstitutionName", "Base", "Evaluation", "Assessment", "Rectification", "Step", "Complaint", "ComplaintPause",
            "ComplaintCounter", "SupervisionRule", "SupervisionRuleVersion", "StatisticsPublication", "Callback",
            "SupportRequest", "Improvement", "Float"]

@@ -27,7 +27,7 @@ from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxR
 from services.common.pipeline import expose
 from services.common.platform import STAFF_READERS
 
-from . import complaints, evaluations
+from . import complaints, evaluations, statistics
 from .contract import CONTRACT
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,18 @@ class FeedbackService:
     @idempotent_event_handler("feedback", "complaint.closed")
     def on_complaint_closed(self, envelope):
         self._invite("on_complaint_closed", envelope)
+
+    # -- institution names for the public statistics (registry's public events) ---------------
+    def _name(self, handler: str, envelope):
+        handle_once(self.db, f"feedback.{handler}", envelope, statistics.apply_institution_event)
+
+    @idempotent_event_handler("registry", "institution.approved")
+    def on_institution_approved(self, envelope):
+        self._name("on_institution_approved", envelope)
+
+    @idempotent_event_handler("registry", "institution.changed")
+    def on_institution_changed(self, envelope):
+        self._name("on_institution_changed", envelope)
 
     @timer(interval=SWEEP_SECONDS)
     def sweep(self):

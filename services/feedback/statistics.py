@@ -33,7 +33,7 @@ from services.common.workdays import SHANGHAI
 
 from .common import SOURCE, iso, now
 from .contract.vocabulary import DIMENSIONS, DISSATISFIED, RATINGS, SATISFIED, SCORE
-from .models import Complaint, Evaluation, Rectification, StatisticsPublication
+from .models import Complaint, Evaluation, InstitutionName, Rectification, StatisticsPublication
 
 EXCLUDED_RULES = ("feedback.evaluation_window",)   # the customer's answer window, not a service limit
 FORMULA = {
@@ -153,9 +153,12 @@ def compute(session: Session, year: int, quarter: int) -> dict:
     rects = list(cases.values())
     platform_on_time = on_time(session, start, end)
     institutions = []
-    for inst in sorted({e.institution_id for e in evaluations if e.institution_id}):
+    ids = sorted({e.institution_id for e in evaluations if e.institution_id})
+    names = dict(session.execute(select(InstitutionName.id, InstitutionName.name)
+                                 .where(InstitutionName.id.in_(ids or [""]))).all())
+    for inst in ids:
         rows = on_time(session, start, end, inst)
-        institutions.append({"institution_id": inst, **figures([e for e in evaluations if e.institution_id == inst]),
+        institutions.append({"institution_id": inst, "institution_name": names.get(inst), **figures([e for e in evaluations if e.institution_id == inst]),
                              "on_time": rows, "on_time_rate": _overall_on_time(rows)})
     windows = [{"window_id": w, **figures([e for e in evaluations if e.window_id == w])}
                for w in sorted({e.window_id for e in evaluations if e.window_id})]
@@ -218,7 +221,14 @@ def published(session: Session, year: int, quarter: int) -> dict:
     found = _publication(session, year, quarter)
     if found is None:
         raise NotFound("This quarter is not published / 该季度尚未公示", code="statistics_not_published")
-    return json.loads(found.body)
+    body = json.loads(found.body)
+    # Names are not figures: the current public name, whenever the registry's event arrived.
+    ids = [i["institution_id"] for i in body["institutions"]]
+    names = dict(session.execute(select(InstitutionName.id, InstitutionName.name)
+                                 .where(InstitutionName.id.in_(ids or [""]))).all())
+    for inst in body["institutions"]:
+        inst["institution_name"] = names.get(inst["institution_id"]) or inst.get("institution_name")
+    return body
 
 
 def list_published(session: Session) -> list[dict]:
@@ -226,6 +236,23 @@ def list_published(session: Session) -> list[dict]:
                                                                   StatisticsPublication.quarter.desc()))
     return [{"year": r.year, "quarter": r.quarter, "period": period_of(r.year, r.quarter),
              "published_at": iso(r.published_at)} for r in rows]
+
+
+def apply_institution_event(session: Session, envelope: dict) -> bool:
+    """Keep an institution's public name from registry's institution.approved / institution.changed."""
+    data = envelope.get("data") or {}
+    snapshot = data.get("snapshot") or {}
+    institution_id, name, revision = data.get("institution_id"), snapshot.get("name"), data.get("revision")
+    if not institution_id or not name or not isinstance(revision, int):
+        raise ValueError("institution event without institution_id, snapshot.name or revision")
+    row = session.get(InstitutionName, str(institution_id))
+    if row is None:
+        session.add(InstitutionName(id=str(institution_id), name=str(name)[:200], revision=revision))
+    elif revision >= row.revision:
+        row.name, row.revision = str(name)[:200], revision
+    else:
+        return False
+    return True
 
 
 def _rated(session: Session, institution_id: str, fig: dict, period: str, at: dt.datetime) -> None:

@@ -46,6 +46,7 @@ class FiguresOut(Schema):
 
 class InstitutionFiguresOut(FiguresOut):
     institution_id = fields.String()
+    institution_name = fields.String(allow_none=True, metadata={"description": "From the registry's events"})
 
 
 class WindowFiguresOut(FiguresOut):

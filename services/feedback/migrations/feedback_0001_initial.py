@@ -1,5 +1,6 @@
 """feedback tables: evaluation, assessment, rectification, case_step, complaint, complaint_pause,
-complaint_counter, supervision_rule(+_version), statistics_publication, callback, support_request, improvement
+complaint_counter, supervision_rule(+_version), statistics_publication, callback, support_request, improvement,
+institution_name
 
 Revision ID: feedback_0001
 """
@@ -122,6 +123,12 @@ def upgrade():
     with op.batch_alter_table('complaint_pause', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_complaint_pause_complaint_id'), ['complaint_id'], unique=False)
 
+    op.create_table('institution_name',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('evaluation',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('service_type', sa.String(length=30), nullable=False),
@@ -259,6 +266,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table('institution_name')
     op.drop_table('support_request')
     op.drop_table('supervision_rule_version')
     op.drop_table('supervision_rule')

@@ -2674,6 +2674,8 @@ export interface components {
             /** @description Valid ratings (without overturned ones) */
             evaluations?: number;
             institution_id?: string;
+            /** @description From the registry's events */
+            institution_name?: string | null;
             /** @description Invitations that expired unanswered */
             not_evaluated?: number;
             on_time?: components["schemas"]["OnTimeOut"][];
