@@ -1,6 +1,8 @@
 """Helpers shared by the feedback domain modules: who may do what, steps, times."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 
 from sqlalchemy import select
@@ -22,8 +24,22 @@ def iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else iso_utc(moment)
 
 
+_AT: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("feedback_at", default=None)
+
+
 def now() -> dt.datetime:
-    return utcnow()
+    """The current instant (naive UTC); the demo loader replays a past quarter with `happening_at`."""
+    return _AT.get() or utcnow()
+
+
+@contextlib.contextmanager
+def happening_at(moment: dt.datetime):
+    """Run domain code as if at `moment` (demo data of a past quarter; never used by requests)."""
+    token = _AT.set(moment)
+    try:
+        yield
+    finally:
+        _AT.reset(token)
 
 
 def is_staff(principal: dict | None) -> bool:
@@ -58,7 +74,7 @@ def add_step(session: Session, case_type: str, case_id: str, action: str, princi
     principal = principal or {}
     step = Step(case_type=case_type, case_id=case_id, action=action,
                 actor_id=str(principal.get("user_id") or "system"), actor_role=str(principal.get("role") or "system"),
-                at=at or utcnow(), note=note)
+                at=at or now(), note=note)
     session.add(step)
     session.flush()
     return step

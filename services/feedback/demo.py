@@ -18,6 +18,7 @@ from stdnum.cn import uscc as uscc_check
 from services.common.schemas import load
 
 from . import complaints, evaluations, rectifications, rules, statistics
+from .common import happening_at
 from .contract.schemas import RectificationStepIn, SubmissionIn
 from .contract.schemas_complaints import ComplaintActionIn, ComplaintIn
 from .models import Evaluation, StatisticsPublication
@@ -60,23 +61,26 @@ def _institution_principal(institution_id: str) -> dict:
 
 
 def _evaluations(db) -> dict:
+    """The quarter replayed at its own dates (so its clocks, on-time rates and steps are Q3's)."""
     start = dt.datetime(2026, 7, 1, 1, 0)
     made = {"invited": 0, "rated": 0, "rectifications": 0}
-    bad: list[tuple[str, str]] = []
+    bad: list[tuple[str, str, dt.datetime]] = []
     for i, overall in enumerate(PATTERN):
         institution = INSTITUTIONS[i % len(INSTITUTIONS)]
-        finished = start + dt.timedelta(days=(i * 89) // len(PATTERN), hours=i % 7)
+        finished = start + dt.timedelta(days=(i * 85) // len(PATTERN), hours=i % 7)
         block = {"service_type": TYPES[i % len(TYPES)], "service_id": f"demo-2026q3-{i:03d}",
                  "enterprise_id": f"demo-enterprise-{i % 6}", "institution_id": institution,
                  "window_id": WINDOW_ID if i % 3 == 0 else None, "handler_id": "demo-handler-1",
                  "finished_at": finished.isoformat() + "Z"}
-        with db.transaction() as session:
+        with db.transaction() as session, happening_at(finished + dt.timedelta(minutes=5)):
             evaluation = evaluations.open_invitation(session, block)
             if evaluation is None:
                 continue
             made["invited"] += 1
-            if overall is None:
-                continue
+        if overall is None:
+            continue
+        rated_at = finished + dt.timedelta(days=1 + i % 3, hours=2)
+        with db.transaction() as session, happening_at(rated_at):
             customer = {"user_id": block["enterprise_id"], "role": "enterprise"}
             data = _rating(overall)
             if i % 10 == 4:   # answered on the phone, entered by staff
@@ -85,24 +89,54 @@ def _evaluations(db) -> dict:
             done = evaluations.submit(session, customer, evaluation.id, data)
             made["rated"] += 1
             if done.rectification_id:
-                bad.append((done.rectification_id, institution))
+                bad.append((done.rectification_id, institution, rated_at))
     with db.transaction() as session:
-        evaluations.expire_due(session)
-    for n, (case_id, institution) in enumerate(bad):
-        steps = [(OPERATOR, {"action": "verify", "cause_analysis": "经核实：检测高峰期排队，受理时未告知实际周期"})]
+        evaluations.expire_due(session)   # the unanswered ones, now long past their 10 working days
+    for n, (case_id, institution, opened) in enumerate(bad):
+        late = dt.timedelta(days=4) if n == 2 else dt.timedelta(hours=3)   # one verification breaches its day
+        steps = [(late, OPERATOR, {"action": "verify", "cause_analysis": "经核实：检测高峰期排队，受理时未告知实际周期"})]
         if n % 4 == 1:
-            steps += [(_institution_principal(institution), {"action": "appeal", "reason": "该服务由其他机构承检"}),
-                      (OPERATOR, {"action": "decide_appeal", "overturn": True, "reason": "经核实申诉成立，评价不计入统计"})]
+            steps += [(late + dt.timedelta(hours=2), _institution_principal(institution),
+                       {"action": "appeal", "reason": "该服务由其他机构承检"}),
+                      (late + dt.timedelta(days=1), OPERATOR,
+                       {"action": "decide_appeal", "overturn": True, "reason": "经核实申诉成立，评价不计入统计"})]
         elif n % 4 in (0, 2):
-            steps += [(_institution_principal(institution), {"action": "rectify",
-                                                             "measures": "增设周末检测时段，受理时书面告知周期"}),
-                      (OPERATOR_2, {"action": "recheck", "note": "整改措施已落实"}),
-                      (OPERATOR_2, {"action": "call_back", "result": "satisfied"}),
-                      (OPERATOR_2, {"action": "close"})]
-        for principal, payload in steps:
-            with db.transaction() as session:
+            steps += [(dt.timedelta(days=6), _institution_principal(institution),
+                       {"action": "rectify", "measures": "增设周末检测时段，受理时书面告知周期"}),
+                      (dt.timedelta(days=7), OPERATOR_2, {"action": "recheck", "note": "整改措施已落实"}),
+                      (dt.timedelta(days=8), OPERATOR_2, {"action": "call_back", "result": "satisfied"}),
+                      (dt.timedelta(days=8, hours=1), OPERATOR_2, {"action": "close"})]
+        for offset, principal, payload in steps:
+            with db.transaction() as session, happening_at(opened + offset):
                 rectifications.advance(session, principal, case_id, load(RectificationStepIn, payload))
         made["rectifications"] += 1
+    return made
+
+
+def _quarter_complaints(db) -> int:
+    """Complaints of the quarter, closed at their own dates (one reply breaches its limit)."""
+    flow = ["accept", "investigate", "forward", "answer", "decide", "tell", "satisfaction"]
+    outcomes = ["upheld", "partly_upheld", "not_upheld"]
+    made = 0
+    for i in range(6):
+        institution = INSTITUTIONS[i % len(INSTITUTIONS)]
+        type_, content = CONTENT[i % len(CONTENT)]
+        filed = dt.datetime(2026, 7, 6, 2, 0) + dt.timedelta(days=13 * i)
+        customer = {"user_id": f"demo-enterprise-{i % 6}", "role": "enterprise"}
+        with db.transaction() as session, happening_at(filed):
+            complaint = complaints.file(session, customer, load(ComplaintIn, {
+                "institution_id": institution, "type": type_, "content": content, "requests": "请核查并答复"}))
+        at = filed
+        for action in flow:
+            at += dt.timedelta(days=9 if (i == 3 and action == "answer") else 1, hours=1)
+            principal = (_institution_principal(institution) if action == "answer"
+                         else customer if action == "satisfaction" else OPERATOR)
+            payload = {"action": action, **ACTIONS[action]}
+            if action == "decide":
+                payload["outcome"] = outcomes[i % 3]
+            with db.transaction() as session, happening_at(at):
+                complaints.act(session, principal, complaint.id, load(ComplaintActionIn, payload))
+        made += 1
     return made
 
 
@@ -169,7 +203,7 @@ def seed(db) -> str:
             return "2026-Q3 already published"
         fresh = session.scalars(select(Evaluation).where(Evaluation.service_id.like("demo-2026q3-%"))).first() is None
     made = _evaluations(db) if fresh else {}
-    filed = _complaints(db) if fresh else 0
+    filed = (_quarter_complaints(db) + _complaints(db)) if fresh else 0
     with db.transaction() as session:
         statistics.publish(session, OPERATOR, {"year": 2026, "quarter": 3})
     return f"evaluations {made}, complaints {filed}, 2026-Q3 published"
