@@ -90,6 +90,7 @@ def _view(session: Session, principal: dict, complaint: Complaint, reveal: bool 
                                             .order_by(ComplaintPause.started_at)))}
     rule = rules.rule_for(session, complaint.type)
     extra["handler_role"] = rule.handler_role if rule else None
+    extra["escalated_to"] = next((s.note for s in extra["steps"] if s.action == "escalate"), None)
     if is_staff(principal):
         if reveal and principal.get("role") in OPERATORS:
             audit(session, principal, "complaint.pii_revealed", "complaint", complaint.id,
@@ -135,6 +136,10 @@ def list_complaints(session: Session, principal: dict, query: dict) -> dict:
     for name in ("state", "type", "institution_id", "number"):
         if query.get(name):
             stmt = stmt.where(getattr(Complaint, name) == query[name])
+    if query.get("mine") and is_staff(principal):
+        from .models import SupervisionRule
+        stmt = stmt.where(Complaint.type.in_(select(SupervisionRule.complaint_type).where(
+            SupervisionRule.handler_role == principal.get("role"))))
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(Complaint.created_at.desc(), Complaint.number.desc())
                            .limit(query["limit"]).offset(query["offset"]))

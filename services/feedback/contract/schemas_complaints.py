@@ -45,6 +45,8 @@ class ComplaintQuery(Schema):
     type = fields.String(validate=validate.OneOf(complaint_types()))
     institution_id = fields.String(validate=validate.Length(max=64))
     number = fields.String(validate=validate.Length(max=16))
+    mine = fields.Boolean(load_default=False, metadata={"description": "Staff: only the types whose supervision "
+                                                                      "rule gives them to the caller's role"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -123,6 +125,8 @@ class ComplaintOut(Schema):
     closed_at = instant()
     merged_into = fields.String(allow_none=True)
     handler_role = fields.String(allow_none=True, metadata={"description": "From the supervision rule of its type"})
+    escalated_to = fields.String(allow_none=True, metadata={"description": "Set once the reply limit of the rule "
+                                                                          "passed (role escalated to)"})
     steps = fields.List(fields.Nested(StepOut))
     pauses = fields.List(fields.Nested(PauseOut))
     clocks = fields.List(fields.Nested(SlaClockOut))
@@ -140,7 +144,8 @@ class ComplaintTypeOut(Schema):
 
 
 class SupervisionRuleIn(Schema):
-    handler_role = fields.String(required=True, validate=validate.OneOf(("operator", "regulator", "admin", "window")))
+    handler_role = fields.String(required=True, validate=validate.OneOf(("operator", "admin", "window")),
+                                 metadata={"description": "Platform staff role whose queue the type is in"})
     reply_rule = fields.String(required=True, validate=validate.OneOf(("feedback.complaint_reply",)))
     escalate_to = fields.String(required=True, validate=validate.OneOf(("operator", "regulator", "admin")))
     escalate_after_working_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60))

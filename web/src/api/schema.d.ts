@@ -2195,6 +2195,8 @@ export interface components {
              * @description ISO 8601 UTC instant
              */
             decided_at?: string | null;
+            /** @description Set once the reply limit of the rule passed (role escalated to) */
+            escalated_to?: string | null;
             /**
              * Format: date-time
              * @description ISO 8601 UTC instant
@@ -3551,8 +3553,11 @@ export interface components {
             escalate_after_working_days: number;
             /** @enum {string} */
             escalate_to: "operator" | "regulator" | "admin";
-            /** @enum {string} */
-            handler_role: "operator" | "regulator" | "admin" | "window";
+            /**
+             * @description Platform staff role whose queue the type is in
+             * @enum {string}
+             */
+            handler_role: "operator" | "admin" | "window";
             /** @enum {string} */
             reply_rule: "feedback.complaint_reply";
         };
@@ -5584,6 +5589,8 @@ export interface operations {
             query?: {
                 institution_id?: string;
                 limit?: number;
+                /** @description Staff: only the types whose supervision rule gives them to the caller's role */
+                mine?: boolean;
                 number?: string;
                 offset?: number;
                 state?: "received" | "accepted" | "investigated" | "forwarded" | "returned" | "answered" | "decided" | "told" | "closed" | "merged";

@@ -140,16 +140,22 @@ def test_supervision_rules_edited_with_history(db):
                       "escalate_after_working_days": 2})
     with pytest.raises(ValidationFailed):
         call(db, "put_supervision_rule", OPERATOR, complaint_type="charging",
-             payload={"handler_role": "nobody", "reply_rule": "feedback.complaint_reply", "escalate_to": "admin",
+             payload={"handler_role": "regulator", "reply_rule": "feedback.complaint_reply", "escalate_to": "admin",
                       "escalate_after_working_days": 2})
     out = call(db, "put_supervision_rule", OPERATOR, complaint_type="charging",
                payload={"handler_role": "operator", "reply_rule": "feedback.complaint_reply", "escalate_to": "admin",
                         "escalate_after_working_days": 2})
     assert out["version"] == 2 and out["updated_by"] == OPERATOR["user_id"]
     history = call(db, "supervision_rule_history", OPERATOR, complaint_type="charging")
-    assert [h["version"] for h in history] == [1, 2] and history[0]["body"]["handler_role"] == "regulator"
+    assert [h["version"] for h in history] == [1, 2] and history[0]["body"]["handler_role"] == "operator"
+    out = call(db, "put_supervision_rule", OPERATOR, complaint_type="charging",
+               payload={"handler_role": "window", "reply_rule": "feedback.complaint_reply", "escalate_to": "admin",
+                        "escalate_after_working_days": 2})
     c = call(db, "file_complaint", ENTERPRISE, payload={**WEB, "type": "charging"})
-    assert c["handler_role"] == "operator"
+    other = call(db, "file_complaint", ENTERPRISE, payload={**WEB, "type": "time_limit"})
+    assert c["handler_role"] == "window" and other["handler_role"] == "operator"
+    queue = call(db, "list_complaints", WINDOW, query={"mine": "true"})["items"]
+    assert [x["id"] for x in queue] == [c["id"]]
 
 
 def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
@@ -164,3 +170,4 @@ def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
         assert complaints.escalate_due(session, at=later) == []    # once
     steps = call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["steps"]
     assert steps[-1]["action"] == "escalate" and steps[-1]["note"] == "regulator"
+    assert call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["escalated_to"] == "regulator"
