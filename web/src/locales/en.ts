@@ -106,6 +106,7 @@ export default {
     decidedAt: "Decided", decided: "Decision recorded", audited: "Opening a licence file is audited",
   },
   feedback: {
+    mine: "My queue (by supervision rule)", 
     institution: "Institution", 
     evaluations: "My evaluations", evaluationsHint: "Every finished service is yours to rate once; unanswered within 10 working days it counts as not evaluated.",
     service: "Service", finished: "Finished", overall: "Overall", process: "Process", efficiency: "Efficiency", attitude: "Attitude",

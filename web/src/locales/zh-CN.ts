@@ -106,6 +106,7 @@ export default {
     decidedAt: "审核时间", decided: "已处理", audited: "查看营业执照文件会记入审计日志",
   },
   feedback: {
+    mine: "只看本岗位（按监督规则）", 
     institution: "机构", 
     evaluations: "我的评价", evaluationsHint: "每项办结的服务都可评价一次；10 个工作日内未评价的按未评价统计。",
     service: "服务", finished: "办结时间", overall: "总体评价", process: "办事流程", efficiency: "办事效率", attitude: "服务态度",
