@@ -281,9 +281,11 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
         audit(session, principal, "complaint.resumed", "complaint", complaint.id)
     elif action == "merge":
         target = session.get(Complaint, data["into"])
-        if target is None or target.id == complaint.id or target.state == "merged":
-            raise ValidationFailed("Merge into another open complaint / 请合并到另一件投诉",
-                                   errors={"into": ["无效 / invalid"]})
+        if target is None:
+            raise NotFound("No complaint to merge into / 要合并到的投诉不存在", code="complaint_not_found")
+        if target.id == complaint.id or target.state == "merged":
+            raise Conflict("Merge into another complaint that is not merged itself / 请合并到另一件未合并的投诉",
+                           code="complaint_merge_target")
         complaint.state, complaint.merged_into, complaint.waiting = "merged", target.id, False
         note = f"into {target.number}"
         for clock in _open_clocks(session, complaint.id):

@@ -187,12 +187,12 @@ def submit(session: Session, principal: dict, evaluation_id: str, data: dict) ->
     staff_entry = data["channel"] in STAFF_CHANNELS
     if is_customer:
         if staff_entry:
-            raise ValidationFailed("Phone and SMS answers are entered by staff / 电话、短信评价由工作人员录入",
-                                   errors={"channel": ["须为 web 或 app / must be web or app"]})
+            raise Forbidden("Phone and SMS answers are entered by staff / 电话、短信评价由工作人员录入",
+                            code="staff_channel")
     elif principal.get("role") in ("window", "operator", "admin"):
         if not staff_entry:
-            raise ValidationFailed("Staff enter phone or SMS answers only / 工作人员仅可录入电话或短信评价",
-                                   errors={"channel": ["须为 phone 或 sms / must be phone or sms"]})
+            raise Forbidden("Staff enter phone or SMS answers only / 工作人员仅可录入电话或短信评价",
+                            code="customer_channel")
     else:
         raise Forbidden("Only the served customer evaluates this service / 仅服务对象可评价", code="not_the_customer")
     if evaluation.state != "invited":
@@ -285,7 +285,8 @@ def import_third_party(session: Session, principal: dict, data: dict) -> dict:
         else:
             rows.append((evaluation, item))
     if errors:
-        raise ValidationFailed("Some rows name no evaluation / 部分行的评价不存在", errors={"items": errors})
+        raise NotFound("Some rows name no evaluation / 部分行的评价不存在", code="evaluation_not_found",
+                       errors={"items": errors})
     for evaluation, item in rows:
         _add_assessment(session, evaluation, "third_party", item["rating"], str(principal["user_id"]),
                         item.get("note"), batch=data["batch"])

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.audit import audit
-from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.errors import Conflict, NotFound
 from services.common.workdays import get_calendar
 
 from .common import now
@@ -20,8 +20,7 @@ def create(session: Session, principal: dict, data: dict) -> Improvement:
     if data.get("due_working_days"):
         due = get_calendar().due_instant(at, data["due_working_days"])   # naive UTC, end of the local day
     if data.get("linked_id") and data["kind"] == "assessment" and session.get(Improvement, data["linked_id"]) is None:
-        raise ValidationFailed("The linked plan item does not exist / 关联的改进事项不存在",
-                               errors={"linked_id": ["无效 / invalid"]})
+        raise NotFound("The linked plan item does not exist / 关联的改进事项不存在", code="improvement_not_found")
     item = Improvement(kind=data["kind"], source=data["source"], title=data["title"], detail=data.get("detail"),
                        owner_id=data.get("owner_id"), institution_id=data.get("institution_id"),
                        linked_id=data.get("linked_id"), due_at=due, state="open",

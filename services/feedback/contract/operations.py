@@ -28,15 +28,20 @@ OPERATIONS = (
               tag="evaluations"),
     Operation("comment_evaluation", "POST", "/evaluations/<evaluation_id>/comment",
               "Append the one later comment / 追加评论（一次）", "evaluations:add_comment", roles=ANY_SIGNED_IN,
-              body=s.CommentIn, response=s.EvaluationOut, problems={**NOT_FOUND, **CLOSED}, tag="evaluations"),
+              body=s.CommentIn, response=s.EvaluationOut,
+              problems={**NOT_FOUND, 403: "Only the customer comments / 仅评价人可追加评论", **CLOSED},
+              tag="evaluations"),
     Operation("assess_evaluation", "POST", "/evaluations/<evaluation_id>/assessments",
               "Self-evaluation (institution/window) or third-party evaluation (regulator) / 自评或第三方评价",
               "evaluations:add_assessment", roles=ANY_SIGNED_IN, body=s.AssessmentIn, response=s.EvaluationOut,
-              status=201, problems={**NOT_FOUND, **CLOSED}, tag="evaluations"),
+              status=201, problems={**NOT_FOUND, 403: "Self: the institution or window that served; third party: "
+                                                    "regulators and operators / 自评限办理机构，第三方限监管与运营",
+                                    **CLOSED}, tag="evaluations"),
     Operation("import_third_party", "POST", "/evaluations/third-party-batches",
               "Import a third-party evaluation batch (all rows or none) / 导入第三方评价批次",
               "evaluations:import_third_party", roles=OPERATORS, body=s.ThirdPartyBatchIn, response=s.BatchOut,
-              status=201, creates=True, problems=CLOSED, tag="evaluations"),
+              status=201, creates=True, problems={**CLOSED, 404: "A row names no evaluation / 行中的评价不存在"},
+              tag="evaluations"),
     # -- rectifications -------------------------------------------------------------------------------
     Operation("list_rectifications", "GET", "/rectifications", "Rectification cases of bad reviews / 差评整改列表",
               "rectifications:list_rectifications", roles=ANY_SIGNED_IN, query=s.RectificationQuery,
@@ -53,7 +58,9 @@ OPERATIONS = (
     # -- complaints -------------------------------------------------------------------------------------
     Operation("file_complaint", "POST", "/complaints", "File a complaint (or enter one taken by phone, "
               "window or letter) / 提交投诉", "complaints:file", roles=ANY_SIGNED_IN, body=c.ComplaintIn,
-              response=c.ComplaintOut, status=201, creates=True, tag="complaints"),
+              response=c.ComplaintOut, status=201, creates=True,
+              problems={403: "Online: enterprises and persons; phone/window/letter: platform staff / "
+                             "网上投诉限企业与个人，其他渠道由平台工作人员录入"}, tag="complaints"),
     Operation("list_complaints", "GET", "/complaints", "Complaints: mine, my institution's, or the staff queue / "
               "投诉列表", "complaints:list_complaints", roles=ANY_SIGNED_IN, query=c.ComplaintQuery,
               response=c.ComplaintPage, tag="complaints"),
@@ -103,7 +110,8 @@ OPERATIONS = (
     # -- improvement ----------------------------------------------------------------------------------
     Operation("create_improvement", "POST", "/improvements", "An improvement plan item or a joint assessment / "
               "新增改进事项或联合评估", "improvements:create", roles=OPERATORS, body=su.ImprovementIn,
-              response=su.ImprovementOut, status=201, creates=True, tag="improvements"),
+              response=su.ImprovementOut, status=201, creates=True,
+              problems={404: "The linked plan item does not exist / 关联的改进事项不存在"}, tag="improvements"),
     Operation("list_improvements", "GET", "/improvements", "Improvement plan items and joint assessments / "
               "持续改进", "improvements:list_items", roles=STAFF_READERS, query=su.ImprovementQuery,
               response=su.ImprovementOut, many=True, tag="improvements"),

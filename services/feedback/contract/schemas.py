@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import validate, validates_schema, ValidationError
 
 from services.common import fields
-from services.common.fields import bilingual
+from services.common.fields import PATTERN_MULTI_NOT_BLANK, PATTERN_SINGLE_NOT_BLANK, bilingual
 from services.common.schemas import Schema, SlaClockOut
 
 from .fields_ext import JsonList, instant
@@ -12,6 +12,21 @@ from .vocabulary import (ASSESSMENT_METHODS, CHANNELS, DISSATISFIED, EVALUATION_
                          RECTIFICATION_ACTIONS, RECTIFICATION_STATES, SERVICE_TYPES, STAFF_CHANNELS, reason_tags)
 
 Rating = lambda **kw: fields.String(validate=validate.OneOf(RATINGS), **kw)  # noqa: E731
+
+
+# JSON Schema of "present and not blank" per field kind, for OPENAPI_EXTRA (rules across fields).
+PRESENT = {"multi": {"type": "string", "pattern": PATTERN_MULTI_NOT_BLANK},
+           "single": {"type": "string", "pattern": PATTERN_SINGLE_NOT_BLANK},
+           "list": {"type": "array", "minItems": 1}, "any": {}}
+
+
+def needs_by_action(needs: dict, kinds: dict, field: str = "action") -> dict:
+    """OPENAPI_EXTRA saying, per value of `field`, which other fields it needs (as `_need` checks)."""
+    branches = []
+    for value, names in needs.items():
+        branches.append({"required": [field, *names],
+                         "properties": {field: {"const": value}, **{n: PRESENT[kinds[n]] for n in names}}})
+    return {"anyOf": branches}
 
 
 def _need(errors: dict, data: dict, *names: str) -> None:
@@ -28,7 +43,7 @@ class EvaluationQuery(Schema):
     institution_id = fields.String(validate=validate.Length(max=64))
     rating = Rating()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class SubmissionIn(Schema):
@@ -44,6 +59,18 @@ class SubmissionIn(Schema):
     text = fields.MultilineString(validate=validate.Length(max=2000), load_default=None, allow_none=True)
     channel = fields.String(validate=validate.OneOf(CHANNELS), load_default="web")
     call_reference = fields.String(validate=validate.Length(max=100), load_default=None, allow_none=True)
+
+    OPENAPI_EXTRA = {
+        "allOf": [
+            {"anyOf": [{"properties": {"overall": {"enum": [r for r in RATINGS if r not in DISSATISFIED]}}},
+                       {"required": ["reason_tags", "text"],
+                        "properties": {"reason_tags": PRESENT["list"], "text": PRESENT["multi"]}}]},
+            {"anyOf": [{"properties": {"channel": {"enum": [c for c in CHANNELS if c not in STAFF_CHANNELS]}}},
+                       {"required": ["channel", "call_reference"],
+                        "properties": {"channel": {"enum": list(STAFF_CHANNELS)},
+                                       "call_reference": PRESENT["single"]}}]},
+        ],
+        "description": "不满意 or worse needs reason_tags and text; a phone or sms answer needs call_reference"}
 
     @validates_schema
     def _rules(self, data, **kwargs):
@@ -155,6 +182,8 @@ class RectificationStepIn(Schema):
     NEEDS = {"verify": ("cause_analysis",), "rectify": ("measures",), "explain": ("measures",),
              "appeal": ("reason",), "decide_appeal": ("overturn", "reason"), "recheck": ("note",),
              "call_back": ("result",), "close": ()}
+    OPENAPI_EXTRA = needs_by_action(NEEDS, {"cause_analysis": "multi", "measures": "multi", "reason": "multi",
+                                            "note": "multi", "overturn": "any", "result": "any"})
 
     @validates_schema
     def _rules(self, data, **kwargs):

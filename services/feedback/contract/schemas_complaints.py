@@ -7,7 +7,7 @@ from services.common import fields
 from services.common.schemas import Schema, SlaClockOut
 
 from .fields_ext import instant
-from .schemas import StepOut, _need
+from .schemas import PRESENT, StepOut, _need, needs_by_action
 from .vocabulary import (COMPLAINT_ACTIONS, COMPLAINT_CHANNELS, COMPLAINT_OUTCOMES, COMPLAINT_STATES, LINK_TYPES,
                          RATINGS, complaint_types)
 
@@ -29,9 +29,25 @@ class ComplaintIn(Schema):
                                      validate=validate.Length(max=50))
     complainant_phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^1[3-9]\d{9}$"))
 
+    OPENAPI_EXTRA = {
+        "allOf": [
+            {"anyOf": [{"properties": {"link_type": {"type": "null"}, "link_id": {"type": "null"}}},
+                       {"required": ["link_type", "link_id"],
+                        "properties": {"link_type": {"type": "string"}, "link_id": {"type": "string"}}}]},
+            {"anyOf": [{"properties": {"channel": {"const": "web"}, "complainant_id": {"type": "null"}}},
+                       {"required": ["channel", "complainant_name", "complainant_phone"],
+                        "properties": {"channel": {"enum": [c for c in COMPLAINT_CHANNELS if c != "web"]},
+                                       "complainant_name": PRESENT["single"],
+                                       "complainant_phone": {"type": "string"}}}]},
+        ],
+        "description": "link_type and link_id together; web: the caller is the complainant (no complainant_id); "
+                       "phone, window and letter (staff entry) need the complainant's name and phone"}
+
     @validates_schema
     def _rules(self, data, **kwargs):
         errors: dict = {}
+        if data.get("channel", "web") == "web" and data.get("complainant_id") is not None:
+            errors["complainant_id"] = ["网上投诉不填写 / not given for a web complaint"]
         if (data.get("link_type") is None) != (data.get("link_id") is None):
             errors["link_id"] = ["须与 link_type 同时给出 / give link_type and link_id together"]
         if data.get("channel") != "web":
@@ -48,7 +64,7 @@ class ComplaintQuery(Schema):
     mine = fields.Boolean(load_default=False, metadata={"description": "Staff: only the types whose supervision "
                                                                       "rule gives them to the caller's role"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class RevealQuery(Schema):
@@ -68,11 +84,15 @@ class ComplaintActionIn(Schema):
     outcome = fields.String(validate=validate.OneOf(COMPLAINT_OUTCOMES))
     channel = fields.String(validate=validate.OneOf(COMPLAINT_CHANNELS + ("sms",)))
     rating = fields.String(validate=validate.OneOf(RATINGS))
-    into = fields.String(validate=validate.Length(max=36))
+    into = fields.String(validate=validate.Length(max=36), metadata={"description": "merge: the id of the complaint "
+                                                                                   "kept (404 if there is none)"})
 
     NEEDS = {"accept": (), "investigate": ("note",), "forward": (), "answer": ("note",), "return": ("reason",),
              "decide_return": ("accept_return", "note"), "decide": ("outcome", "note"), "tell": ("channel",),
              "satisfaction": ("rating",), "pause": ("reason",), "resume": (), "merge": ("into",)}
+    OPENAPI_EXTRA = needs_by_action(NEEDS, {"note": "multi", "reason": "multi", "accept_return": "any",
+                                            "outcome": "any", "channel": "any", "rating": "any",
+                                            "into": "single"})
 
     @validates_schema
     def _rules(self, data, **kwargs):

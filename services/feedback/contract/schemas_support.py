@@ -7,7 +7,7 @@ from services.common import fields
 from services.common.schemas import Schema, SlaClockOut
 
 from .fields_ext import instant
-from .schemas import StepOut, _need
+from .schemas import PRESENT, StepOut, _need
 from .vocabulary import (CALLBACK_ATTEMPTS, CALLBACK_OUTCOMES, CALLBACK_REASONS, CALLBACK_STATES, IMPROVEMENT_KINDS,
                          IMPROVEMENT_SOURCES, IMPROVEMENT_STATES, SUPPORT_STATES, support_categories)
 
@@ -21,12 +21,15 @@ class CallbackQuery(Schema):
     institution_id = fields.String(validate=validate.Length(max=64))
     q = fields.String(validate=validate.Length(max=100), metadata={"description": "Words in the call notes"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
 
 
 class CallbackAttemptIn(Schema):
     result = fields.String(required=True, validate=validate.OneOf(CALLBACK_ATTEMPTS))
     notes = fields.MultilineString(validate=validate.Length(max=4000), load_default=None, allow_none=True)
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"result": {"const": "no_answer"}}},
+                               {"required": ["notes"], "properties": {"notes": PRESENT["multi"]}}],
+                     "description": "reached and reopen need notes"}
 
     @validates_schema
     def _rules(self, data, **kwargs):
@@ -108,6 +111,13 @@ class ImprovementIn(Schema):
                               metadata={"description": "An assessment: the plan item it leads to; a plan item: "
                                                        "its source (complaint, callback...)"})
     due_working_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=250))
+    OPENAPI_EXTRA = {"anyOf": [{"required": ["kind", "owner_id", "due_working_days"],
+                                "properties": {"kind": {"const": "plan_item"}, "owner_id": PRESENT["single"],
+                                               "due_working_days": {"type": "integer"}}},
+                               {"required": ["kind", "detail"],
+                                "properties": {"kind": {"const": "assessment"}, "detail": PRESENT["multi"]}}],
+                     "description": "a plan item needs owner_id and due_working_days; an assessment its findings "
+                                    "in detail (a linked_id that names no item is 404)"}
 
     @validates_schema
     def _rules(self, data, **kwargs):

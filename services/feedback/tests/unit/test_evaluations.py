@@ -75,11 +75,11 @@ def test_interested_parties_and_strangers_cannot_evaluate(db, who):
 
 def test_staff_enter_phone_answers_marked_as_such(db):
     e = invite(db)
-    with pytest.raises(ValidationFailed):   # staff: phone or sms only, with a call reference
+    with pytest.raises(Forbidden):          # staff: phone or sms only, with a call reference
         call(db, "submit_evaluation", OPERATOR, evaluation_id=e["id"], payload=GOOD)
     with pytest.raises(ValidationFailed):
         call(db, "submit_evaluation", OPERATOR, evaluation_id=e["id"], payload={**GOOD, "channel": "phone"})
-    with pytest.raises(ValidationFailed):   # the customer does not claim a phone answer
+    with pytest.raises(Forbidden):          # the customer does not claim a phone answer
         call(db, "submit_evaluation", ENTERPRISE, evaluation_id=e["id"],
              payload={**GOOD, "channel": "sms", "call_reference": "x"})
     out = call(db, "submit_evaluation", OPERATOR, evaluation_id=e["id"],
@@ -120,7 +120,7 @@ def test_self_and_third_party_assessments_and_combined_score(db):
     assert batch == {"batch": "2026Q3-survey", "imported": 1}                            # 3
     out = call(db, "get_evaluation", OPERATOR, evaluation_id=e["id"])
     assert out["combined_score"] == pytest.approx(0.6 * 4 + 0.1 * 5 + 0.3 * 3)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(NotFound):
         call(db, "import_third_party", OPERATOR, payload={"batch": "b2", "items": [{"evaluation_id": "nope",
                                                                                    "rating": "basic"}]})
     with pytest.raises(Forbidden):
