@@ -37,7 +37,7 @@ OPERATIONS = (
               status=201, problems={**NOT_FOUND, 403: "Self: the institution or window that served; third party: "
                                                     "regulators and operators / 自评限办理机构，第三方限监管与运营",
                                     **CLOSED}, tag="evaluations"),
-    Operation("import_third_party", "POST", "/evaluations/third-party-batches",
+    Operation("import_third_party", "POST", "/evaluation-batches",
               "Import a third-party evaluation batch (all rows or none) / 导入第三方评价批次",
               "evaluations:import_third_party", roles=OPERATORS, body=s.ThirdPartyBatchIn, response=s.BatchOut,
               status=201, creates=True, problems={**CLOSED, 404: "A row names no evaluation / 行中的评价不存在"},

@@ -154,5 +154,7 @@ class ImprovementOut(Schema):
     state = fields.String()
     evidence = fields.String(allow_none=True)
     recheck_result = fields.String(allow_none=True, metadata={"description": "Published (public list)"})
+    clocks = fields.List(fields.Nested(SlaClockOut), metadata={"description": "The due clock (null due_at with "
+                                                                              "calendar_gap: year not loaded)"})
     created_by = fields.String()
     created_at = instant()

@@ -508,6 +508,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluation-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import a third-party evaluation batch (all rows or none) / 导入第三方评价批次 */
+        post: operations["evaluations_import_third_party"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evaluations": {
         parameters: {
             query?: never;
@@ -587,23 +604,6 @@ export interface paths {
         put?: never;
         /** Rate a finished service once (or enter a phone/SMS answer) / 提交评价（仅一次） */
         post: operations["evaluations_submit_evaluation"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/evaluations/third-party-batches": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Import a third-party evaluation batch (all rows or none) / 导入第三方评价批次 */
-        post: operations["evaluations_import_third_party"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1864,11 +1864,17 @@ export interface components {
             batch?: string;
             imported?: number;
         };
+        /** @description reached and reopen need notes */
         CallbackAttemptIn: {
             /** @default null */
             notes: string | null;
             /** @enum {string} */
             result: "reached" | "no_answer" | "reopen";
+        } | {
+            /** @constant */
+            result?: "no_answer";
+        } | {
+            notes: string;
         };
         CallbackOut: {
             /**
@@ -2114,6 +2120,7 @@ export interface components {
             action: "accept" | "investigate" | "forward" | "answer" | "return" | "decide_return" | "decide" | "tell" | "satisfaction" | "pause" | "resume" | "merge";
             /** @enum {string} */
             channel?: "phone" | "web" | "window" | "letter" | "sms";
+            /** @description merge: the id of the complaint kept (404 if there is none) */
             into?: string;
             note?: string;
             /** @enum {string} */
@@ -2121,6 +2128,53 @@ export interface components {
             /** @enum {string} */
             rating?: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
             reason?: string;
+        } | {
+            /** @constant */
+            action: "accept";
+        } | {
+            /** @constant */
+            action: "investigate";
+            note: string;
+        } | {
+            /** @constant */
+            action: "forward";
+        } | {
+            /** @constant */
+            action: "answer";
+            note: string;
+        } | {
+            /** @constant */
+            action: "return";
+            reason: string;
+        } | {
+            accept_return: unknown;
+            /** @constant */
+            action: "decide_return";
+            note: string;
+        } | {
+            /** @constant */
+            action: "decide";
+            note: string;
+            outcome: unknown;
+        } | {
+            /** @constant */
+            action: "tell";
+            channel: unknown;
+        } | {
+            /** @constant */
+            action: "satisfaction";
+            rating: unknown;
+        } | {
+            /** @constant */
+            action: "pause";
+            reason: string;
+        } | {
+            /** @constant */
+            action: "resume";
+        } | {
+            /** @constant */
+            action: "merge";
+            into: string;
         };
         ComplaintFiguresOut: {
             by_outcome?: {
@@ -2131,6 +2185,7 @@ export interface components {
             };
             total?: number;
         };
+        /** @description link_type and link_id together; web: the caller is the complainant (no complainant_id); phone, window and letter (staff entry) need the complainant's name and phone */
         ComplaintIn: {
             /**
              * @default web
@@ -2159,7 +2214,22 @@ export interface components {
             requests: string | null;
             /** @enum {string} */
             type: "service_attitude" | "time_limit" | "charging" | "quality_of_result" | "conduct" | "platform" | "other";
-        };
+        } & (({
+            link_id?: null;
+            link_type?: null;
+        } | {
+            link_id: string;
+            link_type: string;
+        }) & ({
+            /** @constant */
+            channel?: "web";
+            complainant_id?: null;
+        } | {
+            /** @enum {unknown} */
+            channel: "phone" | "window" | "letter";
+            complainant_name: string;
+            complainant_phone: string;
+        }));
         ComplaintOut: {
             /**
              * Format: date-time
@@ -2601,6 +2671,7 @@ export interface components {
             title?: string;
             version?: number;
         };
+        /** @description a plan item needs owner_id and due_working_days; an assessment its findings in detail (a linked_id that names no item is 404) */
         ImprovementIn: {
             /**
              * @description A joint assessment's findings
@@ -2623,8 +2694,19 @@ export interface components {
             /** @enum {string} */
             source: "statistics" | "complaint" | "callback" | "joint";
             title: string;
+        } | {
+            due_working_days: number;
+            /** @constant */
+            kind: "plan_item";
+            owner_id: string;
+        } | {
+            detail: string;
+            /** @constant */
+            kind: "assessment";
         };
         ImprovementOut: {
+            /** @description The due clock (null due_at with calendar_gap: year not loaded) */
+            clocks?: components["schemas"]["SlaClockOut"][];
             /**
              * Format: date-time
              * @description ISO 8601 UTC instant
@@ -3257,6 +3339,38 @@ export interface components {
             reason?: string;
             /** @enum {string} */
             result?: "satisfied" | "dissatisfied" | "unreachable";
+        } | {
+            /** @constant */
+            action: "verify";
+            cause_analysis: string;
+        } | {
+            /** @constant */
+            action: "rectify";
+            measures: string;
+        } | {
+            /** @constant */
+            action: "explain";
+            measures: string;
+        } | {
+            /** @constant */
+            action: "appeal";
+            reason: string;
+        } | {
+            /** @constant */
+            action: "decide_appeal";
+            overturn: unknown;
+            reason: string;
+        } | {
+            /** @constant */
+            action: "recheck";
+            note: string;
+        } | {
+            /** @constant */
+            action: "call_back";
+            result: unknown;
+        } | {
+            /** @constant */
+            action: "close";
         };
         ReferralCreate: {
             external_contact?: string;
@@ -3526,6 +3640,7 @@ export interface components {
             note?: string | null;
             seq?: number;
         };
+        /** @description 不满意 or worse needs reason_tags and text; a phone or sms answer needs call_reference */
         SubmissionIn: {
             /** @enum {string} */
             attitude: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
@@ -3548,7 +3663,20 @@ export interface components {
             reason_tags?: ("slow" | "attitude" | "process_unclear" | "not_finished" | "charged_wrongly" | "not_professional" | "other")[];
             /** @default null */
             text: string | null;
-        };
+        } & (({
+            /** @enum {unknown} */
+            overall?: "very_satisfied" | "satisfied" | "basic";
+        } | {
+            reason_tags: unknown[];
+            text: string;
+        }) & ({
+            /** @enum {unknown} */
+            channel?: "web" | "app";
+        } | {
+            call_reference: string;
+            /** @enum {unknown} */
+            channel: "phone" | "sms";
+        }));
         SupervisionRuleIn: {
             escalate_after_working_days: number;
             /** @enum {string} */
@@ -5701,6 +5829,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Online: enterprises and persons; phone/window/letter: platform staff / 网上投诉限企业与个人，其他渠道由平台工作人员录入 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
             409: {
                 headers: {
@@ -6844,6 +6981,105 @@ export interface operations {
             };
         };
     };
+    evaluations_import_third_party: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key, same result: the write happens once / 幂等键 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThirdPartyBatchIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A row names no evaluation / 行中的评价不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     evaluations_list_evaluations: {
         parameters: {
             query?: {
@@ -7034,6 +7270,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Self: the institution or window that served; third party: regulators and operators / 自评限办理机构，第三方限监管与运营 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Not found, or not yours to see / 不存在或无权查看 */
             404: {
                 headers: {
@@ -7116,6 +7361,15 @@ export interface operations {
             };
             /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Only the customer comments / 仅评价人可追加评论 */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7231,96 +7485,6 @@ export interface operations {
                 };
             };
             /** @description Submitted once already; no edits / 已评价，不可修改 */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Validation failed / 参数校验失败 */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A service is unavailable / 服务不可用 */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description A service timed out / 服务超时 */
-            504: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    evaluations_import_third_party: {
-        parameters: {
-            query?: never;
-            header?: {
-                /** @description Same key, same result: the write happens once / 幂等键 */
-                "Idempotency-Key"?: string;
-            };
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ThirdPartyBatchIn"];
-            };
-        };
-        responses: {
-            /** @description OK */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["BatchOut"];
-                };
-            };
-            /** @description Bad request / 请求无效 */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Role not allowed / 无权限 */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -7811,6 +7975,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The linked plan item does not exist / 关联的改进事项不存在 */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -96,3 +96,10 @@ def test_improvement_plan_items_and_joint_assessments(db):
     assert [p["recheck_result"] for p in public] == ["平均周期缩短2天"]
     with pytest.raises(Forbidden):
         call(db, "list_improvements", ENTERPRISE, query={})
+
+
+def test_a_plan_item_due_in_a_year_without_calendar_is_a_gap_not_an_error(db):
+    item = call(db, "create_improvement", OPERATOR, payload={"kind": "plan_item", "source": "complaint",
+                                                             "title": "明年完成", "owner_id": "op-1",
+                                                             "due_working_days": 250})
+    assert item["due_at"] is None and item["clocks"][0]["calendar_gap"] is True
