@@ -156,7 +156,8 @@ def run(service, contract: Contract, op: Operation, package: str, principal: dic
     path = {name: arguments[name] for name in op.path_params}
     raw_body = arguments.get("payload")
     data = load_body(op, raw_body)
-    query = load_query(op, raw_query(op, arguments))
+    given_query = raw_query(op, arguments)
+    query = load_query(op, given_query)
     key = arguments.get("idempotency_key")
     fn = handler_of(package, op.handler)
     names, takes_any = _wants(fn)
@@ -185,7 +186,7 @@ def run(service, contract: Contract, op: Operation, package: str, principal: dic
             raise Unauthorized("Sign in first / 请先登录", code="token_missing")
         scope = f"{contract.service}.{op.name}" + "".join(f":{path[n]}" for n in op.path_params)
         owner = str(principal["user_id"]) if principal else None
-        return run_idempotent(session, owner, key, scope, {"body": raw_body, "query": arguments.get("query")},
+        return run_idempotent(session, owner, key, scope, {"body": raw_body, "query": given_query},
                               lambda: invoke(session))
 
 
