@@ -17,7 +17,7 @@ IDENTITY_TYPES = {"user.registered", "user.verified", "user.role_changed", "user
                   "user.status_changed"}
 REGISTRY_TYPES = {"institution.applied", "institution.approved", "institution.rejected", "institution.returned",
                   "institution.changed", "institution.deregistered", "qualification.expiring",
-                  "capability.published", "catalogue.changed"}
+                  "capability.published", "catalogue.changed", "case.closed"}
 MATCHING_TYPES = {"demand.published", "demand.responded", "demand.recommended", "demand.connected",
                   "demand.referred", "demand.closed", "package.created"}
 # Which service's exchange carries each documented event type.

@@ -11,10 +11,10 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.nameko_ext import MetricsServer
-from services.registry import institutions
+from services.registry import applications
 
-from .helpers import application
-from .test_registry import OPERATOR, WED, submit
+from ..helpers import application
+from ..helpers import OPERATOR, WED, submit
 
 RULE = {"rule": "registry.application_review"}
 
@@ -48,18 +48,18 @@ def test_late_review_counts_one_breach_on_the_metrics_port(db, monkeypatch):
 
     late = submit(db)                                      # Wed 30 Sep 2026, due Sat 10 Oct (调休 working day)
     with db.transaction() as session:
-        decided = institutions.review_application(session, OPERATOR, late["application_id"], "approve",
+        decided = applications.review_application(session, OPERATOR, late["application_id"], "approve",
                                                   at=dt.datetime(2026, 10, 12, 2, 0))   # Mon 12 Oct: late
     assert decided["review_clock"]["state"] == "breached"
     on_time = submit(db, application(2))
     with db.transaction() as session:
-        institutions.review_application(session, OPERATOR, on_time["application_id"], "approve",
+        applications.review_application(session, OPERATOR, on_time["application_id"], "approve",
                                         at=WED + dt.timedelta(hours=3))
     # a failed (rolled back) late decision counts nothing
     third = submit(db, application(3))
     try:
         with db.transaction() as session:
-            institutions.review_application(session, OPERATOR, third["application_id"], "reject", ["x"],
+            applications.review_application(session, OPERATOR, third["application_id"], "reject", ["x"],
                                             at=dt.datetime(2026, 10, 12, 2, 0))
             raise RuntimeError("commit fails")
     except RuntimeError:

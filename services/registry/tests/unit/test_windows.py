@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.schemas import load
 from services.registry import cases, windows
-from services.registry.schemas import CaseIn, CaseLogIn, WindowIn, WindowUpdate, load
+from services.registry.contract.schemas_cases import CaseIn, CaseLogIn
+from services.registry.contract.schemas_windows import WindowIn, WindowUpdate
+
+from ..helpers import dumped, events
 
 OPERATOR = {"user_id": "op-1", "role": "operator"}
 REGULATOR = {"user_id": "reg-1", "role": "regulator"}
@@ -52,7 +56,7 @@ def _case(db, window_id):
             "members": [{"user_id": EXPERT["user_id"], "role": "expert"},
                         {"user_id": "op-lead", "role": "lead"}]}
     with db.transaction() as session:
-        return cases.create_case(session, OPERATOR, window_id, load(CaseIn, body))
+        return dumped("create_case", cases.create_case(session, OPERATOR, window_id, load(CaseIn, body)))
 
 
 def test_case_team_and_log_visible_to_enterprise_team_and_operators_only(db):
@@ -68,7 +72,7 @@ def test_case_team_and_log_visible_to_enterprise_team_and_operators_only(db):
             cases.add_log(session, who, wid, cid, load(CaseLogIn, {"kind": kind, "summary": summary}))
     with db.read() as session:
         for who, relation in ((OWNER, "enterprise"), (EXPERT, "member"), (OPERATOR, "operator")):
-            seen = cases.get_case(session, who, wid, cid)
+            seen = dumped("get_case", cases.get_case(session, who, wid, cid))
             assert seen["my_relation"] == relation
             assert [(e["kind"], e["author_id"]) for e in seen["log"]] == [
                 ("instrument_selection", "inst-expert"), ("technical_problem", "ent-owner"),
@@ -126,3 +130,25 @@ def test_a_window_binding_counts_only_for_window_staff(db):
     staff = {"user_id": "w", "role": "window", "window_id": hidden["window_id"]}
     with db.transaction() as session:
         assert windows.get(session, staff, hidden["window_id"])["window_id"] == hidden["window_id"]
+
+
+def test_closing_a_case_publishes_one_finished_service_to_evaluate(db):
+    from services.registry.contract.events import CaseClosedData
+
+    window = _window(db)
+    case = _case(db, window["window_id"])
+    wid, cid = window["window_id"], case["case_id"]
+    with db.transaction() as session, pytest.raises(Forbidden):
+        cases.close_case(session, OWNER, wid, cid)
+    with db.transaction() as session:
+        closed = dumped("close_case", cases.close_case(session, OPERATOR, wid, cid))
+    assert closed["status"] == "closed"
+    with db.transaction() as session:                      # closing again changes and publishes nothing
+        assert dumped("close_case", cases.close_case(session, OPERATOR, wid, cid))["status"] == "closed"
+    [event] = events(db, "case.closed")
+    assert CaseClosedData().validate(event["data"]) == {}
+    assert event["data"]["evaluation"] == {
+        "service_type": "window_case", "service_id": cid, "enterprise_id": OWNER["user_id"], "institution_id": None,
+        "window_id": wid, "handler_id": "op-lead", "finished_at": event["data"]["closed_at"]}
+    with db.transaction() as session, pytest.raises(Conflict):
+        cases.add_log(session, OWNER, wid, cid, load(CaseLogIn, {"kind": "other", "summary": "再补一条"}))

@@ -12,30 +12,14 @@ from sqlalchemy import func, select
 
 from services.common import contracts, sla
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.registry import files, guides, institutions
+from services.common.schemas import load
+from services.registry import applications, changes, deregistration, files, guides, institutions, notifications, qualifications, sweep
 from services.registry.files import MAX_FILE_BYTES
 from services.registry.models import Application, Institution, StoredFile
-from services.registry.schemas import ApplicationIn, load
+from services.registry.contract.schemas_applications import ApplicationIn
 
-from .helpers import EXE, PDF, application, attachment, events
-
-APPLICANT = {"user_id": "user-ent-1", "role": "enterprise"}
-OTHER = {"user_id": "user-ent-2", "role": "enterprise"}
-OPERATOR = {"user_id": "user-op", "role": "operator"}
-REGULATOR = {"user_id": "user-reg", "role": "regulator"}
-WED = dt.datetime(2026, 9, 30, 2, 0)          # Wednesday 10:00 Shanghai, before the National Day break
-
-
-def submit(db, payload=None, at=WED, principal=APPLICANT):
-    with db.transaction() as session:
-        return institutions.submit_application(session, principal, load(ApplicationIn, payload or application()),
-                                               at=at)
-
-
-def review(db, app_id, decision, reasons=None, at=None):
-    with db.transaction() as session:
-        return institutions.review_application(session, OPERATOR, app_id, decision, reasons, at=at)
-
+from ..helpers import (APPLICANT, EXE, OPERATOR, OTHER, PDF, REGULATOR, WED, application, approved as _approved,
+                       attachment, dumped, events, review, submit)
 
 def stored_files(db) -> int:
     with db.read() as session:
@@ -64,7 +48,7 @@ def test_return_resubmit_restarts_clock_then_approve_publishes_profile(db):
     returned = review(db, app_id, "return", ["资质证书不清晰"], at=WED + dt.timedelta(hours=2))
     assert returned["status"] == "returned" and returned["review_clock"]["state"] == "paused"
     with db.transaction() as session:
-        again = institutions.resubmit_application(session, APPLICANT, app_id, load(ApplicationIn, application()),
+        again = applications.resubmit_application(session, APPLICANT, app_id, load(ApplicationIn, application()),
                                                   at=dt.datetime(2026, 10, 9, 2, 0))
     clock = again["review_clock"]
     assert again["status"] == "submitted" and again["submissions"] == 2
@@ -90,7 +74,7 @@ def test_return_resubmit_restarts_clock_then_approve_publishes_profile(db):
     with db.read() as session:
         public = institutions.get_institution(session, None, view["institution_id"])
         assert public["capabilities"][0]["price_yuan"] == "3200.00" and "legal_representative" not in public
-        notes = institutions.notifications(session, APPLICANT)["items"]
+        notes = notifications.notifications(session, APPLICANT)["items"]
     assert {n["kind"] for n in notes} == {"application.returned", "application.approved"}
 
 
@@ -163,17 +147,11 @@ def test_applicants_see_only_their_own_application(db):
     app_id = submit(db)["application_id"]
     with db.read() as session:
         with pytest.raises(NotFound):
-            institutions.get_application(session, OTHER, app_id)
-        assert institutions.get_application(session, REGULATOR, app_id)["application_id"] == app_id
-        assert institutions.list_applications(session, OTHER)["total"] == 0
+            applications.get_application(session, OTHER, app_id)
+        assert applications.get_application(session, REGULATOR, app_id)["application_id"] == app_id
+        assert applications.list_applications(session, OTHER)["total"] == 0
     with db.transaction() as session, pytest.raises(Forbidden):
-        institutions.review_application(session, REGULATOR, app_id, "approve")
-
-
-def _approved(db, serial=1):
-    view = submit(db, application(serial))
-    review(db, view["application_id"], "approve", at=WED + dt.timedelta(days=1))
-    return view["institution_id"]
+        applications.review_application(session, REGULATOR, app_id, "approve")
 
 
 def test_institution_staff_edit_only_their_institution(db):
@@ -182,12 +160,12 @@ def test_institution_staff_edit_only_their_institution(db):
     cap = {"category": "testing", "item_code": "tst.matching", "product": "电线电缆", "parameter": "导体电阻",
            "method_standard": "GB/T 3956-2008", "price_yuan": "650.5", "cycle_working_days": 5}
     with db.transaction() as session:
-        out = institutions.add_capability(session, staff, mine, cap)
+        out = qualifications.add_capability(session, staff, mine, cap)
     assert out["price_yuan"] == "650.50"
     published = events(db, "capability.published")[-1]
     assert contracts.validate_envelope(published) and published["data"]["revision"] == 2
     with db.transaction() as session, pytest.raises(Forbidden):
-        institutions.add_capability(session, staff, theirs, cap)
+        qualifications.add_capability(session, staff, theirs, cap)
 
 
 def test_capability_with_expired_qualification_refused_and_expired_ones_leave_profile(db):
@@ -197,20 +175,20 @@ def test_capability_with_expired_qualification_refused_and_expired_ones_leave_pr
         qual_id = institutions.get_institution(session, None, inst_id)["qualifications"][0]["qualification_id"]
     # the sweep 30 days ahead warns once, on the day after valid_to it expires the qualification
     with db.transaction() as session:
-        assert institutions.sweep(session, now=dt.datetime(2030, 12, 5, 1))["expiring"] == 1
+        assert sweep.sweep(session, now=dt.datetime(2030, 12, 5, 1))["expiring"] == 1
     with db.transaction() as session:
-        assert institutions.sweep(session, now=dt.datetime(2030, 12, 6, 1))["expiring"] == 0
+        assert sweep.sweep(session, now=dt.datetime(2030, 12, 6, 1))["expiring"] == 0
     [expiring] = events(db, "qualification.expiring")
     assert contracts.validate_envelope(expiring) and expiring["data"]["days_left"] == 26
     with db.transaction() as session:
-        institutions.sweep(session, now=dt.datetime(2031, 1, 2, 1))
+        sweep.sweep(session, now=dt.datetime(2031, 1, 2, 1))
     changed = events(db, "institution.changed")[-1]
     assert changed["data"]["snapshot"]["qualifications"][0]["status"] == "expired"
     assert changed["data"]["snapshot"]["capabilities"] == []
     cap = {"category": "testing", "item_code": "tst.matching", "product": "x", "parameter": "y",
            "method_standard": "GB/T 1-2020", "price_yuan": "1", "cycle_working_days": 1, "qualification_id": qual_id}
     with db.transaction() as session, pytest.raises(ValidationFailed) as info:
-        institutions.add_capability(session, staff, inst_id, cap, at=dt.datetime(2031, 1, 2, 1))
+        qualifications.add_capability(session, staff, inst_id, cap, at=dt.datetime(2031, 1, 2, 1))
     assert "qualification_id" in info.value.errors
 
 
@@ -218,7 +196,7 @@ def test_late_review_counts_breach(db):
     before = REGISTRY.get_sample_value("qi_sla_breached_total", {"rule": "registry.application_review"}) or 0
     submit(db)
     with db.transaction() as session:
-        assert institutions.sweep(session, now=dt.datetime(2026, 10, 11, 1))["overdue"] == 1
+        assert sweep.sweep(session, now=dt.datetime(2026, 10, 11, 1))["overdue"] == 1
     after = REGISTRY.get_sample_value("qi_sla_breached_total", {"rule": "registry.application_review"})
     assert after == before + 1
 
@@ -227,17 +205,18 @@ def test_change_is_reviewed_keeps_history_and_flags_late(db):
     inst_id = _approved(db)
     staff = {"user_id": "inst-staff", "role": "institution", "institution_id": inst_id}
     with db.transaction() as session:
-        change = institutions.submit_change(session, staff, inst_id, {
+        change = changes.submit_change(session, staff, inst_id, {
             "name": "泰州新名称检测有限公司", "change_date": "2026-09-01",
             "attachments": {"business_licence": attachment(), "supporting": [attachment(PDF + b"lease")]}},
             at=dt.datetime(2026, 10, 12, 2))
     assert change["late"] is True and change["before"]["name"].startswith("泰州测试")
     with db.transaction() as session:
-        institutions.review_change(session, OPERATOR, inst_id, change["change_id"], "approve")
+        changes.review_change(session, OPERATOR, inst_id, change["change_id"], "approve")
     changed = events(db, "institution.changed")[-1]
     assert changed["data"]["snapshot"]["name"] == "泰州新名称检测有限公司" and changed["data"]["revision"] == 2
     with db.read() as session:
-        actions = [h["action"] for h in institutions.history(session, REGULATOR, inst_id)]
+        actions = [h["action"] for h in dumped("institution_history",
+                                                institutions.history(session, REGULATOR, inst_id))]
     assert actions == ["approved", "change_submitted", "change_approved"]
 
 
@@ -245,12 +224,12 @@ def test_deregistration_self_late_and_forced(db):
     first, second = _approved(db, 1), _approved(db, 2)
     staff = {"user_id": "inst-staff", "role": "institution", "institution_id": first}
     with db.transaction() as session:
-        out = institutions.deregister(session, staff, first, {"reason": "停业", "closed_on": "2026-01-01"},
+        out = deregistration.deregister(session, staff, first, {"reason": "停业", "closed_on": "2026-01-01"},
                                       at=dt.datetime(2026, 3, 1))
     assert out["deregistration_late"] is True and out["deregistration_forced"] is False
     with db.transaction() as session:
         qual = institutions.get_institution(session, OPERATOR, second)["qualifications"][0]["qualification_id"]
-        institutions.deregister(session, OPERATOR, second, {"reason": "资质被撤销", "qualification_id": qual})
+        deregistration.deregister(session, OPERATOR, second, {"reason": "资质被撤销", "qualification_id": qual})
     evs = events(db, "institution.deregistered")
     assert [e["data"]["forced"] for e in evs] == [False, True]
     for e in evs:
@@ -273,10 +252,12 @@ def test_guides_are_versioned(db):
         guides.publish(session, OPERATOR, "tst.matching", body)
         guides.publish(session, OPERATOR, "tst.matching", {**body, "fees": "按公示价格"})
     with db.read() as session:
-        assert guides.current(session, "tst.matching")["version"] == 2
-        versions = guides.versions(session, "tst.matching")
+        current = dumped("get_guide", guides.current(session, "tst.matching"))
+        assert current["version"] == 2 and current["materials"] == ["营业执照"] and current["item_name_zh"]
+        assert current["created_at"].endswith("Z")
+        versions = dumped("list_guide_versions", guides.versions(session, "tst.matching"))
         assert [(v["version"], v["current"]) for v in versions] == [(2, True), (1, False)]
-        assert guides.version(session, "tst.matching", 1)["fees"] == "免费"
+        assert dumped("get_guide_version", guides.version(session, "tst.matching", 1))["fees"] == "免费"
 
 
 def test_duplicate_application_conflicts(db):
@@ -287,7 +268,7 @@ def test_duplicate_application_conflicts(db):
 
 def test_list_paging_is_bounded():
     """An unbounded offset reached SQLite as an integer overflow: a 500 from a query string."""
-    from services.registry.schemas import ListQuery
+    from services.registry.contract.schemas_common import ListQuery
     with pytest.raises(ValidationFailed) as caught:
         load(ListQuery, {"offset": "99999999999999999999"})
     assert "offset" in caught.value.errors

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from services.registry import institutions, training
+from services.common.schemas import load
+from services.registry import notifications, training
 from services.registry.models import TrainingSignup
-from services.registry.schemas import TrainingIn, load
+from services.registry.contract.schemas_training import TrainingIn
 
 OPERATOR = {"user_id": "op-1", "role": "operator"}
 NOW = dt.datetime(2026, 10, 12, 2, 0)
@@ -80,7 +81,7 @@ def test_capacity_waiting_list_fifo_promotion_and_idempotent_sign_up(db):
     with db.read() as session:
         assert training.my_signup(session, _user(3, "person"), event_id)["status"] == "confirmed"
         assert training.my_signup(session, _user(4), event_id)["waitlist_position"] == 1
-        notes = institutions.notifications(session, _user(3, "person"))["items"]
+        notes = notifications.notifications(session, _user(3, "person"))["items"]
     assert [n["kind"] for n in notes] == ["training.confirmed"]
     # cancelling twice changes nothing; signing up again means the back of the queue
     assert _cancel(db, _user(2), event_id)["status"] == "cancelled"

@@ -12,11 +12,13 @@ from sqlalchemy import text
 from services.common import migrate, sla
 from services.common.db import make_engine
 from services.common.errors import Conflict, Forbidden, ValidationFailed
-from services.registry import institutions
-from services.registry.schemas import ChangeIn, ReviewIn, load
+from services.common.schemas import load
+from services.registry import changes, institutions, notifications
+from services.registry.contract.schemas_applications import ReviewIn
+from services.registry.contract.schemas_changes import ChangeIn
 
-from .helpers import PDF, attachment
-from .test_registry import OPERATOR, REGULATOR, _approved
+from ..helpers import PDF, attachment
+from ..helpers import OPERATOR, REGULATOR, approved as _approved, dumped
 
 MON = dt.datetime(2026, 10, 12, 2, 0)       # Monday 10:00 Shanghai
 
@@ -34,14 +36,14 @@ def _staff(inst_id):
 
 def _review(db, inst_id, change_id, decision, reasons=None, at=None):
     with db.transaction() as session:
-        return institutions.review_change(session, OPERATOR, inst_id, change_id, decision, reasons, at=at)
+        return changes.review_change(session, OPERATOR, inst_id, change_id, decision, reasons, at=at)
 
 
 def test_return_resubmit_restarts_change_clock_and_history_keeps_every_step(db):
     inst_id, other_id = _approved(db, 1), _approved(db, 2)
     staff = _staff(inst_id)
     with db.transaction() as session:
-        change = institutions.submit_change(session, staff, inst_id, _body(), at=MON)
+        change = changes.submit_change(session, staff, inst_id, _body(), at=MON)
     clock = change["review_clock"]
     assert clock["rule"] == "registry.change_review" and clock["limit_working_days"] == 3
     assert clock["due_local"].startswith("2026-10-15")         # Tue 13, Wed 14, Thu 15
@@ -56,16 +58,16 @@ def test_return_resubmit_restarts_change_clock_and_history_keeps_every_step(db):
     with pytest.raises(Conflict):
         _review(db, inst_id, change["change_id"], "approve")
     with db.read() as session:
-        notes = institutions.notifications(session, staff)["items"]
+        notes = notifications.notifications(session, staff)["items"]
     assert [n["kind"] for n in notes] == ["change.returned"]
 
     # only the institution itself (or an operator) supplements, and only a returned change
     with db.transaction() as session, pytest.raises(Forbidden):
-        institutions.resubmit_change(session, _staff(other_id), inst_id, change["change_id"], _body())
+        changes.resubmit_change(session, _staff(other_id), inst_id, change["change_id"], _body())
     # resubmitted more than a month after the change: still on time, the first submission counts
     resubmitted_at = dt.datetime(2026, 11, 5, 2, 0)            # Thursday
     with db.transaction() as session:
-        again = institutions.resubmit_change(
+        again = changes.resubmit_change(
             session, staff, inst_id, change["change_id"],
             _body(address="泰州市海陵区新址路 9 号",
                   attachments={"business_licence": {"file_id": change["attachments"]["business_licence"]["file_id"]},
@@ -78,7 +80,7 @@ def test_return_resubmit_restarts_change_clock_and_history_keeps_every_step(db):
     assert [h["action"] for h in clock["history"]] == ["start", "pause", "restart"]
     assert clock["due_local"].startswith("2026-11-10")         # Fri 6, Mon 9, Tue 10
     with db.transaction() as session, pytest.raises(Conflict):
-        institutions.resubmit_change(session, staff, inst_id, change["change_id"], _body())
+        changes.resubmit_change(session, staff, inst_id, change["change_id"], _body())
 
     approved = _review(db, inst_id, change["change_id"], "approve", at=dt.datetime(2026, 11, 9, 2, 0))
     assert approved["status"] == "approved" and approved["review_clock"]["state"] == "met"
@@ -86,10 +88,11 @@ def test_return_resubmit_restarts_change_clock_and_history_keeps_every_step(db):
     assert approved["history"][1]["reasons"] == ["缺少房产证明"]
     with db.read() as session:
         profile = institutions.get_institution(session, None, inst_id)
-        actions = [h["action"] for h in institutions.history(session, REGULATOR, inst_id)]
-        assert institutions.get_change(session, staff, inst_id, change["change_id"])["submissions"] == 2
+        actions = [h["action"] for h in dumped("institution_history",
+                                                institutions.history(session, REGULATOR, inst_id))]
+        assert changes.get_change(session, staff, inst_id, change["change_id"])["submissions"] == 2
         with pytest.raises(Forbidden):
-            institutions.get_change(session, _staff(other_id), inst_id, change["change_id"])
+            changes.get_change(session, _staff(other_id), inst_id, change["change_id"])
     assert profile["address"] == "泰州市海陵区新址路 9 号" and profile["name"] == "泰州新名称检测有限公司"
     assert actions == ["approved", "change_submitted", "change_returned", "change_resubmitted", "change_approved"]
 
@@ -99,7 +102,7 @@ def test_late_change_review_is_a_breach_of_its_own_rule(db):
     labels = {"rule": "registry.change_review"}
     before = REGISTRY.get_sample_value("qi_sla_breached_total", labels) or 0
     with db.transaction() as session:
-        change = institutions.submit_change(session, _staff(inst_id), inst_id, _body(), at=MON)
+        change = changes.submit_change(session, _staff(inst_id), inst_id, _body(), at=MON)
     rejected = _review(db, inst_id, change["change_id"], "reject", ["证明材料与变更内容不符"],
                        at=dt.datetime(2026, 10, 16, 2, 0))
     assert rejected["review_clock"]["state"] == "breached"

@@ -8,7 +8,7 @@ from services.common.db import Database, make_engine
 from services.registry import catalogue
 from services.registry.models import CatalogItem, Category, GuideVersion
 
-from .helpers import events
+from ..helpers import events
 
 CATEGORIES = ["standardization", "metrology", "testing", "certification", "quality", "brand", "ip", "other"]
 

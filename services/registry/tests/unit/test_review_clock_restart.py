@@ -7,11 +7,12 @@ import datetime as dt
 from prometheus_client import REGISTRY
 
 from services.common import sla
-from services.registry import institutions
-from services.registry.schemas import ApplicationIn, load
+from services.common.schemas import load
+from services.registry import applications, sweep
+from services.registry.contract.schemas_applications import ApplicationIn
 
-from .helpers import application
-from .test_registry import APPLICANT, review, submit
+from ..helpers import application
+from ..helpers import APPLICANT, review, submit
 
 RULE = "registry.application_review"
 
@@ -24,12 +25,12 @@ def test_overdue_returned_resubmitted_and_reviewed_in_time_is_met(db):
     before = breached()
     app_id = submit(db)["application_id"]                              # due Sat 10 Oct
     with db.transaction() as session:
-        assert institutions.sweep(session, now=dt.datetime(2026, 10, 11, 1))["overdue"] == 1
+        assert sweep.sweep(session, now=dt.datetime(2026, 10, 11, 1))["overdue"] == 1
     assert breached() == before + 1
     returned = review(db, app_id, "return", ["资质证书不清晰"], at=dt.datetime(2026, 10, 12, 2, 0))
     assert returned["review_clock"]["overdue"] is True
     with db.transaction() as session:
-        again = institutions.resubmit_application(session, APPLICANT, app_id, load(ApplicationIn, application()),
+        again = applications.resubmit_application(session, APPLICANT, app_id, load(ApplicationIn, application()),
                                                   at=dt.datetime(2026, 10, 13, 2, 0))   # Tue: due Fri 16 Oct
     clock = again["review_clock"]
     assert clock["state"] == "running" and clock["restarts"] == 1
@@ -37,7 +38,7 @@ def test_overdue_returned_resubmitted_and_reviewed_in_time_is_met(db):
         assert session.get(sla.SlaClock, clock["id"]).overdue is False   # the new run starts clean
     assert clock["due_local"].startswith("2026-10-16T23:59:59")
     with db.transaction() as session:
-        assert institutions.sweep(session, now=dt.datetime(2026, 10, 14, 1))["overdue"] == 0
+        assert sweep.sweep(session, now=dt.datetime(2026, 10, 14, 1))["overdue"] == 0
     approved = review(db, app_id, "approve", at=dt.datetime(2026, 10, 15, 2, 0))
     assert approved["review_clock"]["state"] == "met"
     assert breached() == before + 1

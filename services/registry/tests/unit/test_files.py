@@ -13,7 +13,7 @@ from services.common.errors import Conflict
 from services.registry import files
 from services.registry.models import Category, StoredFile
 
-from .helpers import PDF, PNG, attachment
+from ..helpers import PDF, PNG, attachment
 
 DAY = 24 * 3600
 
