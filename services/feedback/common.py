@@ -43,7 +43,13 @@ def happening_at(moment: dt.datetime):
 
 
 def is_staff(principal: dict | None) -> bool:
-    return bool(principal) and principal.get("role") in STAFF
+    """Platform staff or a regulator: never an account of an institution (its windows included)."""
+    return bool(principal) and principal.get("role") in STAFF and not principal.get("institution_id")
+
+
+def is_platform_staff(principal: dict | None) -> bool:
+    """May handle cases on the platform's side (window, operator, admin), not for an institution."""
+    return bool(principal) and principal.get("role") in PLATFORM_STAFF and not principal.get("institution_id")
 
 
 def is_operator(principal: dict | None) -> bool:

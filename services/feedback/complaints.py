@@ -30,11 +30,11 @@ from services.common import pii, sla
 from services.common.audit import audit
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.outbox import record_event
-from services.common.platform import CUSTOMER_ROLES, OPERATORS, PLATFORM_STAFF
+from services.common.platform import CUSTOMER_ROLES, OPERATORS
 from services.common.workdays import local_date
 
 from . import rules
-from .common import SOURCE, add_step, clocks_of, is_staff, iso, now, of_institution, steps_of
+from .common import SOURCE, add_step, clocks_of, is_platform_staff, is_staff, iso, now, of_institution, steps_of
 from .contract.vocabulary import settings
 from .models import Complaint, ComplaintCounter, ComplaintPause
 
@@ -128,7 +128,7 @@ def get_complaint(session: Session, principal: dict, complaint_id: str, reveal: 
 def list_complaints(session: Session, principal: dict, query: dict) -> dict:
     stmt = select(Complaint)
     if not is_staff(principal):
-        if principal.get("role") in ("institution", "window") and principal.get("institution_id"):
+        if principal.get("institution_id"):   # the institution's own accounts and windows
             stmt = stmt.where(Complaint.institution_id == str(principal["institution_id"]),
                               Complaint.forwarded_at.is_not(None))
         else:
@@ -150,7 +150,7 @@ def list_complaints(session: Session, principal: dict, query: dict) -> dict:
 def file(session: Session, principal: dict, data: dict) -> Shown:
     role = principal.get("role")
     staff_entry = data["channel"] != "web"
-    if staff_entry and role not in PLATFORM_STAFF:
+    if staff_entry and not is_platform_staff(principal):
         raise Forbidden("Phone, window and letter complaints are entered by platform staff / "
                         "电话、窗口、信件投诉由平台工作人员录入", code="staff_only")
     if not staff_entry and role not in CUSTOMER_ROLES:
@@ -202,7 +202,7 @@ def _forbid(ok: bool, en: str, zh: str) -> None:
 def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Shown:
     complaint = _load(session, principal, complaint_id, lock=True)
     action = data["action"]
-    staff = principal.get("role") in PLATFORM_STAFF
+    staff = is_platform_staff(principal)
     own = of_institution(principal, complaint.institution_id)
     mine = bool(complaint.complainant_id) and str(principal.get("user_id")) == complaint.complainant_id
     if complaint.state in ENDED:

@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 
 from services.common import sla
 from services.common.audit import audit
-from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.outbox import record_event
+from services.common.platform import STAFF_READERS
 
-from .common import SOURCE, get_or_404, is_staff, iso, now, of_institution
+from .common import SOURCE, get_or_404, is_platform_staff, is_staff, iso, now, of_institution
 from .contract.vocabulary import DISSATISFIED, SCORE, STAFF_CHANNELS, settings, weights
 from .models import Assessment, Evaluation, Rectification
 
@@ -144,7 +145,7 @@ def get_evaluation(session: Session, principal: dict, evaluation_id: str) -> Eva
 def list_evaluations(session: Session, principal: dict, query: dict) -> dict:
     stmt = select(Evaluation)
     if not is_staff(principal):
-        if principal.get("role") in ("institution", "window") and principal.get("institution_id"):
+        if principal.get("institution_id"):   # the institution's own accounts and windows
             stmt = stmt.where(Evaluation.institution_id == str(principal["institution_id"]))
         else:
             stmt = stmt.where(Evaluation.enterprise_id == str(principal["user_id"]))
@@ -189,7 +190,7 @@ def submit(session: Session, principal: dict, evaluation_id: str, data: dict) ->
         if staff_entry:
             raise Forbidden("Phone and SMS answers are entered by staff / 电话、短信评价由工作人员录入",
                             code="staff_channel")
-    elif principal.get("role") in ("window", "operator", "admin"):
+    elif is_platform_staff(principal):
         if not staff_entry:
             raise Forbidden("Staff enter phone or SMS answers only / 工作人员仅可录入电话或短信评价",
                             code="customer_channel")
@@ -255,7 +256,7 @@ def add_assessment(session: Session, principal: dict, evaluation_id: str, data: 
         if not mine:
             raise Forbidden("Self-evaluation is by the institution or window that served / 自评由办理机构或窗口进行",
                             code="not_self")
-    elif principal.get("role") not in ("regulator", "operator", "admin"):
+    elif principal.get("role") not in STAFF_READERS:
         raise Forbidden("Third-party evaluation is by regulators or an imported batch / 第三方评价由监管部门或批量导入",
                         code="not_third_party")
     _add_assessment(session, evaluation, method, data["rating"], str(principal["user_id"]), data.get("note"))

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from services.common import sla
 from services.common.errors import Conflict, Forbidden, NotFound
 from services.common.outbox import record_event
-from services.common.platform import OPERATORS, PLATFORM_STAFF
+from services.common.platform import OPERATORS
 
-from .common import SOURCE, add_step, clocks_of, is_staff, iso, now, of_institution, steps_of
+from .common import SOURCE, add_step, clocks_of, is_platform_staff, is_staff, iso, now, of_institution, steps_of
 from .models import Evaluation, Rectification
 
 VERIFY_RULE = "feedback.rectification_verify"
@@ -104,7 +104,7 @@ def advance(session: Session, principal: dict, rectification_id: str, data: dict
                        code="rectification_wrong_state")
     role = principal.get("role")
     user = str(principal["user_id"])
-    staff = role in PLATFORM_STAFF
+    staff = is_platform_staff(principal)
     own = of_institution(principal, case.institution_id)
     at = now()
     note = None

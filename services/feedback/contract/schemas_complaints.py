@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, validate, validates_schema
 
 from services.common import fields
+from services.common.platform import PLATFORM_STAFF, STAFF_READERS
 from services.common.schemas import Schema, SlaClockOut
 
 from .fields_ext import instant
@@ -164,10 +165,10 @@ class ComplaintTypeOut(Schema):
 
 
 class SupervisionRuleIn(Schema):
-    handler_role = fields.String(required=True, validate=validate.OneOf(("operator", "admin", "window")),
+    handler_role = fields.String(required=True, validate=validate.OneOf(PLATFORM_STAFF),
                                  metadata={"description": "Platform staff role whose queue the type is in"})
     reply_rule = fields.String(required=True, validate=validate.OneOf(("feedback.complaint_reply",)))
-    escalate_to = fields.String(required=True, validate=validate.OneOf(("operator", "regulator", "admin")))
+    escalate_to = fields.String(required=True, validate=validate.OneOf(STAFF_READERS))
     escalate_after_working_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
 
 
