@@ -3700,12 +3700,12 @@ export interface components {
         SupervisionRuleIn: {
             escalate_after_working_days: number;
             /** @enum {string} */
-            escalate_to: "operator" | "regulator" | "admin";
+            escalate_to: "operator" | "admin" | "regulator";
             /**
              * @description Platform staff role whose queue the type is in
              * @enum {string}
              */
-            handler_role: "operator" | "admin" | "window";
+            handler_role: "window" | "operator" | "admin";
             /** @enum {string} */
             reply_rule: "feedback.complaint_reply";
         };
