@@ -36,6 +36,9 @@ const routes: RouteRecordRaw[] = [
     meta: { roles: ["enterprise", "window", "institution", "regulator", ...STAFF] } },
   { path: "/ledger", name: "ledger", component: () => import("./views/DeliveryLedgerPage.vue"),
     meta: { roles: ["enterprise", "regulator", ...STAFF] } },
+  { path: "/statistics", name: "statistics", component: () => import("./views/FeedbackStatisticsPage.vue") },
+  { path: "/evaluations", name: "evaluations", component: () => import("./views/FeedbackEvaluationsPage.vue"), meta: { roles: [] } },
+  { path: "/complaints", name: "complaints", component: () => import("./views/FeedbackComplaintsPage.vue"), meta: { roles: [] } },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("./views/NotFoundPage.vue") },
 ];
 

@@ -179,6 +179,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/callbacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Callback tasks and their searchable archive / 回访任务与档案 */
+        get: operations["callbacks_list_callbacks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One callback with its script / 回访详情与话术 */
+        get: operations["callbacks_get_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/callbacks/{callback_id}/attempts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Record a call: reached, no answer (3 tries: unreachable), reopen / 记录回访结果 */
+        post: operations["callbacks_record_callback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/catalog/categories": {
         parameters: {
             query?: never;
@@ -221,10 +272,83 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * One catalogue item with its current guide version / 服务事项详情
+         * @description An item hidden from the public catalogue is found only by operators (404 otherwise).
+         */
+        get: operations["registry_get_item"];
         /** Edit a catalogue item (operator) / 修改服务事项 */
         put: operations["registry_update_item"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/complaint-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The complaint taxonomy / 投诉类型 */
+        get: operations["complaints_complaint_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/complaints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Complaints: mine, my institution's, or the staff queue / 投诉列表 */
+        get: operations["complaints_list_complaints"];
+        put?: never;
+        /** File a complaint (or enter one taken by phone, window or letter) / 提交投诉 */
+        post: operations["complaints_file_complaint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/complaints/{complaint_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One complaint / 投诉详情 */
+        get: operations["complaints_get_complaint"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/complaints/{complaint_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept, investigate, forward, answer, return, decide, tell, satisfaction, pause/resume, merge / 投诉办理 */
+        post: operations["complaints_act_on_complaint"];
         delete?: never;
         options?: never;
         head?: never;
@@ -388,6 +512,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/evaluation-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import a third-party evaluation batch (all rows or none) / 导入第三方评价批次 */
+        post: operations["evaluations_import_third_party"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Evaluations: mine, my institution's, or all (staff) / 评价列表 */
+        get: operations["evaluations_list_evaluations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One evaluation / 评价详情 */
+        get: operations["evaluations_get_evaluation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}/assessments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Self-evaluation (institution/window) or third-party evaluation (regulator) / 自评或第三方评价 */
+        post: operations["evaluations_assess_evaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}/comment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Append the one later comment / 追加评论（一次） */
+        post: operations["evaluations_comment_evaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/evaluations/{evaluation_id}/submission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rate a finished service once (or enter a phone/SMS answer) / 提交评价（仅一次） */
+        post: operations["evaluations_submit_evaluation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/guides/{item_code}": {
         parameters: {
             query?: never;
@@ -432,6 +658,58 @@ export interface paths {
         };
         /** One version of a guide */
         get: operations["registry_get_guide_version"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/improvements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Improvement plan items and joint assessments / 持续改进 */
+        get: operations["improvements_list_improvements"];
+        put?: never;
+        /** An improvement plan item or a joint assessment / 新增改进事项或联合评估 */
+        post: operations["improvements_create_improvement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/improvements/{improvement_id}/progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Evidence, then the re-check / 提交证据与复查结果 */
+        post: operations["improvements_progress_improvement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/improvements/published": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Re-checked plan items (public) / 已复查的改进事项（公开） */
+        get: operations["improvements_published_improvements"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1006,6 +1284,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/rectifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Rectification cases of bad reviews / 差评整改列表 */
+        get: operations["rectifications_list_rectifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectifications/{rectification_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One rectification / 整改详情 */
+        get: operations["rectifications_get_rectification"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/rectifications/{rectification_id}/steps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify, rectify/explain, appeal, decide, re-check, call back, close / 整改环节 */
+        post: operations["rectifications_advance_rectification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/reports": {
         parameters: {
             query?: never;
@@ -1376,6 +1705,178 @@ export interface paths {
         /** Maintain a standard's status (operators) / 维护标准状态 */
         put: operations["matching_put_standard"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/statistics/quarterly": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A published quarter (public, 定期公示) / 季度统计公示 */
+        get: operations["statistics_quarterly_statistics"];
+        put?: never;
+        /** Publish a quarter (refused while a dissatisfied item lacks its cause analysis) / 公示季度统计 */
+        post: operations["statistics_publish_quarter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/statistics/quarterly/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A quarter as CSV or .xlsx (base64) / 导出季度统计 */
+        get: operations["statistics_export_quarter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/statistics/quarterly/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A quarter's live figures (staff) / 季度统计预览 */
+        get: operations["statistics_preview_quarter"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/statistics/quarterly/published": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Published quarters (public) / 已公示季度 */
+        get: operations["statistics_published_quarters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supervision-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who handles which complaint type, limits, escalations / 监督规则 */
+        get: operations["supervision_list_supervision_rules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supervision-rules/{complaint_type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Change a supervision rule (history kept) / 修改监督规则 */
+        put: operations["supervision_put_supervision_rule"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/supervision-rules/{complaint_type}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A rule's history / 监督规则修改记录 */
+        get: operations["supervision_supervision_rule_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Support requests: mine, or all (staff) / 技术支持请求列表 */
+        get: operations["support_list_support_requests"];
+        put?: never;
+        /** File a technical support request / 提交技术支持请求 */
+        post: operations["support_open_support_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support-requests/{support_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One support request / 技术支持请求详情 */
+        get: operations["support_get_support_request"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/support-requests/{support_id}/answer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer (and resolve) a support request / 答复技术支持请求 */
+        post: operations["support_answer_support_request"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1841,6 +2342,27 @@ export interface components {
             submissions?: number;
             submitted_at?: string;
         };
+        AssessmentIn: {
+            /** @enum {string} */
+            method: "self" | "third_party";
+            /** @default null */
+            note: string | null;
+            /** @enum {string} */
+            rating: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+        };
+        AssessmentOut: {
+            assessor_id?: string;
+            batch?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            created_at?: string | null;
+            id?: string;
+            method?: string;
+            note?: string | null;
+            rating?: string;
+        };
         /** @description Give content_base64 (a new file) or file_id (a stored one) */
         AttachmentIn: {
             /** @description File bytes, base64; PDF, JPEG or PNG (checked by magic bytes), at most 10485760 bytes decoded / 文件内容 base64，仅限 PDF/JPEG/PNG，不超过 10 MiB */
@@ -1858,6 +2380,17 @@ export interface components {
             media_type?: string;
             size?: number;
         };
+        BatchItemIn: {
+            evaluation_id: string;
+            /** @default null */
+            note: string | null;
+            /** @enum {string} */
+            rating: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+        };
+        BatchOut: {
+            batch?: string;
+            imported?: number;
+        };
         BundleOut: {
             demand_id?: string;
             instrument_ids?: string[];
@@ -1870,6 +2403,50 @@ export interface components {
         };
         CalibrationOut: {
             demands?: components["schemas"]["BundleOut"][];
+        };
+        /** @description reached and reopen need notes */
+        CallbackAttemptIn: {
+            /** @default null */
+            notes: string | null;
+            /** @enum {string} */
+            result: "reached" | "no_answer" | "reopen";
+        } | {
+            /** @constant */
+            result?: "no_answer";
+        } | {
+            notes: string;
+        };
+        CallbackOut: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            created_at?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            done_at?: string | null;
+            done_by?: string | null;
+            enterprise_id?: string | null;
+            id?: string;
+            institution_id?: string | null;
+            notes?: string | null;
+            outcome?: string | null;
+            /** @description dissatisfied, complaint, or sample (the random share) */
+            reason?: string;
+            /** @description The questions to ask (data) */
+            script?: string[];
+            state?: string;
+            steps?: components["schemas"]["StepOut"][];
+            subject_id?: string;
+            /** @description evaluation or complaint */
+            subject_type?: string;
+            tries?: number;
+        };
+        CallbackPage: {
+            items?: components["schemas"]["CallbackOut"][];
+            total?: number;
         };
         CapabilityCreate: {
             /** @enum {string} */
@@ -2079,6 +2656,214 @@ export interface components {
         } | {
             note: unknown;
         };
+        CommentIn: {
+            comment: string;
+        };
+        ComplaintActionIn: {
+            accept_return?: boolean;
+            /** @enum {string} */
+            action: "accept" | "investigate" | "forward" | "answer" | "return" | "decide_return" | "decide" | "tell" | "satisfaction" | "pause" | "resume" | "merge";
+            /** @enum {string} */
+            channel?: "phone" | "web" | "window" | "letter" | "sms";
+            /** @description merge: the id of the complaint kept (404 if there is none) */
+            into?: string;
+            note?: string;
+            /** @enum {string} */
+            outcome?: "upheld" | "partly_upheld" | "not_upheld";
+            /** @enum {string} */
+            rating?: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+            reason?: string;
+        } | {
+            /** @constant */
+            action: "accept";
+        } | {
+            /** @constant */
+            action: "investigate";
+            note: string;
+        } | {
+            /** @constant */
+            action: "forward";
+        } | {
+            /** @constant */
+            action: "answer";
+            note: string;
+        } | {
+            /** @constant */
+            action: "return";
+            reason: string;
+        } | {
+            accept_return: unknown;
+            /** @constant */
+            action: "decide_return";
+            note: string;
+        } | {
+            /** @constant */
+            action: "decide";
+            note: string;
+            outcome: unknown;
+        } | {
+            /** @constant */
+            action: "tell";
+            channel: unknown;
+        } | {
+            /** @constant */
+            action: "satisfaction";
+            rating: unknown;
+        } | {
+            /** @constant */
+            action: "pause";
+            reason: string;
+        } | {
+            /** @constant */
+            action: "resume";
+        } | {
+            /** @constant */
+            action: "merge";
+            into: string;
+        };
+        ComplaintFiguresOut: {
+            by_outcome?: {
+                [key: string]: number;
+            };
+            by_type?: {
+                [key: string]: number;
+            };
+            total?: number;
+        };
+        /** @description link_type and link_id together; web: the caller is the complainant (no complainant_id); phone, window and letter (staff entry) need the complainant's name and phone */
+        ComplaintIn: {
+            /**
+             * @default web
+             * @enum {string}
+             */
+            channel: "phone" | "web" | "window" | "letter";
+            /**
+             * @description Staff entry: the complainant's account, if any
+             * @default null
+             */
+            complainant_id: string | null;
+            /** @default null */
+            complainant_name: string | null;
+            /** @default null */
+            complainant_phone: string | null;
+            content: string;
+            institution_id: string;
+            /** @default null */
+            link_id: string | null;
+            /**
+             * @default null
+             * @enum {string|null}
+             */
+            link_type: "demand" | "booking" | "sample" | "report" | null;
+            /** @default null */
+            requests: string | null;
+            /** @enum {string} */
+            type: "service_attitude" | "time_limit" | "charging" | "quality_of_result" | "conduct" | "platform" | "other";
+        } & (({
+            link_id?: null;
+            link_type?: null;
+        } | {
+            link_id: string;
+            link_type: string;
+        }) & ({
+            /** @constant */
+            channel?: "web";
+            complainant_id?: null;
+        } | {
+            /** @enum {unknown} */
+            channel: "phone" | "window" | "letter";
+            complainant_name: string;
+            complainant_phone: string;
+        }));
+        ComplaintOut: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            accepted_at?: string | null;
+            answer?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            answered_at?: string | null;
+            channel?: string;
+            clocks?: components["schemas"]["SlaClockOut"][];
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            closed_at?: string | null;
+            /** @description Platform staff and the complainant only; null for the institution */
+            complainant_id?: string | null;
+            /** @description Masked (operators may reveal); never shown to the institution */
+            complainant_name?: string | null;
+            complainant_phone?: string | null;
+            content?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            created_at?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            decided_at?: string | null;
+            /** @description Set once the reply limit of the rule passed (role escalated to) */
+            escalated_to?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            forwarded_at?: string | null;
+            /** @description From the supervision rule of its type */
+            handler_role?: string | null;
+            id?: string;
+            institution_id?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            investigated_at?: string | null;
+            link_id?: string | null;
+            link_type?: string | null;
+            merged_into?: string | null;
+            /** @description Acceptance number TS-YYYYMMDD-NNNN */
+            number?: string;
+            outcome?: string | null;
+            outcome_text?: string | null;
+            pauses?: components["schemas"]["PauseOut"][];
+            requests?: string | null;
+            return_decision?: string | null;
+            return_reason?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            returned_at?: string | null;
+            satisfaction?: string | null;
+            state?: string;
+            steps?: components["schemas"]["StepOut"][];
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            told_at?: string | null;
+            told_channel?: string | null;
+            type?: string;
+            /** @description Waiting for the complainant: the clocks are paused */
+            waiting?: boolean;
+        };
+        ComplaintPage: {
+            items?: components["schemas"]["ComplaintOut"][];
+            total?: number;
+        };
+        ComplaintTypeOut: {
+            code?: string;
+            en?: string;
+            zh?: string;
+        };
         CreateStaff: {
             /**
              * @description Institution the account acts for (role institution)
@@ -2282,6 +3067,18 @@ export interface components {
         } | {
             retention_rule: string;
         };
+        DissatisfiedItemOut: {
+            cause_analysis?: string | null;
+            evaluation_id?: string;
+            has_cause_analysis?: boolean;
+            institution_id?: string | null;
+            overall?: string;
+            overturn_reason?: string | null;
+            overturned?: boolean;
+            rectification_id?: string | null;
+            rectification_state?: string | null;
+            window_id?: string | null;
+        };
         DueNoteOut: {
             en?: string;
             zh?: string;
@@ -2293,6 +3090,69 @@ export interface components {
             first_contact_at?: string | null;
             first_contact_notes?: string;
             institution_id: string;
+        };
+        EvaluationOut: {
+            assessments?: components["schemas"]["AssessmentOut"][];
+            attitude?: string | null;
+            call_reference?: string | null;
+            channel?: string | null;
+            /** @description Weighted score 1..5 of the user, self and third-party ratings (weights in data) */
+            combined_score?: number | null;
+            comment?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            comment_at?: string | null;
+            /**
+             * Format: date-time
+             * @description End of the answer window (working days, SLA rule feedback.evaluation_window)
+             */
+            due_at?: string | null;
+            efficiency?: string | null;
+            entered_by?: string | null;
+            /** @description A phone or SMS answer entered by staff */
+            entered_by_staff?: boolean;
+            enterprise_id?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            expired_at?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            finished_at?: string | null;
+            handler_id?: string | null;
+            id?: string;
+            institution_id?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            invited_at?: string | null;
+            overall?: string | null;
+            overturn_reason?: string | null;
+            overturned?: boolean;
+            process?: string | null;
+            reason_tags?: unknown;
+            rectification_id?: string | null;
+            service_id?: string;
+            service_type?: string;
+            /** @description invited, submitted, or expired (not evaluated) */
+            state?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            submitted_at?: string | null;
+            text?: string | null;
+            window_id?: string | null;
+        };
+        EvaluationPage: {
+            items?: components["schemas"]["EvaluationOut"][];
+            total?: number;
         };
         ExceptionIn: {
             /** @enum {string} */
@@ -2307,6 +3167,13 @@ export interface components {
             reason?: string;
             step?: string;
         };
+        ExportOut: {
+            /** @description The file, base64 */
+            content_base64?: string;
+            content_type?: string;
+            filename?: string;
+            published?: boolean;
+        };
         ExternalVerificationOut: {
             reason?: string | null;
             verification_level?: string | null;
@@ -2317,6 +3184,27 @@ export interface components {
              */
             verified_at?: string | null;
             verifier?: string;
+        };
+        FiguresOut: {
+            by_rating?: {
+                [key: string]: number;
+            };
+            dimension_scores?: {
+                [key: string]: number | null;
+            };
+            dissatisfied?: number;
+            /** @description Valid ratings (without overturned ones) */
+            evaluations?: number;
+            /** @description Invitations that expired unanswered */
+            not_evaluated?: number;
+            on_time?: components["schemas"]["OnTimeOut"][];
+            on_time_rate?: number | null;
+            overturned?: number;
+            participation_rate?: number | null;
+            pending?: number;
+            satisfaction_rate?: number | null;
+            services_finished?: number;
+            staff_entered?: number;
         };
         FileOut: {
             content_base64?: string;
@@ -2377,6 +3265,71 @@ export interface components {
             created?: number;
             updated?: number;
         };
+        /** @description a plan item needs owner_id and due_working_days; an assessment its findings in detail (a linked_id that names no item is 404) */
+        ImprovementIn: {
+            /**
+             * @description A joint assessment's findings
+             * @default null
+             */
+            detail: string | null;
+            /** @default null */
+            due_working_days: number | null;
+            /** @default null */
+            institution_id: string | null;
+            /** @enum {string} */
+            kind: "plan_item" | "assessment";
+            /**
+             * @description An assessment: the plan item it leads to; a plan item: its source (complaint, callback...)
+             * @default null
+             */
+            linked_id: string | null;
+            /** @default null */
+            owner_id: string | null;
+            /** @enum {string} */
+            source: "statistics" | "complaint" | "callback" | "joint";
+            title: string;
+        } | {
+            due_working_days: number;
+            /** @constant */
+            kind: "plan_item";
+            owner_id: string;
+        } | {
+            detail: string;
+            /** @constant */
+            kind: "assessment";
+        };
+        ImprovementOut: {
+            /** @description The due clock (null due_at with calendar_gap: year not loaded) */
+            clocks?: components["schemas"]["SlaClockOut"][];
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            created_at?: string | null;
+            created_by?: string;
+            detail?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            due_at?: string | null;
+            evidence?: string | null;
+            id?: string;
+            institution_id?: string | null;
+            kind?: string;
+            linked_id?: string | null;
+            owner_id?: string | null;
+            /** @description Published (public list) */
+            recheck_result?: string | null;
+            source?: string;
+            state?: string;
+            title?: string;
+        };
+        ImprovementProgressIn: {
+            /** @enum {string} */
+            action: "evidence" | "recheck";
+            text: string;
+        };
         InstitutionEventOut: {
             /** @description e.g. approved, change_submitted, capability_published, qualification_expired, deregistered */
             action?: string;
@@ -2387,6 +3340,30 @@ export interface components {
             detail?: {
                 [key: string]: unknown;
             } | null;
+        };
+        InstitutionFiguresOut: {
+            by_rating?: {
+                [key: string]: number;
+            };
+            dimension_scores?: {
+                [key: string]: number | null;
+            };
+            dissatisfied?: number;
+            /** @description Valid ratings (without overturned ones) */
+            evaluations?: number;
+            institution_id?: string;
+            /** @description From the registry's events */
+            institution_name?: string | null;
+            /** @description Invitations that expired unanswered */
+            not_evaluated?: number;
+            on_time?: components["schemas"]["OnTimeOut"][];
+            on_time_rate?: number | null;
+            overturned?: number;
+            participation_rate?: number | null;
+            pending?: number;
+            satisfaction_rate?: number | null;
+            services_finished?: number;
+            staff_entered?: number;
         };
         InstitutionIn: {
             address: string;
@@ -2762,6 +3739,12 @@ export interface components {
             text_en?: string;
             text_zh?: string;
         };
+        OnTimeOut: {
+            breached?: number;
+            met?: number;
+            on_time_rate?: number | null;
+            rule?: string;
+        };
         PackageCreate: {
             demand_ids: string[];
             industry?: string | null;
@@ -2819,6 +3802,21 @@ export interface components {
             limit?: number;
             offset?: number;
             total?: number;
+        };
+        PauseOut: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            ended_at?: string | null;
+            ended_by?: string | null;
+            reason?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            started_at?: string | null;
+            started_by?: string;
         };
         /** @description Give pdf_base64 (the file) or pdf_sha256 (its hash), not both */
         PdfVerifyIn: {
@@ -2912,6 +3910,16 @@ export interface components {
             public_key_pem?: string;
             public_key_raw_base64url?: string;
         };
+        PublishedQuarterOut: {
+            period?: string;
+            published_at?: string;
+            quarter?: number;
+            year?: number;
+        };
+        PublishIn: {
+            quarter: number;
+            year: number;
+        };
         QrOut: {
             key_id?: string;
             number?: string;
@@ -2964,6 +3972,28 @@ export interface components {
             valid_from?: string;
             valid_to?: string;
         };
+        QuarterlyOut: {
+            complaints?: components["schemas"]["ComplaintFiguresOut"];
+            dissatisfied_items?: components["schemas"]["DissatisfiedItemOut"][];
+            ends_at?: string;
+            /** @description How each rate is computed (zh and en) */
+            formula?: {
+                [key: string]: string;
+            };
+            institutions?: components["schemas"]["InstitutionFiguresOut"][];
+            /** @description Publishing is refused while this is > 0 */
+            missing_cause_analysis?: number;
+            /** @description e.g. 2026-Q3 */
+            period?: string;
+            platform?: components["schemas"]["FiguresOut"];
+            published?: boolean;
+            published_at?: string | null;
+            quarter?: number;
+            rectifications?: components["schemas"]["RectificationFiguresOut"];
+            starts_at?: string;
+            windows?: components["schemas"]["WindowFiguresOut"][];
+            year?: number;
+        };
         RecommendationCreate: {
             institutions: components["schemas"]["RecommendedInstitution"][];
             note?: string;
@@ -2976,6 +4006,110 @@ export interface components {
             institution_id?: string;
             name?: string;
             reason?: string;
+        };
+        RectificationFiguresOut: {
+            closed?: number;
+            open?: number;
+            opened?: number;
+            overturned?: number;
+            rechecked?: number;
+        };
+        RectificationOut: {
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            acted_at?: string | null;
+            acted_by?: string | null;
+            appeal_decided_by?: string | null;
+            appeal_decision?: string | null;
+            appeal_reason?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            appealed_at?: string | null;
+            callback_result?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            called_back_at?: string | null;
+            cause_analysis?: string | null;
+            /** @description SLA clocks of the case (verify, rectify) */
+            clocks?: components["schemas"]["SlaClockOut"][];
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            closed_at?: string | null;
+            evaluation_id?: string;
+            id?: string;
+            institution_id?: string | null;
+            measures?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            opened_at?: string | null;
+            recheck_note?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            rechecked_at?: string | null;
+            rechecked_by?: string | null;
+            state?: string;
+            steps?: components["schemas"]["StepOut"][];
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            verified_at?: string | null;
+            verified_by?: string | null;
+        };
+        RectificationStepIn: {
+            /** @enum {string} */
+            action: "verify" | "rectify" | "explain" | "appeal" | "decide_appeal" | "recheck" | "call_back" | "close";
+            cause_analysis?: string;
+            measures?: string;
+            note?: string;
+            overturn?: boolean;
+            reason?: string;
+            /** @enum {string} */
+            result?: "satisfied" | "dissatisfied" | "unreachable";
+        } | {
+            /** @constant */
+            action: "verify";
+            cause_analysis: string;
+        } | {
+            /** @constant */
+            action: "rectify";
+            measures: string;
+        } | {
+            /** @constant */
+            action: "explain";
+            measures: string;
+        } | {
+            /** @constant */
+            action: "appeal";
+            reason: string;
+        } | {
+            /** @constant */
+            action: "decide_appeal";
+            overturn: unknown;
+            reason: string;
+        } | {
+            /** @constant */
+            action: "recheck";
+            note: string;
+        } | {
+            /** @constant */
+            action: "call_back";
+            result: unknown;
+        } | {
+            /** @constant */
+            action: "close";
         };
         ReferralCreate: {
             external_contact?: string;
@@ -3236,7 +4370,7 @@ export interface components {
             /** @description Where the sample is: the last completed step */
             status?: string;
             status_zh?: string;
-            steps?: components["schemas"]["StepOut"][];
+            steps?: components["schemas"]["StepOut1"][];
             updated_at?: unknown;
         };
         SamplePage: {
@@ -3396,6 +4530,18 @@ export interface components {
             status: "active" | "disabled";
         };
         StepOut: {
+            action?: string;
+            actor_id?: string;
+            actor_role?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            at?: string | null;
+            note?: string | null;
+            seq?: number;
+        };
+        StepOut1: {
             at?: unknown;
             condition?: string | null;
             note?: string | null;
@@ -3403,6 +4549,128 @@ export interface components {
             recorded_role?: string;
             seal_number?: string | null;
             step?: string;
+        };
+        /** @description 不满意 or worse needs reason_tags and text; a phone or sms answer needs call_reference */
+        SubmissionIn: {
+            /** @enum {string} */
+            attitude: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+            /** @default null */
+            call_reference: string | null;
+            /**
+             * @default web
+             * @enum {string}
+             */
+            channel: "web" | "app" | "phone" | "sms";
+            /**
+             * @description Accepted centrally and finished on time
+             * @enum {string}
+             */
+            efficiency: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+            /** @enum {string} */
+            overall: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+            /** @enum {string} */
+            process: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+            reason_tags?: ("slow" | "attitude" | "process_unclear" | "not_finished" | "charged_wrongly" | "not_professional" | "other")[];
+            /** @default null */
+            text: string | null;
+        } & (({
+            /** @enum {unknown} */
+            overall?: "very_satisfied" | "satisfied" | "basic";
+        } | {
+            reason_tags: unknown[];
+            text: string;
+        }) & ({
+            /** @enum {unknown} */
+            channel?: "web" | "app";
+        } | {
+            call_reference: string;
+            /** @enum {unknown} */
+            channel: "phone" | "sms";
+        }));
+        SupervisionRuleIn: {
+            escalate_after_working_days: number;
+            /** @enum {string} */
+            escalate_to: "operator" | "admin" | "regulator";
+            /**
+             * @description Platform staff role whose queue the type is in
+             * @enum {string}
+             */
+            handler_role: "window" | "operator" | "admin";
+            /** @enum {string} */
+            reply_rule: "feedback.complaint_reply";
+        };
+        SupervisionRuleOut: {
+            complaint_type?: string;
+            escalate_after_working_days?: number;
+            escalate_to?: string;
+            handler_role?: string;
+            reply_rule?: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            updated_at?: string | null;
+            updated_by?: string;
+            version?: number;
+        };
+        SupervisionRuleVersionOut: {
+            body?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            changed_at?: string | null;
+            changed_by?: string;
+            complaint_type?: string;
+            version?: number;
+        };
+        SupportAnswerIn: {
+            answer: string;
+            /** @default true */
+            resolve: boolean;
+        };
+        SupportIn: {
+            /** @enum {string} */
+            category: "login" | "verification" | "payment" | "data" | "bug" | "other";
+            description: string;
+            /**
+             * @description The page or operation concerned
+             * @default null
+             */
+            page: string | null;
+            /**
+             * @description The request id of an error response
+             * @default null
+             */
+            request_id: string | null;
+        };
+        SupportOut: {
+            answer?: string | null;
+            answered_by?: string | null;
+            category?: string;
+            clocks?: components["schemas"]["SlaClockOut"][];
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            created_at?: string | null;
+            description?: string;
+            id?: string;
+            page?: string | null;
+            request_id?: string | null;
+            /**
+             * Format: date-time
+             * @description ISO 8601 UTC instant
+             */
+            resolved_at?: string | null;
+            state?: string;
+            user_id?: string;
+        };
+        ThirdPartyBatchIn: {
+            batch: string;
+            items: components["schemas"]["BatchItemIn"][];
         };
         TokenOut: {
             /** @description JWT signed by identity (EdDSA, Ed25519), send as 'Authorization: Bearer ...' */
@@ -3641,6 +4909,28 @@ export interface components {
         VisitPageOut: {
             items?: components["schemas"]["VisitOut"][];
             total?: number;
+        };
+        WindowFiguresOut: {
+            by_rating?: {
+                [key: string]: number;
+            };
+            dimension_scores?: {
+                [key: string]: number | null;
+            };
+            dissatisfied?: number;
+            /** @description Valid ratings (without overturned ones) */
+            evaluations?: number;
+            /** @description Invitations that expired unanswered */
+            not_evaluated?: number;
+            on_time?: components["schemas"]["OnTimeOut"][];
+            on_time_rate?: number | null;
+            overturned?: number;
+            participation_rate?: number | null;
+            pending?: number;
+            satisfaction_rate?: number | null;
+            services_finished?: number;
+            staff_entered?: number;
+            window_id?: string;
         };
         WindowIn: {
             address: string;
@@ -4732,6 +6022,273 @@ export interface operations {
             };
         };
     };
+    callbacks_list_callbacks: {
+        parameters: {
+            query?: {
+                institution_id?: string;
+                limit?: number;
+                offset?: number;
+                outcome?: "reached" | "unreachable" | "reopened";
+                /** @description Words in the call notes */
+                q?: string;
+                reason?: "dissatisfied" | "complaint" | "sample";
+                state?: "open" | "done";
+                subject_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackPage"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    callbacks_get_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callback_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    callbacks_record_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                callback_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CallbackAttemptIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallbackOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     registry_list_categories: {
         parameters: {
             query?: never;
@@ -4958,6 +6515,82 @@ export interface operations {
             };
         };
     };
+    registry_get_item: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ItemOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     registry_update_item: {
         parameters: {
             query?: never;
@@ -5019,6 +6652,412 @@ export interface operations {
                 };
             };
             /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_complaint_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComplaintTypeOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_list_complaints: {
+        parameters: {
+            query?: {
+                institution_id?: string;
+                limit?: number;
+                /** @description Staff: only the types whose supervision rule gives them to the caller's role */
+                mine?: boolean;
+                number?: string;
+                offset?: number;
+                state?: "received" | "accepted" | "investigated" | "forwarded" | "returned" | "answered" | "decided" | "told" | "closed" | "merged";
+                type?: "service_attitude" | "time_limit" | "charging" | "quality_of_result" | "conduct" | "platform" | "other";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComplaintPage"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_file_complaint: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key, same result: the write happens once / 幂等键 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ComplaintIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComplaintOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Online: enterprises and persons; phone/window/letter: platform staff / 网上投诉限企业与个人，其他渠道由平台工作人员录入 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_get_complaint: {
+        parameters: {
+            query?: {
+                /** @description Operators: show the complainant's name and phone (audited) */
+                reveal?: boolean;
+            };
+            header?: never;
+            path: {
+                complaint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComplaintOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_act_on_complaint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                complaint_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ComplaintActionIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComplaintOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not yours at this step / 无权执行 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5984,6 +8023,547 @@ export interface operations {
             };
         };
     };
+    evaluations_import_third_party: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key, same result: the write happens once / 幂等键 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ThirdPartyBatchIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A row names no evaluation / 行中的评价不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluations_list_evaluations: {
+        parameters: {
+            query?: {
+                institution_id?: string;
+                limit?: number;
+                offset?: number;
+                rating?: "very_satisfied" | "satisfied" | "basic" | "dissatisfied" | "very_dissatisfied";
+                service_type?: "demand" | "window_case" | "booking" | "appointment" | "report_delivery" | "complaint";
+                state?: "invited" | "submitted" | "expired";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationPage"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluations_get_evaluation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluations_assess_evaluation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AssessmentIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Self: the institution or window that served; third party: regulators and operators / 自评限办理机构，第三方限监管与运营 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluations_comment_evaluation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Only the customer comments / 仅评价人可追加评论 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    evaluations_submit_evaluation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                evaluation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubmissionIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvaluationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The handler, the evaluated institution or its window cannot evaluate / 经办人及被评价机构不能评价 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Submitted once already; no edits / 已评价，不可修改 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     registry_get_guide: {
         parameters: {
             query?: never;
@@ -6278,6 +8858,346 @@ export interface operations {
             };
             /** @description No such resource / 资源不存在 */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    improvements_list_improvements: {
+        parameters: {
+            query?: {
+                kind?: "plan_item" | "assessment";
+                limit?: number;
+                state?: "open" | "done" | "rechecked";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImprovementOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    improvements_create_improvement: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key, same result: the write happens once / 幂等键 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImprovementIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImprovementOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The linked plan item does not exist / 关联的改进事项不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    improvements_progress_improvement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                improvement_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImprovementProgressIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImprovementOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    improvements_published_improvements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImprovementOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9638,6 +12558,249 @@ export interface operations {
             };
         };
     };
+    rectifications_list_rectifications: {
+        parameters: {
+            query?: {
+                institution_id?: string;
+                limit?: number;
+                state?: "opened" | "verified" | "appealed" | "rectified" | "explained" | "rechecked" | "called_back" | "closed" | "overturned";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RectificationOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rectifications_get_rectification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rectification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RectificationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rectifications_advance_rectification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                rectification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RectificationStepIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RectificationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not yours at this step (re-check: a different staff member) / 无权执行 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     delivery_list_reports: {
         parameters: {
             query?: {
@@ -11718,6 +14881,970 @@ export interface operations {
                 };
             };
             /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    statistics_quarterly_statistics: {
+        parameters: {
+            query: {
+                quarter: number;
+                year: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarterlyOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not published / 尚未公示 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    statistics_publish_quarter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarterlyOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Published already, or a cause analysis is missing / 已公示或缺少原因分析 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    statistics_export_quarter: {
+        parameters: {
+            query: {
+                format?: "csv" | "xlsx";
+                quarter: number;
+                year: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not published / 尚未公示 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    statistics_preview_quarter: {
+        parameters: {
+            query: {
+                quarter: number;
+                year: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarterlyOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    statistics_published_quarters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublishedQuarterOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    supervision_list_supervision_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupervisionRuleOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    supervision_put_supervision_rule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                complaint_type: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupervisionRuleIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupervisionRuleOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    supervision_supervision_rule_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                complaint_type: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupervisionRuleVersionOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    support_list_support_requests: {
+        parameters: {
+            query?: {
+                limit?: number;
+                state?: "open" | "answered" | "resolved";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    support_open_support_request: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Same key, same result: the write happens once / 幂等键 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupportIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    support_get_support_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                support_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    support_answer_support_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                support_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SupportAnswerIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already done, or not at this step / 已完成或当前环节不允许 */
             409: {
                 headers: {
                     [name: string]: unknown;
