@@ -79,5 +79,7 @@ OPERATORS = ("operator", "admin")                   # run the platform: may chan
 STAFF_READERS = ("operator", "admin", "regulator")  # may read everything; regulators never write
 PLATFORM_STAFF = ("window", "operator", "admin")    # serve demands on the platform's side
 APPLICANTS = ("enterprise", "institution", "person")  # may apply to become an institution
+CUSTODY_PARTIES = ("enterprise", "window", "institution")  # hold a sample at some step of its custody
+REPORT_HANDOVER = ("enterprise", "window")          # confirm a report reached the enterprise
 ANY_SIGNED_IN = ()                                  # an operation's roles: any verified caller
 PUBLIC = None                                       # an operation's roles: no token needed

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from services.common.operations import Operation
-from services.common.platform import ANY_SIGNED_IN, OPERATORS, PUBLIC, STAFF_READERS
+from services.common.platform import (ANY_SIGNED_IN, CUSTODY_PARTIES, OPERATORS, PUBLIC, REPORT_HANDOVER,
+                                      STAFF_READERS)
 
 from . import schemas_ledger as L
 from . import schemas_reports as R
@@ -74,10 +75,10 @@ SAMPLES = (
               roles=("institution",), body=S.LabStepIn, response=S.SampleOut, problems=OUT_OF_ORDER),
     Operation("deliver_report", "POST", "/samples/<sample_id>/report-delivery",
               "The report reached the enterprise / 报告交付企业", "samples:deliver_report",
-              roles=("enterprise", "window"), body=S.DeliveryIn, response=S.SampleOut, problems=OUT_OF_ORDER),
+              roles=REPORT_HANDOVER, body=S.DeliveryIn, response=S.SampleOut, problems=OUT_OF_ORDER),
     Operation("dispose_sample", "POST", "/samples/<sample_id>/disposition",
               "The sample was returned or disposed of / 样品退还或处置", "samples:dispose",
-              roles=("enterprise", "window", "institution"), body=S.DispositionIn, response=S.SampleOut,
+              roles=CUSTODY_PARTIES, body=S.DispositionIn, response=S.SampleOut,
               problems=OUT_OF_ORDER),
     Operation("report_sample_exception", "POST", "/samples/<sample_id>/exceptions",
               "Report a custody exception / 登记流转异常", "samples:report_exception",
