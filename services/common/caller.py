@@ -45,7 +45,8 @@ PRIVATE_KEY_NAME = "jwt-ed25519.pem"
 PUBLIC_KEY_NAME = "jwt-ed25519.pub.pem"
 
 
-def ensure_dev_key_pair(keys_dir: Path | None = None) -> None:
+def ensure_dev_key_pair(keys_dir: Path | None = None, private_name: str = PRIVATE_KEY_NAME,
+                        public_name: str = PUBLIC_KEY_NAME) -> None:
     """Generate the development key pair in `keys_dir` (QI_DATA_DIR/keys) once.
 
     Without `keys_dir`, a no-op when key files are configured (always so in
@@ -59,16 +60,16 @@ def ensure_dev_key_pair(keys_dir: Path | None = None) -> None:
             return
         keys_dir = config.jwt_private_key_file().parent
     keys_dir = Path(keys_dir)
-    if (keys_dir / PRIVATE_KEY_NAME).exists() and (keys_dir / PUBLIC_KEY_NAME).exists():
+    if (keys_dir / private_name).exists() and (keys_dir / public_name).exists():
         return
     keys_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = keys_dir.parent / f".keys-{os.getpid()}-{secrets.token_hex(4)}"
+    staging = keys_dir.parent / f".{keys_dir.name}-{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir(mode=0o700)
     key = Ed25519PrivateKey.generate()
-    (staging / PRIVATE_KEY_NAME).write_bytes(key.private_bytes(
+    (staging / private_name).write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    os.chmod(staging / PRIVATE_KEY_NAME, 0o600)
-    (staging / PUBLIC_KEY_NAME).write_bytes(key.public_key().public_bytes(
+    os.chmod(staging / private_name, 0o600)
+    (staging / public_name).write_bytes(key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     try:
         os.rename(staging, keys_dir)

@@ -13,15 +13,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import os
-import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.common import config
+from services.common import caller, config
 
 PRIVATE_NAME = "delivery-ed25519.pem"
 PUBLIC_NAME = "delivery-ed25519.pub.pem"
@@ -40,23 +38,8 @@ def _files() -> tuple[Path, Path]:
 
 
 def _ensure_dev_pair(keys_dir: Path) -> None:
-    if (keys_dir / PRIVATE_NAME).exists() and (keys_dir / PUBLIC_NAME).exists():
-        return
-    keys_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = keys_dir.parent / f".delivery-keys-{os.getpid()}-{secrets.token_hex(4)}"
-    staging.mkdir(mode=0o700)
-    key = Ed25519PrivateKey.generate()
-    (staging / PRIVATE_NAME).write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    os.chmod(staging / PRIVATE_NAME, 0o600)
-    (staging / PUBLIC_NAME).write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    try:
-        os.rename(staging, keys_dir)
-    except OSError:   # another process won the race: its pair is complete
-        for child in staging.iterdir():
-            child.unlink()
-        staging.rmdir()
+    # The same race-free generation as identity's token key pair, under other names.
+    caller.ensure_dev_key_pair(keys_dir, PRIVATE_NAME, PUBLIC_NAME)
 
 
 @functools.lru_cache(maxsize=4)
