@@ -12,7 +12,7 @@ import requests
 from kombu import Connection, Exchange, Producer
 
 from services.common.events import dumps, iso_utc, make_envelope
-from tests.e2e.test_web_ui import PASSWORD, browser, one_backend, shots, ui, web_dist  # noqa: F401 (fixtures)
+from tests.e2e.test_web_ui import PASSWORD, one_backend, shots, ui, web_dist  # noqa: F401 (fixtures; browser is in conftest)
 
 pytestmark = pytest.mark.e2e
 
