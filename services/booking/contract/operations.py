@@ -1,0 +1,90 @@
+"""Every HTTP operation of the booking slice, declared once."""
+from __future__ import annotations
+
+from services.common.operations import Operation
+from services.common.platform import ANY_SIGNED_IN, OPERATORS, PUBLIC
+
+from . import schemas as s
+
+INSTRUMENT_STAFF = ("institution",) + OPERATORS
+BOOKERS = ("enterprise", "person", "institution")
+WINDOW_STAFF = ("window",) + OPERATORS
+REFUSED = {409: "Another booking holds or took the slot (rules: slot.booked / slot.held)",
+           422: "Invalid input, or the request breaks booking rules (errors.rules lists every rule id)"}
+_ID = {"instrument_id": "[^/]+", "booking_id": "[^/]+", "appointment_id": "[^/]+", "user_id": "[^/]+"}
+
+
+def op(name, method, path, summary, handler, **kw):
+    kw.setdefault("path_patterns", {k: v for k, v in _ID.items() if f"<{k}>" in path})
+    return Operation(name, method, path, summary, handler, **kw)
+
+
+OPERATIONS = (
+    # -- instruments -------------------------------------------------------------------------
+    op("list_instruments", "GET", "/instruments", "Search shared instruments / 共享仪器检索",
+       "instruments:list_instruments", roles=PUBLIC, query=s.InstrumentQuery, response=s.InstrumentPage),
+    op("publish_instrument", "POST", "/instruments", "List an instrument for booking / 发布共享仪器",
+       "instruments:publish", roles=INSTRUMENT_STAFF, body=s.InstrumentIn, response=s.InstrumentOut, status=201,
+       creates=True, problems={409: "The institution is not active on the platform"}),
+    op("get_instrument", "GET", "/instruments/<instrument_id>", "An instrument with its rules / 仪器详情",
+       "instruments:get_instrument", roles=PUBLIC, response=s.InstrumentOut),
+    op("change_instrument", "PUT", "/instruments/<instrument_id>", "Change an instrument / 修改仪器信息与规则",
+       "instruments:change", roles=INSTRUMENT_STAFF, body=s.InstrumentChange, response=s.InstrumentOut),
+    op("withdraw_instrument", "POST", "/instruments/<instrument_id>/withdraw", "Withdraw an instrument / 仪器下架",
+       "instruments:withdraw", roles=INSTRUMENT_STAFF, body=s.WithdrawIn, response=s.InstrumentOut),
+    op("add_blackout", "POST", "/instruments/<instrument_id>/blackouts",
+       "Add a blackout (maintenance, calibration) / 添加停机时段", "instruments:add_blackout",
+       roles=INSTRUMENT_STAFF, body=s.BlackoutIn, response=s.InstrumentOut, status=201),
+    op("instrument_availability", "GET", "/instruments/<instrument_id>/availability",
+       "Every slot free/held/booked/closed, with rule ids / 可预约时段（含原因）", "instruments:availability",
+       roles=PUBLIC, query=s.AvailabilityQuery, response=s.AvailabilityOut,
+       description="Computed by the same rule engine that judges a booking request. Signed in, the caller's "
+                   "weekly limit, qualification and suspension apply too."),
+    op("grant_qualification", "POST", "/instruments/<instrument_id>/qualifications",
+       "Grant a user the qualification to use it / 授予上机资质", "instruments:grant_qualification",
+       roles=INSTRUMENT_STAFF, body=s.GrantIn, response=s.QualificationOut, status=201),
+    # -- bookings ----------------------------------------------------------------------------
+    op("request_booking", "POST", "/bookings", "Book an instrument / 预约仪器", "bookings:request_booking",
+       roles=BOOKERS, body=s.BookingIn, response=s.BookingOut, status=201, creates=True, problems=REFUSED),
+    op("list_bookings", "GET", "/bookings", "Bookings: mine, my institution's, or all (staff) / 预约列表",
+       "bookings:list_bookings", roles=ANY_SIGNED_IN, query=s.BookingQuery, response=s.BookingOut, many=True),
+    op("get_booking", "GET", "/bookings/<booking_id>", "A booking / 预约详情", "bookings:get_booking",
+       roles=ANY_SIGNED_IN, response=s.BookingOut),
+    op("approve_booking", "POST", "/bookings/<booking_id>/approve", "Approve a request / 审批通过",
+       "bookings:approve", roles=INSTRUMENT_STAFF, body=s.ApproveIn, response=s.BookingOut),
+    op("reject_booking", "POST", "/bookings/<booking_id>/reject", "Reject a request with a reason / 驳回预约",
+       "bookings:reject", roles=INSTRUMENT_STAFF, body=s.RejectIn, response=s.BookingOut),
+    op("cancel_booking", "POST", "/bookings/<booking_id>/cancel",
+       "Cancel (free before the deadline; institution/fault never charged) / 取消预约", "bookings:cancel",
+       roles=ANY_SIGNED_IN, body=s.CancelIn, response=s.BookingOut),
+    op("check_in_booking", "POST", "/bookings/<booking_id>/check-in", "Check in (staff, or the station code) / 签到",
+       "bookings:check_in", roles=ANY_SIGNED_IN, body=s.CheckInIn, response=s.BookingOut),
+    op("complete_booking", "POST", "/bookings/<booking_id>/complete",
+       "Record actual use; the fee follows / 登记实际使用并计费", "bookings:complete", roles=INSTRUMENT_STAFF,
+       body=s.CompleteIn, response=s.BookingOut),
+    op("settle_booking", "POST", "/bookings/<booking_id>/settle",
+       "Record the payment (innovation voucher number) / 登记结算", "bookings:settle", roles=INSTRUMENT_STAFF,
+       body=s.SettleIn, response=s.BookingOut),
+    op("lift_suspension", "POST", "/booking-suspensions/<user_id>/lift",
+       "Lift a no-show suspension (appeal) / 解除爽约暂停", "bookings:lift_suspension", roles=OPERATORS),
+    # -- appointments at windows -------------------------------------------------------------
+    op("publish_appointment_slots", "POST", "/appointment-slots", "Publish window slots / 发布窗口预约时段",
+       "appointments:publish_slots", roles=WINDOW_STAFF, body=s.SlotsIn, response=s.AppointmentSlotOut, many=True,
+       status=201),
+    op("list_appointment_slots", "GET", "/appointment-slots", "Open window slots / 窗口可预约时段",
+       "appointments:list_slots", roles=PUBLIC, query=s.SlotQuery, response=s.AppointmentSlotOut, many=True),
+    op("book_appointment", "POST", "/appointments", "Book a window appointment / 预约窗口办事",
+       "appointments:book", roles=("enterprise", "person"), body=s.AppointmentIn, response=s.AppointmentOut,
+       status=201, creates=True, problems={409: "Full, or already one active appointment that day",
+                                           422: "Invalid input, or outside 1..10 working days ahead"}),
+    op("list_appointments", "GET", "/appointments", "Appointments: mine, my window's, or all / 窗口预约列表",
+       "appointments:list_appointments", roles=ANY_SIGNED_IN, query=s.AppointmentQuery, response=s.AppointmentOut,
+       many=True),
+    op("cancel_appointment", "POST", "/appointments/<appointment_id>/cancel",
+       "Cancel (up to 2 hours before) / 取消窗口预约", "appointments:cancel", roles=ANY_SIGNED_IN,
+       response=s.AppointmentOut),
+    op("check_in_appointment", "POST", "/appointments/<appointment_id>/check-in", "Check in at the window / 窗口签到",
+       "appointments:check_in", roles=WINDOW_STAFF, response=s.AppointmentOut),
+    op("complete_appointment", "POST", "/appointments/<appointment_id>/complete", "Served / 窗口办结",
+       "appointments:complete", roles=WINDOW_STAFF, response=s.AppointmentOut),
+)
