@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common import sla
+from services.common.db import new_id
 from services.common.errors import Forbidden, ValidationFailed
 from services.common.money import money_str, to_money
 
@@ -102,7 +103,7 @@ def request_booking(session: Session, principal: dict, data: dict, now: dt.datet
     found = engine.request_violations(instruments.rules_of(inst), start, end, ctx, mode=data["mode"])
     if found:
         refuse(found)
-    b = Booking(instrument_id=inst.id, institution_id=inst.institution_id, user_id=str(principal["user_id"]),
+    b = Booking(id=new_id(), instrument_id=inst.id, institution_id=inst.institution_id, user_id=str(principal["user_id"]),
                 price_group=data["price_group"], mode=data["mode"], purpose=data["purpose"], starts_at=start,
                 ends_at=end, status="requested" if inst.approval_required else "confirmed",
                 checkin_code=f"{secrets.randbelow(10 ** 6):06d}", created_at=now, updated_at=now)

@@ -33,8 +33,13 @@ def iso(value: dt.datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def clock() -> dt.datetime:
+    """The service's "now" (naive UTC); tests replace it."""
+    return utcnow()
+
+
 def now_or(at: dt.datetime | None) -> dt.datetime:
-    return at or utcnow()
+    return at or clock()
 
 
 def require_caller(principal: dict | None) -> dict:
