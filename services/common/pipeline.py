@@ -61,7 +61,14 @@ def expose(service_cls: type, contract: Contract) -> type:
 
 
 def _entrypoint(contract: Contract, op: Operation, package: str) -> Callable:
+    wired = set(op.path_params) | {"payload", "idempotency_key"}
+
     def entry(self, principal=None, **arguments):
+        # The query travels as keywords (the signature's **query is flattened by CallerRpc):
+        # gather them back into `query` for run().
+        if op.query is not None:
+            arguments = {**{k: v for k, v in arguments.items() if k in wired},
+                         "query": {k: v for k, v in arguments.items() if k not in wired}}
         return run(self, contract, op, package, principal, arguments)
 
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]
