@@ -66,7 +66,7 @@ OPERATIONS = (
        "Record the payment (innovation voucher number) / 登记结算", "bookings:settle", roles=INSTRUMENT_STAFF,
        body=s.SettleIn, response=s.BookingOut),
     op("lift_suspension", "POST", "/booking-suspensions/<user_id>/lift",
-       "Lift a no-show suspension (appeal) / 解除爽约暂停", "bookings:lift_suspension", roles=OPERATORS),
+       "Lift a no-show suspension (appeal) / 解除爽约暂停", "bookings:lift_suspension", roles=OPERATORS, response=s.LiftOut),
     # -- appointments at windows -------------------------------------------------------------
     op("publish_appointment_slots", "POST", "/appointment-slots", "Publish window slots / 发布窗口预约时段",
        "appointments:publish_slots", roles=WINDOW_STAFF, body=s.SlotsIn, response=s.AppointmentSlotOut, many=True,

@@ -394,3 +394,8 @@ class AppointmentOut(Schema):
 
 class EmptyIn(Schema):
     pass
+
+
+class LiftOut(Schema):
+    user_id = fields.String()
+    lifted = fields.Integer(metadata={"description": "Active suspensions lifted"})
