@@ -105,13 +105,16 @@ def _lead_violations(day: dt.date, now: dt.datetime) -> list[engine.Violation]:
     notice, horizon = get_rule("booking.appointment_notice"), get_rule("booking.appointment_horizon")
     try:
         earliest = workdays.add_working_days(today, notice.limit_working_days)
-        latest = workdays.add_working_days(today, horizon.limit_working_days)
     except CalendarYearMissing:
         return [engine.violation("calendar.gap")]
+    try:
+        latest = workdays.add_working_days(today, horizon.limit_working_days)
+    except CalendarYearMissing:
+        latest = None      # the horizon reaches an uncovered year: no limit inside the covered ones
     out = []
     if day < earliest:
         out.append(engine.violation("notice.too_short", n=notice.limit_working_days))
-    if day > latest:
+    if latest is not None and day > latest:
         out.append(engine.violation("horizon.too_far", n=horizon.limit_working_days))
     return out
 

@@ -69,7 +69,10 @@ def _event_data(b: Booking) -> dict:
 
 
 def _release(session: Session, b: Booking) -> None:
+    """The booking no longer occupies its time: claims go, and the first waiting user gets an offer."""
+    from . import waitlist
     session.execute(delete(SlotClaim).where(SlotClaim.booking_id == b.id))
+    waitlist.offer_next(session, b.instrument_id, b.starts_at, b.ends_at, now_or(None))
 
 
 def _claim(session: Session, b: Booking, inst: Instrument) -> None:
@@ -88,24 +91,29 @@ def _stop_clock(session: Session, b: Booking, at: dt.datetime, cancel: bool = Fa
         (sla.cancel_clock if cancel else sla.stop_clock)(session, clock, at=at)
 
 
-def request_booking(session: Session, principal: dict, data: dict, now: dt.datetime | None = None) -> dict:
-    principal = require_caller(principal)
-    now = now_or(now)
-    inst = instruments.get_row(session, data["instrument_id"])
-    if data["price_group"] == "internal" and not is_institution_staff(principal, inst.institution_id):
+def _price_group_check(session: Session, principal: dict, inst: Instrument, group: str) -> None:
+    if group == "internal" and not is_institution_staff(principal, inst.institution_id):
         raise ValidationFailed("The internal price is for the institution's own staff / 本机构人员价格仅限本机构人员",
                                errors={"price_group": ["internal: own staff only / 仅限本机构人员"]})
-    if data["price_group"] not in instruments.prices(session, inst):
+    if group not in instruments.prices(session, inst):
         raise ValidationFailed("The instrument has no price for this group / 该仪器未设置此价格组",
                                errors={"price_group": ["not offered / 未提供"]})
-    start, end = utc(data["starts_at"]), utc(data["ends_at"])
+
+
+def judge(session: Session, principal: dict, inst: Instrument, start: dt.datetime, end: dt.datetime, mode: str,
+          now: dt.datetime) -> list:
+    """Every rule the request breaks (the rule engine, fed from the database)."""
     ctx = instruments.context_for(session, inst, principal, start, end, now)
-    found = engine.request_violations(instruments.rules_of(inst), start, end, ctx, mode=data["mode"])
-    if found:
-        refuse(found)
-    b = Booking(id=new_id(), instrument_id=inst.id, institution_id=inst.institution_id, user_id=str(principal["user_id"]),
-                price_group=data["price_group"], mode=data["mode"], purpose=data["purpose"], starts_at=start,
-                ends_at=end, status="requested" if inst.approval_required else "confirmed",
+    return engine.request_violations(instruments.rules_of(inst), start, end, ctx, mode=mode)
+
+
+def create(session: Session, principal: dict, inst: Instrument, start: dt.datetime, end: dt.datetime, data: dict,
+           now: dt.datetime, series_id: str | None = None) -> Booking:
+    """An accepted request: the booking, its slot claims (the race is decided here), its clock and events."""
+    b = Booking(id=new_id(), instrument_id=inst.id, institution_id=inst.institution_id,
+                user_id=str(principal["user_id"]), price_group=data["price_group"], mode=data["mode"],
+                purpose=data.get("purpose", ""), starts_at=start, ends_at=end, series_id=series_id, sequence=0,
+                status="requested" if inst.approval_required else "confirmed",
                 checkin_code=f"{secrets.randbelow(10 ** 6):06d}", created_at=now, updated_at=now)
     session.add(b)
     _claim(session, b, inst)
@@ -118,7 +126,19 @@ def request_booking(session: Session, principal: dict, data: dict, now: dt.datet
         b.decided_at = now
         event(session, "booking.approved", b.id, _event_data(b))
     session.flush()
-    return view(session, b, principal)
+    return b
+
+
+def request_booking(session: Session, principal: dict, data: dict, now: dt.datetime | None = None) -> dict:
+    principal = require_caller(principal)
+    now = now_or(now)
+    inst = instruments.get_row(session, data["instrument_id"])
+    _price_group_check(session, principal, inst, data["price_group"])
+    start, end = utc(data["starts_at"]), utc(data["ends_at"])
+    found = judge(session, principal, inst, start, end, data["mode"], now)
+    if found:
+        refuse(found)
+    return view(session, create(session, principal, inst, start, end, data, now), principal)
 
 
 def _waive_rebooked(session: Session, inst: Instrument, start: dt.datetime, end: dt.datetime) -> None:
@@ -157,6 +177,7 @@ def approve(session: Session, principal: dict, booking_id: str, data: dict, now:
     if b.status != "requested":
         raise wrong_state("approve", b.status)
     b.status, b.decided_at, b.handler_id, b.updated_at = "confirmed", now, str(principal["user_id"]), now
+    b.sequence = (b.sequence or 0) + 1
     _stop_clock(session, b, now)
     metrics.observe_after_commit(session, (now - b.created_at).total_seconds())
     event(session, "booking.approved", b.id, _event_data(b))
@@ -170,6 +191,7 @@ def reject(session: Session, principal: dict, booking_id: str, data: dict, now: 
     if b.status != "requested":
         raise wrong_state("reject", b.status)
     b.status, b.decided_at, b.handler_id, b.updated_at = "rejected", now, str(principal["user_id"]), now
+    b.sequence = (b.sequence or 0) + 1
     b.reason_code, b.reason = data["reason_code"], data["reason"]
     metrics.observe_after_commit(session, (now - b.created_at).total_seconds())
     _release(session, b)
@@ -201,6 +223,7 @@ def cancel(session: Session, principal: dict, booking_id: str, data: dict, now: 
     if b.status == "requested":
         _stop_clock(session, b, now, cancel=True)
     b.status, b.cancelled_by, b.cancelled_at, b.updated_at = "cancelled", by, now, now
+    b.sequence = (b.sequence or 0) + 1
     b.reason = data.get("reason") or None
     b.fee, b.fee_reason = fee, why
     _release(session, b)
@@ -217,6 +240,7 @@ def cancel_all_open(session: Session, inst: Instrument, reason: str) -> int:
         if b.status == "requested":
             _stop_clock(session, b, now, cancel=True)
         b.status, b.cancelled_by, b.cancelled_at, b.reason = "cancelled", "institution", now, reason[:500]
+        b.sequence = (b.sequence or 0) + 1
         b.fee, b.fee_reason = to_money(0), "not_charged_institution_or_fault"
         _release(session, b)
         event(session, "booking.cancelled", b.id, _event_data(b))
@@ -241,6 +265,7 @@ def check_in(session: Session, principal: dict, booking_id: str, data: dict, now
     if now < opens or now >= b.ends_at:
         raise wrong_state("check in (outside the check-in window)", b.status)
     b.status, b.checked_in_at, b.updated_at = "checked_in", now, now
+    b.sequence = (b.sequence or 0) + 1
     if staff:
         b.handler_id = str(principal["user_id"])
     event(session, "booking.checked_in", b.id, _event_data(b))
@@ -263,6 +288,7 @@ def complete(session: Session, principal: dict, booking_id: str, data: dict, now
     b.actual_start, b.actual_end = start, end
     b.fee, b.fee_reason = fees.usage_fee(used, rate, inst.minimum_charge, inst.slot_minutes), "usage"
     b.status, b.updated_at = "completed", now
+    b.sequence = (b.sequence or 0) + 1
     b.handler_id = b.handler_id or str(principal["user_id"])
     event(session, "booking.completed", b.id, {
         **_event_data(b), "actual_start": iso(start), "actual_end": iso(end), "used_minutes": used,
@@ -285,6 +311,7 @@ def settle(session: Session, principal: dict, booking_id: str, data: dict, now: 
     b.paid_amount, b.settled_at, b.updated_at = to_money(data["amount"]), now, now
     if b.status == "completed":
         b.status = "settled"
+        b.sequence = (b.sequence or 0) + 1
     return view(session, b, principal)
 
 
@@ -295,6 +322,7 @@ def expire_overdue_requests(session: Session, now: dt.datetime | None = None) ->
     for b in session.scalars(select(Booking).where(Booking.status == "requested",
                                                    Booking.approval_due_at <= now).with_for_update()).all():
         b.status, b.reason_code, b.updated_at = "expired", "approval_expired", now
+        b.sequence = (b.sequence or 0) + 1
         b.reason = "审批超时，时段已释放 / Not approved in time: the slot is released"
         _release(session, b)
         _stop_clock(session, b, now)
@@ -312,6 +340,7 @@ def mark_no_shows(session: Session, now: dt.datetime | None = None) -> int:
         if now < b.starts_at + dt.timedelta(minutes=inst.no_show_minutes):
             continue
         b.status, b.updated_at = "no_show", now
+        b.sequence = (b.sequence or 0) + 1
         _release(session, b)
         event(session, "booking.no_show", b.id, _event_data(b))
         record_no_show(session, b.user_id, "booking", b.id, now)

@@ -205,9 +205,11 @@ def context_for(session: Session, inst: Instrument, principal: dict | None, firs
                  for b in session.scalars(select(Blackout).where(Blackout.instrument_id == inst.id,
                                                                  Blackout.starts_at < last + pad,
                                                                  Blackout.ends_at > first - pad))]
+    from .waitlist import held_by_offers
+    user_id = (principal or {}).get("user_id")
+    occupancy += held_by_offers(session, inst.id, str(user_id) if user_id else None, now)
     ctx = engine.Context(now=now, is_working_day=workdays.is_working_day, add_working_days=workdays.add_working_days,
                          occupancy=occupancy, blackouts=blackouts)
-    user_id = (principal or {}).get("user_id")
     if user_id:
         user_id = str(user_id)
         weeks: dict = {}

@@ -130,6 +130,8 @@ class Booking(Base):
     paid_amount: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     handler_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    series_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False, default=0)   # iCalendar SEQUENCE
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     __table_args__ = (CheckConstraint(one_of("status", BOOKING_STATUSES), name="ck_booking_status"),
@@ -219,3 +221,31 @@ class AppointmentDayClaim(Base):
     window_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     appointment_id: Mapped[str] = mapped_column(String(36), nullable=False)
+
+
+class WaitlistEntry(Base):
+    """A user waiting for a taken time; when it frees, the first in line gets an offer held 2 hours."""
+    __tablename__ = "waitlist_entry"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instrument_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    user_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    mode: Mapped[str] = mapped_column(String(10), nullable=False, default="self")
+    price_group: Mapped[str] = mapped_column(String(20), nullable=False, default="enterprise")
+    status: Mapped[str] = mapped_column(String(20), nullable=False)   # waiting, offered, accepted, lapsed, cancelled
+    offered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    offer_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    booking_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class CalendarFeed(Base):
+    """A private, revocable iCalendar feed: a user's bookings or an instrument's (the token is the secret)."""
+    __tablename__ = "calendar_feed"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)   # user, instrument
+    user_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    instrument_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

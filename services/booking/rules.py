@@ -144,15 +144,22 @@ def _calendar(ctx: Context, day: dt.date) -> list[Violation]:
 
 
 def _window(rules: InstrumentRules, ctx: Context) -> tuple[dt.date | None, dt.date | None, bool]:
-    """(earliest, latest) bookable local dates and whether the calendar could answer."""
+    """(earliest, latest) bookable local dates and whether the calendar could answer the notice.
+
+    A horizon reaching a year without a holiday notice is no limit inside the covered years (every
+    covered day lies before it); the days of the uncovered year are closed by `calendar.gap` anyway.
+    """
     from services.common.errors import CalendarYearMissing
     today = local(ctx.now).date()
     try:
         earliest = ctx.add_working_days(today, rules.notice_working_days) if rules.notice_working_days else today
-        latest = ctx.add_working_days(today, rules.horizon_working_days)
-        return earliest, latest, True
     except (CalendarYearMissing, CalendarMissing):
         return None, None, False
+    try:
+        latest = ctx.add_working_days(today, rules.horizon_working_days)
+    except (CalendarYearMissing, CalendarMissing):
+        latest = None
+    return earliest, latest, True
 
 
 def slot_violations(rules: InstrumentRules, start: dt.datetime, end: dt.datetime, ctx: Context) -> list[Violation]:
@@ -173,7 +180,7 @@ def slot_violations(rules: InstrumentRules, start: dt.datetime, end: dt.datetime
     if known:
         if day < earliest:
             out.append(violation("notice.too_short", n=rules.notice_working_days))
-        if day > latest:
+        if latest is not None and day > latest:
             out.append(violation("horizon.too_far", n=rules.horizon_working_days))
     elif not any(v.rule == "calendar.gap" for v in out):
         out.append(violation("calendar.gap"))

@@ -22,7 +22,7 @@ from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxR
                                          rpc)
 from services.common.pipeline import expose
 
-from . import appointments, bookings, institutions
+from . import appointments, bookings, institutions, waitlist
 from .contract import CONTRACT
 from .metrics import BookingCollector
 
@@ -86,6 +86,8 @@ class BookingService:
             expired = bookings.expire_overdue_requests(session)
         with self.db.transaction() as session:
             no_shows = bookings.mark_no_shows(session) + appointments.mark_no_shows(session)
+        with self.db.transaction() as session:
+            waitlist.lapse_offers(session)
         with self.db.transaction() as session:
             sla.sweep_overdue(session)
         if expired or no_shows:

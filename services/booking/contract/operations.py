@@ -11,7 +11,8 @@ BOOKERS = ("enterprise", "person", "institution")
 WINDOW_STAFF = ("window",) + OPERATORS
 REFUSED = {409: "Another booking holds or took the slot (rules: slot.booked / slot.held)",
            422: "Invalid input, or the request breaks booking rules (errors.rules lists every rule id)"}
-_ID = {"instrument_id": "[^/]+", "booking_id": "[^/]+", "appointment_id": "[^/]+", "user_id": "[^/]+"}
+_ID = {"instrument_id": "[^/]+", "booking_id": "[^/]+", "appointment_id": "[^/]+", "user_id": "[^/]+",
+       "entry_id": "[^/]+", "token": "[A-Za-z0-9_-]+"}
 
 
 def op(name, method, path, summary, handler, **kw):
@@ -67,6 +68,32 @@ OPERATIONS = (
        body=s.SettleIn, response=s.BookingOut),
     op("lift_suspension", "POST", "/booking-suspensions/<user_id>/lift",
        "Lift a no-show suspension (appeal) / 解除爽约暂停", "bookings:lift_suspension", roles=OPERATORS, response=s.LiftOut),
+    # -- weekly series, waitlist, calendar feeds ----------------------------------------------
+    op("preview_booking_series", "POST", "/booking-series/preview",
+       "Preview a weekly series: every occurrence with its conflicts / 周期预约预览", "series:preview",
+       roles=BOOKERS, body=s.SeriesIn, response=s.SeriesOut, writes=False),
+    op("book_booking_series", "POST", "/booking-series",
+       "Book a weekly series, conflicts skipped / 提交周期预约（跳过冲突）", "series:book", roles=BOOKERS,
+       body=s.SeriesIn, response=s.SeriesOut, status=201, creates=True, problems=REFUSED),
+    op("join_waitlist", "POST", "/waitlist", "Wait for a taken time / 候补排队", "waitlist:join", roles=BOOKERS,
+       body=s.WaitlistIn, response=s.WaitlistOut, status=201, creates=True,
+       problems={409: "The time is free (book it directly)", 422: "Invalid input or other rules broken"}),
+    op("list_waitlist", "GET", "/waitlist", "My waitlist entries and offers / 我的候补", "waitlist:mine",
+       roles=ANY_SIGNED_IN, response=s.WaitlistOut, many=True),
+    op("accept_waitlist_offer", "POST", "/waitlist/<entry_id>/accept",
+       "Accept the offer (held 2 hours) / 接受候补机会", "waitlist:accept", roles=ANY_SIGNED_IN,
+       response=s.BookingOut, problems=REFUSED),
+    op("leave_waitlist", "POST", "/waitlist/<entry_id>/cancel", "Leave the waitlist / 取消候补", "waitlist:leave",
+       roles=ANY_SIGNED_IN, response=s.WaitlistOut),
+    op("create_calendar_feed", "POST", "/calendar-feeds",
+       "A private iCalendar feed of my bookings or an instrument's / 创建日历订阅", "calendar_feeds:create",
+       roles=ANY_SIGNED_IN, body=s.FeedIn, response=s.FeedOut, status=201),
+    op("revoke_calendar_feed", "POST", "/calendar-feeds/<token>/revoke", "Revoke a feed / 撤销日历订阅",
+       "calendar_feeds:revoke", roles=ANY_SIGNED_IN, response=s.FeedOut),
+    op("calendar_feed", "GET", "/calendar-feeds/<token>", "The feed (RFC 5545 text/calendar) / 日历订阅内容",
+       "calendar_feeds:render", roles=PUBLIC, media_type="text/calendar",
+       description="The token is the secret. Nothing before approval; cancelled bookings appear as CANCELLED; "
+                   "SEQUENCE rises with every change."),
     # -- appointments at windows -------------------------------------------------------------
     op("publish_appointment_slots", "POST", "/appointment-slots", "Publish window slots / 发布窗口预约时段",
        "appointments:publish_slots", roles=WINDOW_STAFF, body=s.SlotsIn, response=s.AppointmentSlotOut, many=True,

@@ -399,3 +399,54 @@ class EmptyIn(Schema):
 class LiftOut(Schema):
     user_id = fields.String()
     lifted = fields.Integer(metadata={"description": "Active suspensions lifted"})
+
+
+# -- waitlist, weekly series, calendar feeds ---------------------------------------------------------
+class WaitlistIn(BookingIn):
+    pass
+
+
+class WaitlistOut(Schema):
+    id = fields.String()
+    instrument_id = fields.String()
+    starts_at = Utc()
+    ends_at = Utc()
+    mode = fields.String()
+    price_group = fields.String()
+    status = fields.String(metadata={"description": "waiting, offered (held for you until offer_expires_at), "
+                                                    "accepted, lapsed, cancelled"})
+    offer_expires_at = Utc(allow_none=True)
+    booking_id = fields.String(allow_none=True)
+
+
+class SeriesIn(BookingIn):
+    weeks = fields.Integer(required=True, validate=validate.Range(2, 12))
+
+
+class OccurrenceOut(Schema):
+    index = fields.Integer()
+    starts_at = Utc()
+    ends_at = Utc()
+    bookable = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleViolationOut))
+    booking_id = fields.String(allow_none=True)
+
+
+class SeriesOut(Schema):
+    series_id = fields.String(allow_none=True)
+    bookable = fields.Integer()
+    occurrences = fields.List(fields.Nested(OccurrenceOut))
+
+
+class FeedIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("user", "instrument")))
+    instrument_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 36))
+
+
+class FeedOut(Schema):
+    token = fields.String()
+    kind = fields.String()
+    instrument_id = fields.String(allow_none=True)
+    url = fields.String(metadata={"description": "The private feed (text/calendar); keep it secret, revoke to end it"})
+    revoked = fields.Boolean()
+    created_at = Utc()

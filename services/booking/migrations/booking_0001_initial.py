@@ -1,9 +1,9 @@
 """booking tables: known_institution, instrument, instrument_price, blackout, booking, slot_claim, no_show,
-suspension, user_qualification, appointment_slot, appointment, appointment_day_claim (generated from models.py
-on the day it was written; a migration is history: never edit it to follow the models)
+suspension, user_qualification, appointment_slot, appointment, appointment_day_claim, waitlist_entry,
+calendar_feed (generated from models.py on the day it was written; a migration is history: never edit
+it to follow the models, add the next one)
 
 Revision ID: booking_0001
-Revises: 
 """
 from alembic import op
 import sqlalchemy as sa
@@ -107,6 +107,8 @@ def upgrade():
     sa.Column('paid_amount', sa.Numeric(precision=13, scale=2), nullable=True),
     sa.Column('settled_at', sa.DateTime(), nullable=True),
     sa.Column('handler_id', sa.String(length=64), nullable=True),
+    sa.Column('series_id', sa.String(length=36), nullable=True),
+    sa.Column('sequence', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.CheckConstraint("mode IN ('self', 'assisted')", name='ck_booking_mode'),
@@ -117,7 +119,20 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_booking_institution_id'), ['institution_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_booking_instrument_id'), ['instrument_id'], unique=False)
         batch_op.create_index('ix_booking_instrument_time', ['instrument_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_booking_series_id'), ['series_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_booking_user_id'), ['user_id'], unique=False)
+
+    op.create_table('calendar_feed',
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('user_id', sa.String(length=64), nullable=False),
+    sa.Column('instrument_id', sa.String(length=36), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('token')
+    )
+    with op.batch_alter_table('calendar_feed', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_calendar_feed_user_id'), ['user_id'], unique=False)
 
     op.create_table('instrument',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -224,18 +239,80 @@ def upgrade():
     with op.batch_alter_table('user_qualification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_qualification_user_id'), ['user_id'], unique=False)
 
+    op.create_table('waitlist_entry',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('instrument_id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.String(length=64), nullable=False),
+    sa.Column('starts_at', sa.DateTime(), nullable=False),
+    sa.Column('ends_at', sa.DateTime(), nullable=False),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.Column('price_group', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('offered_at', sa.DateTime(), nullable=True),
+    sa.Column('offer_expires_at', sa.DateTime(), nullable=True),
+    sa.Column('booking_id', sa.String(length=36), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('waitlist_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_waitlist_entry_instrument_id'), ['instrument_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_waitlist_entry_user_id'), ['user_id'], unique=False)
+
 
 
 def downgrade():
-    op.drop_table('appointment_day_claim')
-    op.drop_table('appointment')
-    op.drop_table('appointment_slot')
+    with op.batch_alter_table('waitlist_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_waitlist_entry_user_id'))
+        batch_op.drop_index(batch_op.f('ix_waitlist_entry_instrument_id'))
+
+    op.drop_table('waitlist_entry')
+    with op.batch_alter_table('user_qualification', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_user_qualification_user_id'))
+
     op.drop_table('user_qualification')
+    with op.batch_alter_table('suspension', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_suspension_user_id'))
+
     op.drop_table('suspension')
-    op.drop_table('no_show')
+    with op.batch_alter_table('slot_claim', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_slot_claim_booking_id'))
+
     op.drop_table('slot_claim')
-    op.drop_table('booking')
-    op.drop_table('blackout')
-    op.drop_table('instrument_price')
-    op.drop_table('instrument')
+    with op.batch_alter_table('no_show', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_no_show_user_id'))
+
+    op.drop_table('no_show')
     op.drop_table('known_institution')
+    op.drop_table('instrument_price')
+    with op.batch_alter_table('instrument', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_instrument_institution_id'))
+
+    op.drop_table('instrument')
+    with op.batch_alter_table('calendar_feed', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_calendar_feed_user_id'))
+
+    op.drop_table('calendar_feed')
+    with op.batch_alter_table('booking', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_booking_user_id'))
+        batch_op.drop_index(batch_op.f('ix_booking_series_id'))
+        batch_op.drop_index('ix_booking_instrument_time')
+        batch_op.drop_index(batch_op.f('ix_booking_instrument_id'))
+        batch_op.drop_index(batch_op.f('ix_booking_institution_id'))
+
+    op.drop_table('booking')
+    with op.batch_alter_table('blackout', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_blackout_instrument_id'))
+
+    op.drop_table('blackout')
+    with op.batch_alter_table('appointment_slot', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointment_slot_window_time')
+        batch_op.drop_index(batch_op.f('ix_appointment_slot_window_id'))
+
+    op.drop_table('appointment_slot')
+    op.drop_table('appointment_day_claim')
+    with op.batch_alter_table('appointment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_appointment_window_id'))
+        batch_op.drop_index(batch_op.f('ix_appointment_user_id'))
+        batch_op.drop_index(batch_op.f('ix_appointment_slot_id'))
+
+    op.drop_table('appointment')

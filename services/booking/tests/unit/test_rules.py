@@ -137,3 +137,16 @@ def test_the_page_and_the_server_agree(day):
             continue
         accepted = engine.request_violations(RULES, a["start"], b["end"], c) == []
         assert accepted == (a["state"] == b["state"] == "free"), (a, b)
+
+
+def test_a_horizon_into_an_uncovered_year_still_lets_covered_days_be_booked():
+    from services.common.errors import CalendarYearMissing
+
+    def add_2026_only(day, n):
+        out = add(day, n)
+        if out.year > 2026:
+            raise CalendarYearMissing("no 2027")
+        return out
+    c = engine.Context(now=NOW, is_working_day=working, add_working_days=add_2026_only)
+    far = engine.InstrumentRules(**{**RULES.__dict__, "horizon_working_days": 200})
+    assert engine.slot_violations(far, at(9, 22, 9), at(9, 22, 10), c) == []
