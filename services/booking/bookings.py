@@ -68,11 +68,11 @@ def _event_data(b: Booking) -> dict:
             "reason_code": b.reason_code, "cancelled_by": b.cancelled_by, "fee": money_str(b.fee)}
 
 
-def _release(session: Session, b: Booking) -> None:
+def _release(session: Session, b: Booking, now: dt.datetime | None = None) -> None:
     """The booking no longer occupies its time: claims go, and the first waiting user gets an offer."""
     from . import waitlist
     session.execute(delete(SlotClaim).where(SlotClaim.booking_id == b.id))
-    waitlist.offer_next(session, b.instrument_id, b.starts_at, b.ends_at, now_or(None))
+    waitlist.offer_next(session, b.instrument_id, b.starts_at, b.ends_at, now_or(now))
 
 
 def _claim(session: Session, b: Booking, inst: Instrument) -> None:
@@ -194,7 +194,7 @@ def reject(session: Session, principal: dict, booking_id: str, data: dict, now: 
     b.sequence = (b.sequence or 0) + 1
     b.reason_code, b.reason = data["reason_code"], data["reason"]
     metrics.observe_after_commit(session, (now - b.created_at).total_seconds())
-    _release(session, b)
+    _release(session, b, now)
     _stop_clock(session, b, now)
     event(session, "booking.rejected", b.id, _event_data(b))
     return view(session, b, principal)
@@ -226,7 +226,7 @@ def cancel(session: Session, principal: dict, booking_id: str, data: dict, now: 
     b.sequence = (b.sequence or 0) + 1
     b.reason = data.get("reason") or None
     b.fee, b.fee_reason = fee, why
-    _release(session, b)
+    _release(session, b, now)
     event(session, "booking.cancelled", b.id, _event_data(b))
     return view(session, b, principal)
 
@@ -242,7 +242,7 @@ def cancel_all_open(session: Session, inst: Instrument, reason: str) -> int:
         b.status, b.cancelled_by, b.cancelled_at, b.reason = "cancelled", "institution", now, reason[:500]
         b.sequence = (b.sequence or 0) + 1
         b.fee, b.fee_reason = to_money(0), "not_charged_institution_or_fault"
-        _release(session, b)
+        _release(session, b, now)
         event(session, "booking.cancelled", b.id, _event_data(b))
         count += 1
     return count
@@ -324,7 +324,7 @@ def expire_overdue_requests(session: Session, now: dt.datetime | None = None) ->
         b.status, b.reason_code, b.updated_at = "expired", "approval_expired", now
         b.sequence = (b.sequence or 0) + 1
         b.reason = "审批超时，时段已释放 / Not approved in time: the slot is released"
-        _release(session, b)
+        _release(session, b, now)
         _stop_clock(session, b, now)
         event(session, "booking.rejected", b.id, _event_data(b))
         count += 1
@@ -341,7 +341,7 @@ def mark_no_shows(session: Session, now: dt.datetime | None = None) -> int:
             continue
         b.status, b.updated_at = "no_show", now
         b.sequence = (b.sequence or 0) + 1
-        _release(session, b)
+        _release(session, b, now)
         event(session, "booking.no_show", b.id, _event_data(b))
         record_no_show(session, b.user_id, "booking", b.id, now)
         count += 1

@@ -207,7 +207,7 @@ def context_for(session: Session, inst: Instrument, principal: dict | None, firs
                                                                  Blackout.ends_at > first - pad))]
     from .waitlist import held_by_offers
     user_id = (principal or {}).get("user_id")
-    occupancy += held_by_offers(session, inst.id, str(user_id) if user_id else None, now)
+    occupancy += held_by_offers(session, inst.id, str(user_id) if user_id else None, now, inst.buffer_minutes)
     ctx = engine.Context(now=now, is_working_day=workdays.is_working_day, add_working_days=workdays.add_working_days,
                          occupancy=occupancy, blackouts=blackouts)
     if user_id:
@@ -262,3 +262,23 @@ def grant_qualification(session: Session, principal: dict, instrument_id: str, d
 
 
 __all__ = ["money_str"]
+
+
+def usage(session: Session, principal: dict, instrument_id: str, query: dict) -> dict:
+    """Instrument hours (机时) of a month: booked against used, for the statistics slice."""
+    from .common import is_reader
+    inst = get_row(session, instrument_id)
+    if not (is_reader(principal) or (principal or {}).get("institution_id") == inst.institution_id):
+        require_institution_staff(principal, inst.institution_id)
+    year, month = (int(x) for x in query["month"].split("-"))
+    first = engine.to_utc(dt.datetime(year, month, 1, tzinfo=engine.SHANGHAI))
+    nxt = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=engine.SHANGHAI)
+    last = engine.to_utc(nxt)
+    rows = session.scalars(select(Booking).where(Booking.instrument_id == inst.id, Booking.starts_at >= first,
+                                                 Booking.starts_at < last,
+                                                 Booking.status.in_(OCCUPYING + ("no_show",)))).all()
+    booked = sum(int((b.ends_at - b.starts_at).total_seconds() // 60) for b in rows)
+    used = sum(int((b.actual_end - b.actual_start).total_seconds() // 60) for b in rows if b.actual_end)
+    return {"instrument_id": inst.id, "month": query["month"], "bookings": len(rows), "booked_minutes": booked,
+            "used_minutes": used, "no_shows": sum(b.status == "no_show" for b in rows),
+            "revenue": sum((b.fee or 0) for b in rows if b.status in ("completed", "settled")) or money_str(0)}

@@ -121,12 +121,14 @@ def lapse_offers(session: Session, now: dt.datetime | None = None) -> int:
     return count
 
 
-def held_by_offers(session: Session, instrument_id: str, user_id: str | None, now: dt.datetime) -> list:
-    """Open offers of other users: the engine shows their time as held."""
+def held_by_offers(session: Session, instrument_id: str, user_id: str | None, now: dt.datetime,
+                   buffer_minutes: int = 0) -> list:
+    """Open offers of other users: the engine shows their time (plus the buffer) as held."""
     rows = session.scalars(select(WaitlistEntry).where(WaitlistEntry.instrument_id == instrument_id,
                                                        WaitlistEntry.status == "offered",
                                                        WaitlistEntry.offer_expires_at > now))
-    return [engine.Interval(r.starts_at, r.ends_at, "held", ref=r.id) for r in rows if r.user_id != user_id]
+    pad = dt.timedelta(minutes=buffer_minutes)
+    return [engine.Interval(r.starts_at, r.ends_at + pad, "held", ref=r.id) for r in rows if r.user_id != user_id]
 
 
 __all__ = ["ValidationFailed"]

@@ -113,5 +113,13 @@ def test_publish_availability_book_race_approve_complete_fee(platform, api):
                              "voucher_number": "TZCXQ-2026-E2E01"})
     assert settled.status_code == 200 and settled.json()["status"] == "settled", settled.text
 
+    feed = api.post("/api/v1/calendar-feeds", token=alice if booking["user_id"] == "e2e-alice" else bob,
+                    json={"kind": "user"})
+    assert feed.status_code == 201, feed.text
+    ics = api.get(feed.json()["url"])
+    assert ics.status_code == 200 and ics.headers["Content-Type"].startswith("text/calendar")
+    assert "BEGIN:VEVENT" in ics.text and f"booking-{booking['id']}@qi-one-stop" in ics.text
+    assert problem(api.get("/api/v1/calendar-feeds/not-a-token"), 404)["code"] == "feed_not_found"
+
     slots = api.get("/api/v1/appointment-slots?window_id=ps-hlgy")
     assert slots.status_code == 200 and slots.json(), slots.text              # the demo's next 10 working days

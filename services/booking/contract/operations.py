@@ -44,6 +44,9 @@ OPERATIONS = (
     op("grant_qualification", "POST", "/instruments/<instrument_id>/qualifications",
        "Grant a user the qualification to use it / 授予上机资质", "instruments:grant_qualification",
        roles=INSTRUMENT_STAFF, body=s.GrantIn, response=s.QualificationOut, status=201),
+    op("instrument_usage", "GET", "/instruments/<instrument_id>/usage",
+       "Instrument hours of a month: booked against used / 机时统计", "instruments:usage",
+       roles=INSTRUMENT_STAFF + ("regulator",), query=s.UsageQuery, response=s.UsageOut),
     # -- bookings ----------------------------------------------------------------------------
     op("request_booking", "POST", "/bookings", "Book an instrument / 预约仪器", "bookings:request_booking",
        roles=BOOKERS, body=s.BookingIn, response=s.BookingOut, status=201, creates=True, problems=REFUSED),

@@ -450,3 +450,18 @@ class FeedOut(Schema):
     url = fields.String(metadata={"description": "The private feed (text/calendar); keep it secret, revoke to end it"})
     revoked = fields.Boolean()
     created_at = Utc()
+
+
+class UsageQuery(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^20[0-9]{2}-(0[1-9]|1[0-2])$"),
+                          metadata={"description": "YYYY-MM (Asia/Shanghai)"})
+
+
+class UsageOut(Schema):
+    instrument_id = fields.String()
+    month = fields.String()
+    bookings = fields.Integer()
+    booked_minutes = fields.Integer()
+    used_minutes = fields.Integer()
+    no_shows = fields.Integer()
+    revenue = Money()

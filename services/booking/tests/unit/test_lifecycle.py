@@ -178,3 +178,22 @@ def test_bad_input_writes_nothing(db, instrument):
         with pytest.raises(ValidationFailed):
             call(db, "request_booking", ALICE, payload=payload)
     assert count(db, Booking) == 0 and len(events(db)) == before
+
+
+def test_usage_and_metrics_after_a_completed_booking(db, instrument, clock):
+    from services.booking.metrics import BookingCollector
+    b = book(db, instrument_id=instrument["id"], start=9, end=11)
+    call(db, "approve_booking", STAFF, booking_id=b["id"], payload={})
+    clock["now"] = dt.datetime(2026, 12, 2, 1, 0)
+    call(db, "check_in_booking", STAFF, booking_id=b["id"], payload={})
+    clock["now"] = dt.datetime(2026, 12, 2, 3, 30)
+    call(db, "complete_booking", STAFF, booking_id=b["id"],
+         payload={"actual_start": local(2026, 12, 2, 9), "actual_end": local(2026, 12, 2, 10, 30)})
+    usage = call(db, "instrument_usage", STAFF, instrument_id=instrument["id"], query={"month": "2026-12"})
+    assert (usage["booked_minutes"], usage["used_minutes"], usage["revenue"]) == (120, 90, "300.00")
+    with pytest.raises(Forbidden):
+        call(db, "instrument_usage", OTHER_STAFF, instrument_id=instrument["id"], query={"month": "2026-12"})
+    with pytest.raises(ValidationFailed):
+        call(db, "instrument_usage", STAFF, instrument_id=instrument["id"], query={"month": "2026-13"})
+    families = {m.name: {tuple(s.labels.values()): s.value for s in m.samples} for m in BookingCollector(db).collect()}
+    assert families["qi_booking_bookings"][("completed",)] == 1
