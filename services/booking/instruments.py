@@ -63,7 +63,22 @@ def _event_data(inst: Instrument, reason: str | None = None) -> dict:
             "station_window_id": inst.station_window_id, "status": inst.status, "reason": reason}
 
 
+def _check_capabilities(session: Session, institution_id: str, capability_ids: list) -> None:
+    """Linked capabilities must be the institution's own, as its registry events published them."""
+    from .models import KnownInstitution
+    if not capability_ids:
+        return
+    with session.no_autoflush:     # the instrument being built is not complete yet
+        row = session.get(KnownInstitution, institution_id)
+    known = {c.get("capability_id") for c in json.loads(row.capabilities or "[]")} if row else set()
+    unknown = sorted(set(capability_ids) - known)
+    if unknown:
+        raise ValidationFailed("Link only the institution's own capabilities / 只能关联本机构已发布的能力",
+                               errors={"capability_ids": [f"unknown / 未知: {', '.join(unknown)}"]})
+
+
 def _apply(session: Session, inst: Instrument, data: dict) -> None:
+    _check_capabilities(session, inst.institution_id, data["capability_ids"])
     for name in ("name", "category", "model", "maker", "station_window_id", "park", "location", "photo_url"):
         setattr(inst, name, data[name])
     inst.specifications = json.dumps(data["specifications"], ensure_ascii=False)

@@ -197,3 +197,13 @@ def test_usage_and_metrics_after_a_completed_booking(db, instrument, clock):
         call(db, "instrument_usage", STAFF, instrument_id=instrument["id"], query={"month": "2026-13"})
     families = {m.name: {tuple(s.labels.values()): s.value for s in m.samples} for m in BookingCollector(db).collect()}
     assert families["qi_booking_bookings"][("completed",)] == 1
+
+
+def test_linked_capabilities_are_the_institutions_own(db, clock):
+    apply(db, approved())                                   # publishes capability "c1"
+    out = call(db, "publish_instrument", STAFF, payload={**instrument_payload(), "capability_ids": ["c1"]})
+    assert out["capability_ids"] == ["c1"]
+    with pytest.raises(ValidationFailed) as exc:
+        call(db, "publish_instrument", STAFF, payload={**instrument_payload(), "capability_ids": ["c1", "zz"]})
+    assert "capability_ids" in exc.value.errors
+    assert count(db, Instrument) == 1
