@@ -47,3 +47,20 @@ def test_visitor_finds_instruments_and_enterprise_books(ui):  # noqa: F811
         ent.shot("booking-03-mine")
     else:                      # refused (e.g. the weekly limit after reruns): every rule id is listed
         assert page.locator("[data-test=refused-rules] li").count() >= 1
+
+
+@one_backend
+def test_enterprise_books_a_window_appointment_and_staff_check_it_in(ui):  # noqa: F811
+    ent = ui()
+    ent.login("ent-demo")
+    page = ent.open("/appointments")
+    page.locator("[data-test=appointment-slots] .el-table__row").first.wait_for()   # the demo's next 10 working days
+    page.locator("[data-test=book-appointment]").first.click()
+    page.locator("[data-test=my-appointments] .el-table__row").first.wait_for()
+    ent.shot("booking-04-appointments")
+
+    staff = ui()
+    staff.login("window1")
+    page = staff.open("/appointments")
+    page.locator("[data-test=my-appointments] .el-table__row").first.wait_for()
+    staff.shot("booking-05-window-appointments")

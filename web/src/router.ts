@@ -33,6 +33,7 @@ const routes: RouteRecordRaw[] = [
     meta: { roles: ["regulator", ...STAFF] } },
   { path: "/instruments", name: "instruments", component: () => import("./views/BookingInstrumentsPage.vue") },
   { path: "/instruments/:id", name: "instrument", component: () => import("./views/BookingInstrumentPage.vue") },
+  { path: "/appointments", name: "appointments", component: () => import("./views/BookingAppointmentsPage.vue") },
   { path: "/bookings", name: "bookings", component: () => import("./views/BookingListPage.vue"),
     meta: { roles: ["enterprise", "person", "institution", "regulator", ...STAFF] } },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("./views/NotFoundPage.vue") },

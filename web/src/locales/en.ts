@@ -106,6 +106,10 @@ export default {
   },
   errors: { network: "Network error, please try again" },
   booking: {
+    appointments: "Window appointments", openSlots: "Open slots", free: "Free", item: "Service item", windowAppointments: "This window's appointments",
+    myAppointments: "My window appointments", window: "Window", served: "Served", publishSlots: "Publish slots", date: "Date",
+    times: "Start times (comma separated)", minutes: "Minutes", capacity: "Places per slot", items: "Service item codes",
+    appointmentStates: { booked: "Booked", checked_in: "Checked in", completed: "Served", cancelled: "Cancelled", no_show: "No-show" },
     navInstruments: "Shared instruments", instruments: "Shared instruments", mine: "My bookings", approvals: "Booking approvals",
     searchPlaceholder: "Instrument, model, maker", park: "Park", model: "Maker and model", institution: "Institution", fromPrice: "From",
     approval: "Approval", notice: "Notice", horizon: "Bookable up to", duration: "Duration", qualification: "Qualification needed",

@@ -106,6 +106,10 @@ export default {
   },
   errors: { network: "网络错误，请稍后重试" },
   booking: {
+    appointments: "窗口预约", openSlots: "可预约时段", free: "余量", item: "办理事项", windowAppointments: "本窗口预约",
+    myAppointments: "我的窗口预约", window: "窗口", served: "办结", publishSlots: "发布预约时段", date: "日期",
+    times: "开始时间（逗号分隔）", minutes: "时长（分钟）", capacity: "每时段名额", items: "办理事项代码",
+    appointmentStates: { booked: "已预约", checked_in: "已签到", completed: "已办结", cancelled: "已取消", no_show: "爽约" },
     navInstruments: "共享仪器", instruments: "共享仪器", mine: "我的预约", approvals: "预约审批",
     searchPlaceholder: "仪器名称、型号、厂家", park: "园区", model: "厂家与型号", institution: "所属机构", fromPrice: "起价",
     approval: "需审批", notice: "提前预约", horizon: "最远可约", duration: "单次时长", qualification: "需上机资质",
