@@ -54,6 +54,9 @@ def test_enterprise_books_a_window_appointment_and_staff_check_it_in(ui):  # noq
     ent = ui()
     ent.login("ent-demo")
     page = ent.open("/appointments")
+    page.click("[data-test=window-select]")       # window1 (the identity demo) serves this park station
+    page.locator(".el-select-dropdown__item", has_text="泰州医药高新区质量基础设施服务站").click()
+    page.wait_for_load_state("networkidle")
     page.locator("[data-test=appointment-slots] .el-table__row").first.wait_for()   # the demo's next 10 working days
     page.locator("[data-test=book-appointment]").first.click()
     page.locator("[data-test=my-appointments] .el-table__row").first.wait_for()
