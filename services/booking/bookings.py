@@ -29,7 +29,6 @@ from . import fees, instruments, metrics
 from . import rules as engine
 from .common import (event, iso, is_institution_staff, is_operator, is_reader, not_found, now_or, policy, refuse,
                      require_caller, require_institution_staff, slot_taken, utc, wrong_state)
-from .contract.vocabulary import ACTIVE_BOOKING_STATUSES
 from .models import Booking, Instrument, NoShow, SlotClaim, Suspension
 
 APPROVAL_RULE = "booking.approval"
@@ -381,4 +380,3 @@ def open_clocks(session: Session, principal: dict, overdue=None, calendar_gap=No
     return views
 
 
-__all__ = ["ACTIVE_BOOKING_STATUSES"]

@@ -276,8 +276,6 @@ def grant_qualification(session: Session, principal: dict, instrument_id: str, d
     return row
 
 
-__all__ = ["money_str"]
-
 
 def usage(session: Session, principal: dict, instrument_id: str, query: dict) -> dict:
     """Instrument hours (机时) of a month: booked against used, for the statistics slice."""

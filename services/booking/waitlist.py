@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.errors import Conflict, NotFound, ValidationFailed
+from services.common.errors import Conflict, NotFound
 
 from . import bookings, instruments
 from . import rules as engine
@@ -130,5 +130,3 @@ def held_by_offers(session: Session, instrument_id: str, user_id: str | None, no
     pad = dt.timedelta(minutes=buffer_minutes)
     return [engine.Interval(r.starts_at, r.ends_at + pad, "held", ref=r.id) for r in rows if r.user_id != user_id]
 
-
-__all__ = ["ValidationFailed"]

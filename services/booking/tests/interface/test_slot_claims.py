@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from services.booking import bookings, common
+from services.booking import common
 from services.booking import rules as engine
-from services.booking.tests.helpers import ALICE, NOW, STAFF, apply, approved, call, instrument_payload, local
+from services.booking.tests.helpers import NOW, STAFF, apply, approved, call, instrument_payload, local
 from services.common.db import Database, make_engine
 from services.common.errors import Conflict
 from services.common.migrate import upgrade
@@ -51,4 +51,3 @@ def test_only_one_of_concurrent_requests_claims_the_slot(db, monkeypatch):
     assert all(r[1:] == ("slot_taken", "slot.booked") for r in results if r[0] == "conflict")
     listed = call(db, "list_bookings", {"user_id": "op", "role": "operator"}, query={})
     assert len(listed) == 1
-    assert bookings  # the module under test
