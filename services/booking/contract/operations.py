@@ -11,8 +11,8 @@ BOOKERS = ("enterprise", "person", "institution")
 WINDOW_STAFF = ("window",) + OPERATORS
 REFUSED = {409: "Another booking holds or took the slot (rules: slot.booked / slot.held)",
            422: "Invalid input, or the request breaks booking rules (errors.rules lists every rule id)"}
-_ID = {"instrument_id": "[^/]+", "booking_id": "[^/]+", "appointment_id": "[^/]+", "user_id": "[^/]+",
-       "entry_id": "[^/]+", "token": "[A-Za-z0-9_-]+"}
+# Ids follow the gateway's default (routing.ID_PATTERN; user ids UUID_PATTERN); a feed token is URL-safe base64.
+_ID = {"token": r"^[A-Za-z0-9_-]{20,64}$"}
 
 
 def op(name, method, path, summary, handler, **kw):
