@@ -294,6 +294,11 @@ class SettleIn(Schema):
                                    validate=validate.Regexp(r"^[A-Za-z0-9-]{6,40}$"),
                                    metadata={"description": "创新券编号, required for an innovation voucher"})
 
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"payment_source": {"enum": [p for p in PAYMENT_SOURCES
+                                                                           if p != "innovation_voucher"]}}},
+                               {"required": ["voucher_number"], "properties": {"voucher_number": {"type": "string"}}}],
+                     "description": "An innovation voucher (创新券) needs its number; the amount must be the fee"}
+
     @validates_schema
     def _voucher(self, data, **_):
         if data.get("payment_source") == "innovation_voucher" and not data.get("voucher_number"):
@@ -441,6 +446,10 @@ class SeriesOut(Schema):
 class FeedIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(("user", "instrument")))
     instrument_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 36))
+
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"kind": {"const": "user"}}},
+                               {"required": ["instrument_id"], "properties": {"instrument_id": {"type": "string"}}}],
+                     "description": "An instrument's feed names the instrument"}
 
 
 class FeedOut(Schema):
