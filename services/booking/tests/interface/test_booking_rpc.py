@@ -23,6 +23,7 @@ from services.common import workdays
 from services.common.errors import Conflict, DomainError, ValidationFailed
 from services.common.events import dumps, exchange
 from services.common.testing import sign_access_token
+from tests.conftest import BACKENDS
 
 pytestmark = pytest.mark.integration
 INSTITUTION = f"inst-rpc-{uuid.uuid4().hex[:6]}"
@@ -34,7 +35,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def platform(request, amqp_uri, pg_databases, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"booking-rpc-{request.param}")
     env = {"QI_DATA_DIR": str(data_dir), "QI_AMQP_URI": amqp_uri, "QI_RPC_TIMEOUT": "10",
