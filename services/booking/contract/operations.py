@@ -9,7 +9,8 @@ from . import schemas as s
 INSTRUMENT_STAFF = ("institution",) + OPERATORS
 BOOKERS = ("enterprise", "person", "institution")
 WINDOW_STAFF = ("window",) + OPERATORS
-REFUSED = {409: "Another booking holds or took the slot (rules: slot.booked / slot.held)",
+REFUSED = {404: "No such instrument (or booking)",
+           409: "Another booking holds or took the slot (rules: slot.booked / slot.held)",
            422: "Invalid input, or the request breaks booking rules (errors.rules lists every rule id)"}
 # Ids follow the gateway's default (routing.ID_PATTERN; user ids UUID_PATTERN); a feed token is URL-safe base64.
 _ID = {"token": r"^[A-Za-z0-9_-]{20,64}$"}
@@ -60,7 +61,8 @@ OPERATIONS = (
        "bookings:reject", roles=INSTRUMENT_STAFF, body=s.RejectIn, response=s.BookingOut),
     op("cancel_booking", "POST", "/bookings/<booking_id>/cancel",
        "Cancel (free before the deadline; institution/fault never charged) / 取消预约", "bookings:cancel",
-       roles=ANY_SIGNED_IN, body=s.CancelIn, response=s.BookingOut),
+       roles=ANY_SIGNED_IN, body=s.CancelIn, response=s.BookingOut,
+       problems={403: "Only the institution declares an instrument fault"}),
     op("check_in_booking", "POST", "/bookings/<booking_id>/check-in", "Check in (staff, or the station code) / 签到",
        "bookings:check_in", roles=ANY_SIGNED_IN, body=s.CheckInIn, response=s.BookingOut),
     op("complete_booking", "POST", "/bookings/<booking_id>/complete",
@@ -74,13 +76,14 @@ OPERATIONS = (
     # -- weekly series, waitlist, calendar feeds ----------------------------------------------
     op("preview_booking_series", "POST", "/booking-series/preview",
        "Preview a weekly series: every occurrence with its conflicts / 周期预约预览", "series:preview",
-       roles=BOOKERS, body=s.SeriesIn, response=s.SeriesOut, writes=False),
+       roles=BOOKERS, body=s.SeriesIn, response=s.SeriesOut, writes=False, problems=REFUSED),
     op("book_booking_series", "POST", "/booking-series",
        "Book a weekly series, conflicts skipped / 提交周期预约（跳过冲突）", "series:book", roles=BOOKERS,
        body=s.SeriesIn, response=s.SeriesOut, status=201, creates=True, problems=REFUSED),
     op("join_waitlist", "POST", "/waitlist", "Wait for a taken time / 候补排队", "waitlist:join", roles=BOOKERS,
        body=s.WaitlistIn, response=s.WaitlistOut, status=201, creates=True,
-       problems={409: "The time is free (book it directly)", 422: "Invalid input or other rules broken"}),
+       problems={404: "No such instrument", 409: "The time is free (book it directly)",
+                 422: "Invalid input or other rules broken"}),
     op("list_waitlist", "GET", "/waitlist", "My waitlist entries and offers / 我的候补", "waitlist:mine",
        roles=ANY_SIGNED_IN, response=s.WaitlistOut, many=True),
     op("accept_waitlist_offer", "POST", "/waitlist/<entry_id>/accept",
@@ -90,7 +93,8 @@ OPERATIONS = (
        roles=ANY_SIGNED_IN, response=s.WaitlistOut),
     op("create_calendar_feed", "POST", "/calendar-feeds",
        "A private iCalendar feed of my bookings or an instrument's / 创建日历订阅", "calendar_feeds:create",
-       roles=ANY_SIGNED_IN, body=s.FeedIn, response=s.FeedOut, status=201),
+       roles=ANY_SIGNED_IN, body=s.FeedIn, response=s.FeedOut, status=201,
+       problems={403: "An instrument's feed is for its institution's staff", 404: "No such instrument"}),
     op("revoke_calendar_feed", "POST", "/calendar-feeds/<token>/revoke", "Revoke a feed / 撤销日历订阅",
        "calendar_feeds:revoke", roles=ANY_SIGNED_IN, response=s.FeedOut),
     op("calendar_feed", "GET", "/calendar-feeds/<token>", "The feed (RFC 5545 text/calendar) / 日历订阅内容",
@@ -105,7 +109,7 @@ OPERATIONS = (
        "appointments:list_slots", roles=PUBLIC, query=s.SlotQuery, response=s.AppointmentSlotOut, many=True),
     op("book_appointment", "POST", "/appointments", "Book a window appointment / 预约窗口办事",
        "appointments:book", roles=("enterprise", "person"), body=s.AppointmentIn, response=s.AppointmentOut,
-       status=201, creates=True, problems={409: "Full, or already one active appointment that day",
+       status=201, creates=True, problems={404: "No such slot", 409: "Full, or already one active appointment that day",
                                            422: "Invalid input, or outside 1..10 working days ahead"}),
     op("list_appointments", "GET", "/appointments", "Appointments: mine, my window's, or all / 窗口预约列表",
        "appointments:list_appointments", roles=ANY_SIGNED_IN, query=s.AppointmentQuery, response=s.AppointmentOut,

@@ -2404,11 +2404,17 @@ export interface components {
             verified_at?: string | null;
             verifier?: string;
         };
+        /** @description An instrument's feed names the instrument */
         FeedIn: {
             /** @default null */
             instrument_id: string | null;
             /** @enum {string} */
             kind: "user" | "instrument";
+        } | {
+            /** @constant */
+            kind?: "user";
+        } | {
+            instrument_id: string;
         };
         FeedOut: {
             /** Format: date-time */
@@ -3307,6 +3313,7 @@ export interface components {
             occurrences?: components["schemas"]["OccurrenceOut"][];
             series_id?: string | null;
         };
+        /** @description An innovation voucher (创新券) needs its number; the amount must be the fee */
         SettleIn: {
             /**
              * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
@@ -3320,6 +3327,11 @@ export interface components {
              * @default null
              */
             voucher_number: string | null;
+        } | {
+            /** @enum {unknown} */
+            payment_source?: "transfer" | "cash" | "card";
+        } | {
+            voucher_number: string;
         };
         SignupListOut: {
             items?: components["schemas"]["SignupOut"][];
@@ -4475,6 +4487,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such slot */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Full, or already one active appointment that day */
             409: {
                 headers: {
@@ -5420,6 +5441,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such instrument (or booking) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Another booking holds or took the slot (rules: slot.booked / slot.held) */
             409: {
                 headers: {
@@ -5507,7 +5537,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            /** @description No such instrument (or booking) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Another booking holds or took the slot (rules: slot.booked / slot.held) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5516,7 +5555,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Validation failed / 参数校验失败 */
+            /** @description Invalid input, or the request breaks booking rules (errors.rules lists every rule id) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5753,6 +5792,15 @@ export interface operations {
             };
             /** @description Role not allowed / 无权限 */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such instrument (or booking) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6007,6 +6055,15 @@ export interface operations {
             };
             /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Only the institution declares an instrument fault */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6477,6 +6534,24 @@ export interface operations {
             };
             /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An instrument's feed is for its institution's staff */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such instrument */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13467,6 +13542,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such instrument */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The time is free (book it directly) */
             409: {
                 headers: {
@@ -13543,7 +13627,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such resource / 资源不存在 */
+            /** @description No such instrument (or booking) */
             404: {
                 headers: {
                     [name: string]: unknown;
