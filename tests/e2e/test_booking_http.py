@@ -98,6 +98,11 @@ def test_publish_availability_book_race_approve_complete_fee(platform, api):
     booking = next(r for r in results if r.status_code == 201).json()
     assert booking["status"] == "requested"
 
+    operator = tok(platform, "e2e-operator", "operator")
+    clocks = api.get("/api/v1/sla/clocks", token=operator)
+    assert clocks.status_code == 200, clocks.text
+    assert any(c["rule"] == "booking.approval" and c["subject_id"] == booking["id"] for c in clocks.json())
+
     approved = api.post(f"/api/v1/bookings/{booking['id']}/approve", token=staff, json={})
     assert approved.status_code == 200 and approved.json()["status"] == "confirmed", approved.text
     checked = api.post(f"/api/v1/bookings/{booking['id']}/check-in", token=staff, json={})
