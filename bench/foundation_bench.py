@@ -9,14 +9,17 @@
 3. Outbox relay throughput: events/s published with publisher confirms and
    mandatory=True, on SQLite and (if reachable) PostgreSQL.
 
-    .venv/bin/python bench/foundation_bench.py [--requests 2000] [--concurrency 8]
+    .venv/bin/python bench/foundation_bench.py [--quick] [--requests 2000] [--concurrency 8] [--events 5000]
+                                               [--relay-batch 500] [--no-gateway] [--no-relay]
+
+It runs on a broker vhost of its own (bench/common.py), so a platform already running on
+the same broker cannot answer its RPCs. `--quick` takes small sizes (400 requests, 1,000
+events) for a run of about 30 s.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,19 +33,9 @@ sys.path.insert(0, str(REPO))
 import requests  # noqa: E402
 from kombu import Connection, Consumer, Exchange, Producer, Queue  # noqa: E402
 
+from bench.common import free_port, machine_line, own_vhost, percentile  # noqa: E402
 from deploy.local import Platform, broker_problem, running_services  # noqa: E402
 from services.common import config  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def run_concurrently(total: int, concurrency: int, make_worker) -> tuple[float, list[float]]:
@@ -76,13 +69,17 @@ def report(name, elapsed, latencies):
     return rps, p50, p99
 
 
-def bench_gateway(base: str, token: str, total: int, concurrency: int):
-    def make_worker(_):
+def bench_gateway(base, token: str, total: int, concurrency: int):
+    """`base` is one gateway URL, or a list of them: client i talks to base[i % len(base)]."""
+    bases = [base] if isinstance(base, str) else list(base)
+
+    def make_worker(i):
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {token}"
+        url = bases[i % len(bases)] + "/api/v1/me"
 
         def call():
-            response = session.get(base + "/api/v1/me", timeout=10)
+            response = session.get(url, timeout=10)
             assert response.status_code == 200, response.text
         return call
     run_concurrently(min(200, total), concurrency, make_worker)  # warm-up
@@ -151,49 +148,80 @@ def bench_raw_kombu(amqp_uri: str, total: int, concurrency: int):
     return result
 
 
-def bench_relay(amqp_uri: str, url: str, label: str, count: int):
+def bench_relay(amqp_uri: str, url: str, label: str, count: int, batch_size: int):
     from services.common.db import Database, make_engine
     from services.common.migrate import upgrade
     from services.common.outbox import OutboxRelay, record_event
     upgrade("identity", url)
     db = Database(make_engine(url))
     with Connection(amqp_uri) as conn:  # a bound queue, so events are routable (and not returned)
-        queue = Queue(f"bench-relay-{uuid.uuid4().hex[:6]}", exchange=Exchange("identity.events", type="topic"),
+        queue = Queue(f"bench-relay-{uuid.uuid4().hex[:6]}", exchange=Exchange("bench.events", type="topic"),
                       routing_key="#", auto_delete=False, durable=True)
         queue(conn.channel()).declare()
         with db.transaction() as session:
             for i in range(count):
-                record_event(session, "identity", "user.registered", f"u{i}", {"n": i})
-        relay = OutboxRelay(db, "identity", amqp_uri=amqp_uri, batch_size=200)
-        started = time.perf_counter()
+                # a source without a contract: no payload schema to satisfy
+                record_event(session, "bench", "thing.happened", f"u{i}", {"n": i})
+        relay = OutboxRelay(db, "bench", amqp_uri=amqp_uri, batch_size=batch_size)
+        started, cpu_started = time.perf_counter(), time.process_time()
         sent = 0
         while sent < count:
             sent += relay.publish_pending()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         relay.close()
         queue(conn.channel()).delete()
     db.engine.dispose()
     print(f"  outbox relay, {label:<26} {count / elapsed:9.0f} events/s  ({count} events in {elapsed:.2f} s, "
-          f"confirms collected per batch of 200)")
+          f"batch {batch_size}; relay CPU {cpu / count * 1e6:.0f} µs/event: "
+          f"its own ceiling {count / cpu:.0f} events/s)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="small sizes: 400 requests, 1,000 events")
+    parser.add_argument("--requests", type=int, default=None, help="requests each way (default 2000, quick 400)")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=None, help="relay events (default 5000, quick 1000)")
+    parser.add_argument("--relay-batch", type=int, default=None,
+                        help="relay batch size (default: OutboxRelay's own default)")
+    parser.add_argument("--no-gateway", action="store_true")
+    parser.add_argument("--no-relay", action="store_true")
+    parser.add_argument("--scale-out", action="store_true",
+                        help="on PostgreSQL: the read with 1 gateway + 1 identity, then 2 + 2, in one run")
     args = parser.parse_args()
-    amqp_uri = config.amqp_uri()
-    problem = broker_problem(amqp_uri)
+    args.requests = args.requests or (400 if args.quick else 2000)
+    args.events = args.events or (1000 if args.quick else 5000)
+    if args.relay_batch is None:
+        import inspect
+
+        from services.common.outbox import OutboxRelay
+        args.relay_batch = inspect.signature(OutboxRelay).parameters["batch_size"].default
+    problem = broker_problem(config.amqp_uri())
     if problem:
         print(problem)
         return 2
+    print(machine_line("QI One-Stop foundation benchmark"))
+    print(f"sizes: {args.requests} requests each way at {args.concurrency} clients; relay {args.events} events, "
+          f"batch {args.relay_batch}")
+    with own_vhost(config.amqp_uri()) as amqp_uri:
+        if args.scale_out:
+            run_scale_out(amqp_uri, args)
+            return 0
+        if not args.no_gateway:
+            run_gateway(amqp_uri, args)
+        if not args.no_relay:
+            run_relay(amqp_uri, args)
+    return 0
+
+
+def run_gateway(amqp_uri: str, args) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-"))
-    env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING"}
+    env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
+           "QI_AMQP_URI": amqp_uri}
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
     platform = Platform(env=env)
-    print(f"QI One-Stop foundation benchmark · {os.cpu_count()} cores · broker {amqp_uri.split('@')[-1]}")
     try:
         platform.start()
         platform.seed_demo()
@@ -207,8 +235,83 @@ def main() -> int:
         print(f"  ratio gateway/floor: throughput {g[0] / k[0]:.2f}x, p50 {g[1] / k[1]:.1f}x, p99 {g[2] / k[2]:.1f}x")
     finally:
         platform.stop()
+
+
+def run_scale_out(amqp_uri: str, args) -> None:
+    """The same read with one process of the gateway and of identity, then two of each,
+    every service on PostgreSQL (several instances per service are safe there only)."""
+    import subprocess
+
+    import psycopg2
+
+    from services.common import platform as platform_table
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    prefix = f"qi_bench_{uuid.uuid4().hex[:6]}"
+    services = [s for s in platform_table.with_database() if platform_table.is_present(s)]
+    conn = psycopg2.connect(admin)
+    conn.autocommit = True
+    for service in services:
+        conn.cursor().execute(f'CREATE DATABASE "{prefix}_{service}"')
+    data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-scale-"))
+    env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
+           "QI_AMQP_URI": amqp_uri, "QI_DB_URL": f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"}
+    for service in running_services():
+        env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
+    platform = Platform(env=env)
+    extra = []
+    try:
+        platform.start()
+        platform.seed_demo()
+        token = requests.post(platform.gateway_url + "/api/v1/auth/login",
+                              json={"username": "person-demo", "password": "Passw0rd!2026"}, timeout=10).json()[
+            "access_token"]
+        print(f"\nScale-out on PostgreSQL, {args.concurrency} clients, {args.requests} requests each:")
+        k = report("raw kombu request/reply (floor)", *bench_raw_kombu(amqp_uri, args.requests, args.concurrency))
+        one = report("1 gateway + 1 identity", *bench_gateway(platform.gateway_url, token, args.requests,
+                                                              args.concurrency))
+        second_port = free_port()
+        for service, port in (("identity", None), ("gateway", second_port)):
+            child_env = {**platform.env, f"QI_METRICS_PORT_{service.upper()}": str(free_port())}
+            if port:
+                child_env["QI_GATEWAY_PORT"] = str(port)
+            extra.append(subprocess.Popen(
+                [sys.executable, "-m", "nameko", "run", f"services.{service}.service", "--config",
+                 str(REPO / "deploy" / "nameko.yaml")], env=child_env, cwd=REPO,
+                stdout=open(platform.log_dir / f"{service}-2.log", "ab"), stderr=subprocess.STDOUT))
+        second = f"http://127.0.0.1:{second_port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(second + "/ready", timeout=3).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        time.sleep(3)  # the second identity's consumer joins the queue
+        two = report("2 gateways + 2 identity", *bench_gateway([platform.gateway_url, second], token,
+                                                               args.requests, args.concurrency))
+        print(f"  ratio 2+2 / 1+1: throughput {two[0] / one[0]:.2f}x, p50 {two[1] / one[1]:.2f}x, "
+              f"p99 {two[2] / one[2]:.2f}x   ({os.cpu_count()} cores for everything: a ratio near 1 means "
+              f"the cores, not the processes, are the limit)")
+        print(f"  ratio gateway/floor (2+2): throughput {two[0] / k[0]:.2f}x, p50 {two[1] / k[1]:.1f}x, "
+              f"p99 {two[2] / k[2]:.1f}x")
+    finally:
+        for proc in extra:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except Exception:
+                proc.kill()
+        platform.stop()
+        for service in services:
+            conn.cursor().execute(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
+        conn.close()
+
+
+def run_relay(amqp_uri: str, args) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-relay-"))
     print("\nOutbox relay (publisher confirms, mandatory=True):")
-    bench_relay(amqp_uri, f"sqlite:///{data_dir / 'relay-bench.db'}", "SQLite", args.events)
+    bench_relay(amqp_uri, f"sqlite:///{data_dir / 'relay-bench.db'}", "SQLite", args.events, args.relay_batch)
     try:
         import psycopg2
         admin = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -217,13 +320,13 @@ def main() -> int:
         conn.autocommit = True
         conn.cursor().execute(f'CREATE DATABASE "{name}"')
         try:
-            bench_relay(amqp_uri, f"postgresql://postgres@127.0.0.1:5432/{name}", "PostgreSQL", args.events)
+            bench_relay(amqp_uri, f"postgresql://postgres@127.0.0.1:5432/{name}", "PostgreSQL", args.events,
+                        args.relay_batch)
         finally:
             conn.cursor().execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             conn.close()
     except Exception as exc:  # PostgreSQL is optional for the benchmark
         print(f"  outbox relay, PostgreSQL: skipped ({type(exc).__name__}: {exc})")
-    return 0
 
 
 if __name__ == "__main__":

@@ -16,8 +16,12 @@
    with our/baseline latency ratio. FTS5 ranks by text only, without our
    filters, facets or explanation, so it is a floor rather than an equal.
 
-    .venv/bin/python bench/search_bench.py [--institutions 10000] [--caps 10] [--queries 300]
-                                           [--timed 2000] [--batch 500]
+    .venv/bin/python bench/search_bench.py [--quick] [--institutions 10000] [--caps 10] [--queries 300]
+                                           [--timed 2000] [--batch 500] [--no-gateway]
+
+`--quick`: 1,000 institutions, 5 capabilities each, 100 queries, 300 timed events (about
+a minute). The run through the gateway starts the platform on a broker vhost of its own
+(bench/common.py), so another platform on the same broker cannot answer its RPCs.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import machine_line, own_vhost  # noqa: E402
 from services.common import migrate  # noqa: E402
 from services.common.db import Database, make_engine  # noqa: E402
 from services.common.events import make_envelope  # noqa: E402
@@ -88,13 +93,22 @@ def fts_token(term: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--institutions", type=int, default=10000)
-    parser.add_argument("--caps", type=int, default=10)
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--timed", type=int, default=2000, help="catch-up events timed, one transaction each")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a quick run")
+    parser.add_argument("--institutions", type=int, default=None, help="default 10000 (quick 1000)")
+    parser.add_argument("--caps", type=int, default=None, help="capabilities per institution, default 10 (quick 5)")
+    parser.add_argument("--queries", type=int, default=None, help="default 300 (quick 100)")
+    parser.add_argument("--timed", type=int, default=None,
+                        help="catch-up events timed, one transaction each, default 2000 (quick 300)")
     parser.add_argument("--batch", type=int, default=500, help="setup events per transaction before those")
     parser.add_argument("--no-gateway", action="store_true", help="skip the run through the gateway's HTTP")
     args = parser.parse_args()
+    for name, full, quick in (("institutions", 10000, 1000), ("caps", 10, 5), ("queries", 300, 100),
+                              ("timed", 2000, 300)):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
+    print(machine_line("QI One-Stop search benchmark"))
+    print(f"sizes: {args.institutions} institutions x {args.caps} capabilities "
+          f"({args.institutions * args.caps} capabilities), {args.queries} queries, {args.timed} timed catch-up events")
     rng = random.Random(20260918)
     tmp = Path(tempfile.mkdtemp(prefix="qi-search-bench-"))
     url = f"sqlite:///{tmp / 'matching.db'}"
@@ -157,25 +171,31 @@ def main() -> None:
 
 def through_gateway(url: str, tmp: Path, queries: int, line, base_p50: float, base_p99: float) -> None:
     """The same queries over HTTP, the platform's matching service reading the bench index."""
-    import socket
-    import threading
-
-    import requests
-
-    from deploy.local import Platform, broker_problem, running_services
+    from deploy.local import broker_problem
     from services.common import config
 
     problem = broker_problem(config.amqp_uri())
     if problem:
         print(f"through the gateway: skipped ({problem})")
         return
+    with own_vhost(config.amqp_uri()) as amqp_uri:
+        _through_gateway(url, tmp, queries, line, base_p50, base_p99, amqp_uri)
+
+
+def _through_gateway(url, tmp, queries, line, base_p50, base_p99, amqp_uri) -> None:
+    import socket
+    import threading
+
+    import requests
+
+    from deploy.local import Platform, running_services
 
     def free_port() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             return sock.getsockname()[1]
     env = {"QI_DATA_DIR": str(tmp / "platform"), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
-           "QI_DB_URL_MATCHING": url}
+           "QI_DB_URL_MATCHING": url, "QI_AMQP_URI": amqp_uri}
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
     platform = Platform(env=env)

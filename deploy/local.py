@@ -25,11 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from services.common import config  # noqa: E402
+from services.common import config, platform  # noqa: E402
 from services.common.migrate import available_services  # noqa: E402
 
-# Start order: services first, gateway last (it pings them for /ready).
-SERVICE_ORDER = ("identity", "registry", "matching", "booking", "feedback", "gateway")
+# Start order: services first, gateway last (it pings them for /ready): services.common.platform.
+SERVICE_ORDER = platform.names()
 # A process that exits is restarted after 1 s, 2 s, 4 s ... at most RESTART_MAX_DELAY; the
 # delay starts again at 1 s once the process has stayed up for RESTART_STABLE_SECONDS.
 RESTART_FIRST_DELAY = 1.0
@@ -39,7 +39,7 @@ log = logging.getLogger("qi.launcher")
 
 
 def running_services() -> list[str]:
-    return [s for s in SERVICE_ORDER if (REPO / "services" / s / "service.py").exists()]
+    return list(platform.present())
 
 
 def broker_problem(amqp_uri: str) -> str | None:

@@ -17,7 +17,7 @@ from .db import utcnow
 from .errors import DomainError
 from .parking import ParkedEventsCollector
 from .sla import DUE_STATES, OPEN_STATES, STOPPED, SlaClock, due_state, load_rules
-from .workdays import CalendarCoverageCollector
+from .workdays import WorkingDayCalendar, get_calendar
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +88,29 @@ def register_service_collectors(database, registry=REGISTRY) -> bool:
             registry.register(collector)
         _registered.append(True)
         return True
+
+
+class CalendarCoverageCollector:
+    """`qi_calendar_covered_days_ahead`: days after today the calendar covers.
+
+    Read at scrape time from the calendar directory, so it drops by itself as the
+    year runs out and rises as soon as a notice is loaded. Every instance reports
+    the same value; alert on min(). Register once per process.
+    """
+
+    NAME = "qi_calendar_covered_days_ahead"
+    DOC = "Days after today (Asia/Shanghai) covered by the working-day calendar"
+
+    def __init__(self, calendar: WorkingDayCalendar | None = None):
+        self.calendar = calendar
+
+    def describe(self):
+        return [GaugeMetricFamily(self.NAME, self.DOC)]
+
+    def collect(self):
+        try:
+            value = (self.calendar or get_calendar()).covered_days_ahead()
+        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
+            log.warning("%s: %s", self.NAME, exc)
+            return
+        yield GaugeMetricFamily(self.NAME, self.DOC, value=value)

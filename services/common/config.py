@@ -39,16 +39,11 @@ import os
 import logging
 from pathlib import Path
 
+from . import platform
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-DEFAULT_METRICS_PORTS = {
-    "identity": 9101,
-    "registry": 9102,
-    "matching": 9103,
-    "booking": 9104,
-    "feedback": 9105,
-    "gateway": 9100,
-}
+DEFAULT_METRICS_PORTS = {s.name: s.metrics_port for s in platform.SERVICES}
 
 # 32 zero-free bytes, base64; only for local runs and tests.
 _DEV_PII_KEYS = "dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="

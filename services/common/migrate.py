@@ -20,11 +20,11 @@ import importlib
 from alembic import command
 from alembic.config import Config
 
-from . import config
+from . import config, platform
 from .db import Database, make_engine
 
 COMMON_DIR = config.REPO_ROOT / "services" / "common" / "migrations"
-SERVICES_WITH_DB = ("identity", "registry", "matching", "booking", "feedback")
+SERVICES_WITH_DB = platform.with_database()
 
 
 def service_metadata(service: str):

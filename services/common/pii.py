@@ -32,7 +32,7 @@ from sqlalchemy.types import TypeDecorator
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from . import config, resident_id
+from . import config, platform, resident_id
 from .errors import ValidationFailed
 
 TOKEN_VERSION = "v1"
@@ -372,7 +372,7 @@ def _passes(check, value) -> bool:
 
 # --- reveal policy -----------------------------------------------------------------
 
-FULL_PII_ROLES = frozenset({"operator", "admin"})
+FULL_PII_ROLES = frozenset(platform.OPERATORS)
 
 
 def may_reveal(principal: dict | None, owner_id: str | None) -> bool:

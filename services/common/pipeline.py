@@ -61,14 +61,14 @@ def expose(service_cls: type, contract: Contract) -> type:
 
 
 def _entrypoint(contract: Contract, op: Operation, package: str) -> Callable:
-    wired = set(op.path_params) | {"payload", "idempotency_key"}
+    positional = [*op.path_params, *(["payload"] if op.body is not None else [])]
 
-    def entry(self, principal=None, **arguments):
-        # The query travels as keywords (the signature's **query is flattened by CallerRpc):
-        # gather them back into `query` for run().
-        if op.query is not None:
-            arguments = {**{k: v for k, v in arguments.items() if k in wired},
-                         "query": {k: v for k, v in arguments.items() if k not in wired}}
+    def entry(self, *args, principal=None, **arguments):
+        # Over RPC, CallerRpc passes keywords only; a direct call (unit tests) may pass the
+        # path parameters and the body positionally, as the wire convention orders them.
+        if len(args) > len(positional):
+            raise TypeError(f"{op.name}() takes {len(positional)} positional arguments ({', '.join(positional)})")
+        arguments.update(zip(positional, args))
         return run(self, contract, op, package, principal, arguments)
 
     params = [P("self", P.POSITIONAL_OR_KEYWORD)]
@@ -141,13 +141,23 @@ def dump(op: Operation, result):
     return op.response().dump(result, many=op.many)
 
 
+def raw_query(op: Operation, arguments: dict) -> dict:
+    """The query fields of a call: CallerRpc passes them as plain keywords (it flattens `**query`),
+    a direct caller may pass them as `query={...}`."""
+    if op.query is None:
+        return {}
+    reserved = {"payload", "idempotency_key", "query", *op.path_params}
+    return {**(arguments.get("query") or {}), **{k: v for k, v in arguments.items() if k not in reserved}}
+
+
 def run(service, contract: Contract, op: Operation, package: str, principal: dict | None,
         arguments: dict) -> Any:
     check_role(op, principal)
     path = {name: arguments[name] for name in op.path_params}
     raw_body = arguments.get("payload")
     data = load_body(op, raw_body)
-    query = load_query(op, arguments.get("query") or {})
+    given_query = raw_query(op, arguments)
+    query = load_query(op, given_query)
     key = arguments.get("idempotency_key")
     fn = handler_of(package, op.handler)
     names, takes_any = _wants(fn)
@@ -176,7 +186,7 @@ def run(service, contract: Contract, op: Operation, package: str, principal: dic
             raise Unauthorized("Sign in first / 请先登录", code="token_missing")
         scope = f"{contract.service}.{op.name}" + "".join(f":{path[n]}" for n in op.path_params)
         owner = str(principal["user_id"]) if principal else None
-        return run_idempotent(session, owner, key, scope, {"body": raw_body, "query": arguments.get("query")},
+        return run_idempotent(session, owner, key, scope, {"body": raw_body, "query": given_query},
                               lambda: invoke(session))
 
 

@@ -31,159 +31,31 @@ the same value, so dashboards and alerts aggregate them with max by (rule), neve
 
 There is no database constraint against two open clocks for one (rule, subject):
 `start_clock` returns the open one instead of starting a second.
+
+Modules, by concern (all importable from here): `sla_clock` (the row, states, counters
+and due-time computation), this module (the lifecycle: start, pause, resume, restart,
+stop, cancel, sweep), `sla_views` (lists, due states, the view), `sla_rules` (the rules
+file), `sla_recompute` (after a calendar change), `collectors` (scrape-time gauges).
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
-import logging
-import os
 import uuid
 
-from prometheus_client import Counter
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, and_, event, not_, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from .db import CommonBase, utcnow
 from .errors import CalendarYearMissing, Conflict, NotFound
-# Rules live in sla_rules.py; re-exported here where callers have always found them.
+# The clock and its states (sla_clock), the reading side (sla_views) and the rules (sla_rules)
+# live in their own modules; re-exported here, where callers have always found them.
+from .sla_clock import (BREACHED, CALENDAR_GAP, CANCELLED, DUE_SOON, DUE_STATES, MET, ON_TRACK,  # noqa: F401
+                        OPEN_STATES, OVERDUE, PAUSED, RECOMPUTE_BATCH, RUNNING, SLA_BREACHED, SLA_MET, STATES,
+                        STOPPED, SlaClock, _compute_due, _count_after_commit, _history, _iso, _limit, _log,
+                        _paused_working_days, _utc, log, sweep_seconds)
 from .sla_rules import RulesInvalid, SlaRule, _parse_rule, _rules_cache, get_rule, load_rules  # noqa: F401
-from .workdays import SHANGHAI, get_calendar, local_date
-
-log = logging.getLogger(__name__)
-
-RUNNING, PAUSED, MET, BREACHED, CANCELLED = "running", "paused", "met", "breached", "cancelled"
-# Stopped while the calendar lacks the due year, too late to be sure it was on time:
-# the verdict (met or breached) follows when the year is loaded.
-STOPPED = "stopped"
-OPEN_STATES = (RUNNING, PAUSED)
-STATES = (RUNNING, PAUSED, MET, BREACHED, CANCELLED, STOPPED)
-# Due states for lists and metrics (clock_view["due_state"]).
-ON_TRACK, DUE_SOON, OVERDUE, CALENDAR_GAP = "on_track", "due_soon", "overdue", "calendar_gap"
-DUE_STATES = (ON_TRACK, DUE_SOON, OVERDUE, CALENDAR_GAP, PAUSED)
-RECOMPUTE_BATCH = 500
-
-
-def sweep_seconds() -> float:
-    """How often services sweep their clocks (and notice a loaded calendar): QI_SLA_SWEEP_SECONDS, 60."""
-    return float(os.environ.get("QI_SLA_SWEEP_SECONDS", "60"))
-
-
-SLA_MET = Counter("qi_sla_met_total", "SLA clocks stopped within their limit (per process)", ["rule"])
-SLA_BREACHED = Counter("qi_sla_breached_total", "SLA clocks that passed their limit (per process)", ["rule"])
-
-
-# -- model --------------------------------------------------------------------------
-
-class SlaClock(CommonBase):
-    __tablename__ = "sla_clock"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    rule: Mapped[str] = mapped_column(String(100), nullable=False)
-    subject_type: Mapped[str] = mapped_column(String(50), nullable=False)
-    subject_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    state: Mapped[str] = mapped_column(String(16), nullable=False)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    calendar_gap: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    paused_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
-    overdue: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    restarts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    history: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
-    # The limit the clock runs against (the rules file may change later) and the
-    # calendar fingerprint due_at was computed with (NULL: recompute at next sweep).
-    limit_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    calendar_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
-
-    __table_args__ = (
-        Index("ix_sla_clock_state_due", "state", "due_at"),
-        Index("ix_sla_clock_subject", "subject_type", "subject_id"),
-    )
-
-
-# -- metrics after commit -------------------------------------------------------------
-
-_PENDING_KEY = "qi_sla_pending_metrics"
-
-
-def _count_after_commit(session: Session, counter: Counter, rule: str) -> None:
-    session.info.setdefault(_PENDING_KEY, []).append((counter, rule))
-
-
-@event.listens_for(Session, "after_commit")
-def _flush_metrics(session: Session) -> None:
-    for counter, rule in session.info.pop(_PENDING_KEY, ()):
-        counter.labels(rule).inc()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_metrics(session: Session, transaction) -> None:
-    # Reached after a commit too, but then the list was already emptied.
-    if transaction.parent is None:
-        session.info.pop(_PENDING_KEY, None)
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-def _utc(value: dt.datetime | None) -> dt.datetime:
-    if value is None:
-        return utcnow()
-    if value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return value
-
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.isoformat() + "Z"
-
-
-def _history(clock: SlaClock) -> list[dict]:
-    return json.loads(clock.history or "[]")
-
-
-def _log(clock: SlaClock, at: dt.datetime, action: str) -> None:
-    entries = _history(clock)
-    entries.append({"at": _iso(at), "action": action})
-    clock.history = json.dumps(entries)
-
-
-def _paused_working_days(clock: SlaClock) -> int:
-    """Working days spent paused since the current run (start or last restart) began."""
-    entries = _history(clock)
-    begin = max((i for i, e in enumerate(entries) if e["action"] in ("start", "restart")), default=0)
-    total = 0
-    paused_from = None
-    for entry in entries[begin:]:
-        at = dt.datetime.fromisoformat(entry["at"].rstrip("Z"))
-        if entry["action"] == "pause":
-            paused_from = at
-        elif entry["action"] == "resume" and paused_from is not None:
-            total += get_calendar().working_days_between(paused_from, at)
-            paused_from = None
-    return total
-
-
-def _limit(clock: SlaClock) -> int:
-    if clock.limit_working_days is None:
-        clock.limit_working_days = get_rule(clock.rule).limit_working_days
-    return clock.limit_working_days
-
-
-def _compute_due(clock: SlaClock) -> CalendarYearMissing | None:
-    """Set due_at from start, limit and paused days; on a calendar gap return the error."""
-    calendar = get_calendar()
-    clock.calendar_version = calendar.fingerprint()
-    try:
-        clock.due_at = calendar.due_instant(clock.started_at, _limit(clock) + _paused_working_days(clock))
-        clock.calendar_gap = False
-        return None
-    except CalendarYearMissing as exc:
-        log.warning("SLA clock %s (%s %s/%s): %s", clock.id, clock.rule, clock.subject_type,
-                    clock.subject_id, exc.detail)
-        clock.due_at = None
-        clock.calendar_gap = True
-        return exc
+from .sla_views import (_missing_year, _overdue_sql, clock_view, due_note, due_state, is_due_soon,  # noqa: F401
+                        is_overdue, list_clocks)
+from .workdays import SHANGHAI, get_calendar, local_date  # noqa: F401
 
 
 def _resolve(session: Session, clock_or_subject) -> SlaClock:
@@ -201,6 +73,7 @@ def _require_open(clock: SlaClock, action: str) -> None:
     if clock.state not in OPEN_STATES:
         raise Conflict(f"cannot {action} an SLA clock that is {clock.state} / 时限已结束，无法操作",
                        code="sla_clock_closed")
+
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -233,28 +106,27 @@ def start_clock(session: Session, rule_name: str, subject_type: str, subject_id,
     return clock
 
 
-def pause_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
+def _switch(session: Session, clock_or_subject, at: dt.datetime | None, action: str, state: str):
+    """Pause or resume: (the clock, the instant it switched or None if it already was in `state`)."""
     clock = _resolve(session, clock_or_subject)
-    _require_open(clock, "pause")
-    if clock.state == PAUSED:
-        return clock
+    _require_open(clock, action)
+    if clock.state == state:
+        return clock, None
     at = _utc(at)
-    clock.state = PAUSED
-    clock.paused_at = at
-    _log(clock, at, "pause")
-    return clock
+    clock.state = state
+    clock.paused_at = at if state == PAUSED else None
+    _log(clock, at, action)
+    return clock, at
+
+
+def pause_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
+    return _switch(session, clock_or_subject, at, "pause", PAUSED)[0]
 
 
 def resume_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
-    clock = _resolve(session, clock_or_subject)
-    _require_open(clock, "resume")
-    if clock.state == RUNNING:
-        return clock
-    at = _utc(at)
-    clock.state = RUNNING
-    clock.paused_at = None
-    _log(clock, at, "resume")
-    _compute_due(clock)
+    clock, switched = _switch(session, clock_or_subject, at, "resume", RUNNING)
+    if switched is not None:
+        _compute_due(clock)
     return clock
 
 
@@ -339,6 +211,7 @@ def cancel_clock(session: Session, clock_or_subject, at: dt.datetime | None = No
     return clock
 
 
+
 def _surely_on_time(clock: SlaClock, at: dt.datetime) -> bool | None:
     """True if `at` is before the earliest the clock can be due (gap years counted as
     all working days); None when only the missing year can tell."""
@@ -364,121 +237,6 @@ def sweep_overdue(session: Session, now: dt.datetime | None = None) -> list[SlaC
         _log(clock, now, "overdue")
         _count_after_commit(session, SLA_BREACHED, clock.rule)
     return newly
-
-
-def _overdue_sql(now: dt.datetime):
-    return or_(SlaClock.overdue.is_(True),
-               and_(SlaClock.state == RUNNING, SlaClock.due_at.is_not(None), SlaClock.due_at < now))
-
-
-def is_overdue(clock: SlaClock, now: dt.datetime | None = None) -> bool:
-    """Past due now, whether or not a sweep has marked it yet (a sweep only counts it)."""
-    if clock.overdue:
-        return True
-    return clock.state == RUNNING and clock.due_at is not None and clock.due_at < _utc(now)
-
-
-def list_clocks(session: Session, state=None, due_before: dt.datetime | None = None, rule: str | None = None,
-                overdue: bool | None = None, limit: int | None = None, calendar_gap: bool | None = None,
-                now: dt.datetime | None = None) -> list[SlaClock]:
-    """Clocks filtered by state (one or several), due time, rule, overdue (by due_at against
-    `now`, or the sweep's flag) and calendar gap; soonest due first."""
-    query = select(SlaClock)
-    if state is not None:
-        states = [state] if isinstance(state, str) else list(state)
-        query = query.where(SlaClock.state.in_(states))
-    if due_before is not None:
-        query = query.where(SlaClock.due_at.is_not(None), SlaClock.due_at < _utc(due_before))
-    if rule is not None:
-        query = query.where(SlaClock.rule == rule)
-    if overdue is not None:
-        condition = _overdue_sql(_utc(now))
-        query = query.where(condition if overdue else not_(condition))
-    if calendar_gap is not None:
-        query = query.where(SlaClock.calendar_gap.is_(calendar_gap))
-    query = query.order_by(SlaClock.due_at.is_(None), SlaClock.due_at, SlaClock.started_at)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
-
-
-def is_due_soon(clock: SlaClock, now: dt.datetime | None = None) -> bool | None:
-    """Running, not yet overdue, and within the rule's warning window; None if unknown."""
-    if clock.state != RUNNING or clock.due_at is None:
-        return None if clock.state == RUNNING else False
-    now = _utc(now)
-    if is_overdue(clock, now):
-        return False
-    try:
-        remaining = get_calendar().working_days_between(now, clock.due_at)
-        return remaining <= get_rule(clock.rule).due_soon_working_days
-    except (CalendarYearMissing, NotFound):
-        return None
-
-
-def due_state(clock: SlaClock, now: dt.datetime | None = None) -> str:
-    """What staff need to know about the deadline: on_track, due_soon, overdue,
-    calendar_gap or paused for an open clock; the state itself for a closed one
-    (`stopped`, a stop awaiting the calendar, is calendar_gap)."""
-    if clock.state == STOPPED or (clock.state in OPEN_STATES and clock.calendar_gap):
-        return CALENDAR_GAP
-    if clock.state not in OPEN_STATES:
-        return clock.state
-    if is_overdue(clock, now):
-        return OVERDUE
-    if clock.state == PAUSED:
-        return PAUSED
-    return DUE_SOON if is_due_soon(clock, now) else ON_TRACK
-
-
-def _missing_year(clock: SlaClock) -> int:
-    calendar = get_calendar()
-    year = local_date(clock.started_at).year
-    while calendar.is_covered(year) and year < 2100:
-        year += 1
-    return year
-
-
-def due_note(clock: SlaClock) -> dict | None:
-    """Why there is no due date ({zh, en}), or None when there is one."""
-    if clock.due_at is not None or clock.state == CANCELLED:
-        return None
-    year = _missing_year(clock)
-    return {"zh": f"{year}年节假日安排公布并导入后给出截止时间",
-            "en": f"The due date follows once the {year} holiday notice is loaded"}
-
-
-def clock_view(clock: SlaClock, now: dt.datetime | None = None) -> dict:
-    due_local = None
-    if clock.due_at is not None:
-        due_local = clock.due_at.replace(tzinfo=dt.timezone.utc).astimezone(SHANGHAI).isoformat()
-    try:
-        rule = get_rule(clock.rule)
-        descriptions = {"description_zh": rule.description_zh, "description_en": rule.description_en,
-                        "limit_working_days": (rule.limit_working_days if clock.limit_working_days is None
-                                               else clock.limit_working_days)}
-    except NotFound:
-        descriptions = {"description_zh": None, "description_en": None, "limit_working_days": None}
-    return {
-        "id": clock.id,
-        "rule": clock.rule,
-        **descriptions,
-        "subject_type": clock.subject_type,
-        "subject_id": clock.subject_id,
-        "state": clock.state,
-        "started_at": _iso(clock.started_at),
-        "due_at": _iso(clock.due_at),
-        "due_local": due_local,
-        "calendar_gap": bool(clock.calendar_gap),
-        "due_state": due_state(clock, now),
-        "due_note": due_note(clock),
-        "paused_at": _iso(clock.paused_at),
-        "stopped_at": _iso(clock.stopped_at),
-        "overdue": is_overdue(clock, now),
-        "due_soon": is_due_soon(clock, now),
-        "restarts": clock.restarts,
-        "history": _history(clock),
-    }
 
 
 def __getattr__(name):

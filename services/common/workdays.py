@@ -37,16 +37,17 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import holidays
 from prometheus_client import Counter
-from prometheus_client.core import GaugeMetricFamily
 
 from . import config
 from .errors import CalendarYearMissing
+# Notice files (their format and check) live in their own module;
+# re-exported here, where callers have always found them.
+from .workdays_notices import NoticeInvalid, YearData, _parse_date, notice_document, parse_notice  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -56,79 +57,6 @@ END_OF_DAY = dt.time(23, 59, 59, 999999)
 
 CALENDAR_YEAR_MISSING = Counter(
     "qi_calendar_year_missing_total", "Working-day questions about a year without trusted calendar data", ["year"])
-
-
-class NoticeInvalid(ValueError):
-    """A notice file that must not be used."""
-
-
-@dataclass(frozen=True)
-class YearData:
-    year: int
-    holidays: frozenset[dt.date]
-    workdays: frozenset[dt.date]
-    origin: str          # "notice" or "library"
-    source: str
-    version: int | None = None
-    published: str | None = None
-
-
-def _parse_date(value, field: str) -> dt.date:
-    if not isinstance(value, str):
-        raise NoticeInvalid(f"{field}: expected an ISO date string, got {value!r}")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise NoticeInvalid(f"{field}: not an ISO date (YYYY-MM-DD): {value!r}") from None
-
-
-def parse_notice(data) -> YearData:
-    """Validate a notice document; raises NoticeInvalid naming the first problem."""
-    if not isinstance(data, dict):
-        raise NoticeInvalid("the notice must be a JSON object")
-    missing = [k for k in ("year", "source", "version", "published", "holidays", "workdays") if k not in data]
-    if missing:
-        raise NoticeInvalid(f"missing field(s): {', '.join(missing)}")
-    year = data["year"]
-    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 2100:
-        raise NoticeInvalid(f"year: expected an integer between 2000 and 2100, got {year!r}")
-    source = data["source"]
-    if not isinstance(source, str) or not source.strip():
-        raise NoticeInvalid("source: the notice reference (e.g. 国办发明电〔2026〕N号) is required")
-    version = data["version"]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise NoticeInvalid(f"version: expected a positive integer, got {version!r}")
-    published = _parse_date(data["published"], "published")
-    days: dict[str, list[dt.date]] = {}
-    for field in ("holidays", "workdays"):
-        values = data[field]
-        if not isinstance(values, list):
-            raise NoticeInvalid(f"{field}: expected a list of dates")
-        parsed = [_parse_date(v, f"{field}[{i}]") for i, v in enumerate(values)]
-        outside = [d for d in parsed if d.year != year]
-        if outside:
-            raise NoticeInvalid(f"{field}: {outside[0].isoformat()} is not in {year}")
-        if len(set(parsed)) != len(parsed):
-            raise NoticeInvalid(f"{field}: duplicate dates")
-        days[field] = parsed
-    if not days["holidays"]:
-        # Every year has at least New Year's Day; an empty list is a truncated file.
-        raise NoticeInvalid("holidays: empty list")
-    both = set(days["holidays"]) & set(days["workdays"])
-    if both:
-        raise NoticeInvalid(f"{min(both).isoformat()} is listed both as holiday and as workday")
-    weekdays = [d for d in days["workdays"] if d.weekday() < 5]
-    if weekdays:
-        # A weekday is a working day anyway; listing one means the file is mixed up.
-        raise NoticeInvalid(f"workdays: {weekdays[0].isoformat()} is a weekday, only weekend days belong here")
-    return YearData(year=year, holidays=frozenset(days["holidays"]), workdays=frozenset(days["workdays"]),
-                    origin="notice", source=source.strip(), version=version, published=published.isoformat())
-
-
-def notice_document(data: YearData) -> dict:
-    return {"year": data.year, "source": data.source, "version": data.version, "published": data.published,
-            "holidays": sorted(d.isoformat() for d in data.holidays),
-            "workdays": sorted(d.isoformat() for d in data.workdays)}
 
 
 def local_date(value) -> dt.date:
@@ -364,32 +292,6 @@ def _end_of_day(day: dt.date) -> dt.datetime:
     return due.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
-class CalendarCoverageCollector:
-    """`qi_calendar_covered_days_ahead`: days after today the calendar covers.
-
-    Read at scrape time from the calendar directory, so it drops by itself as the
-    year runs out and rises as soon as a notice is loaded. Every instance reports
-    the same value; alert on min(). Register once per process.
-    """
-
-    NAME = "qi_calendar_covered_days_ahead"
-    DOC = "Days after today (Asia/Shanghai) covered by the working-day calendar"
-
-    def __init__(self, calendar: "WorkingDayCalendar | None" = None):
-        self.calendar = calendar
-
-    def describe(self):
-        return [GaugeMetricFamily(self.NAME, self.DOC)]
-
-    def collect(self):
-        try:
-            value = (self.calendar or get_calendar()).covered_days_ahead()
-        except Exception as exc:  # a failing scrape must not take the metrics endpoint down
-            log.warning("%s: %s", self.NAME, exc)
-            return
-        yield GaugeMetricFamily(self.NAME, self.DOC, value=value)
-
-
 _default: WorkingDayCalendar | None = None
 _default_lock = threading.Lock()
 
@@ -462,6 +364,14 @@ def main(argv=None) -> int:
     print(f"{args.year}: covered by {origin}; {working} working days; "
           f"weekend workdays: {', '.join(sorted(d.isoformat() for d in data.workdays)) or 'none'}")
     return 0
+
+
+def __getattr__(name):
+    # The coverage gauge lives with the other scrape-time gauges (services.common.collectors).
+    if name == "CalendarCoverageCollector":
+        from .collectors import CalendarCoverageCollector
+        return CalendarCoverageCollector
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 
 from services.common import platform
+from services.common.errors import ValidationFailed
+from services.common.fields import bilingual
 from services.common.operations import Contract, Operation
 
 from .routing import Route
@@ -21,12 +23,20 @@ def contract_of(service: str) -> Contract:
 
 def forwarder(service: str, op: Operation):
     names = op.path_params
+    # Query fields travel as keywords beside these: a query parameter of the same name is
+    # no field of the operation (422, as any unknown parameter), never a second argument.
+    reserved = set(names) | {"payload", "idempotency_key", "principal", "query"}
 
     def forward(ctx):
         args = [ctx.path_params[name] for name in names]
         if op.body is not None:
             args.append(ctx.body)
-        kwargs = dict(ctx.query)
+        # An operation without query parameters ignores a query string (as the gateway always did).
+        kwargs = dict(ctx.query) if op.query is not None else {}
+        clash = sorted(reserved & set(kwargs))
+        if clash:
+            raise ValidationFailed("Some query parameters are invalid / 部分查询参数无效",
+                                   errors={name: [bilingual("unknown")] for name in clash})
         if op.creates and ctx.idempotency_key:
             kwargs["idempotency_key"] = ctx.idempotency_key
         return op.status, ctx.call(service, op.name, *args, **kwargs)

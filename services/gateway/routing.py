@@ -17,11 +17,11 @@ from marshmallow import RAISE, Schema, ValidationError
 from werkzeug.exceptions import MethodNotAllowed, NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, Rule
 
-from services.common import fields as qi_fields
+from services.common import fields as qi_fields, platform
 from services.common.errors import BadRequest, DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 API_PREFIX = "/api/v1"
-ALL_ROLES = ("enterprise", "person", "institution", "window", "operator", "regulator", "admin")
+ALL_ROLES = platform.ROLES
 
 # What a path parameter may look like, by name (Route.path_patterns overrides). Checked
 # before anything is called and stated in the document: path values go to databases too.

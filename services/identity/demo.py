@@ -15,10 +15,11 @@ from stdnum.cn import uscc
 from services.common import resident_id
 from services.common.db import Database, utcnow
 
-from . import accounts
+from . import registration
+from . import staff as staff_accounts
+from .contract.schemas import CreateStaff, RegisterEnterprise, RegisterPerson, load
 from .models import User, new_id
 from .passwords import hash_password
-from .schemas import CreateStaff, RegisterEnterprise, RegisterPerson, load
 
 DEMO_PASSWORD = "Passw0rd!2026"
 DEMO_PHONE = "13800138000"
@@ -62,21 +63,21 @@ def seed(db: Database) -> dict:
                          password_hash=hash_password(DEMO_PASSWORD), created_at=utcnow(), updated_at=utcnow())
             session.add(admin)
             session.flush()
-            accounts.registered_event(session, admin)
+            registration.registered_event(session, admin)
             admin_id = created["admin"] = admin.id
         admin_principal = {"user_id": admin_id, "role": "admin", "sid": None, "ip": None}
 
         for staff in STAFF:
             if staff["username"] not in existing:
                 data = load(CreateStaff, {**staff, "password": DEMO_PASSWORD})
-                created[staff["username"]] = accounts.create_staff(session, admin_principal, data).id
+                created[staff["username"]] = staff_accounts.create_staff(session, admin_principal, data).id
 
         if "ent-demo" not in existing:
             data = load(RegisterEnterprise, {
                 "username": "ent-demo", "password": DEMO_PASSWORD, "phone": "13900139000",
                 "nickname": "示范企业", "org_name": "泰州示范质量科技有限公司", "uscc": DEMO_USCC,
                 "contact_name": "王示范"})
-            enterprise = accounts.register(session, data)
+            enterprise = registration.register(session, data)
             created["ent-demo"] = enterprise.id
             _review_demo_licence(session, enterprise, existing.get("operator1") or created.get("operator1"))
 
@@ -84,7 +85,7 @@ def seed(db: Database) -> dict:
             data = load(RegisterPerson, {
                 "username": "person-demo", "password": DEMO_PASSWORD, "phone": DEMO_PHONE,
                 "nickname": "示范个人", "real_name": "李示范", "id_number": DEMO_ID_NUMBER})
-            created["person-demo"] = accounts.register(session, data).id
+            created["person-demo"] = registration.register(session, data).id
     return created
 
 

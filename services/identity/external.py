@@ -24,11 +24,12 @@ from typing import Protocol, runtime_checkable
 from services.common import config
 from services.common.db import utcnow
 from services.common.errors import Conflict, DomainError, ServiceUnavailable
-from services.common.events import iso_utc
 from services.common.verification_levels import meets
 
 from . import levels
+from .contract.vocabulary import SELF_REGISTERED_ROLES
 from .models import User
+from .principals import load_actor
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,17 @@ class VerificationResult:
     verified: bool
     reference: str | None = None   # the authority's id for this check, kept
     reason: str | None = None      # why not, shown to the user ("中文 / English")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What ExternalVerificationOut dumps: the verifier's answer and the account's level after it."""
+
+    verified: bool
+    verifier: str
+    verification_level: str | None
+    reason: str | None = None
+    verified_at: dt.datetime | None = None
 
 
 @runtime_checkable
@@ -93,7 +105,7 @@ def subject_of(user: User) -> VerificationSubject:
 
 
 def precheck(user: User) -> None:
-    if user.role not in ("enterprise", "person"):
+    if user.role not in SELF_REGISTERED_ROLES:
         raise Conflict("Only enterprise and personal accounts are verified externally / 仅企业和个人账号可外部核验",
                        code="external_verification_not_applicable")
     if user.externally_verified_at is not None:
@@ -119,15 +131,28 @@ def ask(verifier: ExternalVerifier | None, subject: VerificationSubject) -> Veri
 
 
 def record(session, user: User, verifier: ExternalVerifier, result: VerificationResult,
-           at: dt.datetime | None = None) -> dict:
+           at: dt.datetime | None = None) -> Outcome:
     at = at or utcnow()
     if not result.verified:
-        return {"verified": False, "verifier": verifier.name, "reason": result.reason,
-                "verification_level": levels.level_of(user)}
+        return Outcome(False, verifier.name, levels.level_of(user), reason=result.reason)
     before = levels.level_of(user)
     user.externally_verified_at = at
     user.external_verifier = f"{verifier.name}:{result.reference or ''}"[:100]
     user.updated_at = at
     levels.announce_if_raised(session, user, before, "external", at)
-    return {"verified": True, "verifier": verifier.name, "reason": None, "verified_at": iso_utc(at),
-            "verification_level": levels.level_of(user)}
+    return Outcome(True, verifier.name, levels.level_of(user), verified_at=at)
+
+
+def request_external_verification(db, principal: dict) -> Outcome:
+    """POST /me/external-verification: the verifier is asked outside any transaction (an authority
+    may be slow), between a read that prechecks and a transaction that records the answer."""
+    verifier = configured()
+    with db.read() as session:
+        user = load_actor(session, principal)
+        precheck(user)
+        subject = subject_of(user)
+    result = ask(verifier, subject)
+    with db.transaction() as session:
+        user = load_actor(session, principal)
+        precheck(user)
+        return record(session, user, verifier, result)

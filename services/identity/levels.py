@@ -10,7 +10,8 @@ from __future__ import annotations
 from services.common.events import iso_utc
 from services.common.outbox import record_event
 
-from .models import SELF_REGISTERED_ROLES, User
+from .contract.vocabulary import SELF_REGISTERED_ROLES
+from .models import User
 
 SOURCE = "identity"
 

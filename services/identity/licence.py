@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -23,15 +24,17 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.common.events import iso_utc
+from services.common.platform import OPERATORS, STAFF_READERS
 from services.common.verification_levels import meets
 
 from . import levels, licence_files
 from .models import IdentityFile, LicenceReview, User
+from .principals import load_actor, require_role
 
 RULE = "identity.licence_review"
 SUBJECT = "user"
-REVIEWERS = ("operator", "admin")
-QUEUE_READERS = ("operator", "admin", "regulator")
+REVIEWERS = OPERATORS
+QUEUE_READERS = STAFF_READERS
 
 
 def _log(review: LicenceReview, at: dt.datetime, action: str, by: str, **extra) -> None:
@@ -46,25 +49,45 @@ def _clock(session, user_id: str):
                            .order_by(sla.SlaClock.started_at.desc())).first()
 
 
-def review_view(session, review: LicenceReview, user: User | None = None) -> dict:
-    user = user or session.get(User, review.user_id)
-    stored = session.get(IdentityFile, review.file_sha256)
-    clock = _clock(session, review.user_id)
-    return {
-        "user_id": review.user_id, "nickname": user.nickname, "org_name": user.org_name, "uscc": user.uscc,
-        "status": review.status, "round": review.round,
-        "file": {"file_id": review.file_sha256, "filename": review.filename,
-                 "media_type": stored.media_type if stored else None, "size": stored.size if stored else None},
-        "submitted_at": iso_utc(review.submitted_at),
-        "decided_at": iso_utc(review.decided_at) if review.decided_at else None,
-        "return_reason": review.return_reason,
-        "verification_level": levels.level_of(user),
-        "review_clock": sla.clock_view(clock) if clock is not None else None,
-        "history": json.loads(review.history or "[]"),
-    }
+@dataclass(frozen=True)
+class FileRef:
+    file_id: str
+    filename: str
+    media_type: str | None = None
+    size: int | None = None
+    content_base64: bytes | None = None   # the bytes (LicenceFileOut encodes them)
 
 
-def submit(session, user: User, attachment, at: dt.datetime | None = None) -> dict:
+class Case:
+    """A licence review as LicenceReviewOut dumps it: the review, its account, its file, its SLA clock."""
+
+    def __init__(self, session, review: LicenceReview, user: User | None = None):
+        self._session = session
+        self._review = review
+        self._user = user or session.get(User, review.user_id)
+
+    def __getattr__(self, name):   # user_id, status, round, submitted_at, decided_at, return_reason
+        return getattr(self._review, name)
+
+    nickname = property(lambda self: self._user.nickname)
+    org_name = property(lambda self: self._user.org_name)
+    uscc = property(lambda self: self._user.uscc)
+    verification_level = property(lambda self: levels.level_of(self._user))
+    history = property(lambda self: json.loads(self._review.history or "[]"))
+
+    @property
+    def file(self) -> FileRef:
+        stored = self._session.get(IdentityFile, self._review.file_sha256)
+        return FileRef(self._review.file_sha256, self._review.filename,
+                       stored.media_type if stored else None, stored.size if stored else None)
+
+    @property
+    def review_clock(self) -> dict | None:
+        clock = _clock(self._session, self._review.user_id)
+        return sla.clock_view(clock) if clock is not None else None
+
+
+def submit(session, user: User, attachment, at: dt.datetime | None = None) -> Case:
     """First upload or resubmission after a return."""
     at = at or utcnow()
     if user.role != "enterprise":
@@ -95,14 +118,14 @@ def submit(session, user: User, attachment, at: dt.datetime | None = None) -> di
         review.submitted_at, review.decided_at, review.decided_by = at, None, None
         sla.restart_clock(session, (RULE, SUBJECT, user.id), at=at)
         _log(review, at, "resubmitted", user.id, file_id=stored.sha256)
-    return review_view(session, review, user)
+    return Case(session, review, user)
 
 
-def own(session, user: User) -> dict:
+def own(session, user: User) -> Case:
     review = session.scalar(select(LicenceReview).where(LicenceReview.user_id == user.id))
     if review is None:
         raise NotFound("No business licence uploaded yet / 尚未上传营业执照", code="licence_not_found")
-    return review_view(session, review, user)
+    return Case(session, review, user)
 
 
 def queue(session, status: str | None = "submitted", limit: int = 50) -> dict:
@@ -111,7 +134,7 @@ def queue(session, status: str | None = "submitted", limit: int = 50) -> dict:
     if status:
         query = query.where(LicenceReview.status == status)
     rows = session.scalars(query.order_by(LicenceReview.submitted_at).limit(max(1, min(int(limit), 200)))).all()
-    return {"items": [review_view(session, r) for r in rows]}
+    return {"items": [Case(session, r) for r in rows]}
 
 
 def _load(session, user_id: str, for_update: bool = False) -> LicenceReview:
@@ -122,9 +145,7 @@ def _load(session, user_id: str, for_update: bool = False) -> LicenceReview:
     return review
 
 
-def file_for_review(session, principal: dict, user_id: str) -> dict:
-    import base64
-
+def file_for_review(session, principal: dict, user_id: str) -> FileRef:
     review = _load(session, user_id)
     stored = session.get(IdentityFile, review.file_sha256)
     content = licence_files.read(review.file_sha256)
@@ -132,11 +153,10 @@ def file_for_review(session, principal: dict, user_id: str) -> dict:
         raise NotFound("The licence file is missing from the store / 营业执照文件缺失", code="licence_file_missing")
     audit(session, principal, "licence.file_viewed", "user", review.user_id, owner_id=review.user_id,
           detail={"file_id": review.file_sha256, "round": review.round})
-    return {"file_id": stored.sha256, "filename": review.filename, "media_type": stored.media_type,
-            "size": stored.size, "content_base64": base64.b64encode(content).decode("ascii")}
+    return FileRef(stored.sha256, review.filename, stored.media_type, stored.size, content)
 
 
-def decide(session, principal: dict, user_id: str, data: dict, at: dt.datetime | None = None) -> dict:
+def decide(session, principal: dict, user_id: str, data: dict, at: dt.datetime | None = None) -> Case:
     """data: {"decision": "approve" | "return", "reason": str (required to return)}."""
     at = at or utcnow()
     review = _load(session, user_id, for_update=True)
@@ -168,9 +188,40 @@ def decide(session, principal: dict, user_id: str, data: dict, at: dt.datetime |
         audit(session, principal, "licence.approved", "user", review.user_id, owner_id=review.user_id,
               detail={"round": review.round, "file_id": review.file_sha256})
         levels.announce_if_raised(session, user, before, "licence", at)
-    return review_view(session, review, user)
+    return Case(session, review, user)
 
 
 def open_clocks(session, overdue: bool | None = None, calendar_gap: bool | None = None) -> list[dict]:
     return [sla.clock_view(c) for c in sla.list_clocks(session, state=list(sla.OPEN_STATES), rule=RULE,
                                                        overdue=overdue, calendar_gap=calendar_gap)]
+
+
+# --- the operations ------------------------------------------------------------------------
+
+def upload_licence(session, principal: dict, data: dict) -> Case:
+    return submit(session, load_actor(session, principal), data)
+
+
+def my_licence(session, principal: dict) -> Case:
+    return own(session, load_actor(session, principal))
+
+
+def licence_queue(session, principal: dict, status: str = "submitted", limit: int = 50) -> dict:
+    require_role(session, principal, QUEUE_READERS)
+    return queue(session, status=status, limit=limit)
+
+
+def licence_file(session, principal: dict, user_id: str) -> FileRef:
+    require_role(session, principal, REVIEWERS)
+    return file_for_review(session, principal, user_id)
+
+
+def decide_licence(session, principal: dict, user_id: str, data: dict) -> Case:
+    require_role(session, principal, REVIEWERS)
+    return decide(session, principal, user_id, data)
+
+
+def list_open_clocks(session, principal: dict, overdue: bool | None = None, calendar_gap: bool | None = None) -> list:
+    """Open licence-review clocks, for GET /sla/clocks (staff)."""
+    require_role(session, principal, QUEUE_READERS)
+    return open_clocks(session, overdue=overdue, calendar_gap=calendar_gap)

@@ -14,10 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
 
-ROLES = ("enterprise", "person", "institution", "window", "operator", "regulator", "admin")
-SELF_REGISTERED_ROLES = ("enterprise", "person")
-STAFF_ROLES = ("institution", "window", "operator", "regulator", "admin")
-STATUSES = ("active", "disabled")
+from .contract.vocabulary import LICENCE_STATUSES, ROLES, STATUSES
 
 
 class Base(DeclarativeBase):
@@ -176,9 +173,6 @@ class RegistrationConflict(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_key: Mapped[str] = mapped_column(String(64), nullable=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
-
-
-LICENCE_STATUSES = ("submitted", "returned", "approved")
 
 
 class IdentityFile(Base):

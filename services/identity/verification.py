@@ -20,9 +20,11 @@ import json
 import secrets
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from services.common import config, pii
@@ -31,14 +33,29 @@ from services.common.errors import Conflict, DomainError, ServiceUnavailable, To
 from services.common.events import iso_utc
 
 from . import levels
+from .contract.vocabulary import CODE_PURPOSES
 from .models import PhoneChallenge, User
+from .principals import commit_then_raise, load_actor
+from .users import me
 
 SOURCE = "identity"
 CODE_TTL = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 RESEND_INTERVAL = dt.timedelta(seconds=60)
 HOURLY_LIMIT = 5
-PURPOSES = ("verify_phone",)
+PURPOSES = CODE_PURPOSES
+OTP_SENT = Counter("qi_identity_otp_sent_total", "One-time codes sent", ["purpose"])
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """What PhoneCodeSent dumps: the challenge, and the masked number the code went to."""
+
+    challenge_id: str
+    purpose: str
+    phone: str
+    expires_at: dt.datetime
+    resend_after: dt.datetime
 
 
 class SmsSender(Protocol):
@@ -89,7 +106,7 @@ def _open_challenge(session, user_id: str, purpose: str) -> PhoneChallenge | Non
                            .order_by(PhoneChallenge.created_at.desc()).limit(1)).first()
 
 
-def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.datetime | None = None) -> dict:
+def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.datetime | None = None) -> CodeSent:
     now = now or utcnow()
     if purpose not in PURPOSES:
         raise ValidationFailed("Unknown purpose / 未知用途", errors={"purpose": [f"one of {', '.join(PURPOSES)}"]})
@@ -128,8 +145,7 @@ def request_code(session, user: User, purpose: str, sender: SmsSender, now: dt.d
         # Rolling back also gives the user their rate-limit slot back.
         raise ServiceUnavailable(f"SMS could not be sent ({type(exc).__name__}) / 短信发送失败",
                                  code="sms_unavailable") from None
-    return {"challenge_id": challenge_id, "purpose": purpose, "phone": pii.mask_phone(user.phone),
-            "expires_at": iso_utc(challenge.expires_at), "resend_after": iso_utc(now + RESEND_INTERVAL)}
+    return CodeSent(challenge_id, purpose, pii.mask_phone(user.phone), challenge.expires_at, now + RESEND_INTERVAL)
 
 
 def _locked(challenge: PhoneChallenge, now: dt.datetime) -> TooManyRequests:
@@ -165,3 +181,19 @@ def verify_code(session, user: User, code: str, purpose: str = "verify_phone",
         user.updated_at = now
         levels.announce_if_raised(session, user, before, "phone", now)
     return user
+
+
+# --- the operations ------------------------------------------------------------------------
+
+def request_phone_code(session, principal: dict, data: dict, sms: SmsSender) -> CodeSent:
+    """POST /auth/phone/code: send a code to the caller's own mobile."""
+    result = request_code(session, load_actor(session, principal), data["purpose"], sms)
+    OTP_SENT.labels(data["purpose"]).inc()
+    return result
+
+
+def verify_phone(session, principal: dict, data: dict):
+    """POST /auth/phone/verify: a wrong guess is counted (committed) before it is refused."""
+    user = load_actor(session, principal)
+    commit_then_raise(session, verify_code(session, user, data["code"], data["purpose"]))
+    return me(session, principal)

@@ -180,7 +180,7 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
 
 
 def set_reputation(session: Session, institution_id: str, rating: float | None, on_time_rate: float | None) -> None:
-    """Where service outcomes land (rating 0-5, on-time rate 0-1); no event feeds it yet."""
+    """Where service outcomes land (rating 0-5, on-time rate 0-1): feedback's ratings (ratings.py)."""
     row = session.get(IndexedInstitution, institution_id)
     if row is not None:
         row.rating = rating

@@ -4,7 +4,8 @@ and demands with everything that happens to them.
 The index is a read model: only `index.apply_registry_event` writes it, from the
 registry's public events (matching never reads the registry's database). The
 migrations (matching_0001, then matching_0002 for idx_rank and term points,
-matching_0003 for money as Numeric) create exactly these tables; change both together.
+matching_0003 for money as Numeric, matching_0004 for the ratings from feedback) create
+exactly these tables; change both together.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.db import utcnow, new_id  # noqa: F401 (new_id re-exported)
 
-CHANNELS = ("online", "phone", "onsite", "visit")
-DEMAND_STATUSES = ("published", "responded", "recommended", "connected", "referred", "closed")
+from .contract.vocabulary import CHANNELS, DEMAND_STATUSES  # noqa: F401 (the vocabularies live in the contract)
+
 # Money: Decimal yuan with two places (services/common/money.py); 11 integer digits
 # hold every bound the schemas allow (below ten billion) with room to spare.
 MONEY = Numeric(13, 2)
@@ -36,16 +37,20 @@ class IndexedInstitution(Base):
     # Highest registry revision applied; kept after deregistration so that a late,
     # older `institution.changed` cannot bring the institution back.
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(20), nullable=False)  # active | deregistered
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # active | deregistered | pending (rated first)
     name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     kind: Mapped[str] = mapped_column(String(30), nullable=False, default="other")
     region: Mapped[str | None] = mapped_column(String(50), nullable=True)
     park: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Latest valid_to among qualifications with status 'valid' (None: none held).
     qualified_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
-    # Fed by service outcomes (feedback); None until there are any.
-    rating: Mapped[float | None] = mapped_column(Float, nullable=True)
-    on_time_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Fed by feedback's `institution.rated` (ratings.py); None until there are any.
+    rating: Mapped[float | None] = mapped_column(Float, nullable=True)          # 0..5 (satisfaction x 5)
+    on_time_rate: Mapped[float | None] = mapped_column(Float, nullable=True)    # 0..1
+    rating_period: Mapped[str | None] = mapped_column(String(20), nullable=True)  # e.g. "2026-Q3"
+    rating_evaluations: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # computed_at of the figures applied: an older computation arriving late changes nothing.
+    rated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     snapshot: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     deregistered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -30,17 +30,17 @@ import json
 from sqlalchemy import Integer, and_, case, exists, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
-from services.common.errors import ValidationFailed
+from services.common.errors import NotFound, ValidationFailed
 from services.common.money import to_money
 
 from . import text
+from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
 from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
 from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
 
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
 MAX_TERM_POINTS = int(round(MAX_TERM_WEIGHT * 100))
 _TEXT_NUM, _TEXT_DEN = text_fraction(MAX_TERM_POINTS)
-QUALIFICATION_TYPES = ("CMA", "CNAS", "LEGAL_METROLOGY", "CERT_BODY", "OTHER")
 
 
 def _encode_cursor(score: float, institution_id: str) -> str:
@@ -280,13 +280,23 @@ def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: in
     return items
 
 
-def get_institution(session: Session, institution_id: str) -> dict | None:
-    row = session.get(IndexedInstitution, institution_id)
-    if row is None or row.status != "active":
-        return None
+def get_institution(session: Session, institution_id: str) -> dict:
+    row = session.get(IndexedInstitution, str(institution_id))
+    if row is None or row.status != INDEX_ACTIVE:
+        raise NotFound("No such institution on the platform / 平台无此机构", code="institution_not_found")
     snapshot = json.loads(row.snapshot or "{}")
     return {**public_profile(snapshot, dt.date.today()), "capabilities": snapshot.get("capabilities") or [],
             "rating": row.rating, "on_time_rate": row.on_time_rate}
+
+
+# -- operations (contract handlers) ---------------------------------------------------------
+def search_institutions(session: Session, query: dict) -> dict:
+    return search(session, query)
+
+
+def lookup(session: Session, query: dict, kind: str) -> dict:
+    """A clause-5 lookup: the search with its preset (contract.vocabulary.LOOKUPS)."""
+    return {"lookup": kind, **search(session, {**query, **LOOKUPS[kind]})}
 
 
 # -- proposals for a demand -------------------------------------------------------------

@@ -16,18 +16,22 @@ from sqlalchemy.orm import Session
 from services.common.db import utcnow
 from services.common.errors import NotFound, ValidationFailed
 
+from services.common.schemas import load
+
 from . import text
+from .contract.schemas_standards import StandardQuery
+from .contract.vocabulary import STANDARD_STATUSES
 from .models import Standard
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "standards.csv"
-STATUSES = ("current", "replaced", "withdrawn")
+STATUSES = STANDARD_STATUSES
 _YEAR = re.compile(r"-\s*(\d{4})\s*$")
 
 
 def canonical_number(number: str) -> str:
     """'gb/t19001-2016' -> 'GB/T 19001-2016' (the spelling stored and shown)."""
     raw = text.normalise(number).strip().upper()
-    match = text._STD_RE.fullmatch(raw)
+    match = text.STD_RE.fullmatch(raw)
     if not match:
         raise ValidationFailed("Not a standard number / 标准号格式无效", errors={"number": ["e.g. GB/T 19001-2016"]})
     code, kind = match.group("code"), match.group("kind").upper()
@@ -56,12 +60,6 @@ def ensure_loaded(session: Session, path: Path = DATA_FILE) -> int:
     return added
 
 
-def view(row: Standard) -> dict:
-    return {"number": row.number, "key": row.key, "title": row.title, "status": row.status,
-            "replaced_by": row.replaced_by, "replaces": row.replaces.split(";") if row.replaces else [],
-            "updated_at": row.updated_at.isoformat() + "Z" if row.updated_at else None}
-
-
 def lookup(session: Session, number: str) -> dict:
     """All editions known for the standard, the asked edition's status, and the current edition."""
     ensure_loaded(session)
@@ -81,11 +79,18 @@ def lookup(session: Session, number: str) -> dict:
     subject = asked or current or editions[0]
     verdict = {"current": "现行有效 / current", "replaced": f"已被 {subject.replaced_by} 代替 / replaced",
                "withdrawn": "已废止 / withdrawn"}.get(subject.status, subject.status)
-    return {"query": number, "key": key, "status": subject.status, "verdict": verdict, "standard": view(subject),
-            "current_edition": view(current) if current else None, "editions": [view(e) for e in editions]}
+    return {"query": number, "key": key, "status": subject.status, "verdict": verdict, "standard": subject,
+            "current_edition": current, "editions": editions}
 
 
-def upsert(session: Session, actor: dict, number: str, data: dict) -> dict:
+def lookup_by_path(session: Session, number: str) -> dict:
+    """GET /standards/<number>: the path value is checked as the query's `number` is."""
+    return lookup(session, load(StandardQuery, {"number": number})["number"])
+
+
+def upsert(session: Session, principal: dict, number: str, data: dict) -> Standard:
+    """Operators maintain a standard's status (PUT /standards/<number>)."""
+    load(StandardQuery, {"number": number})
     ensure_loaded(session)
     canonical = canonical_number(number)
     if not _YEAR.search(canonical):
@@ -102,7 +107,7 @@ def upsert(session: Session, actor: dict, number: str, data: dict) -> dict:
     row.replaced_by = canonical_number(data["replaced_by"]) if data.get("replaced_by") else None
     if "replaces" in data:
         row.replaces = ";".join(canonical_number(n) for n in data["replaces"]) or None
-    row.updated_by = str(actor["user_id"])
+    row.updated_by = str(principal["user_id"])
     row.updated_at = utcnow()
     session.flush()
-    return view(row)
+    return row

@@ -13,63 +13,24 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import unicodedata
 
 import jieba
 from pypinyin import Style, lazy_pinyin
 
+from services.common import vocabulary
+
+from .contract.standard_numbers import STD_RE, key_of, normalise, standard_key  # noqa: F401 (re-exported)
+
 jieba.setLogLevel(logging.WARNING)
 
-CATEGORIES = ("standardization", "metrology", "testing", "certification", "quality", "brand", "ip", "other")
-CATEGORY_ZH = {"standardization": "标准化", "metrology": "计量", "testing": "检验检测", "certification": "认证认可",
-               "quality": "质量管理", "brand": "品牌", "ip": "知识产权", "other": "其他"}
-KINDS = ("lab", "metrology", "certification", "standardization", "ip_agency", "quality", "brand", "other")
-KIND_ZH = {"lab": "检验检测实验室", "metrology": "计量技术机构", "certification": "认证机构",
-           "standardization": "标准化机构", "ip_agency": "知识产权代理机构", "quality": "质量服务机构",
-           "brand": "品牌服务机构", "other": "其他机构"}
+CATEGORIES, CATEGORY_ZH = vocabulary.CATEGORIES, vocabulary.CATEGORY_ZH
+KINDS, KIND_ZH = vocabulary.INSTITUTION_KINDS, vocabulary.INSTITUTION_KIND_ZH
+# Standard numbers: the contract's text rules (the schemas validate with the same key).
+_STD_RE, _key = STD_RE, key_of
 
-# A standard number: a code (GB, GB/T, JJG, HG/T, DB32/T ...) and a dotted number,
-# optionally "-year". Spacing, case, slash and dash style vary in what people type.
-_STD_RE = re.compile(
-    r"(?<![A-Za-z0-9])"
-    r"(?P<code>[A-Za-z]{1,4}(?:\d{2,6}(?=\s*/))?)\s*(?P<slash>/?)\s*(?P<kind>[TZtz]?)\s*"
-    r"(?P<number>\d+(?:\.\d+)*)"
-    r"(?:\s*-\s*(?P<year>\d{2,4}))?"
-    r"(?![A-Za-z0-9.])")
 _ASCII_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)*")
 _HAS_HAN = re.compile(r"[\u4e00-\u9fff]")
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
-
-
-def normalise(text: str | None) -> str:
-    """NFKC (full-width to half-width) and unified dashes, lower-cased."""
-    if not text:
-        return ""
-    text = unicodedata.normalize("NFKC", text)
-    return re.sub(r"[\u2010-\u2015\u2212\uff0d]", "-", text)
-
-
-def standard_key(number: str | None) -> str | None:
-    """'GB/T 2828.1-2012', 'gb/t2828.1', 'GBT 2828.1' -> 'GBT2828.1' (None if not a standard number).
-
-    The year is dropped: a query names the standard, the edition is a separate
-    question (the standards table answers which edition is current). GB and GB/T
-    stay different standards: the T is part of the key.
-    """
-    if not number:
-        return None
-    match = _STD_RE.fullmatch(normalise(number).strip())
-    if not match:
-        return None
-    return _key(match)
-
-
-def _key(match: re.Match) -> str:
-    code = match.group("code").upper()
-    kind = match.group("kind").upper()
-    # "GBT 2828.1" typed without the slash keeps its T inside `code`, so it
-    # yields the same key as "GB/T 2828.1".
-    return f"{code}{kind}{match.group('number')}"
 
 
 def extract_standards(text: str | None) -> tuple[list[str], str]:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 
 import pytest
 import requests
 
 from deploy.local import Platform, running_services
 from tests.conftest import BACKENDS
+from tests.e2e.personal_data import findings as personal_data_at_rest
 
 
 def free_port() -> int:
@@ -80,12 +80,12 @@ def platform(request, amqp_uri, pg_databases, tmp_path_factory):
         raise
     yield plat
     plat.stop()
+    # Final step, after every test of this backend (whatever their names or order): what they
+    # wrote holds no plaintext ID or phone number, in files, logs or PostgreSQL.
+    found = personal_data_at_rest(plat)
+    assert not found, "personal data at rest in plaintext:\n" + "\n".join(found)
 
 
 @pytest.fixture(scope="session")
 def api(platform):
     return Api(platform.gateway_url)
-
-
-def pg_dump_text(url: str) -> str:
-    return subprocess.run(["pg_dump", "--data-only", url], capture_output=True, text=True, check=True).stdout

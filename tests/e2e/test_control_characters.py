@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 import sqlalchemy as sa
 
+from services.common.migrate import available_services
 from services.gateway.routes import ROUTES
 from services.gateway.routing import _openapi_path
 
@@ -85,7 +86,7 @@ def row_counts(platform) -> dict:
     """Rows per table in every service database (consumers' processed-event ledgers and the
     sweep's own writes aside); outbox rows counted per event type."""
     urls = platform.db_urls or {s: f"sqlite:///{platform.data_dir / (s + '.db')}"
-                                for s in ("identity", "registry", "matching")}
+                                for s in available_services()}
     counts = {}
     for service, url in urls.items():
         engine = sa.create_engine(url)

@@ -1,6 +1,6 @@
 """Identity scenarios that depend on the database, run on SQLite and PostgreSQL.
 
-The scenarios live beside the unit tests (services/identity/tests); here they
+The scenarios live beside the unit tests (services/identity/tests/unit); here they
 run against a freshly migrated database of each backend.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from services.common.db import Database, make_engine
 from services.common.migrate import upgrade
-from services.identity.tests import test_login_throttle as throttle_scenarios
+from services.identity.tests.unit import test_login_throttle as throttle_scenarios
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_throttle_one_network_spraying_many_usernames(db):
 
 
 def test_licence_review_with_return_and_resubmission(db):
-    from services.identity.tests import test_verification_levels as levels_scenarios
+    from services.identity.tests.unit import test_verification_levels as levels_scenarios
 
     levels_scenarios.scenario_licence_review_with_return_and_resubmission(db)
 

@@ -16,9 +16,10 @@ from services.common import contracts, migrate
 from services.common.audit import AuditEntry
 from services.common.db import Database, make_engine
 from services.common.outbox import OutboxEvent
-from services.matching import demands, index, search
+from services.matching import clocks as demand_clocks, closing, demands, handling, index, packages, search
 from services.matching.models import Demand, IndexedCapability, Package, PackageMember
-from services.matching.tests.helpers import ENTERPRISE, OPERATOR, OTHER_ENTERPRISE, capability, profile, profile_event
+from services.matching.tests.helpers import (ENTERPRISE, OPERATOR, OTHER_ENTERPRISE, capability, profile, profile_event,
+                                             shown)
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def matching_db(database_url, tmp_path, monkeypatch):
 
 def _publish(db, principal=ENTERPRISE, at=None, **overrides):
     with db.transaction() as session:
-        return demands.publish(session, principal, {**DEMAND, **overrides}, at=at)
+        return shown("publish_demand", demands.publish(session, principal, {**DEMAND, **overrides}, at=at))
 
 
 def _clocks(view):
@@ -105,9 +106,9 @@ def test_package_shares_are_whole_fen_and_add_up_exactly(matching_db):
              "verification_level": "licence_reviewed"}
     members = [_publish(matching_db, principal=p)["id"] for p in (ENTERPRISE, OTHER_ENTERPRISE, third)]
     with matching_db.transaction() as session:
-        package = demands.create_package(session, OPERATOR, {
+        package = shown("create_package", packages.create_package(session, OPERATOR, {
             "title": "三家企业批量检测", "institution_id": lab["institution_id"], "package_price_yuan": Decimal("0.30"),
-            "demand_ids": members})
+            "demand_ids": members}))
     shares = [m["share_yuan"] for m in package["members"]]
     assert shares == ["0.10", "0.10", "0.10"] and package["package_price_yuan"] == "0.30"
     assert sum(Decimal(s) for s in shares) == Decimal("0.30")  # 0.1 + 0.1 + 0.1 in float is 0.30000000000000004
@@ -140,9 +141,11 @@ def test_closing_a_responded_demand_without_a_recommendation_never_meets_that_cl
     early, late = (_publish(matching_db, at=utc(2026, 9, 14, 9, 0)) for _ in range(2))
     with matching_db.transaction() as session:
         for view in (early, late):
-            demands.respond(session, OPERATOR, view["id"], {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
-        closed_early = demands.close(session, OPERATOR, early["id"], {"outcome": "completed"}, at=utc(2026, 9, 16, 9))
-        closed_late = demands.close(session, OPERATOR, late["id"], {"outcome": "unresolved"}, at=utc(2026, 9, 18, 9))
+            handling.respond(session, OPERATOR, view["id"], {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
+        closed_early = shown("close_demand", closing.close(session, OPERATOR, early["id"], {"outcome": "completed"},
+                                                           at=utc(2026, 9, 16, 9)))
+        closed_late = shown("close_demand", closing.close(session, OPERATOR, late["id"], {"outcome": "unresolved"},
+                                                          at=utc(2026, 9, 18, 9)))
     assert _clocks(closed_early) == {RESPONSE: "met", RECOMMENDATION: "cancelled"}
     assert _clocks(closed_late) == {RESPONSE: "met", RECOMMENDATION: "breached"}
 
@@ -152,8 +155,8 @@ def test_sla_demands_without_a_state_lists_every_running_clock(matching_db):
     overdue = _publish(matching_db, at=utc(2026, 9, 14, 9, 0))      # response due 14 Sep: overdue
     fresh = _publish(matching_db, at=utc(2026, 9, 16, 8, 0))        # both due later
     with matching_db.read() as session:
-        everything = demands.sla_demands(session, OPERATOR, None, now=now)
-        late = demands.sla_demands(session, OPERATOR, "overdue", now=now)
+        everything = shown("sla_demands", demand_clocks.sla_demands(session, OPERATOR, None, now=now))
+        late = shown("sla_demands", demand_clocks.sla_demands(session, OPERATOR, "overdue", now=now))
     listed = {(i["demand"]["id"], i["clock"]["rule"]) for i in everything["items"]}
     assert listed == {(d["id"], r) for d in (overdue, fresh) for r in (RESPONSE, RECOMMENDATION)}
     assert everything["state"] == "all" and everything["total"] == 4

@@ -22,10 +22,11 @@ from services.common.migrate import upgrade
 from services.common.outbox import OutboxEvent
 from services.matching import search
 from services.matching.models import IndexedInstitution
-from services.matching.schemas import SearchQuery
+from services.matching.contract.schemas_search import SearchQuery
 from services.matching.service import MatchingService
 from services.registry import institutions
-from services.registry.schemas import ApplicationIn, load
+from services.common.schemas import load
+from services.registry.schemas import ApplicationIn
 from services.registry.tests.helpers import application
 
 APPLICANT = {"user_id": "user-ent-13a", "role": "enterprise"}

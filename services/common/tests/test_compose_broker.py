@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from services.common import platform
 from services.common.config import REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yml"
@@ -23,7 +24,7 @@ ENTRYPOINT = REPO_ROOT / "deploy/rabbitmq/entrypoint.sh"
 RABBIT_CONF = REPO_ROOT / "deploy/rabbitmq/rabbitmq.conf"
 PLATFORM_USER = "qi-platform"
 # Every process of the platform that talks to the broker (the migrate job shares the image and env).
-PLATFORM_SERVICES = {"identity", "registry", "matching", "gateway"}
+PLATFORM_SERVICES = set(platform.present())
 
 
 @pytest.fixture(scope="module")

@@ -146,3 +146,15 @@ def test_a_contract_refuses_an_operation_declared_twice():
     op = CONTRACT.operations[0]
     with pytest.raises(ValueError):
         Contract("toy", operations=(op, op))
+
+
+def test_query_fields_arrive_as_the_wire_passes_them(service):
+    # CallerRpc flattens the generated method's **query into plain keywords.
+    assert len(call(service, "list_things", limit="2")) == 2
+    assert len(service.list_things(limit="4")) == 4          # a direct call, as unit tests make it
+    assert service.rename("t9", {"name": "q"}, principal=ENTERPRISE) == {"id": "t9", "name": "q"}
+def test_query_fields_sent_as_keywords_are_loaded(service):
+    # The wire convention: query fields as keywords (the gateway's forwarder sends them so).
+    assert len(ToyService.list_things(service, limit="3")) == 3
+    with pytest.raises(ValidationFailed):
+        ToyService.list_things(service, limit="many")

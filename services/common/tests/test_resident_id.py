@@ -53,7 +53,7 @@ def test_adults_born_before_their_region_code_are_accepted(value):
 
 
 def test_born_1970_with_321202_registers_through_the_schema():
-    from services.identity.schemas import RegisterPerson, load
+    from services.identity.contract.schemas import RegisterPerson, load
 
     data = load(RegisterPerson, {"username": "wang.lao", "password": "Correct-Horse-9", "phone": "13700002222",
                                  "nickname": "老王", "real_name": "王老", "id_number": BORN_1970_HAILING})

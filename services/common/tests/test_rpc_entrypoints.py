@@ -51,11 +51,11 @@ def mode(service, method):
 
 
 @pytest.mark.parametrize("service,method,expected", [
-    ("identity", "list_users", "required"), ("identity", "get_user", "required"), ("identity", "login", "public"),
+    ("identity", "list_users", "required"), ("identity", "get_user", "required"), ("identity", "login", "optional"),
     ("identity", "revoked_sessions", "public"), ("registry", "list_applications", "required"),
     ("registry", "get_institution", "optional"), ("registry", "list_institutions", "optional"),
     ("registry", "list_categories", "public"), ("matching", "list_open_clocks", "required"),
-    ("matching", "search", "public"),
+    ("matching", "search_institutions", "optional"), ("matching", "ping", "public"),
 ])
 def test_modes_follow_the_signature(service, method, expected):
     assert mode(service, method) == expected

@@ -1,4 +1,4 @@
-"""Identity unit-test fixtures: a migrated SQLite database per test, no broker.
+"""Identity test fixtures (unit/ and interface/): a migrated SQLite database per test, no broker.
 
 The schema comes from the real Alembic migrations (common + identity branches),
 applied once per run to a template file that each test copies, so the tests
@@ -57,11 +57,19 @@ def sms():
 
 
 @pytest.fixture
-def service(db, sms, monkeypatch):
-    """The nameko service class with its providers replaced: real database, no broker."""
+def worker(db, sms, monkeypatch):
+    """The nameko service class with its providers replaced: real database, no broker, no client address."""
     from nameko.testing.services import worker_factory
 
     from services.identity import service as service_module
 
     monkeypatch.setattr(service_module, "sms_sender", lambda: sms)
-    return worker_factory(service_module.IdentityService, db=db)
+    return worker_factory(service_module.IdentityService, db=db, call_data={})
+
+
+@pytest.fixture
+def service(worker):
+    """The service's RPC methods called as a verified caller would (see helpers.Api)."""
+    from .helpers import Api
+
+    return Api(worker)

@@ -6,9 +6,48 @@ import json
 
 from sqlalchemy import func, select, text
 
+from services.common import caller
 from services.common.outbox import OutboxEvent
 
 PASSWORD = "Correct-Horse-9"
+
+
+class Api:
+    """The identity worker's RPC methods, called as CallerRpc would call them.
+
+    `api.get_user(principal, user_id, reveal=True)`: the first argument of a
+    method that needs a caller is the principal CallerRpc would have verified
+    (passed on as `principal=`); the rest follows the wire convention (path
+    parameters, then the body, then keywords). Public operations take no
+    principal. `api.from_ip(ip)` sets the client address the gateway reports.
+    """
+
+    def __init__(self, worker):
+        from services.identity.contract import CONTRACT
+
+        self.worker = worker
+        self.operations = {op.name: op for op in CONTRACT.operations}
+
+    def from_ip(self, ip: str | None) -> "Api":
+        self.worker.call_data[caller.CLIENT_IP_KEY] = ip
+        return self
+
+    def register(self, payload: dict, **kwargs) -> dict:
+        """register_enterprise or register_person, by the payload's kind."""
+        return getattr(self, f"register_{payload['kind']}")(payload, **kwargs)
+
+    def login(self, username: str, password: str) -> dict:
+        return self.worker.login({"username": username, "password": password})
+
+    def __getattr__(self, name):
+        method = getattr(self.worker, name)
+        op = self.operations.get(name)
+        if op is None or op.roles is None:
+            return method      # hand-written (principal first, as written) or public
+
+        def call(principal, *args, **kwargs):
+            return method(*args, principal=principal, **kwargs)
+        return call
 
 
 def count(db, model_or_table) -> int:

@@ -1,6 +1,7 @@
 """Builders of registry events exactly as the registry publishes them (see the brief's contract)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
@@ -76,3 +77,68 @@ def events(db, event_type=None):
         if event_type:
             query = query.where(OutboxEvent.type == event_type)
         return [json.loads(row.body) for row in session.scalars(query)]
+
+
+# -- demands -------------------------------------------------------------------------------------
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+RESPONSE, RECOMMENDATION = "matching.demand_response", "matching.demand_recommendation"
+
+DEMAND = {"title": "电线电缆导体电阻检测", "description": "出口前需要检测报告", "category": "testing",
+          "product": "电线电缆", "parameter": "导体电阻", "standard": "GB/T 3956-2008", "region": "海陵区",
+          "budget_yuan": "2000", "desired_cycle_working_days": 5}
+
+# What identity's get_user tells staff about these accounts (role and status are what count).
+DIRECTORY = {
+    ENTERPRISE["user_id"]: {"id": ENTERPRISE["user_id"], "role": "enterprise", "status": "active",
+                            "verification_level": "licence_reviewed"},
+    OTHER_ENTERPRISE["user_id"]: {"id": OTHER_ENTERPRISE["user_id"], "role": "enterprise", "status": "active",
+                                  "verification_level": "licence_reviewed"},
+    OPERATOR["user_id"]: {"id": OPERATOR["user_id"], "role": "operator", "status": "active"},
+    "person-1": {"id": "person-1", "role": "person", "status": "active"},
+    "closed-ent": {"id": "closed-ent", "role": "enterprise", "status": "disabled"},
+}
+
+
+def directory(user_id):
+    return DIRECTORY.get(user_id)
+
+
+def utc(*args):
+    """A Shanghai wall-clock time as the naive UTC the database stores."""
+    return dt.datetime(*args, tzinfo=SHANGHAI).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def shown(operation, result):
+    """`result` as the operation's response schema dumps it: what its caller receives."""
+    from services.matching.contract import CONTRACT
+    op = CONTRACT.operation(operation)
+    return op.response().dump(result, many=op.many)
+
+
+def publish(db, principal=ENTERPRISE, at=None, **overrides):
+    from services.matching import demands
+    with db.transaction() as session:
+        return shown("publish_demand", demands.publish(session, principal, {**DEMAND, **overrides}, at=at,
+                                                       enterprise_lookup=directory))
+
+
+def clocks(view):
+    return {c["rule"]: c for c in view["sla"]}
+
+
+def breached(rule):
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("qi_sla_breached_total", {"rule": rule}) or 0.0
+
+
+def met(rule):
+    from prometheus_client import REGISTRY
+    return REGISTRY.get_sample_value("qi_sla_met_total", {"rule": rule}) or 0.0
+
+
+def rated_event(institution_id, satisfaction=0.9, on_time_rate=0.8, evaluations=12, period="2026-Q3",
+                computed_at="2026-10-08T02:00:00Z"):
+    """feedback's `institution.rated`, as the feedback service publishes it."""
+    return make_envelope("feedback", "institution.rated", institution_id, {
+        "institution_id": institution_id, "satisfaction": satisfaction, "on_time_rate": on_time_rate,
+        "evaluations": evaluations, "period": period, "computed_at": computed_at})

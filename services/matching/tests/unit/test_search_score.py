@@ -1,0 +1,109 @@
+"""The score computed in SQL (integer micro-points, one page fetched) ranks and
+scores exactly like the straightforward definition: every match scored in Python
+from float weights, sorted by (-score, id). The reference below is that definition,
+kept deliberately naive."""
+import datetime as dt
+import random
+
+from sqlalchemy import func, select
+
+from services.matching import index, search, text
+from services.matching.models import IndexedInstitution, RankedInstitution, SearchTerm
+
+from ..helpers import apply, capability, deregistered_event, profile, profile_event, qualification, run_search
+
+PRODUCTS = ["电线电缆", "一般压力表", "塑料管材", "纺织品", "水泥", "砝码"]
+PARAMETERS = ["导体电阻", "示值误差", "拉伸强度", "甲醛含量", "抗压强度"]
+STANDARDS = ["GB/T 2828.1-2012", "JJG 52-2013", "GB 175-2023", "GB/T 3956-2008"]
+REGIONS = ["海陵区", "姜堰区", "高港区"]
+
+
+def _reference(db, params, today):
+    """The pre-SQL-scoring algorithm: all matches scored in Python."""
+    with db.read() as session:
+        words = text.query_terms(params.get("q"))
+        known = [w for w in words if session.scalar(select(SearchTerm.term).where(SearchTerm.term == w).limit(1))]
+        if words and not known:
+            return []
+        required = list(dict.fromkeys(known + search.facet_terms(params)))
+        query = select(IndexedInstitution).where(IndexedInstitution.status == "active")
+        if params.get("rating_min") is not None:
+            query = query.where(IndexedInstitution.rating >= params["rating_min"])
+        ranked = []
+        for row in session.scalars(query):
+            weights = dict(session.execute(select(SearchTerm.term, SearchTerm.weight).where(
+                SearchTerm.institution_id == row.id, SearchTerm.term.in_(required or [""]))).all())
+            if len(weights) != len(required):
+                continue
+            n = len(known)
+            text_part = min(1.0, sum(weights.values()) / (n * search.MAX_TERM_WEIGHT)) if n else 0.0
+            qualified = row.qualified_until is not None and row.qualified_until >= today
+            values = {"text": text_part, "qualification": 1.0 if qualified else 0.0,
+                      "rating": row.rating / 5.0 if row.rating is not None else 0.5,
+                      "on_time": row.on_time_rate if row.on_time_rate is not None else 0.5}
+            score = round(sum(round(search.WEIGHTS[f] * v, 6) for f, v in values.items()), 6)
+            ranked.append((score, row.id))
+        ranked.sort(key=lambda r: (-r[0], r[1]))
+        return ranked
+
+
+def _all_pages(db, params, limit):
+    seen, cursor = [], None
+    while True:
+        page = run_search(db, **params, limit=limit, **({"cursor": cursor} if cursor else {}))
+        for item in page["items"]:
+            assert abs(sum(e["contribution"] for e in item["explain"]) - item["score"]) < 1e-9
+        seen += [(item["score"], item["institution_id"]) for item in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return seen, page["total"]
+
+
+def test_sql_score_and_order_equal_the_python_definition(db):
+    rng = random.Random(7)
+    made = []
+    for i in range(40):
+        quals = [qualification(rng.choice(["CMA", "CNAS"]), valid_to=rng.choice(["2020-01-01", "2030-12-31"]))]
+        caps = [capability(product=p, item_name=p + "检测", parameter=rng.choice(PARAMETERS),
+                           method_standard=rng.choice(STANDARDS), price=rng.randint(50, 3000),
+                           qualification_id=quals[0]["qualification_id"])
+                for p in rng.sample(PRODUCTS, rng.randint(1, 3))]
+        snap = profile(name=f"泰州{rng.choice(PRODUCTS)}检测中心{i}", region=rng.choice(REGIONS),
+                       qualifications=quals, capabilities=caps)
+        apply(db, profile_event(snap))
+        made.append(snap["institution_id"])
+    with db.transaction() as session:
+        for institution_id in rng.sample(made, 25):
+            index.set_reputation(session, institution_id, rng.choice([None, rng.uniform(0, 5)]),
+                                 rng.choice([None, rng.random()]))
+    today = dt.date.today()
+    queries = [{}, {"q": "检测"}, {"q": "电线电缆"}, {"q": "dxdl"}, {"q": "压力表 示值误差"}, {"q": "水泥 抗压强度 检测"},
+               {"q": "GB/T 2828.1"}, {"region": "姜堰区"}, {"q": "检测", "region": "海陵区"}, {"rating_min": 2.5},
+               {"standard": "JJG 52-2013", "q": "压力表"}, {"q": "泰州 检测 中心"}]
+    for params in queries:
+        expected = _reference(db, params, today)
+        for limit in (1, 7, 100):
+            seen, total = _all_pages(db, params, limit)
+            assert seen == expected, (params, limit)
+            assert total == len(expected), params
+
+
+def test_rank_row_follows_reputation_and_status(db):
+    snap = profile()
+    apply(db, profile_event(snap))
+    with db.read() as session:
+        assert session.scalar(select(RankedInstitution.reputation)) == 125_000  # neutral 0.5 / 0.5
+    with db.transaction() as session:
+        index.set_reputation(session, snap["institution_id"], 4.8, 0.95)
+    with db.read() as session:
+        assert session.scalar(select(RankedInstitution.reputation)) == 144_000 + 95_000
+        # points are the weights in hundredths
+        assert session.scalar(select(func.count()).select_from(SearchTerm).where(
+            SearchTerm.points != func.round(SearchTerm.weight * 100))) == 0
+    # a newer profile keeps the reputation; deregistration removes the rank row
+    apply(db, profile_event(snap, revision=2, type_="institution.changed"))
+    with db.read() as session:
+        assert session.scalar(select(RankedInstitution.reputation)) == 239_000
+    apply(db, deregistered_event(snap["institution_id"], revision=3))
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(RankedInstitution)) == 0
