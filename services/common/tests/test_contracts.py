@@ -20,9 +20,13 @@ REGISTRY_TYPES = {"institution.applied", "institution.approved", "institution.re
                   "capability.published", "catalogue.changed"}
 MATCHING_TYPES = {"demand.published", "demand.responded", "demand.recommended", "demand.connected",
                   "demand.referred", "demand.closed", "package.created"}
+BOOKING_TYPES = {"instrument.published", "instrument.changed", "instrument.withdrawn", "booking.requested",
+                 "booking.approved", "booking.rejected", "booking.cancelled", "booking.checked_in", "booking.completed",
+                 "booking.no_show", "appointment.booked", "appointment.cancelled", "appointment.completed",
+                 "appointment.no_show"}
 # Which service's exchange carries each documented event type.
 SOURCE_OF = {**{t: "identity" for t in IDENTITY_TYPES}, **{t: "registry" for t in REGISTRY_TYPES},
-             **{t: "matching" for t in MATCHING_TYPES}}
+             **{t: "matching" for t in MATCHING_TYPES}, **{t: "booking" for t in BOOKING_TYPES}}
 ROLES = {"enterprise", "person", "institution", "window", "operator", "regulator", "admin"}
 
 # Personal data that must never appear in an event. 18-character resident ID number
@@ -105,8 +109,9 @@ def test_description_tells_a_subscriber_what_to_do(doc):
 
 
 def test_documented_event_types(doc):
-    assert contracts.event_types() == IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES
-    assert {ch["address"] for ch in _channels(doc).values()} == IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES
+    documented = IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES | BOOKING_TYPES
+    assert contracts.event_types() == documented
+    assert {ch["address"] for ch in _channels(doc).values()} == documented
 
 
 def test_channels_bindings_and_operations(doc):
