@@ -30,7 +30,7 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else value.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def clock() -> dt.datetime:

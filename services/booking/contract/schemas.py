@@ -41,7 +41,7 @@ class Utc(fields.DateTime):
     """A naive-UTC datetime dumped as ISO 8601 with Z."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
 
 
 class PriceIn(Schema):
