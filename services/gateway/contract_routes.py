@@ -39,7 +39,12 @@ def forwarder(service: str, op: Operation):
                                    errors={name: [bilingual("unknown")] for name in clash})
         if op.creates and ctx.idempotency_key:
             kwargs["idempotency_key"] = ctx.idempotency_key
-        return op.status, ctx.call(service, op.name, *args, **kwargs)
+        result = ctx.call(service, op.name, *args, **kwargs)
+        status = op.status
+        for flag, other in op.status_when.items():
+            if isinstance(result, dict) and result.get(flag):
+                status = other
+        return status, result
 
     forward.__name__ = forward.__qualname__ = op.name  # the OpenAPI operationId is "<tag>_<name>"
     return forward

@@ -4,6 +4,8 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from services.common.offload import blocking
+
 _hasher = PasswordHasher()
 
 # Checked when the username is unknown, so a miss costs as long as a wrong
@@ -12,13 +14,13 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return blocking(_hasher.hash, password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """False for a wrong password, an unknown user (`password_hash=None`) or a damaged hash."""
     try:
-        matched = _hasher.verify(password_hash or _DUMMY_HASH, password)
+        matched = blocking(_hasher.verify, password_hash or _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return bool(matched and password_hash)

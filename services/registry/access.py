@@ -1,16 +1,13 @@
-"""Who may do what in the registry (object-level checks; the gateway checks roles only).
+"""Who may do what in the registry (object-level checks; the pipeline checks the operation's roles).
 
-The principal comes from the gateway, built from a verified access token: role,
+The principal is built by the service from the verified access token of the call: role,
 user id and the account's bindings (`institution_id`, `window_id`). Institution
 staff act only on the institution their account is bound to.
 """
 from __future__ import annotations
 
 from services.common.errors import Forbidden, Unauthorized
-
-OPERATORS = ("operator", "admin")
-READERS = ("operator", "admin", "regulator")
-APPLICANTS = ("enterprise", "institution", "person")
+from services.common.platform import APPLICANTS, OPERATORS, STAFF_READERS as READERS  # noqa: F401 (used as access.*)
 
 
 def require_principal(principal) -> dict:
@@ -38,3 +35,11 @@ def require_own_institution(principal, institution_id: str) -> dict:
     if principal["role"] == "institution" and principal.get("institution_id") == institution_id:
         return principal
     raise Forbidden("You may act only for your own institution / 只能操作本机构的信息", code="not_your_institution")
+
+
+def require_institution_reader(principal, institution_id: str) -> dict:
+    """Staff readers (operators, regulators) read any institution's records; institution staff their own."""
+    principal = require_principal(principal)
+    if not is_staff_reader(principal):
+        require_own_institution(principal, institution_id)
+    return principal

@@ -6,6 +6,11 @@ window, enterprise contact). The team and the enterprise keep a case log of
 what the case works on: instrument selection (仪器选型), product development
 (产品研发), technical problems (技术难题).
 
+An operator closes a case when its work is done: `case.closed` is published
+with the "finished service" block (services.common.evaluation), so feedback
+invites the enterprise to evaluate the case exactly once. Closing a closed case
+changes nothing and publishes nothing; a closed case takes no more log entries.
+
 Who sees a case: the enterprise it serves, the members of its team and
 operators, nobody else, not even a regulator or the window's own staff unless
 they are on the team. To anyone else the case does not exist (404, not 403:
@@ -22,8 +27,10 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.events import iso_utc
+from services.common.outbox import record_event
 
 from . import access
+from .journal import SOURCE
 from .models import EnterpriseCase, EnterpriseCaseLog, EnterpriseCaseMember, Window, new_id
 
 
@@ -73,13 +80,11 @@ def case_view(session: Session, case: EnterpriseCase, rel: str, brief: bool = Fa
             "title": case.title, "description": case.description, "status": case.status,
             "created_by": case.created_by, "created_at": iso_utc(case.created_at),
             "updated_at": iso_utc(case.updated_at), "my_relation": rel,
-            "members": [{"user_id": m.user_id, "role": m.role, "added_at": iso_utc(m.added_at)}
-                        for m in _members(session, case.id)]}
+            "members": _members(session, case.id)}
     if not brief:
         rows = session.scalars(select(EnterpriseCaseLog).where(EnterpriseCaseLog.case_id == case.id)
                                .order_by(EnterpriseCaseLog.at, EnterpriseCaseLog.id))
-        view["log"] = [{"entry_id": r.id, "kind": r.kind, "summary": r.summary, "detail": r.detail,
-                        "author_id": r.author_id, "author_role": r.author_role, "at": iso_utc(r.at)} for r in rows]
+        view["log"] = list(rows)
     return view
 
 
@@ -145,6 +150,11 @@ def set_team(session: Session, principal: dict, window_id: str, case_id: str, me
     return case_view(session, case, rel)
 
 
+def replace_team(session: Session, principal: dict, window_id: str, case_id: str, data: dict) -> dict:
+    """The operation: a loaded CaseTeamIn."""
+    return set_team(session, principal, window_id, case_id, data["members"])
+
+
 def add_log(session: Session, principal: dict, window_id: str, case_id: str, data: dict,
             at: dt.datetime | None = None) -> dict:
     case, rel = _visible_case(session, principal, window_id, case_id)
@@ -155,5 +165,28 @@ def add_log(session: Session, principal: dict, window_id: str, case_id: str, dat
                                   detail=data.get("detail"), author_id=str(principal["user_id"]),
                                   author_role=str(principal["role"]), at=at))
     case.updated_at = at
+    session.flush()
+    return case_view(session, case, rel)
+
+
+def close_case(session: Session, principal: dict, window_id: str, case_id: str, at: dt.datetime | None = None) -> dict:
+    """The case's work is done (operators): publishes `case.closed`, a finished service to evaluate."""
+    case, rel = _visible_case(session, principal, window_id, case_id)
+    access.require_role(principal, access.OPERATORS)
+    if case.status == "closed":
+        return case_view(session, case, rel)
+    at = at or utcnow()
+    case.status, case.updated_at = "closed", at
+    window = _window(session, case.window_id)
+    lead = next((m.user_id for m in _members(session, case.id) if m.role == "lead"), None)
+    finished = iso_utc(at)
+    record_event(session, SOURCE, "case.closed", case.id, {
+        "case_id": case.id, "window_id": case.window_id, "enterprise_user_id": case.enterprise_user_id,
+        "closed_at": finished,
+        "evaluation": {"service_type": "window_case", "service_id": case.id,
+                       "enterprise_id": case.enterprise_user_id, "institution_id": window.institution_id,
+                       "window_id": case.window_id, "handler_id": lead or str(principal["user_id"]),
+                       "finished_at": finished}})
+    audit(session, principal, "case.closed", "enterprise_case", case.id, owner_id=case.enterprise_user_id)
     session.flush()
     return case_view(session, case, rel)

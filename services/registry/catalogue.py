@@ -19,6 +19,7 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound
 from services.common.outbox import record_event
+from services.common.platform import OPERATORS
 
 from .models import CatalogItem, Category, GuideVersion
 
@@ -116,6 +117,14 @@ def update_item(session: Session, principal: dict, code: str, data: dict) -> dic
     audit(session, principal, "catalogue.item_updated", "catalog_item", code, detail={"before": before, "after": data})
     publish_snapshot(session)
     return item_view(session, code)
+
+
+def shown_item(session: Session, code: str, principal: dict | None = None) -> dict:
+    """One item as the caller may see it: a hidden item does not exist for the public."""
+    item = item_view(session, code)
+    if not item["public"] and (principal is None or principal["role"] not in OPERATORS):
+        raise NotFound(f"No catalogue item {code} / 服务事项不存在", code="item_not_found")
+    return item
 
 
 def item_view(session: Session, code: str) -> dict:

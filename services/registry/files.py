@@ -40,13 +40,11 @@ from sqlalchemy.orm import Session
 from services.common import config, filestore
 from services.common.db import utcnow
 
+from .contract.vocabulary import MAX_BASE64_CHARS, MAX_FILE_BYTES  # noqa: F401 (re-exported)
 from .models import StoredFile
 
 log = logging.getLogger(__name__)
 
-MAX_FILE_BYTES = 10 * 1024 * 1024
-# Largest base64 text that can decode to MAX_FILE_BYTES (padding included).
-MAX_BASE64_CHARS = 4 * ((MAX_FILE_BYTES + 2) // 3)
 
 MAGIC = (
     (b"%PDF-", "application/pdf"),

@@ -13,57 +13,45 @@ from sqlalchemy.orm import Session
 from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import NotFound
-from services.common.events import iso_utc
 
-from . import catalogue
+from . import access, catalogue
 from .models import GuideVersion
-
-
-def view(version: GuideVersion, item) -> dict:
-    return {
-        "item_code": version.item_code, "item_name_zh": item.name_zh, "item_name_en": item.name_en,
-        "version": version.version, "current": version.current, "title": version.title,
-        "acceptance_conditions": version.acceptance_conditions, "materials": json.loads(version.materials),
-        "process_steps": json.loads(version.process_steps), "time_limit_working_days": version.time_limit_working_days,
-        "time_limit_note": version.time_limit_note, "fees": version.fees, "channels": json.loads(version.channels),
-        "change_note": version.change_note, "created_by": version.created_by, "created_at": iso_utc(version.created_at),
-    }
 
 
 def _public_item(session: Session, code: str, principal: dict | None):
     item = catalogue.get_item(session, code)
-    if not item.public and (principal or {}).get("role") not in ("operator", "admin", "regulator"):
+    if not item.public and not access.is_staff_reader(principal):
         raise NotFound(f"No catalogue item {code} / 服务事项不存在", code="item_not_found")
     return item
 
 
-def current(session: Session, item_code: str, principal: dict | None = None) -> dict:
-    item = _public_item(session, item_code, principal)
+def current(session: Session, item_code: str, principal: dict | None = None) -> GuideVersion:
+    _public_item(session, item_code, principal)
     version = session.scalars(select(GuideVersion).where(GuideVersion.item_code == item_code,
                                                          GuideVersion.current)).first()
     if version is None:
         raise NotFound(f"No guide published for {item_code} yet / 该事项尚未发布办事指南", code="guide_not_found")
-    return view(version, item)
+    return version
 
 
-def versions(session: Session, item_code: str, principal: dict | None = None) -> list[dict]:
-    item = _public_item(session, item_code, principal)
+def versions(session: Session, item_code: str, principal: dict | None = None) -> list[GuideVersion]:
+    _public_item(session, item_code, principal)
     rows = session.scalars(select(GuideVersion).where(GuideVersion.item_code == item_code)
                            .order_by(GuideVersion.version.desc()))
-    return [view(v, item) for v in rows]
+    return list(rows)
 
 
-def version(session: Session, item_code: str, number: int, principal: dict | None = None) -> dict:
-    item = _public_item(session, item_code, principal)
+def version(session: Session, item_code: str, version: int, principal: dict | None = None) -> GuideVersion:
+    _public_item(session, item_code, principal)
     row = session.scalars(select(GuideVersion).where(GuideVersion.item_code == item_code,
-                                                     GuideVersion.version == int(number))).first()
+                                                     GuideVersion.version == int(version))).first()
     if row is None:
-        raise NotFound(f"No version {number} of the guide for {item_code} / 指南版本不存在", code="guide_not_found")
-    return view(row, item)
+        raise NotFound(f"No version {version} of the guide for {item_code} / 指南版本不存在", code="guide_not_found")
+    return row
 
 
-def publish(session: Session, principal: dict, item_code: str, data: dict) -> dict:
-    item = catalogue.get_item(session, item_code)
+def publish(session: Session, principal: dict, item_code: str, data: dict) -> GuideVersion:
+    catalogue.get_item(session, item_code)
     latest = session.scalar(select(func.max(GuideVersion.version)).where(GuideVersion.item_code == item_code)) or 0
     session.execute(update(GuideVersion).where(GuideVersion.item_code == item_code, GuideVersion.current)
                     .values(current=False))
@@ -78,4 +66,4 @@ def publish(session: Session, principal: dict, item_code: str, data: dict) -> di
     session.add(row)
     session.flush()
     audit(session, principal, "guide.published", "guide", item_code, detail={"version": row.version})
-    return view(row, item)
+    return row

@@ -12,26 +12,18 @@ import datetime as dt
 
 from sqlalchemy import (Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
                         UniqueConstraint)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 from services.common.db import utcnow, new_id, one_of as _in  # noqa: F401 (new_id re-exported)
 from services.common.pii import EncryptedText
 
-CATEGORY_CODES = ("standardization", "metrology", "testing", "certification", "quality", "brand", "ip", "other")
-KINDS = ("lab", "metrology", "certification", "standardization", "ip_agency", "quality", "brand", "other")
-QUALIFICATION_TYPES = ("CMA", "CNAS", "LEGAL_METROLOGY", "CERT_BODY", "OTHER")
-QUALIFICATION_STATUSES = ("valid", "expired", "revoked")
-INSTITUTION_STATUSES = ("active", "deregistered")
-REVIEW_STATUSES = ("submitted", "returned", "approved", "rejected")
-WINDOW_KINDS = ("park_station", "institution", "enterprise")
-TRAINING_MODES = ("onsite", "online")
-TRAINING_STATUSES = ("published", "cancelled")
-SIGNUP_STATUSES = ("confirmed", "waitlisted", "cancelled")
-CASE_STATUSES = ("open", "closed")
-# Roles inside an enterprise window's team (R-4.2.3.2 协同服务), not platform roles.
-CASE_ROLES = ("lead", "expert", "institution", "window", "enterprise_contact")
-# What a point-to-point case works on (R-4.2.3.1/2).
-CASE_LOG_KINDS = ("instrument_selection", "product_development", "technical_problem", "other")
+from services.common.vocabulary import CATEGORIES as CATEGORY_CODES  # noqa: F401 (re-exported)
+from services.common.vocabulary import INSTITUTION_KINDS as KINDS  # noqa: F401
+from services.common.vocabulary import QUALIFICATION_TYPES, WINDOW_KINDS  # noqa: F401
+
+from .contract.vocabulary import (CASE_LOG_KINDS, CASE_ROLES, CASE_STATUSES,  # noqa: F401
+                                  INSTITUTION_STATUSES, QUALIFICATION_STATUSES, REVIEW_STATUSES, SIGNUP_STATUSES,
+                                  TRAINING_MODES, TRAINING_STATUSES)
 
 
 class Base(DeclarativeBase):
@@ -84,6 +76,8 @@ class GuideVersion(Base):
     change_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    item: Mapped[CatalogItem] = relationship(viewonly=True)   # the guide's names come from its item
 
 
 class StoredFile(Base):
@@ -167,6 +161,8 @@ class Qualification(Base):
     certificate_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expiring_notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    qualification_id = synonym("id")   # its name in the contract (profiles, events)
 
 
 class Capability(Base):

@@ -27,13 +27,14 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import iso_utc
+from services.common.platform import CUSTOMER_ROLES
 from services.common.workdays import SHANGHAI
 
 from . import access
-from .institutions import notify
+from .journal import notify
 from .models import CatalogItem, Category, TrainingEvent, TrainingSignup, new_id
 
-PARTICIPANTS = ("enterprise", "person")
+PARTICIPANTS = CUSTOMER_ROLES   # those who take part in trainings
 
 
 def _utc(text: str) -> dt.datetime:
@@ -47,8 +48,8 @@ def _local(moment: dt.datetime | None) -> str | None:
     return moment.replace(tzinfo=dt.timezone.utc).astimezone(SHANGHAI).isoformat()
 
 
-def _counts(session: Session, event_id: str) -> dict[str, int]:
-    rows = session.execute(select(TrainingSignup.status, func.count()).where(TrainingSignup.event_id == event_id)
+def _counts(session: Session, training_id: str) -> dict[str, int]:
+    rows = session.execute(select(TrainingSignup.status, func.count()).where(TrainingSignup.event_id == training_id)
                            .group_by(TrainingSignup.status)).all()
     return {status: count for status, count in rows}
 
@@ -71,16 +72,16 @@ def event_view(session: Session, event: TrainingEvent, principal: dict | None = 
     return view
 
 
-def _load(session: Session, event_id: str) -> TrainingEvent:
-    event = session.get(TrainingEvent, str(event_id))
+def _load(session: Session, training_id: str) -> TrainingEvent:
+    event = session.get(TrainingEvent, str(training_id))
     if event is None:
         raise NotFound("No such training / 培训不存在", code="training_not_found")
     return event
 
 
-def _lock(session: Session, event_id: str) -> int:
+def _lock(session: Session, training_id: str) -> int:
     """Serialise sign-up changes of one event; returns the next queue number. Must be the first statement."""
-    number = session.execute(update(TrainingEvent).where(TrainingEvent.id == str(event_id))
+    number = session.execute(update(TrainingEvent).where(TrainingEvent.id == str(training_id))
                              .values(queue_counter=TrainingEvent.queue_counter + 1)
                              .returning(TrainingEvent.queue_counter)).scalar_one_or_none()
     if number is None:
@@ -125,9 +126,9 @@ def create_event(session: Session, principal: dict, data: dict, at: dt.datetime 
     return event_view(session, event, principal)
 
 
-def list_signups(session: Session, principal: dict, event_id: str) -> dict:
+def list_signups(session: Session, principal: dict, training_id: str) -> dict:
     principal = access.require_role(principal, access.OPERATORS)
-    event = _load(session, event_id)
+    event = _load(session, training_id)
     rows = session.scalars(select(TrainingSignup).where(TrainingSignup.event_id == event.id)
                            .order_by(TrainingSignup.queue_no)).all()
     order = {"confirmed": 0, "waitlisted": 1, "cancelled": 2}
@@ -149,8 +150,8 @@ def list_upcoming(session: Session, category: str | None = None, limit: int = 50
     return {"items": [event_view(session, e) for e in rows], "total": total, "limit": limit, "offset": offset}
 
 
-def get_event(session: Session, principal: dict | None, event_id: str) -> dict:
-    return event_view(session, _load(session, event_id), principal)
+def get_event(session: Session, principal: dict | None, training_id: str) -> dict:
+    return event_view(session, _load(session, training_id), principal)
 
 
 # -- participants ------------------------------------------------------------------------------
@@ -180,16 +181,16 @@ def signup_view(event: TrainingEvent, signup: TrainingSignup, position: int | No
     return view
 
 
-def _mine(session: Session, event_id: str, user_id: str) -> TrainingSignup | None:
-    return session.scalars(select(TrainingSignup).where(TrainingSignup.event_id == event_id,
+def _mine(session: Session, training_id: str, user_id: str) -> TrainingSignup | None:
+    return session.scalars(select(TrainingSignup).where(TrainingSignup.event_id == training_id,
                                                         TrainingSignup.user_id == user_id)).first()
 
 
-def sign_up(session: Session, principal: dict, event_id: str, at: dt.datetime | None = None) -> dict:
+def sign_up(session: Session, principal: dict, training_id: str, at: dt.datetime | None = None) -> dict:
     """Confirmed while seats are free, else waitlisted; a second sign-up returns the first."""
     principal = access.require_role(principal, PARTICIPANTS)
-    number = _lock(session, event_id)
-    event = _load(session, event_id)
+    number = _lock(session, training_id)
+    event = _load(session, training_id)
     at = at or utcnow()
     user_id = str(principal["user_id"])
     signup = _mine(session, event.id, user_id)
@@ -209,11 +210,11 @@ def sign_up(session: Session, principal: dict, event_id: str, at: dt.datetime | 
     return {**signup_view(event, signup, _waitlist_position(session, signup)), "already_signed_up": False}
 
 
-def cancel(session: Session, principal: dict, event_id: str, at: dt.datetime | None = None) -> dict:
+def cancel(session: Session, principal: dict, training_id: str, at: dt.datetime | None = None) -> dict:
     """Give up one's place; a freed seat goes to the longest-waiting sign-up. Cancelling twice is a no-op."""
     principal = access.require_principal(principal)
-    _lock(session, event_id)
-    event = _load(session, event_id)
+    _lock(session, training_id)
+    event = _load(session, training_id)
     at = at or utcnow()
     signup = _mine(session, event.id, str(principal["user_id"]))
     if signup is None:
@@ -246,9 +247,9 @@ def _promote(session: Session, event: TrainingEvent, at: dt.datetime) -> list[Tr
     return promoted
 
 
-def my_signup(session: Session, principal: dict, event_id: str) -> dict:
+def my_signup(session: Session, principal: dict, training_id: str) -> dict:
     principal = access.require_principal(principal)
-    event = _load(session, event_id)
+    event = _load(session, training_id)
     signup = _mine(session, event.id, str(principal["user_id"]))
     if signup is None:
         raise NotFound("You have not signed up for this training / 未报名该培训", code="signup_not_found")

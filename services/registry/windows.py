@@ -37,11 +37,11 @@ def view(session: Session, window: Window, principal: dict | None) -> dict:
            "opening_hours": window.opening_hours, "public": window.public, "institution_id": window.institution_id,
            "services": json.loads(window.services)}
     if window.kind == "institution" and window.institution_id:
-        from .institutions import _capability_view, offered_capabilities
+        from .institutions import capability_view, offered_capabilities
         inst = session.get(Institution, window.institution_id)
         if inst is not None and inst.status == "active":
             names = dict(session.execute(select(CatalogItem.code, CatalogItem.name_zh)).all())
-            out["published_items"] = [_capability_view(c, names) for c in offered_capabilities(session, inst)]
+            out["published_items"] = [capability_view(c, names) for c in offered_capabilities(session, inst)]
     # The free-form case summary of an enterprise window is as confidential as its
     # cases (cases.py): platform operators only.
     if window.kind == "enterprise" and (principal or {}).get("role") in access.OPERATORS:
@@ -102,6 +102,11 @@ def set_services(session: Session, principal: dict, window_id: str, services: li
     window.updated_at = utcnow()
     audit(session, principal, "window.services_set", "window", window.id, detail={"services": services})
     return view(session, window, principal)
+
+
+def configure_services(session: Session, principal: dict, window_id: str, data: dict) -> dict:
+    """The operation: a loaded WindowServicesIn."""
+    return set_services(session, principal, window_id, data["services"])
 
 
 IDENTITY_FIELDS = ("code", "name", "region", "address", "contact", "opening_hours", "public")

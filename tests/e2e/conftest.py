@@ -89,3 +89,21 @@ def platform(request, amqp_uri, pg_databases, tmp_path_factory):
 @pytest.fixture(scope="session")
 def api(platform):
     return Api(platform.gateway_url)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium (Playwright's sync API) for every browser test of the session: a second
+    sync_playwright in the same thread is refused, so test_web_*.py modules share this one."""
+    import os
+    from pathlib import Path
+    chromium_path = os.environ.get("QI_CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium_path).exists():
+        if os.environ.get("CI"):   # on CI the browser is installed by .ci/run: missing there is a failure
+            pytest.fail(f"{chromium_path} is missing (CI installs it in .ci/run)")
+        pytest.skip(f"{chromium_path} is missing")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=chromium_path, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield chromium
+        chromium.close()

@@ -377,3 +377,10 @@ def test_window_identity_and_enterprise_case_object_level(api, tokens):
         assert api.post(f"{path}/log", token=token, json={"kind": "other", "summary": "x"}).status_code == 404
     assert api.get(path).status_code == 401
     assert api.put(f"{path}/team", token=tokens["ent-demo"], json={"members": []}).status_code == 403
+    # Closing is the operators'; the closed case takes no more log entries (case.closed: feedback evaluates it).
+    assert api.post(f"{path}/close", token=tokens["ent-demo"]).status_code == 403
+    closed = api.post(f"{path}/close", token=tokens["operator1"])
+    assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
+    assert api.post(f"{path}/close", token=tokens["operator1"]).json()["status"] == "closed"
+    late = api.post(f"{path}/log", token=tokens["ent-demo"], json={"kind": "other", "summary": "x"})
+    assert late.status_code == 409 and late.json()["code"] == "case_closed", late.text

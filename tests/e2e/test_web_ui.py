@@ -54,15 +54,7 @@ def web_dist():
     assert (REPO / "web" / "dist" / "index.html").is_file()
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        _missing(CHROMIUM)
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield chromium
-        chromium.close()
+# `browser` (one Chromium for the whole session, shared by every tests/e2e/test_web_*.py) is in conftest.py.
 
 
 @pytest.fixture(scope="session")

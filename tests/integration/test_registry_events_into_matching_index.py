@@ -24,9 +24,9 @@ from services.matching import search
 from services.matching.models import IndexedInstitution
 from services.matching.contract.schemas_search import SearchQuery
 from services.matching.service import MatchingService
-from services.registry import institutions
 from services.common.schemas import load
-from services.registry.schemas import ApplicationIn
+from services.registry import applications, deregistration, institutions
+from services.registry.contract.schemas_applications import ApplicationIn
 from services.registry.tests.helpers import application
 
 APPLICANT = {"user_id": "user-ent-13a", "role": "enterprise"}
@@ -98,10 +98,10 @@ def test_deregistered_institution_leaves_search_through_the_real_events(database
 
     payload = application(813)
     with registry_db.transaction() as session:
-        app_id = institutions.submit_application(session, APPLICANT, load(ApplicationIn, payload),
+        app_id = applications.submit_application(session, APPLICANT, load(ApplicationIn, payload),
                                                  at=AT)["application_id"]
     with registry_db.transaction() as session:
-        institutions.review_application(session, OPERATOR, app_id, "approve", at=AT + dt.timedelta(hours=2))
+        applications.review_application(session, OPERATOR, app_id, "approve", at=AT + dt.timedelta(hours=2))
     delivered = deliver(matching, outbox.take())
     assert "institution.approved" in delivered
     with registry_db.read() as session:
@@ -111,7 +111,7 @@ def test_deregistered_institution_leaves_search_through_the_real_events(database
     assert searchable(matching_db, q="电气安全") == [institution_id]   # a capability's parameter
 
     with registry_db.transaction() as session:
-        institutions.deregister(session, OPERATOR, institution_id, {"reason": "资质被撤销"},
+        deregistration.deregister(session, OPERATOR, institution_id, {"reason": "资质被撤销"},
                                 at=AT + dt.timedelta(days=30))
     events = outbox.take()
     assert [e["type"] for e in events] == ["institution.deregistered"]

@@ -36,6 +36,11 @@ const routes: RouteRecordRaw[] = [
   { path: "/appointments", name: "appointments", component: () => import("./views/BookingAppointmentsPage.vue") },
   { path: "/bookings", name: "bookings", component: () => import("./views/BookingListPage.vue"),
     meta: { roles: ["enterprise", "person", "institution", "regulator", ...STAFF] } },
+  { path: "/reports/verify", name: "report-verify", component: () => import("./views/DeliveryVerifyPage.vue") },
+  { path: "/samples", name: "samples", component: () => import("./views/DeliverySamplesPage.vue"),
+    meta: { roles: ["enterprise", "window", "institution", "regulator", ...STAFF] } },
+  { path: "/ledger", name: "ledger", component: () => import("./views/DeliveryLedgerPage.vue"),
+    meta: { roles: ["enterprise", "regulator", ...STAFF] } },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("./views/NotFoundPage.vue") },
 ];
 

@@ -68,7 +68,7 @@ TOY_EVENTS = (
 
 @pytest.fixture(scope="module")
 def toy_doc(tmp_path_factory):
-    doc = asyncapi.build({"toy": TOY_EVENTS}, legacy={})
+    doc = asyncapi.build({"toy": TOY_EVENTS})
     path = tmp_path_factory.mktemp("asyncapi") / "asyncapi.yaml"
     path.write_text(asyncapi.render(doc), encoding="utf-8")
     contracts.clear_cache()
@@ -126,25 +126,3 @@ def test_payloads_stay_open_and_nullable_fields_accept_null(toy_doc):
     assert components["EnvelopeBase"]["additionalProperties"] is False   # the envelope itself is closed
     note = components["ToyFinishedData"]["properties"]["note"]
     assert "null" in note["type"]
-
-
-def test_a_contract_replaces_the_hand_written_part_of_its_service():
-    legacy = {"toy": {"channels": {"toyOld": {"address": "toy.old", "messages": {}}}, "messages": {}, "schemas": {}},
-              "other": {"channels": {}, "messages": {}, "schemas": {}}}
-    doc = asyncapi.build({"toy": TOY_EVENTS}, legacy=legacy)
-    assert "toyOld" not in doc["channels"] and "toyFinished" in doc["channels"]
-    assert [t["name"] for t in doc["info"]["tags"]] == ["other", "toy"]   # platform order, then by name
-
-
-# -- the hand-written remainder (services/common/data/asyncapi-legacy.yaml) goes away ------------
-
-def test_no_hand_written_section_for_a_service_whose_contract_declares_events():
-    legacy = yaml.safe_load(asyncapi.LEGACY.read_text(encoding="utf-8")) or {}
-    dead = sorted(set(legacy) & set(asyncapi.declared_events()))
-    assert not dead, f"delete the section(s) {dead} of {asyncapi.LEGACY} (their contracts declare the events now)"
-
-
-@pytest.mark.xfail(strict=False, reason="identity, registry and matching declare their events in their contracts "
-                                        "when their conversions land; then asyncapi-legacy.yaml is deleted")
-def test_every_event_is_generated_from_a_contract():
-    assert not asyncapi.LEGACY.exists() or not (yaml.safe_load(asyncapi.LEGACY.read_text(encoding="utf-8")) or {})

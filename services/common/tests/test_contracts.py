@@ -17,16 +17,20 @@ IDENTITY_TYPES = {"user.registered", "user.verified", "user.role_changed", "user
                   "user.status_changed"}
 REGISTRY_TYPES = {"institution.applied", "institution.approved", "institution.rejected", "institution.returned",
                   "institution.changed", "institution.deregistered", "qualification.expiring",
-                  "capability.published", "catalogue.changed"}
+                  "capability.published", "catalogue.changed", "case.closed"}
 MATCHING_TYPES = {"demand.published", "demand.responded", "demand.recommended", "demand.connected",
                   "demand.referred", "demand.closed", "package.created"}
 BOOKING_TYPES = {"instrument.published", "instrument.changed", "instrument.withdrawn", "booking.requested",
                  "booking.approved", "booking.rejected", "booking.cancelled", "booking.checked_in", "booking.completed",
                  "booking.no_show", "appointment.booked", "appointment.cancelled", "appointment.completed",
                  "appointment.no_show"}
+DELIVERY_TYPES = {"report.registered", "report.superseded", "report.withdrawn", "sample.received", "sample.dispatched",
+                  "sample.accepted", "sample.exception", "sample.report_delivered", "sample.disposed",
+                  "ledger.instrument_due", "ledger.instrument_overdue"}
 # Which service's exchange carries each documented event type.
 SOURCE_OF = {**{t: "identity" for t in IDENTITY_TYPES}, **{t: "registry" for t in REGISTRY_TYPES},
-             **{t: "matching" for t in MATCHING_TYPES}, **{t: "booking" for t in BOOKING_TYPES}}
+             **{t: "matching" for t in MATCHING_TYPES}, **{t: "booking" for t in BOOKING_TYPES},
+             **{t: "delivery" for t in DELIVERY_TYPES}}
 ROLES = {"enterprise", "person", "institution", "window", "operator", "regulator", "admin"}
 
 # Personal data that must never appear in an event. 18-character resident ID number
@@ -109,7 +113,7 @@ def test_description_tells_a_subscriber_what_to_do(doc):
 
 
 def test_documented_event_types(doc):
-    documented = IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES | BOOKING_TYPES
+    documented = IDENTITY_TYPES | REGISTRY_TYPES | MATCHING_TYPES | BOOKING_TYPES | DELIVERY_TYPES
     assert contracts.event_types() == documented
     assert {ch["address"] for ch in _channels(doc).values()} == documented
 

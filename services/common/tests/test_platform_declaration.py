@@ -119,20 +119,6 @@ def _sources(under: Path, skip=()) -> list[Path]:
     return out
 
 
-# Hand-written tables of services whose contract has not landed: they go away with it.
-LEGACY_ROUTE_TABLES = tuple(f"services/gateway/routes_{name}.py" for name in platform.names())
-
-
-def test_shared_code_names_roles_only_through_the_declaration():
-    found = [hit for path in _sources(SERVICES_DIR / "common") + _sources(SERVICES_DIR / "gateway",
-                                                                          skip=LEGACY_ROUTE_TABLES)
-             for hit in _role_literals(path)]
-    assert not found, "\n".join(found)
-
-
-@pytest.mark.xfail(strict=False, reason="identity, registry and matching still spell role lists out "
-                                        "(models ROLES/STAFF_ROLES, demands.py, accounts.py, routes_<svc>.py) "
-                                        "until their contract conversions land")
 def test_no_role_list_outside_the_declaration():
     found = [hit for path in _sources(SERVICES_DIR) for hit in _role_literals(path)]
     assert not found, "\n".join(found)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 
 from sqlalchemy import select
@@ -46,3 +47,49 @@ def events(db, event_type=None) -> list[dict]:
         if event_type:
             query = query.where(OutboxEvent.type == event_type)
         return [json.loads(r.body) for r in session.scalars(query)]
+
+
+# -- onboarding steps on a migrated database (the `db` fixture) ---------------------------------
+
+APPLICANT = {"user_id": "user-ent-1", "role": "enterprise"}
+OTHER = {"user_id": "user-ent-2", "role": "enterprise"}
+OPERATOR = {"user_id": "user-op", "role": "operator"}
+REGULATOR = {"user_id": "user-reg", "role": "regulator"}
+WED = dt.datetime(2026, 9, 30, 2, 0)          # Wednesday 10:00 Shanghai, before the National Day break
+
+
+def submit(db, payload=None, at=WED, principal=APPLICANT):
+    from services.common.schemas import load
+    from services.registry import applications
+    from services.registry.contract.schemas_applications import ApplicationIn
+    with db.transaction() as session:
+        return applications.submit_application(session, principal, load(ApplicationIn, payload or application()),
+                                               at=at)
+
+
+def review(db, app_id, decision, reasons=None, at=None):
+    from services.registry import applications
+    with db.transaction() as session:
+        return applications.review_application(session, OPERATOR, app_id, decision, reasons, at=at)
+
+
+def approved(db, serial=1):
+    view = submit(db, application(serial))
+    review(db, view["application_id"], "approve", at=WED + dt.timedelta(days=1))
+    return view["institution_id"]
+
+
+def call(service, name: str, principal, *args, **kwargs):
+    """An operation of the registry's contract on a service instance (nameko's worker_factory), with the
+    path parameters and the body given positionally as the gateway sends them."""
+    from services.registry.contract import CONTRACT
+    op = CONTRACT.operation(name)
+    names = op.path_params + (["payload"] if op.body is not None else [])
+    return getattr(service, name)(principal=principal, **dict(zip(names, args)), **kwargs)
+
+
+def dumped(operation: str, result):
+    """A domain function's result as its operation's response schema dumps it (what the pipeline returns)."""
+    from services.registry.contract import CONTRACT
+    op = CONTRACT.operation(operation)
+    return op.response().dump(result, many=op.many)

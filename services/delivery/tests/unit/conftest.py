@@ -1,0 +1,27 @@
+"""Delivery unit-test fixtures: a migrated SQLite database per test (from the real migrations), no broker."""
+from __future__ import annotations
+
+import pytest
+
+from services.common.db import Database, make_engine
+from services.common.testing import copy_template, migrated_sqlite_template
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    return migrated_sqlite_template("delivery", tmp_path_factory.mktemp("delivery-template"))
+
+
+@pytest.fixture
+def db(template_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("QI_DATA_DIR", str(tmp_path))
+    path = copy_template(template_db, tmp_path)
+    database = Database(make_engine(f"sqlite:///{path}"))
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def svc(db):
+    from services.delivery.tests.helpers import Svc
+    return Svc(db)
