@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from services.common.operations import Operation
-from services.common.platform import ANY_SIGNED_IN, OPERATORS, PUBLIC
+from services.common.platform import ANY_SIGNED_IN, CUSTOMER_ROLES, OPERATORS, PUBLIC
 
 from . import schemas as s
 
 INSTRUMENT_STAFF = ("institution",) + OPERATORS
-BOOKERS = ("enterprise", "person", "institution")
+BOOKERS = CUSTOMER_ROLES + ("institution",)   # customers, and institutions booking for their own staff
 WINDOW_STAFF = ("window",) + OPERATORS
 REFUSED = {404: "No such instrument (or booking)",
            409: "Another booking holds or took the slot (rules: slot.booked / slot.held)",
@@ -108,7 +108,7 @@ OPERATIONS = (
     op("list_appointment_slots", "GET", "/appointment-slots", "Open window slots / 窗口可预约时段",
        "appointments:list_slots", roles=PUBLIC, query=s.SlotQuery, response=s.AppointmentSlotOut, many=True),
     op("book_appointment", "POST", "/appointments", "Book a window appointment / 预约窗口办事",
-       "appointments:book", roles=("enterprise", "person"), body=s.AppointmentIn, response=s.AppointmentOut,
+       "appointments:book", roles=CUSTOMER_ROLES, body=s.AppointmentIn, response=s.AppointmentOut,
        status=201, creates=True, problems={404: "No such slot", 409: "Full, or already one active appointment that day",
                                            422: "Invalid input, or outside 1..10 working days ahead"}),
     op("list_appointments", "GET", "/appointments", "Appointments: mine, my window's, or all / 窗口预约列表",
