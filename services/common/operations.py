@@ -43,6 +43,7 @@ class Operation:
     tag: str = ""          # OpenAPI tag; the service's name by default
     fixed: dict = field(default_factory=dict)          # constant keyword arguments for the handler
     writes: bool | None = None   # runs in a transaction; by default every method but GET
+    media_type: str = "application/json"   # another type (e.g. text/calendar): the handler returns the body text
     # Response field -> HTTP status used instead of `status` when that field of the result is true
     # (e.g. a repeated sign-up answers 200 with the place already held, not 201).
     status_when: dict = field(default_factory=dict)

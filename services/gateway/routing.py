@@ -270,7 +270,10 @@ def build_openapi(routes: list[Route], problem_schema: type[Schema], version: st
         if route.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
         ok: dict = {"description": "OK"}
-        if route.response is not None:
+        media_type = getattr(route.operation, "media_type", "application/json")
+        if media_type != "application/json":
+            ok["content"] = {media_type: {"schema": {"type": "string"}}}
+        elif route.response is not None:
             schema = {"type": "array", "items": route.response} if route.many else route.response
             ok["content"] = {"application/json": {"schema": schema}}
         op["responses"][str(route.status)] = ok

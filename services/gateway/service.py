@@ -209,6 +209,8 @@ class Gateway:
             status, payload = result if isinstance(result, tuple) else (route.status, result)
             if status == 204:
                 response = Response(status=204)
+            elif route.operation is not None and route.operation.media_type != "application/json":
+                response = Response(payload, status=status, content_type=f"{route.operation.media_type}; charset=utf-8")
             elif route.operation is not None:
                 response = json_response(payload, status=status)   # dumped by the service's pipeline
             else:

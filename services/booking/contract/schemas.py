@@ -1,0 +1,476 @@
+"""Request and response schemas of the booking slice (instruments, availability, bookings, appointments)."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import ValidationError, validate, validates_schema
+
+from services.common import fields
+from services.common.money import Money
+from services.common.schemas import Schema
+from services.common.vocabulary import CATEGORIES
+
+from .vocabulary import (BLACKOUT_KINDS, BOOKING_MODES, BOOKING_STATUSES, PAYMENT_SOURCES, PRICE_GROUPS,
+                         REJECT_REASONS, SLOT_STATES)
+
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+_GRID = "须为 15 的倍数 / must be a multiple of 15"
+
+
+def _multiple_of_15(value):
+    if value % 15:
+        raise ValidationError(_GRID)
+
+
+def _opening_hours(value):
+    if not isinstance(value, dict):
+        raise ValidationError("须为对象 / must be an object")
+    for day, periods in value.items():
+        if day not in {str(d) for d in range(1, 8)}:
+            raise ValidationError(f"星期须为 1..7 / weekday keys are 1..7, not {day!r}")
+        if not isinstance(periods, list):
+            raise ValidationError("须为时段列表 / periods must be a list")
+        for p in periods:
+            if (not isinstance(p, list) or len(p) != 2 or not all(isinstance(x, str) and _HHMM.match(x) for x in p)
+                    or p[0] >= p[1] or int(p[0][3:]) % 15 or int(p[1][3:]) % 15):
+                raise ValidationError("时段须为 [\"HH:MM\",\"HH:MM\"]，按 15 分钟 / periods are "
+                                      "[\"HH:MM\",\"HH:MM\"] on a 15-minute grid")
+
+
+class Utc(fields.DateTime):
+    """A naive-UTC datetime dumped as ISO 8601 with Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+
+
+class PriceIn(Schema):
+    price_group = fields.String(required=True, validate=validate.OneOf(PRICE_GROUPS))
+    hourly_rate = Money(required=True)
+
+
+class RulesIn(Schema):
+    notice_working_days = fields.Integer(load_default=1, validate=validate.Range(0, 60))
+    horizon_working_days = fields.Integer(load_default=20, validate=validate.Range(1, 250))
+    slot_minutes = fields.Integer(load_default=60, validate=[validate.Range(15, 480), _multiple_of_15])
+    min_minutes = fields.Integer(load_default=60, validate=[validate.Range(15, 1440), _multiple_of_15])
+    max_minutes = fields.Integer(load_default=480, validate=[validate.Range(15, 1440), _multiple_of_15])
+    buffer_minutes = fields.Integer(load_default=0, validate=[validate.Range(0, 240), _multiple_of_15])
+    weekly_limit_minutes = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(15, 10080))
+    approval_required = fields.Boolean(load_default=True)
+    qualification_required = fields.Boolean(load_default=False)
+    operator_assisted = fields.Boolean(load_default=False)
+    opening_hours = fields.Dict(required=True, validate=_opening_hours,
+                                metadata={"description": "ISO weekday 1..7 -> [[\"08:30\",\"17:30\"], ...] local "
+                                                         "time; PRC holidays and 调休 apply by themselves"})
+    calibration_due = fields.Date(load_default=None, allow_none=True)
+    minimum_charge = Money(load_default="0")
+    cancel_deadline_hours = fields.Integer(load_default=24, validate=validate.Range(0, 720))
+    no_show_minutes = fields.Integer(load_default=15, validate=validate.Range(5, 240))
+
+    @validates_schema
+    def _durations(self, data, **_):
+        if data.get("min_minutes", 0) > data.get("max_minutes", 10 ** 6):
+            raise ValidationError("最短时长不能大于最长时长 / min_minutes exceeds max_minutes", "min_minutes")
+        slot = data.get("slot_minutes", 60)
+        for name in ("min_minutes", "max_minutes"):
+            if data.get(name, 0) % slot:
+                raise ValidationError("须为时段长度的倍数 / must be a multiple of slot_minutes", name)
+
+
+class InstrumentIn(Schema):
+    institution_id = fields.String(load_default=None, allow_none=True,
+                                   metadata={"description": "Operators name it; an institution's own by default"})
+    name = fields.String(required=True, blank=False, validate=validate.Length(1, 200))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    model = fields.String(load_default="", validate=validate.Length(0, 100))
+    maker = fields.String(load_default="", validate=validate.Length(0, 100))
+    specifications = fields.Dict(keys=fields.String(validate=validate.Length(1, 60)),
+                                 values=fields.String(validate=validate.Length(0, 200)), load_default=dict)
+    capability_ids = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list)
+    standards = fields.List(fields.String(validate=validate.Length(1, 80)), load_default=list)
+    station_window_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64),
+                                      metadata={"description": "The park station hosting it; null: at the institution"})
+    park = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 100))
+    location = fields.String(load_default="", validate=validate.Length(0, 300))
+    photo_url = fields.Url(load_default=None, allow_none=True)
+    rules = fields.Nested(RulesIn, required=True)
+    prices = fields.List(fields.Nested(PriceIn), required=True, validate=validate.Length(1, 3))
+
+    @validates_schema
+    def _prices(self, data, **_):
+        groups = [p["price_group"] for p in data.get("prices", [])]
+        if len(groups) != len(set(groups)):
+            raise ValidationError("价格组重复 / a price group is given twice", "prices")
+
+
+class InstrumentChange(InstrumentIn):
+    pass
+
+
+class WithdrawIn(Schema):
+    reason = fields.String(required=True, blank=False, validate=validate.Length(1, 300))
+
+
+class BlackoutIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(BLACKOUT_KINDS))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, blank=False, validate=validate.Length(1, 300))
+
+    @validates_schema
+    def _order(self, data, **_):
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("结束须晚于开始 / ends_at must be after starts_at", "ends_at")
+
+
+class InstrumentQuery(Schema):
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    park = fields.String(validate=validate.Length(1, 100))
+    standard = fields.String(validate=validate.Length(1, 80))
+    institution_id = fields.String(validate=validate.Length(1, 64))
+    q = fields.String(validate=validate.Length(1, 100))
+    include_withdrawn = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, 100000))
+
+
+class AvailabilityQuery(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+
+    @validates_schema
+    def _range(self, data, **_):
+        if data.get("from_") and data.get("to"):
+            days = (data["to"] - data["from_"]).days
+            if days < 0 or days > 30:
+                raise ValidationError("日期范围须为 1 到 31 天 / the range is 1 to 31 days", "to")
+
+
+class GrantIn(Schema):
+    user_id = fields.String(required=True, validate=validate.Length(1, 64))
+    months = fields.Integer(load_default=12, validate=validate.Range(1, 60))
+
+
+class PriceOut(Schema):
+    price_group = fields.String()
+    hourly_rate = Money()
+
+
+class RulesOut(Schema):
+    notice_working_days = fields.Integer()
+    horizon_working_days = fields.Integer()
+    slot_minutes = fields.Integer()
+    min_minutes = fields.Integer()
+    max_minutes = fields.Integer()
+    buffer_minutes = fields.Integer()
+    weekly_limit_minutes = fields.Integer(allow_none=True)
+    approval_required = fields.Boolean()
+    qualification_required = fields.Boolean()
+    operator_assisted = fields.Boolean()
+    opening_hours = fields.Dict()
+    calibration_due = fields.Date(allow_none=True)
+    minimum_charge = Money()
+    cancel_deadline_hours = fields.Integer()
+    no_show_minutes = fields.Integer()
+
+
+class BlackoutOut(Schema):
+    id = fields.String()
+    kind = fields.String()
+    starts_at = Utc()
+    ends_at = Utc()
+    reason = fields.String()
+
+
+class InstrumentOut(Schema):
+    id = fields.String()
+    institution_id = fields.String()
+    institution_name = fields.String(allow_none=True)
+    name = fields.String()
+    category = fields.String()
+    model = fields.String()
+    maker = fields.String()
+    specifications = fields.Dict()
+    capability_ids = fields.List(fields.String())
+    standards = fields.List(fields.String())
+    station_window_id = fields.String(allow_none=True)
+    park = fields.String(allow_none=True)
+    location = fields.String()
+    photo_url = fields.String(allow_none=True)
+    status = fields.String()
+    withdrawn_reason = fields.String(allow_none=True)
+    revision = fields.Integer()
+    rules = fields.Nested(RulesOut)
+    prices = fields.List(fields.Nested(PriceOut))
+    blackouts = fields.List(fields.Nested(BlackoutOut))
+
+
+class InstrumentPage(Schema):
+    items = fields.List(fields.Nested(InstrumentOut))
+    total = fields.Integer()
+
+
+class RuleViolationOut(Schema):
+    rule = fields.String(metadata={"description": "Stable rule id, e.g. calendar.holiday, notice.too_short"})
+    message = fields.String()
+    message_zh = fields.String()
+    message_en = fields.String()
+
+
+class SlotOut(Schema):
+    start = Utc()
+    end = Utc()
+    start_local = fields.String()
+    state = fields.String(metadata={"description": " | ".join(SLOT_STATES)})
+    rules = fields.List(fields.Nested(RuleViolationOut))
+
+
+class AvailabilityOut(Schema):
+    instrument_id = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    slot_minutes = fields.Integer()
+    slots = fields.List(fields.Nested(SlotOut))
+
+
+class QualificationOut(Schema):
+    id = fields.String()
+    user_id = fields.String()
+    instrument_id = fields.String()
+    expires_at = Utc()
+
+
+# -- bookings ------------------------------------------------------------------------------------
+class BookingIn(Schema):
+    instrument_id = fields.String(required=True, validate=validate.Length(1, 36))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    mode = fields.String(load_default="self", validate=validate.OneOf(BOOKING_MODES))
+    price_group = fields.String(load_default="enterprise", validate=validate.OneOf(PRICE_GROUPS))
+    purpose = fields.String(load_default="", validate=validate.Length(0, 500))
+
+    @validates_schema
+    def _order(self, data, **_):
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            raise ValidationError("结束须晚于开始 / ends_at must be after starts_at", "ends_at")
+
+
+class RejectIn(Schema):
+    reason_code = fields.String(required=True, validate=validate.OneOf([r for r in REJECT_REASONS
+                                                                         if r != "approval_expired"]))
+    reason = fields.String(load_default="", validate=validate.Length(0, 500))
+
+
+class ApproveIn(Schema):
+    note = fields.String(load_default="", validate=validate.Length(0, 500))
+
+
+class CancelIn(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(0, 500))
+    fault = fields.Boolean(load_default=False, metadata={"description": "Institution only: an instrument fault"})
+
+
+class CheckInIn(Schema):
+    code = fields.String(load_default=None, allow_none=True, validate=validate.Length(4, 12),
+                         metadata={"description": "The code shown at the station (the user's check-in); staff "
+                                                  "check in without it"})
+
+
+class CompleteIn(Schema):
+    actual_start = fields.AwareDateTime(required=True)
+    actual_end = fields.AwareDateTime(required=True)
+
+    @validates_schema
+    def _order(self, data, **_):
+        if data.get("actual_start") and data.get("actual_end") and data["actual_end"] <= data["actual_start"]:
+            raise ValidationError("结束须晚于开始 / actual_end must be after actual_start", "actual_end")
+
+
+class SettleIn(Schema):
+    payment_source = fields.String(required=True, validate=validate.OneOf(PAYMENT_SOURCES))
+    amount = Money(required=True)
+    voucher_number = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Regexp(r"^[A-Za-z0-9-]{6,40}$"),
+                                   metadata={"description": "创新券编号, required for an innovation voucher"})
+
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"payment_source": {"enum": [p for p in PAYMENT_SOURCES
+                                                                           if p != "innovation_voucher"]}}},
+                               {"required": ["voucher_number"], "properties": {"voucher_number": {"type": "string"}}}],
+                     "description": "An innovation voucher (创新券) needs its number; the amount must be the fee"}
+
+    @validates_schema
+    def _voucher(self, data, **_):
+        if data.get("payment_source") == "innovation_voucher" and not data.get("voucher_number"):
+            raise ValidationError("创新券须填写券号 / an innovation voucher needs its number", "voucher_number")
+
+
+class BookingQuery(Schema):
+    status = fields.String(validate=validate.OneOf(BOOKING_STATUSES))
+    instrument_id = fields.String(validate=validate.Length(1, 36))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class BookingOut(Schema):
+    id = fields.String()
+    instrument_id = fields.String()
+    instrument_name = fields.String(allow_none=True)
+    institution_id = fields.String()
+    user_id = fields.String()
+    status = fields.String(metadata={"description": " | ".join(BOOKING_STATUSES)})
+    mode = fields.String()
+    price_group = fields.String()
+    purpose = fields.String()
+    starts_at = Utc()
+    ends_at = Utc()
+    approval_due_at = Utc(allow_none=True)
+    reason_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    checkin_code = fields.String(allow_none=True, metadata={"description": "Shown to the institution's staff only"})
+    checked_in_at = Utc(allow_none=True)
+    actual_start = Utc(allow_none=True)
+    actual_end = Utc(allow_none=True)
+    fee = Money(allow_none=True)
+    fee_reason = fields.String(allow_none=True)
+    cancelled_by = fields.String(allow_none=True)
+    payment_source = fields.String(allow_none=True)
+    voucher_number = fields.String(allow_none=True)
+    paid_amount = Money(allow_none=True)
+    settled_at = Utc(allow_none=True)
+    created_at = Utc()
+
+
+# -- appointments ---------------------------------------------------------------------------------
+class SlotsIn(Schema):
+    window_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64),
+                              metadata={"description": "Operators name it; window staff publish for their own"})
+    date = fields.Date(required=True)
+    times = fields.List(fields.String(validate=validate.Regexp(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")), required=True,
+                        validate=validate.Length(1, 20))
+    minutes = fields.Integer(load_default=30, validate=validate.Range(30, 60))
+    capacity = fields.Integer(load_default=2, validate=validate.Range(1, 20))
+    service_items = fields.List(fields.String(validate=validate.Length(1, 64)), required=True,
+                                validate=validate.Length(1, 20))
+
+
+class SlotQuery(Schema):
+    window_id = fields.String(validate=validate.Length(1, 64))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class AppointmentSlotOut(Schema):
+    id = fields.String()
+    window_id = fields.String()
+    starts_at = Utc()
+    ends_at = Utc()
+    capacity = fields.Integer()
+    taken = fields.Integer()
+    free = fields.Integer()
+    service_items = fields.List(fields.String())
+
+
+class AppointmentIn(Schema):
+    slot_id = fields.String(required=True, validate=validate.Length(1, 36))
+    service_item = fields.String(required=True, validate=validate.Length(1, 64))
+    demand_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 36))
+    case_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 36))
+
+
+class AppointmentQuery(Schema):
+    window_id = fields.String(validate=validate.Length(1, 64))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+
+class AppointmentOut(Schema):
+    id = fields.String()
+    slot_id = fields.String()
+    window_id = fields.String()
+    user_id = fields.String()
+    service_item = fields.String()
+    starts_at = Utc()
+    ends_at = Utc()
+    status = fields.String()
+    demand_id = fields.String(allow_none=True)
+    case_id = fields.String(allow_none=True)
+    checked_in_at = Utc(allow_none=True)
+    completed_at = Utc(allow_none=True)
+
+
+class EmptyIn(Schema):
+    pass
+
+
+class LiftOut(Schema):
+    user_id = fields.String()
+    lifted = fields.Integer(metadata={"description": "Active suspensions lifted"})
+
+
+# -- waitlist, weekly series, calendar feeds ---------------------------------------------------------
+class WaitlistIn(BookingIn):
+    pass
+
+
+class WaitlistOut(Schema):
+    id = fields.String()
+    instrument_id = fields.String()
+    starts_at = Utc()
+    ends_at = Utc()
+    mode = fields.String()
+    price_group = fields.String()
+    status = fields.String(metadata={"description": "waiting, offered (held for you until offer_expires_at), "
+                                                    "accepted, lapsed, cancelled"})
+    offer_expires_at = Utc(allow_none=True)
+    booking_id = fields.String(allow_none=True)
+
+
+class SeriesIn(BookingIn):
+    weeks = fields.Integer(required=True, validate=validate.Range(2, 12))
+
+
+class OccurrenceOut(Schema):
+    index = fields.Integer()
+    starts_at = Utc()
+    ends_at = Utc()
+    bookable = fields.Boolean()
+    rules = fields.List(fields.Nested(RuleViolationOut))
+    booking_id = fields.String(allow_none=True)
+
+
+class SeriesOut(Schema):
+    series_id = fields.String(allow_none=True)
+    bookable = fields.Integer()
+    occurrences = fields.List(fields.Nested(OccurrenceOut))
+
+
+class FeedIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(("user", "instrument")))
+    instrument_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 36))
+
+    OPENAPI_EXTRA = {"anyOf": [{"properties": {"kind": {"const": "user"}}},
+                               {"required": ["instrument_id"], "properties": {"instrument_id": {"type": "string"}}}],
+                     "description": "An instrument's feed names the instrument"}
+
+
+class FeedOut(Schema):
+    token = fields.String()
+    kind = fields.String()
+    instrument_id = fields.String(allow_none=True)
+    url = fields.String(metadata={"description": "The private feed (text/calendar); keep it secret, revoke to end it"})
+    revoked = fields.Boolean()
+    created_at = Utc()
+
+
+class UsageQuery(Schema):
+    month = fields.String(required=True, validate=validate.Regexp(r"^20[0-9]{2}-(0[1-9]|1[0-2])$"),
+                          metadata={"description": "YYYY-MM (Asia/Shanghai)"})
+
+
+class UsageOut(Schema):
+    instrument_id = fields.String()
+    month = fields.String()
+    bookings = fields.Integer()
+    booked_minutes = fields.Integer()
+    used_minutes = fields.Integer()
+    no_shows = fields.Integer()
+    revenue = Money()
