@@ -68,12 +68,22 @@ def errors_name(errors, path) -> bool:
             return True
         else:
             return False
+    if isinstance(node, dict):   # a free object's entry: marshmallow names its key or its value
+        return any(isinstance(v, list) and v for v in node.values())
     return isinstance(node, list) and bool(node)
 
 
+def _sample(converter: str | None, name: str) -> str:
+    # A standard number carries slashes and only a <path:...> parameter takes them; a report
+    # number (/reports/<number>) is one path segment.
+    if name == "number" and converter != "path":
+        return "QI-DEMO-0001"
+    return SAMPLE_PATH.get(name, "demo-id-1")
+
+
 def concrete(path: str) -> str:
-    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: urllib.parse.quote(SAMPLE_PATH.get(m.group(1),
-                                                                                        "demo-id-1"), safe=""), path)
+    return re.sub(r"<(?:([^:>]+):)?([^>]+)>",
+                  lambda m: urllib.parse.quote(_sample(m.group(1), m.group(2)), safe=""), path)
 
 
 # The registry's minute sweep writes on its own (qualification expiry notices and history,
