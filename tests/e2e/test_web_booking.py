@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.e2e.test_web_ui import browser, one_backend, shots, ui, web_dist  # noqa: F401 (fixtures)
+from tests.e2e.test_web_ui import one_backend, shots, ui, web_dist  # noqa: F401 (fixtures; browser is in conftest)
 
 pytestmark = pytest.mark.e2e
 
