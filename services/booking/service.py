@@ -18,8 +18,8 @@ from prometheus_client import REGISTRY, Counter
 from services.common import sla
 from services.common.collectors import register_service_collectors
 from services.common.db import Database, engine_for
-from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler,
-                                         rpc)
+from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EVENTS, MetricsServer,
+                                        OutboxRelayProvider, rpc, subscribe)
 from services.common.pipeline import expose
 
 from . import appointments, bookings, institutions, waitlist
@@ -67,17 +67,8 @@ class BookingService:
             outcome = institutions.apply_registry_event(session, envelope)
         REGISTRY_EVENTS.labels(envelope.get("type", "?"), outcome.split(":")[0]).inc()
 
-    @idempotent_event_handler("registry", "institution.approved")
-    def on_institution_approved(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "institution.changed")
-    def on_institution_changed(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "institution.deregistered")
-    def on_institution_deregistered(self, envelope):
-        self._apply(envelope)
 
     # -- sweeps --------------------------------------------------------------------------------------
     @timer(interval=SWEEP_SECONDS)
@@ -95,3 +86,6 @@ class BookingService:
 
 
 expose(BookingService, CONTRACT)
+# Booking needs who owns instruments, not what they offer: capability.published is not taken.
+subscribe(BookingService, {k: v for k, v in INSTITUTION_PROFILE_EVENTS.items() if k != "on_capability_published"},
+          lambda service, _name, envelope: service._apply(envelope))

@@ -120,6 +120,34 @@ def idempotent_event_handler(source_service: str, event_type: str):
     return decorate
 
 
+def subscribe(service_cls: type, handlers: dict, apply) -> type:
+    """Event handlers declared as data: `{method name: (source service, event type)}`.
+
+    Each becomes an `idempotent_event_handler` method of that name calling
+    `apply(service, method_name, envelope)`; the name is the consumer's identity
+    (its queue, its parked events, its processed-event key), so it stays stable.
+    """
+    for name, (source, event_type) in handlers.items():
+        if name in vars(service_cls):
+            raise TypeError(f"{service_cls.__name__}.{name} is written by hand and subscribed")
+
+        def handle(self, envelope, _name=name):
+            return apply(self, _name, envelope)
+        handle.__name__ = handle.__qualname__ = name
+        setattr(service_cls, name, idempotent_event_handler(source, event_type)(handle))
+    return service_cls
+
+
+# The registry's events that carry an institution's public profile: every service that keeps
+# a copy of institutions (matching's index, booking's owners, delivery's scope check) takes these.
+INSTITUTION_PROFILE_EVENTS = {
+    "on_institution_approved": ("registry", "institution.approved"),
+    "on_institution_changed": ("registry", "institution.changed"),
+    "on_capability_published": ("registry", "capability.published"),
+    "on_institution_deregistered": ("registry", "institution.deregistered"),
+}
+
+
 # -- signed callers ------------------------------------------------------------------------------
 class CallerState(SharedExtension):
     """One per container: the revoked-session list of this service process.

@@ -20,8 +20,8 @@ from prometheus_client import Counter
 from services.common import config, sla
 from services.common.collectors import register_service_collectors
 from services.common.db import Database, engine_for
-from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler,
-                                         rpc)
+from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EVENTS, MetricsServer,
+                                        OutboxRelayProvider, idempotent_event_handler, rpc, subscribe)
 from services.common.pipeline import expose
 
 from . import institutions, ledger, samples
@@ -72,21 +72,9 @@ class DeliveryService:
             outcome = institutions.apply_registry_event(session, envelope)
         INSTITUTION_EVENTS.labels(envelope.get("type", "?"), outcome).inc()
 
-    @idempotent_event_handler("registry", "institution.approved")
-    def on_institution_approved(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "institution.changed")
-    def on_institution_changed(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "capability.published")
-    def on_capability_published(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "institution.deregistered")
-    def on_institution_deregistered(self, envelope):
-        self._apply(envelope)
 
     @idempotent_event_handler("identity", "user.registered")
     def on_user_registered(self, envelope):
@@ -111,3 +99,4 @@ class DeliveryService:
 
 
 expose(DeliveryService, CONTRACT)
+subscribe(DeliveryService, INSTITUTION_PROFILE_EVENTS, lambda service, _name, envelope: service._apply(envelope))

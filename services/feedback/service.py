@@ -22,8 +22,7 @@ from services.common.collectors import register_service_collectors
 from services.common.consumer import handle_once
 from services.common.db import Database, engine_for
 from services.common.errors import Forbidden
-from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler,
-                                         rpc)
+from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, rpc, subscribe)
 from services.common.pipeline import expose
 from services.common.platform import STAFF_READERS
 
@@ -36,10 +35,15 @@ INVITATIONS = Counter("qi_feedback_invitations_total", "Finished-service events 
                       ["service_type", "outcome"])
 EXPIRED = Counter("qi_feedback_evaluations_expired_total", "Invitations closed as not evaluated")
 
-# (source service, event type) of every finished service
-FINISHED = (("matching", "demand.closed"), ("registry", "case.closed"), ("booking", "booking.completed"),
-            ("booking", "appointment.completed"), ("delivery", "sample.report_delivered"),
-            ("feedback", "complaint.closed"))
+# Every finished service's event, by the consumer method that takes it (its name is the consumer's
+# key, feedback.<method>, for the one invitation per service).
+FINISHED = {"on_demand_closed": ("matching", "demand.closed"), "on_case_closed": ("registry", "case.closed"),
+            "on_booking_completed": ("booking", "booking.completed"),
+            "on_appointment_completed": ("booking", "appointment.completed"),
+            "on_report_delivered": ("delivery", "sample.report_delivered"),
+            "on_complaint_closed": ("feedback", "complaint.closed")}
+INSTITUTION_NAMES = {"on_institution_approved": ("registry", "institution.approved"),
+                     "on_institution_changed": ("registry", "institution.changed")}
 
 _collector_lock = threading.Lock()
 _collector_registered = False
@@ -95,41 +99,17 @@ class FeedbackService:
     def _invite(self, handler: str, envelope):
         invite_from(self.db, f"feedback.{handler}", envelope)
 
-    @idempotent_event_handler("matching", "demand.closed")
-    def on_demand_closed(self, envelope):
-        self._invite("on_demand_closed", envelope)
 
-    @idempotent_event_handler("registry", "case.closed")
-    def on_case_closed(self, envelope):
-        self._invite("on_case_closed", envelope)
 
-    @idempotent_event_handler("booking", "booking.completed")
-    def on_booking_completed(self, envelope):
-        self._invite("on_booking_completed", envelope)
 
-    @idempotent_event_handler("booking", "appointment.completed")
-    def on_appointment_completed(self, envelope):
-        self._invite("on_appointment_completed", envelope)
 
-    @idempotent_event_handler("delivery", "sample.report_delivered")
-    def on_report_delivered(self, envelope):
-        self._invite("on_report_delivered", envelope)
 
-    @idempotent_event_handler("feedback", "complaint.closed")
-    def on_complaint_closed(self, envelope):
-        self._invite("on_complaint_closed", envelope)
 
     # -- institution names for the public statistics (registry's public events) ---------------
     def _name(self, handler: str, envelope):
         handle_once(self.db, f"feedback.{handler}", envelope, statistics.apply_institution_event)
 
-    @idempotent_event_handler("registry", "institution.approved")
-    def on_institution_approved(self, envelope):
-        self._name("on_institution_approved", envelope)
 
-    @idempotent_event_handler("registry", "institution.changed")
-    def on_institution_changed(self, envelope):
-        self._name("on_institution_changed", envelope)
 
     @timer(interval=SWEEP_SECONDS)
     def sweep(self):
@@ -145,3 +125,5 @@ class FeedbackService:
 
 
 expose(FeedbackService, CONTRACT)
+subscribe(FeedbackService, FINISHED, lambda service, name, envelope: service._invite(name, envelope))
+subscribe(FeedbackService, INSTITUTION_NAMES, lambda service, name, envelope: service._name(name, envelope))

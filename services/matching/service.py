@@ -31,8 +31,8 @@ from services.common import config, sla
 from services.common.collectors import register_service_collectors
 from services.common.db import Database, engine_for
 from services.common.errors import NotFound
-from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider, idempotent_event_handler,
-                                         rpc)
+from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EVENTS, MetricsServer,
+                                        OutboxRelayProvider, idempotent_event_handler, rpc, subscribe)
 from services.common.pipeline import expose
 
 from . import clocks, index, ratings
@@ -109,21 +109,9 @@ class MatchingService:
             outcome = index.apply_registry_event(session, envelope)
         INDEX_EVENTS.labels(envelope.get("type", "?"), outcome).inc()
 
-    @idempotent_event_handler("registry", "institution.approved")
-    def on_institution_approved(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "institution.changed")
-    def on_institution_changed(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "capability.published")
-    def on_capability_published(self, envelope):
-        self._apply(envelope)
 
-    @idempotent_event_handler("registry", "institution.deregistered")
-    def on_institution_deregistered(self, envelope):
-        self._apply(envelope)
 
     @idempotent_event_handler(ratings.SOURCE, ratings.RATED)
     def on_institution_rated(self, envelope):
@@ -141,3 +129,4 @@ class MatchingService:
 
 
 expose(MatchingService, CONTRACT)
+subscribe(MatchingService, INSTITUTION_PROFILE_EVENTS, lambda service, _name, envelope: service._apply(envelope))
