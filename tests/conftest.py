@@ -5,6 +5,7 @@ databases, SQLite files and PostgreSQL databases created for the run.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,15 +24,24 @@ def _rabbitmqctl(*args) -> bool:
     return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, timeout=60).returncode == 0
 
 
+@contextlib.contextmanager
+def own_vhost():
+    """A fresh broker vhost: two platforms on one vhost would answer each other's RPCs."""
+    vhost = f"qi-test-{uuid.uuid4().hex[:8]}"
+    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"):
+        try:
+            yield f"amqp://{BROKER_HOST}/{vhost}"
+        finally:
+            _rabbitmqctl("delete_vhost", vhost)
+    else:
+        yield f"amqp://{BROKER_HOST}/"
+
+
 @pytest.fixture(scope="session")
 def amqp_uri():
     """A fresh vhost for this run, so leftovers of other runs can't interfere."""
-    vhost = f"qi-test-{uuid.uuid4().hex[:8]}"
-    if _rabbitmqctl("add_vhost", vhost) and _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"):
-        yield f"amqp://{BROKER_HOST}/{vhost}"
-        _rabbitmqctl("delete_vhost", vhost)
-    else:
-        yield f"amqp://{BROKER_HOST}/"
+    with own_vhost() as uri:
+        yield uri
 
 
 class PgDatabases:

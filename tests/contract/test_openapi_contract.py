@@ -63,7 +63,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def contract_platform(amqp_uri, tmp_path_factory):
+def contract_platform(tmp_path_factory):
+    # Its own vhost: the session's e2e platforms may still be running on the shared one.
+    from tests.conftest import own_vhost
+    with own_vhost() as amqp_uri:
+        yield from _contract_platform(amqp_uri, tmp_path_factory)
+
+
+def _contract_platform(amqp_uri, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("contract-platform")
     env = {"QI_DATA_DIR": str(data_dir), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(_free_port()),
            # Thousands of requests on a shared machine: a slow answer is not what is tested here.

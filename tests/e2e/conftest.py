@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from deploy.local import Platform, running_services
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, own_vhost
 from tests.e2e.personal_data import findings as personal_data_at_rest
 
 
@@ -45,8 +45,13 @@ class Api:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def platform(request, amqp_uri, pg_databases, tmp_path_factory):
-    backend = request.param
+def platform(request, pg_databases, tmp_path_factory):
+    # One vhost per platform: two platforms on one vhost would answer each other's RPCs.
+    with own_vhost() as amqp_uri:
+        yield from _platform(request.param, amqp_uri, pg_databases, tmp_path_factory)
+
+
+def _platform(backend, amqp_uri, pg_databases, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"platform-{backend}")
     env = {
         "QI_DATA_DIR": str(data_dir),

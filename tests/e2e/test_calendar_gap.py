@@ -25,7 +25,7 @@ from services.common import config
 from services.common.tests.test_workdays import NOTICE_2027
 from services.common.workdays import WorkingDayCalendar
 from services.registry.tests.helpers import application
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, own_vhost
 from tests.e2e.conftest import Api, free_port
 
 API = "/api/v1"
@@ -37,8 +37,13 @@ LONG_LIMIT = 30
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def gap_platform(request, amqp_uri, pg_databases, tmp_path_factory):
-    backend = request.param
+def gap_platform(request, pg_databases, tmp_path_factory):
+    # Its own vhost: the session's e2e platform may still be running on the shared one.
+    with own_vhost() as amqp_uri:
+        yield from _gap_platform(request.param, amqp_uri, pg_databases, tmp_path_factory)
+
+
+def _gap_platform(backend, amqp_uri, pg_databases, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp(f"gap-{backend}")
     calendar_dir = data_dir / "calendar"
     calendar_dir.mkdir()
