@@ -9,6 +9,7 @@ database.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from contextlib import contextmanager
 from typing import Iterator
@@ -60,7 +61,10 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # QI_DB_POOL_SIZE bounds each engine's connections (as many again may overflow): a test run
+    # keeps two whole platforms on one PostgreSQL server, whose default max_connections is 100.
+    size = int(os.environ.get("QI_DB_POOL_SIZE", "10"))
+    return create_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=size)
 
 
 def engine_for(service: str) -> Engine:

@@ -58,7 +58,7 @@ def _platform(backend, amqp_uri, pg_databases, tmp_path_factory):
         "QI_AMQP_URI": amqp_uri,
         "QI_GATEWAY_PORT": str(free_port()),
         "QI_RPC_TIMEOUT": "5",  # services give up 0.5 s earlier (deadline); argon2 logins on a loaded CI host need the room
-        "QI_SMS_SENDER": "log",
+        "QI_SMS_SENDER": "log", "QI_DB_POOL_SIZE": "2",
         # The test client connects from 127.0.0.1; trusting it as a proxy lets a test
         # play clients on other networks through X-Forwarded-For (login throttling).
         "QI_TRUSTED_PROXIES": "127.0.0.1",

@@ -54,7 +54,7 @@ def _gap_platform(backend, amqp_uri, pg_databases, tmp_path_factory):
     rules_file = data_dir / "sla_rules.json"
     rules_file.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
     env = {"QI_DATA_DIR": str(data_dir), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
-           "QI_RPC_TIMEOUT": "5", "QI_SMS_SENDER": "log", "QI_CALENDAR_DIR": str(calendar_dir),
+           "QI_RPC_TIMEOUT": "5", "QI_SMS_SENDER": "log", "QI_DB_POOL_SIZE": "2", "QI_CALENDAR_DIR": str(calendar_dir),
            "QI_SLA_RULES_FILE": str(rules_file), "QI_SLA_SWEEP_SECONDS": "1"}
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
