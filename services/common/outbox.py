@@ -37,7 +37,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import DateTime, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import archive, config
+from . import archive, config, event_payloads
 from .db import CommonBase, Database, is_sqlite, utcnow
 from .events import dumps, exchange, make_envelope
 
@@ -85,7 +85,7 @@ def record_event(session: Session, source: str, event_type: str, subject, data: 
     not match what the contract publishes is refused here, in the transaction that
     would have sent it, never on the wire.
     """
-    check_payload(source, event_type, version, data)
+    event_payloads.check(source, event_type, version, data)
     envelope = make_envelope(source, event_type, str(subject), data, version=version)
     session.add(OutboxEvent(
         id=envelope["id"], type=event_type, version=version, source=source, subject=str(subject),
@@ -93,27 +93,6 @@ def record_event(session: Session, source: str, event_type: str, subject, data: 
     ))
     _recorded[source] = _recorded.get(source, 0) + 1
     return envelope
-
-
-def event_type_of(source: str, event_type: str, version: int):
-    """The contract's declaration of this event, or None while the service has declared no events."""
-    import importlib
-    try:
-        contract = importlib.import_module(f"services.{source}.contract").CONTRACT
-    except ModuleNotFoundError:
-        return None
-    if not contract.events:
-        return None
-    return contract.event(event_type, version)  # KeyError: an event the contract does not declare
-
-
-def check_payload(source: str, event_type: str, version: int, data: dict) -> None:
-    declared = event_type_of(source, event_type, version)
-    if declared is None:
-        return
-    problems = declared.payload().validate(data)
-    if problems:
-        raise ValueError(f"{source} {event_type} v{version}: payload does not match its contract: {problems}")
 
 
 def purge_sent(db: Database, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
