@@ -281,6 +281,14 @@ def complete(session: Session, principal: dict, booking_id: str, data: dict, now
     if end > now + dt.timedelta(minutes=5):
         raise ValidationFailed("Actual use cannot end in the future / 实际结束时间不能晚于当前时间",
                                errors={"actual_end": ["in the future / 晚于当前时间"]})
+    finish(session, b, start, end, str(principal["user_id"]), now)
+    return view(session, b, principal)
+
+
+def finish(session: Session, b: Booking, start: dt.datetime, end: dt.datetime, handler_id: str,
+           now: dt.datetime) -> None:
+    """Completed with its actual use: the fee from the minutes used, booking.completed for feedback."""
+    from .qualifications import renew_on_use
     inst = session.get(Instrument, b.instrument_id)
     used = int((end - start).total_seconds() // 60)
     rate = instruments.prices(session, inst)[b.price_group]
@@ -288,13 +296,13 @@ def complete(session: Session, principal: dict, booking_id: str, data: dict, now
     b.fee, b.fee_reason = fees.usage_fee(used, rate, inst.minimum_charge, inst.slot_minutes), "usage"
     b.status, b.updated_at = "completed", now
     b.sequence = (b.sequence or 0) + 1
-    b.handler_id = b.handler_id or str(principal["user_id"])
+    b.handler_id = b.handler_id or handler_id
+    renew_on_use(session, b)
     event(session, "booking.completed", b.id, {
         **_event_data(b), "actual_start": iso(start), "actual_end": iso(end), "used_minutes": used,
         "evaluation": {"service_type": "booking", "service_id": b.id, "enterprise_id": b.user_id,
                        "institution_id": b.institution_id, "window_id": inst.station_window_id,
                        "handler_id": b.handler_id, "finished_at": iso(now)}})
-    return view(session, b, principal)
 
 
 def settle(session: Session, principal: dict, booking_id: str, data: dict, now: dt.datetime | None = None) -> dict:

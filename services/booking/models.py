@@ -68,6 +68,12 @@ class Instrument(Base):
     approval_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     qualification_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     operator_assisted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The qualification it requires, by code: attending a training naming this code grants it
+    # (registry training.attended). Expiry: fixed months after the grant, or N days without use.
+    qualification_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    qualification_expiry: Mapped[str] = mapped_column(String(20), nullable=False, default="fixed_months")
+    qualification_months: Mapped[int] = mapped_column(Integer, nullable=False, default=12)
+    qualification_idle_days: Mapped[int] = mapped_column(Integer, nullable=False, default=180)
     opening_hours: Mapped[str] = mapped_column(Text, nullable=False, default="{}")   # JSON weekday -> periods
     calibration_due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     minimum_charge: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal("0.00"))
@@ -168,7 +174,10 @@ class Suspension(Base):
 
 
 class UserQualification(Base):
-    """A staff-granted qualification to use an instrument, with an expiry."""
+    """A qualification to use an instrument: granted by staff, or by attending a training.
+
+    `expires_at` is the fixed expiry of the grant; under an instrument's "idle_days" rule the
+    engine judges from `last_used_at` (a completed booking renews it) instead."""
     __tablename__ = "user_qualification"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
@@ -176,6 +185,42 @@ class UserQualification(Base):
     granted_by: Mapped[str] = mapped_column(String(64), nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    source: Mapped[str] = mapped_column(String(20), nullable=False, default="staff")   # staff, training
+    training_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class UsageRecord(Base):
+    """Actual use of an instrument (start, stop) as the institution recorded it.
+
+    Linked to the booking it served, or a walk-in: `booking_id` null means used without a
+    booking, flagged for the institution to reconcile."""
+    __tablename__ = "usage_record"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instrument_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    institution_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    booking_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    started_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    stopped_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_usage_record_instrument_time", "instrument_id", "started_at"),)
+
+
+class BookingNotification(Base):
+    """An in-app notice to a user (waitlist offers and their expiry), listed through the API."""
+    __tablename__ = "booking_notification"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(String(500), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class AppointmentSlot(Base):

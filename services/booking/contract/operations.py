@@ -44,8 +44,13 @@ OPERATIONS = (
        description="Computed by the same rule engine that judges a booking request. Signed in, the caller's "
                    "weekly limit, qualification and suspension apply too."),
     op("grant_qualification", "POST", "/instruments/<instrument_id>/qualifications",
-       "Grant a user the qualification to use it / 授予上机资质", "instruments:grant_qualification",
-       roles=INSTRUMENT_STAFF, body=s.GrantIn, response=s.QualificationOut, status=201),
+       "Grant a user the qualification to use it / 授予上机资质", "qualifications:grant",
+       roles=INSTRUMENT_STAFF, body=s.GrantIn, response=s.QualificationOut, status=201,
+       description="Staff grant; attending a registry training naming the instrument's qualification_code grants "
+                   "it too (training.attended). Without it a user still books operator-assisted use where offered."),
+    op("my_qualifications", "GET", "/booking-qualifications",
+       "My instrument qualifications and their expiry / 我的上机资质", "qualifications:mine", roles=ANY_SIGNED_IN,
+       response=s.QualificationOut, many=True),
     op("instrument_usage", "GET", "/instruments/<instrument_id>/usage",
        "Instrument hours of a month: booked against used / 机时统计", "instruments:usage",
        roles=INSTRUMENT_STAFF + ("regulator",), query=sb.UsageQuery, response=sb.UsageOut),

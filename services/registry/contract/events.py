@@ -155,6 +155,18 @@ class CaseClosedData(Schema):
     evaluation = fields.Nested(FinishedService, required=True)
 
 
+class TrainingAttendedData(Schema):
+    """A participant's attendance at a training was recorded (pseudonymous account id; no name or phone)."""
+
+    training_id = fields.String(required=True)
+    user_id = fields.String(required=True, validate=validate.Length(min=1),
+                            metadata={"description": "Platform account id (pseudonymous)"})
+    category_code = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    qualification_code = fields.String(required=True, allow_none=True,
+                                       metadata={"description": "The instrument qualification it grants, if any"})
+    attended_on = _date(required=True)
+
+
 # Summaries and descriptions as docs/asyncapi.yaml states them; examples in event_examples.py.
 EVENTS = (
     EventType("institution.applied", InstitutionAppliedData, "An institution applied to join (技术机构提交入驻申请).",
@@ -188,4 +200,8 @@ EVENTS = (
               description="A finished service: `evaluation` (services.common.evaluation.FinishedService) lets "
                           "feedback invite the enterprise to evaluate it, once per case. Published once, when an "
                           "operator closes the case.", example=ex.CASE_CLOSED),
+    EventType("training.attended", TrainingAttendedData,
+              "A participant's attendance at a training was recorded (培训出勤登记).",
+              description="One per participant and training, when staff record attendance. Booking grants "
+                          "`qualification_code` on every instrument requiring it.", example=ex.TRAINING_ATTENDED),
 )
