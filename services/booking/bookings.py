@@ -282,6 +282,8 @@ def complete(session: Session, principal: dict, booking_id: str, data: dict, now
         raise ValidationFailed("Actual use cannot end in the future / 实际结束时间不能晚于当前时间",
                                errors={"actual_end": ["in the future / 晚于当前时间"]})
     finish(session, b, start, end, str(principal["user_id"]), now)
+    from .usage import record_completed
+    record_completed(session, b, principal, now)
     return view(session, b, principal)
 
 

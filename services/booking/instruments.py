@@ -275,15 +275,15 @@ def usage(session: Session, principal: dict, instrument_id: str, query: dict) ->
     inst = get_row(session, instrument_id)
     if not (is_reader(principal) or (principal or {}).get("institution_id") == inst.institution_id):
         require_institution_staff(principal, inst.institution_id)
-    year, month = (int(x) for x in query["month"].split("-"))
-    first = engine.to_utc(dt.datetime(year, month, 1, tzinfo=engine.SHANGHAI))
-    nxt = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=engine.SHANGHAI)
-    last = engine.to_utc(nxt)
+    from .usage import month_span, walk_in_minutes
+    first, last = month_span(query["month"])
     rows = session.scalars(select(Booking).where(Booking.instrument_id == inst.id, Booking.starts_at >= first,
                                                  Booking.starts_at < last,
                                                  Booking.status.in_(OCCUPYING + ("no_show",)))).all()
     booked = sum(int((b.ends_at - b.starts_at).total_seconds() // 60) for b in rows)
-    used = sum(int((b.actual_end - b.actual_start).total_seconds() // 60) for b in rows if b.actual_end)
+    used_booked = sum(int((b.actual_end - b.actual_start).total_seconds() // 60) for b in rows if b.actual_end)
+    walk_in, walk_ins = walk_in_minutes(session, inst.id, first, last)
     return {"instrument_id": inst.id, "month": query["month"], "bookings": len(rows), "booked_minutes": booked,
-            "used_minutes": used, "no_shows": sum(b.status == "no_show" for b in rows),
+            "used_minutes": used_booked + walk_in, "used_booked_minutes": used_booked, "walk_in_minutes": walk_in,
+            "unbooked_records": walk_ins, "no_shows": sum(b.status == "no_show" for b in rows),
             "revenue": sum((b.fee or 0) for b in rows if b.status in ("completed", "settled")) or money_str(0)}
