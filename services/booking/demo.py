@@ -19,7 +19,7 @@ from stdnum.cn import uscc as uscc_check
 from services.common import workdays
 from services.common.db import Database, utcnow
 
-from . import appointments, bookings, institutions, instruments
+from . import appointments, bookings, institutions, instruments, links
 from . import rules as engine
 from .models import Instrument
 
@@ -185,6 +185,8 @@ def seed(db: Database) -> dict:
         for k in range(1, 11):
             day = workdays.add_working_days(today, k)
             for window_id, items in WINDOW_ITEMS.items():
+                # Demo bootstrap, like the institutions: the registry's window.services_changed refreshes it.
+                links.set_window(session, window_id, items)
                 out = appointments.publish_slots(session, SYSTEM, {
                     "window_id": window_id, "date": day, "times": ["09:00", "10:00", "14:00", "15:30"],
                     "minutes": 30 if window_id != "iw-tzzj" else 60, "capacity": 3, "service_items": items})

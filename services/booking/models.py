@@ -294,3 +294,24 @@ class CalendarFeed(Base):
     instrument_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class KnownWindow(Base):
+    """The service items a window serves, from the registry's window.services_changed (a local copy)."""
+    __tablename__ = "known_window"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    services: Mapped[str] = mapped_column(Text, nullable=False, default="[]")   # JSON list of item codes
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class KnownLink(Base):
+    """A demand (matching) or an enterprise-window case (registry) an appointment may serve: whose it
+    is and whether it is still open, from their events (a local copy)."""
+    __tablename__ = "known_link"
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)     # demand, case
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    closed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -1,6 +1,7 @@
 """booking: qualifications by code from training attendance with their expiry rule (instrument
 columns; grant source, training, last use), usage records (actual start/stop, walk-ins) and in-app
-notifications (waitlist offers)
+notifications (waitlist offers), local copies of windows' service items and of the demands and cases
+appointments link to (from registry and matching events)
 
 Revision ID: booking_0002
 """
@@ -58,9 +59,27 @@ def upgrade():
     )
     with op.batch_alter_table('booking_notification', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_booking_notification_user_id'), ['user_id'], unique=False)
+    op.create_table('known_window',
+    sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=True),
+    sa.Column('institution_id', sa.String(length=64), nullable=True),
+    sa.Column('services', sa.Text(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('known_link',
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('enterprise_user_id', sa.String(length=64), nullable=False),
+    sa.Column('closed', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('kind', 'id')
+    )
 
 
 def downgrade():
+    op.drop_table('known_link')
+    op.drop_table('known_window')
     op.drop_table('booking_notification')
     op.drop_table('usage_record')
     with op.batch_alter_table('user_qualification', schema=None) as batch_op:
