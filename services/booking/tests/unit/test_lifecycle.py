@@ -197,6 +197,9 @@ def test_usage_and_metrics_after_a_completed_booking(db, instrument, clock):
         call(db, "instrument_usage", STAFF, instrument_id=instrument["id"], query={"month": "2026-13"})
     families = {m.name: {tuple(s.labels.values()): s.value for s in m.samples} for m in BookingCollector(db).collect()}
     assert families["qi_booking_bookings"][("completed",)] == 1
+    assert families["qi_booking_approvals"] == {("within_rule",): 1, ("late",): 0, ("expired",): 0}
+    assert families["qi_booking_instrument_minutes"] == {("booked",): 120, ("used",): 90, ("walk_in",): 0}
+    assert families["qi_booking_utilisation_ratio"] == {(): 0.75}
 
 
 def test_linked_capabilities_are_the_institutions_own(db, clock):
