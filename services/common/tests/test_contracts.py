@@ -17,13 +17,14 @@ IDENTITY_TYPES = {"user.registered", "user.verified", "user.role_changed", "user
                   "user.status_changed"}
 REGISTRY_TYPES = {"institution.applied", "institution.approved", "institution.rejected", "institution.returned",
                   "institution.changed", "institution.deregistered", "qualification.expiring",
-                  "capability.published", "catalogue.changed", "case.closed"}
+                  "capability.published", "catalogue.changed", "case.closed", "case.opened",
+                  "window.services_changed", "training.attended"}
 MATCHING_TYPES = {"demand.published", "demand.responded", "demand.recommended", "demand.connected",
                   "demand.referred", "demand.closed", "package.created"}
 BOOKING_TYPES = {"instrument.published", "instrument.changed", "instrument.withdrawn", "booking.requested",
                  "booking.approved", "booking.rejected", "booking.cancelled", "booking.checked_in", "booking.completed",
                  "booking.no_show", "appointment.booked", "appointment.cancelled", "appointment.completed",
-                 "appointment.no_show"}
+                 "appointment.no_show", "waitlist.offered", "waitlist.offer_lapsed"}
 DELIVERY_TYPES = {"report.registered", "report.superseded", "report.withdrawn", "sample.received", "sample.dispatched",
                   "sample.accepted", "sample.exception", "sample.report_delivered", "sample.disposed",
                   "ledger.instrument_due", "ledger.instrument_overdue"}
