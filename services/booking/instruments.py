@@ -101,6 +101,8 @@ def _apply(session: Session, inst: Instrument, data: dict) -> None:
         session.add(InstrumentPrice(instrument_id=inst.id, price_group=p["price_group"],
                                     hourly_rate=to_money(p["hourly_rate"])))
     session.flush()
+    from .qualifications import grant_from_attendances
+    grant_from_attendances(session, inst)
 
 
 def _owner(session: Session, principal: dict, data: dict) -> str:

@@ -190,6 +190,16 @@ class UserQualification(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class KnownAttendance(Base):
+    """A training attendance naming a qualification code (registry training.attended): kept so an
+    instrument that starts requiring the code later grants it to those who attended."""
+    __tablename__ = "known_attendance"
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    qualification_code: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    attended_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+
+
 class UsageRecord(Base):
     """Actual use of an instrument (start, stop) as the institution recorded it.
 

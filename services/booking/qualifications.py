@@ -3,7 +3,8 @@
 A training may name a qualification code (e.g. ``icpms-operation``); when the registry records
 a participant's attendance it publishes ``training.attended`` and this consumer grants the
 qualification on every published instrument requiring that code (idempotent: a redelivered
-event is claimed once). Expiry is the instrument's rule in data: ``fixed_months`` after the
+event is claimed once); the attendance is kept, so an instrument that starts requiring the code
+later grants it too. Expiry is the instrument's rule in data: ``fixed_months`` after the
 grant, or ``idle_days`` without use, a completed booking renewing it (`renew_on_use`). The rule
 engine (rules.py) judges expiry, for a request and for the availability page alike.
 """
@@ -20,7 +21,7 @@ from services.common.consumer import claim_event
 from . import instruments
 from . import rules as engine
 from .common import now_or, require_caller, require_institution_staff
-from .models import Booking, Instrument, UserQualification
+from .models import Booking, Instrument, KnownAttendance, UserQualification
 
 CONSUMER = "booking.qualifications"
 
@@ -89,20 +90,38 @@ def apply_training_attended(session: Session, envelope: dict) -> str:
     code, user_id = data.get("qualification_code"), str(data.get("user_id") or "")
     if not code or not user_id:
         return "no_qualification"
-    attended = dt.date.fromisoformat(data["attended_on"])
-    # The grant runs from the local day of the training (midnight Shanghai, stored as UTC).
-    at = engine.to_utc(dt.datetime(attended.year, attended.month, attended.day, tzinfo=engine.SHANGHAI))
+    row = session.get(KnownAttendance, (user_id, str(data["training_id"])))
+    if row is None:
+        row = KnownAttendance(user_id=user_id, training_id=str(data["training_id"]), qualification_code=code,
+                              attended_on=dt.date.fromisoformat(data["attended_on"]))
+        session.add(row)
+        session.flush()
     count = 0
     for inst in session.scalars(select(Instrument).where(Instrument.qualification_code == code,
                                                          Instrument.status == "published")).all():
-        exists = session.scalars(select(UserQualification).where(
-            UserQualification.user_id == user_id, UserQualification.instrument_id == inst.id,
-            UserQualification.training_id == str(data["training_id"]))).first()
-        if exists is None:
-            _grant(session, inst, user_id, "training", inst.qualification_months, at, "training",
-                   str(data["training_id"]))
-            count += 1
+        count += _grant_attendance(session, inst, row)
     return f"granted:{count}"
+
+
+def grant_from_attendances(session: Session, inst: Instrument) -> int:
+    """An instrument (newly) requiring a code: everyone who attended a training naming it is granted."""
+    if not inst.qualification_code:
+        return 0
+    return sum(_grant_attendance(session, inst, row) for row in session.scalars(
+        select(KnownAttendance).where(KnownAttendance.qualification_code == inst.qualification_code)).all())
+
+
+def _grant_attendance(session: Session, inst: Instrument, attendance: KnownAttendance) -> int:
+    if session.scalars(select(UserQualification).where(
+            UserQualification.user_id == attendance.user_id, UserQualification.instrument_id == inst.id,
+            UserQualification.training_id == attendance.training_id)).first() is not None:
+        return 0
+    day = attendance.attended_on
+    # The grant runs from the local day of the training (midnight Shanghai, stored as UTC).
+    at = engine.to_utc(dt.datetime(day.year, day.month, day.day, tzinfo=engine.SHANGHAI))
+    _grant(session, inst, attendance.user_id, "training", inst.qualification_months, at, "training",
+           attendance.training_id)
+    return 1
 
 
 def renew_on_use(session: Session, b: Booking) -> None:

@@ -27,6 +27,16 @@ def upgrade():
         batch_op.add_column(sa.Column('source', sa.String(length=20), nullable=False, server_default='staff'))
         batch_op.add_column(sa.Column('training_id', sa.String(length=36), nullable=True))
         batch_op.add_column(sa.Column('last_used_at', sa.DateTime(), nullable=True))
+    op.create_table('known_attendance',
+    sa.Column('user_id', sa.String(length=64), nullable=False),
+    sa.Column('training_id', sa.String(length=36), nullable=False),
+    sa.Column('qualification_code', sa.String(length=64), nullable=False),
+    sa.Column('attended_on', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('user_id', 'training_id')
+    )
+    with op.batch_alter_table('known_attendance', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_known_attendance_qualification_code'), ['qualification_code'],
+                              unique=False)
     op.create_table('usage_record',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('instrument_id', sa.String(length=36), nullable=False),
@@ -82,6 +92,7 @@ def downgrade():
     op.drop_table('known_window')
     op.drop_table('booking_notification')
     op.drop_table('usage_record')
+    op.drop_table('known_attendance')
     with op.batch_alter_table('user_qualification', schema=None) as batch_op:
         batch_op.drop_column('last_used_at')
         batch_op.drop_column('training_id')

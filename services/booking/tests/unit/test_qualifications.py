@@ -70,6 +70,12 @@ def test_attendance_grants_every_instrument_requiring_the_code_once(db, clock):
     with pytest.raises(ValidationFailed):
         call(db, "request_booking", ALICE, payload=body(other, 2))
     assert consume(db, attended(code=None)) == "no_qualification"
+    later = call(db, "publish_instrument", STAFF, payload=instrument_payload(           # published after the training
+        qualification_required=True, qualification_code="icpms-operation"))
+    assert later["id"] in {q["instrument_id"] for q in call(db, "my_qualifications", ALICE)}
+    call(db, "change_instrument", STAFF, instrument_id=later["id"], payload=instrument_payload(
+        qualification_required=True, qualification_code="icpms-operation", min_minutes=120))
+    assert len(call(db, "my_qualifications", ALICE)) == 3                                 # granted once
 
 
 def test_fixed_months_expiry_is_judged_at_the_slot_by_request_and_availability_alike(db, clock):
