@@ -29,7 +29,7 @@ from . import fees, instruments, metrics
 from . import rules as engine
 from .common import (event, iso, is_institution_staff, is_operator, is_reader, not_found, now_or, policy, refuse,
                      require_caller, require_institution_staff, slot_taken, utc, wrong_state)
-from .models import Booking, Instrument, NoShow, SlotClaim, Suspension
+from .models import Booking, Instrument, NoShow, SlotClaim, Suspension, UsageRecord
 
 APPROVAL_RULE = "booking.approval"
 
@@ -58,6 +58,8 @@ def view(session: Session, b: Booking, principal: dict | None) -> dict:
         "fee_reason", "cancelled_by", "payment_source", "voucher_number", "paid_amount", "settled_at", "created_at")}
     out["instrument_name"] = inst.name if inst else None
     out["checkin_code"] = b.checkin_code if staff else None
+    usage = session.scalars(select(UsageRecord).where(UsageRecord.booking_id == b.id)).first()
+    out["usage_record_id"], out["in_use"] = (usage.id, usage.stopped_at is None) if usage else (None, False)
     return out
 
 

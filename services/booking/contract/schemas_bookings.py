@@ -108,6 +108,8 @@ class BookingOut(Schema):
     paid_amount = Money(allow_none=True)
     settled_at = Utc(allow_none=True)
     created_at = Utc()
+    usage_record_id = fields.String(allow_none=True, metadata={"description": "Its actual use, once started"})
+    in_use = fields.Boolean(metadata={"description": "Use started and not yet stopped"})
 
 
 # -- appointments ---------------------------------------------------------------------------------

@@ -3170,6 +3170,8 @@ export interface components {
             fee?: string | null;
             fee_reason?: string | null;
             id?: string;
+            /** @description Use started and not yet stopped */
+            in_use?: boolean;
             institution_id?: string;
             instrument_id?: string;
             instrument_name?: string | null;
@@ -3190,6 +3192,8 @@ export interface components {
             starts_at?: string;
             /** @description requested | confirmed | checked_in | completed | settled | rejected | expired | cancelled | no_show */
             status?: string;
+            /** @description Its actual use, once started */
+            usage_record_id?: string | null;
             user_id?: string;
             voucher_number?: string | null;
         };

@@ -47,7 +47,8 @@ def test_start_and_stop_on_a_booking_complete_it_from_actual_use(db, inst, clock
     clock["now"] = shanghai(2, 9, 5)
     started = call(db, "start_booking_usage", STAFF, booking_id=b["id"], payload={})
     assert started["reconciliation"] == "booking" and started["stopped_at"] is None
-    assert call(db, "get_booking", STAFF, booking_id=b["id"])["status"] == "checked_in"
+    running = call(db, "get_booking", STAFF, booking_id=b["id"])
+    assert running["status"] == "checked_in" and running["in_use"] and running["usage_record_id"] == started["id"]
     with pytest.raises(Conflict) as exc:
         call(db, "start_booking_usage", STAFF, booking_id=b["id"], payload={})
     assert exc.value.code == "usage_already_started"
@@ -63,7 +64,7 @@ def test_start_and_stop_on_a_booking_complete_it_from_actual_use(db, inst, clock
     stopped = call(db, "stop_booking_usage", STAFF, booking_id=b["id"], payload={"at": local(2026, 12, 2, 10, 20)})
     assert stopped["used_minutes"] == 75
     done = call(db, "get_booking", STAFF, booking_id=b["id"])
-    assert done["status"] == "completed" and done["actual_end"] == "2026-12-02T02:20:00Z"
+    assert done["status"] == "completed" and done["actual_end"] == "2026-12-02T02:20:00Z" and not done["in_use"]
     assert done["fee"] == "300.00"                                   # 75 min on the 30-min grid: 90 min at 200/h
     completed = events(db, "booking.completed")[-1]["data"]
     assert {"starts_at", "ends_at", "used_minutes", "evaluation"} <= set(completed) and completed["used_minutes"] == 75
