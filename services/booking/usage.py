@@ -120,7 +120,7 @@ def start_walk_in(session: Session, principal: dict, instrument_id: str, data: d
     opens = dt.timedelta(minutes=policy()["checkin_opens_minutes_before"])
     covering = [b for b in session.scalars(select(Booking).where(
         Booking.instrument_id == inst.id, Booking.status.in_(("confirmed", "checked_in")),
-        Booking.starts_at - opens <= at, Booking.ends_at > at)).all()
+        Booking.starts_at <= at + opens, Booking.ends_at > at)).all()
         if not data.get("user_id") or b.user_id == data["user_id"]]
     if covering:
         return view(_start_on(session, principal, covering[0], at, now, data.get("note", "")))
