@@ -278,7 +278,8 @@ def mode_violations(rules: InstrumentRules, start: dt.datetime, ctx: Context, mo
         rule = "qualification.expired" if assist else "qualification.expired_no_assist"
         zh, en = MESSAGES[rule]
         day = local(status["expires_at"]).date().isoformat()
-        return [Violation(rule, zh.format(date=day, why=why_zh.format(n=n)), en.format(date=day, why=why_en.format(n=n)))]
+        return [Violation(rule, zh.format(date=day, why=why_zh.format(n=n)),
+                          en.format(date=day, why=why_en.format(n=n)))]
     return []
 
 

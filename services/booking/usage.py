@@ -168,7 +168,8 @@ def list_records(session: Session, principal: dict, instrument_id: str, query: d
         first, last = month_span(query["month"])
         stmt = stmt.where(UsageRecord.started_at >= first, UsageRecord.started_at < last)
     if query.get("unbooked") is not None:
-        stmt = stmt.where(UsageRecord.booking_id.is_(None) if query["unbooked"] else UsageRecord.booking_id.is_not(None))
+        unbooked = UsageRecord.booking_id.is_(None)
+        stmt = stmt.where(unbooked if query["unbooked"] else ~unbooked)
     return [view(r) for r in session.scalars(stmt.order_by(UsageRecord.started_at.desc()).limit(query["limit"]))]
 
 
