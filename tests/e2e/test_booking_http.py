@@ -180,3 +180,24 @@ def test_usage_start_stop_walk_in_and_the_users_lists(platform, api):
     assert api.get("/api/v1/booking-notifications", token=carol).status_code == 200
     assert problem(api.get("/api/v1/booking-notifications"), 401)
     assert api.get("/api/v1/booking-qualifications", token=carol).json() == []
+
+
+def test_training_attendance_route_refuses_before_the_start_and_bad_input(platform, api):
+    """The registry's attendance operation through the gateway: a training naming a qualification code;
+    attendance only after the start (409) and for confirmed participants; bad bodies are 422."""
+    operator = api.login("operator1")
+    starts = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=3)).replace(microsecond=0)
+    created = api.post("/api/v1/trainings", token=operator, json={
+        "category_code": "testing", "title": "ICP-MS 上机培训（E2E）", "starts_at": starts.isoformat(),
+        "mode": "onsite", "venue": "泰州医药高新区服务站", "capacity": 10, "qualification_code": "icpms-operation"},
+        headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert created.status_code == 201 and created.json()["qualification_code"] == "icpms-operation", created.text
+    training = created.json()["training_id"]
+    carol = tok(platform, "e2e-trainee", "enterprise")
+    assert api.post(f"/api/v1/trainings/{training}/signups", token=carol).status_code == 201
+    url = f"/api/v1/trainings/{training}/attendance"
+    assert "user_ids" in problem(api.post(url, token=operator, json={"user_ids": []}), 422)["errors"]
+    assert problem(api.post(url, token=carol, json={"user_ids": ["e2e-trainee"]}), 403)
+    assert problem(api.post(url, token=operator, json={"user_ids": ["e2e-trainee"]}),
+                   409)["code"] == "training_not_started"
+    assert api.get(f"/api/v1/trainings/{training}").json()["attended"] == 0
