@@ -1,12 +1,14 @@
 """Booking tables: the local copy of approved institutions (from registry events), instruments
 with their rules, prices and blackouts, bookings with their slot claims, no-shows and
-suspensions, qualifications, and appointments at institution windows.
+suspensions, qualifications, usage records, notifications, and appointments at institution windows.
 
 The race guarantee lives in the schema: `slot_claim` has one row per instrument and
 15-minute unit (primary key), so two bookings of the same time cannot both commit, on
 SQLite and PostgreSQL alike; `appointment_day_claim` does the same for "one active
 appointment per enterprise, window and day", and a slot's `taken` is raised by a
-conditional UPDATE (`taken < capacity`). The migration booking_0001 creates exactly these.
+conditional UPDATE (`taken < capacity`). The migrations booking_0001 and booking_0002 (qualification
+codes and expiry rules, training attendances, usage records, notifications, the window and link
+copies) create exactly these.
 """
 from __future__ import annotations
 
