@@ -66,6 +66,10 @@ class SlaClock(CommonBase):
     # calendar fingerprint due_at was computed with (NULL: recompute at next sweep).
     limit_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     calendar_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Whom the clock's verdict is attributed to in the quarterly statistics (sla.clock_closed):
+    # set by the call sites that know it (common_0006); NULL counts for the platform only.
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    window_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_sla_clock_state_due", "state", "due_at"),

@@ -230,7 +230,8 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
         complaint.state, complaint.investigated_at = "investigated", at
     elif action == "forward":
         complaint.state, complaint.forwarded_at = "forwarded", at
-        sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at)
+        sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
+                        institution_id=complaint.institution_id)
         _event(session, "complaint.forwarded", complaint, at)
     elif action == "answer":
         complaint.state, complaint.answered_at, complaint.answer = "answered", at, data["note"]
@@ -246,7 +247,8 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
             complaint.state, complaint.return_decision = "investigated", "accepted"
         else:
             complaint.state, complaint.return_decision = "forwarded", "refused"
-            sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at)
+            sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
+                            institution_id=complaint.institution_id)
     elif action == "decide":
         complaint.state, complaint.decided_at = "decided", at
         complaint.outcome, complaint.outcome_text = data["outcome"], data["note"]

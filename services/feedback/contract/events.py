@@ -4,6 +4,7 @@ from __future__ import annotations
 from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.operations import EventType
+from services.common.sla_events import CLOCK_CLOSED
 from services.common.schemas import Schema
 from marshmallow import validate
 
@@ -171,5 +172,6 @@ EVENTS = (
               example={"institution_id": INST, "satisfaction": 0.889, "on_time_rate": 0.75, "evaluations": 9,
                        "period": "2026-Q3", "computed_at": AT}),
 )
+EVENTS += (CLOCK_CLOSED,)   # shared (services.common.sla_events): every service announces its SLA verdicts
 
 __all__ = ["EVENTS", "DIMENSIONS"]

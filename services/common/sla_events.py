@@ -1,0 +1,73 @@
+"""`sla.clock_closed`: every service tells the platform when one of its SLA clocks got a verdict.
+
+The quarterly statistics (7.1.1 efficiency, 7.1.3 on-time rate "from the clocks of every
+service") live in feedback, which reads no other service's tables: each service records
+this event in the transaction that judged the clock (met or breached at stop, or a
+pending `stopped` clock judged when the calendar year is loaded, or a verdict changed
+by a calendar notice). Declared once here; every service's contract lists it.
+
+The source is the service owning the rule: rule names are "<service>.<name>"
+(services/common/data/sla_rules.json). Ids, times and the institution / window the clock
+is attributed to only: no personal data.
+"""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from . import fields, platform
+from .operations import EventType
+# The outbox table belongs with the clock table: a verdict is recorded on it (CommonBase metadata).
+from .outbox import record_event
+from .schemas import Schema
+
+TYPE = "sla.clock_closed"
+
+
+class ClockClosed(Schema):
+    clock_id = fields.String(required=True)
+    rule = fields.String(required=True)
+    subject_type = fields.String(required=True)
+    subject_id = fields.String(required=True)
+    outcome = fields.String(required=True)          # met | breached
+    started_at = fields.String(required=True)
+    due_at = fields.String(required=True, allow_none=True)
+    stopped_at = fields.String(required=True)
+    limit_working_days = fields.Integer(required=True, allow_none=True)
+    institution_id = fields.String(required=True, allow_none=True)
+    window_id = fields.String(required=True, allow_none=True)
+    # When this verdict was reached: a later one (a calendar notice re-judged the clock) wins.
+    judged_at = fields.String(required=True)
+    rejudged = fields.Boolean(load_default=False)
+
+
+EXAMPLE = {"clock_id": "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f", "rule": "matching.demand_response",
+           "subject_type": "demand", "subject_id": "a1b2c3d4-0000-4000-8000-000000000001", "outcome": "met",
+           "started_at": "2026-09-01T01:00:00Z", "due_at": "2026-09-03T15:59:59.999999Z",
+           "stopped_at": "2026-09-02T06:30:00Z", "limit_working_days": 2,
+           "institution_id": "d4181854-86a6-553a-a083-9d89cf042561", "window_id": None,
+           "judged_at": "2026-09-02T06:30:00Z", "rejudged": False}
+
+CLOCK_CLOSED = EventType(TYPE, ClockClosed, "An SLA clock got its verdict (met or breached) / 时限已判定（按时或超时）",
+                         description="Recorded in the transaction that judged the clock; feedback's quarterly "
+                                     "on-time rates are computed from these events of every service.",
+                         example=EXAMPLE)
+
+
+def source_of(rule: str) -> str | None:
+    """The service owning a rule ("booking.approval" -> "booking"); None for a rule of no service."""
+    prefix = rule.split(".", 1)[0]
+    return prefix if prefix in platform.with_database() else None
+
+
+def announce(session: Session, clock, at, rejudged: bool = False) -> None:
+    """Record the verdict of `clock` (state met or breached) on the owning service's outbox."""
+    from .sla_clock import _iso
+    source = source_of(clock.rule)
+    if source is None:
+        return   # a rule of no service (tests' own rules): nobody subscribes
+    record_event(session, source, TYPE, clock.id, {
+        "clock_id": clock.id, "rule": clock.rule, "subject_type": clock.subject_type,
+        "subject_id": clock.subject_id, "outcome": clock.state, "started_at": _iso(clock.started_at),
+        "due_at": _iso(clock.due_at), "stopped_at": _iso(clock.stopped_at),
+        "limit_working_days": clock.limit_working_days, "institution_id": clock.institution_id,
+        "window_id": clock.window_id, "judged_at": _iso(at), "rejudged": rejudged})
