@@ -45,11 +45,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import sla_events
 from .errors import CalendarYearMissing, Conflict, NotFound
 # The clock and its states (sla_clock), the reading side (sla_views) and the rules (sla_rules)
 # live in their own modules; re-exported here, where callers have always found them.
-from .sla_clock import (BREACHED, CALENDAR_GAP, CANCELLED, DUE_SOON, DUE_STATES, MET, ON_TRACK,  # noqa: F401
+from .sla_clock import (BREACHED, CALENDAR_GAP, CANCELLED, DUE_SOON, DUE_STATES, MET, ON_TRACK, announce,  # noqa: F401
                         OPEN_STATES, OVERDUE, PAUSED, RECOMPUTE_BATCH, RUNNING, SLA_BREACHED, SLA_MET, STATES,
                         STOPPED, SlaClock, _compute_due, _count_after_commit, _history, _iso, _limit, _log,
                         _paused_working_days, _utc, log, sweep_seconds)
@@ -221,7 +220,7 @@ def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None
             _count_after_commit(session, SLA_BREACHED, clock.rule)
     _log(clock, at, "stop")
     session.flush()
-    sla_events.announce(session, clock, at)
+    announce(session, clock, at)
     return clock
 
 

@@ -8,16 +8,13 @@ by a calendar notice). Declared once here; every service's contract lists it.
 
 The source is the service owning the rule: rule names are "<service>.<name>"
 (services/common/data/sla_rules.json). Ids, times and the institution / window the clock
-is attributed to only: no personal data.
+is attributed to only: no personal data. Contracts import this module, so it imports no
+SQLAlchemy: the recording is `sla_clock.announce`.
 """
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
 from . import fields, platform
 from .operations import EventType
-# The outbox table belongs with the clock table: a verdict is recorded on it (CommonBase metadata).
-from .outbox import record_event
 from .schemas import Schema
 
 TYPE = "sla.clock_closed"
@@ -57,17 +54,3 @@ def source_of(rule: str) -> str | None:
     """The service owning a rule ("booking.approval" -> "booking"); None for a rule of no service."""
     prefix = rule.split(".", 1)[0]
     return prefix if prefix in platform.with_database() else None
-
-
-def announce(session: Session, clock, at, rejudged: bool = False) -> None:
-    """Record the verdict of `clock` (state met or breached) on the owning service's outbox."""
-    from .sla_clock import _iso
-    source = source_of(clock.rule)
-    if source is None:
-        return   # a rule of no service (tests' own rules): nobody subscribes
-    record_event(session, source, TYPE, clock.id, {
-        "clock_id": clock.id, "rule": clock.rule, "subject_type": clock.subject_type,
-        "subject_id": clock.subject_id, "outcome": clock.state, "started_at": _iso(clock.started_at),
-        "due_at": _iso(clock.due_at), "stopped_at": _iso(clock.stopped_at),
-        "limit_working_days": clock.limit_working_days, "institution_id": clock.institution_id,
-        "window_id": clock.window_id, "judged_at": _iso(at), "rejudged": rejudged})
