@@ -18,7 +18,6 @@ public page never recomputes them), records `statistics.published` and one
 """
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
 import io
@@ -33,6 +32,7 @@ from services.common.workdays import SHANGHAI
 
 from . import service_figures
 from .common import SOURCE, iso, now
+from .contract.schemas_statistics import CSV, XLSX
 from .contract.vocabulary import DIMENSIONS, DISSATISFIED, RATINGS, SATISFIED, SCORE
 from .models import Complaint, Evaluation, InstitutionName, Rectification, StatisticsPublication
 
@@ -276,18 +276,24 @@ def announce_rating(session: Session, institution_id: str, finished_at: dt.datet
 
 # -- exports -----------------------------------------------------------------------------------
 COLUMNS = ("scope", "id", "services_finished", "evaluations", "not_evaluated", "participation_rate",
-           "satisfaction_rate", "dissatisfied", "overturned", "on_time_rate")
+           "satisfaction_rate", "dissatisfied", "overturned", "on_time_rate", "booked_hours", "used_hours")
+
+
+def _cells(scope: dict) -> list:
+    # Instrument hours are nested in the figures (platform and institutions; a window has none).
+    flat = {**scope, **(scope.get("instrument_hours") or {})}
+    return [flat.get(c) for c in COLUMNS[2:]]
 
 
 def _rows(body: dict) -> list[list]:
-    rows = [["platform", "", *[body["platform"].get(c) for c in COLUMNS[2:]]]]
-    rows += [["institution", i["institution_id"], *[i.get(c) for c in COLUMNS[2:]]] for i in body["institutions"]]
-    rows += [["window", w["window_id"], *[w.get(c) for c in COLUMNS[2:]]] for w in body["windows"]]
+    rows = [["platform", "", *_cells(body["platform"])]]
+    rows += [["institution", i["institution_id"], *_cells(i)] for i in body["institutions"]]
+    rows += [["window", w["window_id"], *_cells(w)] for w in body["windows"]]
     return rows
 
 
 def export(session: Session, principal: dict | None, year: int, quarter: int, format: str) -> dict:
-    """The published quarter (or, for staff, the live preview) as CSV or .xlsx, base64 in JSON."""
+    """The published quarter (or, for staff, the live preview) as a CSV or .xlsx file (Operation.files)."""
     from .common import is_staff
     found = _publication(session, year, quarter)
     if found is not None:
@@ -303,7 +309,7 @@ def export(session: Session, principal: dict | None, year: int, quarter: int, fo
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         writer.writerows(rows)
-        content, mime = ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv"
+        content, mime = ("\ufeff" + buffer.getvalue()).encode("utf-8"), CSV
     else:
         from openpyxl import Workbook
         book = Workbook()
@@ -319,6 +325,5 @@ def export(session: Session, principal: dict | None, year: int, quarter: int, fo
                           d["cause_analysis"]])
         out = io.BytesIO()
         book.save(out)
-        content, mime = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return {"filename": f"{name}.{format}", "content_type": mime,
-            "content_base64": base64.b64encode(content).decode("ascii"), "published": found is not None}
+        content, mime = out.getvalue(), XLSX
+    return {"filename": f"{name}.{format}", "content_type": mime, "content": content}

@@ -43,8 +43,17 @@ def test_public_quarterly_page_answers_without_login(api):
     assert body["platform"]["services_finished"] > 0 and "满意率" in body["formula"]["satisfaction_rate_zh"]
     bad = api.get("/api/v1/statistics/quarterly", params={"year": 2026, "quarter": 9})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    # The exports are the files themselves, named by Content-Disposition.
     export = api.get("/api/v1/statistics/quarterly/export", params={"year": 2026, "quarter": 3, "format": "xlsx"})
-    assert export.status_code == 200 and export.json()["filename"].endswith(".xlsx")
+    assert export.status_code == 200
+    assert export.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert 'filename="quarterly-statistics-2026-Q3.xlsx"' in export.headers["content-disposition"]
+    assert export.content[:2] == b"PK"                                   # a zip: the .xlsx itself
+    csv_file = api.get("/api/v1/statistics/quarterly/export", params={"year": 2026, "quarter": 3, "format": "csv"})
+    assert csv_file.status_code == 200 and csv_file.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv_file.headers["content-disposition"].startswith("attachment;")
+    text = csv_file.content.decode("utf-8-sig")
+    assert text.startswith("scope,id,services_finished") and "\nplatform," in text
 
 
 def test_enterprise_rates_a_finished_demand_once(platform, api):

@@ -138,9 +138,11 @@ OPERATIONS = (
               body=st.PublishIn, response=st.QuarterlyOut, status=201,
               problems={409: "Published already, or a cause analysis is missing / 已公示或缺少原因分析"},
               tag="statistics"),
-    Operation("export_quarter", "GET", "/statistics/quarterly/export", "A quarter as CSV or .xlsx (base64) / "
-              "导出季度统计", "statistics:export", roles=PUBLIC, query=st.ExportQuery, response=st.ExportOut,
-              problems={404: "Not published / 尚未公示"}, tag="statistics"),
+    Operation("export_quarter", "GET", "/statistics/quarterly/export", "A quarter as a CSV or .xlsx file / "
+              "导出季度统计文件", "statistics:export", roles=PUBLIC, query=st.ExportQuery,
+              files=(st.CSV, st.XLSX), problems={404: "Not published / 尚未公示"}, tag="statistics",
+              description="format=csv answers text/csv (UTF-8 with BOM), format=xlsx the .xlsx file; "
+                          "Content-Disposition names it quarterly-statistics-<period>.<format>."),
 )
 
 __all__ = ["OPERATIONS", "PLATFORM_STAFF"]

@@ -119,8 +119,6 @@ class PublishedQuarterOut(Schema):
     published_at = fields.String()
 
 
-class ExportOut(Schema):
-    filename = fields.String()
-    content_type = fields.String()
-    content_base64 = fields.String(metadata={"description": "The file, base64"})
-    published = fields.Boolean()
+# The media types of the export (Operation.files): the gateway answers the file itself.
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

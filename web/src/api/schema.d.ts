@@ -2189,7 +2189,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A quarter as CSV or .xlsx (base64) / 导出季度统计 */
+        /**
+         * A quarter as a CSV or .xlsx file / 导出季度统计文件
+         * @description format=csv answers text/csv (UTF-8 with BOM), format=xlsx the .xlsx file; Content-Disposition names it quarterly-statistics-<period>.<format>.
+         */
         get: operations["statistics_export_quarter"];
         put?: never;
         post?: never;
@@ -3828,13 +3831,6 @@ export interface components {
             reason?: string;
             step?: string;
         };
-        ExportOut: {
-            /** @description The file, base64 */
-            content_base64?: string;
-            content_type?: string;
-            filename?: string;
-            published?: boolean;
-        };
         ExternalVerificationOut: {
             reason?: string | null;
             verification_level?: string | null;
@@ -3867,27 +3863,6 @@ export interface components {
             token?: string;
             /** @description The private feed (text/calendar); keep it secret, revoke to end it */
             url?: string;
-        };
-        FiguresOut: {
-            by_rating?: {
-                [key: string]: number;
-            };
-            dimension_scores?: {
-                [key: string]: number | null;
-            };
-            dissatisfied?: number;
-            /** @description Valid ratings (without overturned ones) */
-            evaluations?: number;
-            /** @description Invitations that expired unanswered */
-            not_evaluated?: number;
-            on_time?: components["schemas"]["OnTimeOut"][];
-            on_time_rate?: number | null;
-            overturned?: number;
-            participation_rate?: number | null;
-            pending?: number;
-            satisfaction_rate?: number | null;
-            services_finished?: number;
-            staff_entered?: number;
         };
         FileOut: {
             content_base64?: string;
@@ -4042,6 +4017,7 @@ export interface components {
             institution_id?: string;
             /** @description From the registry's events */
             institution_name?: string | null;
+            instrument_hours?: components["schemas"]["InstrumentHoursOut"];
             /** @description Invitations that expired unanswered */
             not_evaluated?: number;
             on_time?: components["schemas"]["OnTimeOut"][];
@@ -4141,6 +4117,15 @@ export interface components {
              * @default null
              */
             station_window_id: string | null;
+        };
+        InstrumentHoursOut: {
+            booked_hours?: number;
+            /** @description Completed bookings whose slot started in the quarter */
+            bookings?: number;
+            instruments?: number;
+            /** @description used ÷ booked */
+            use_rate?: number | null;
+            used_hours?: number;
         };
         InstrumentIn: {
             capability_ids?: string[];
@@ -4662,6 +4647,28 @@ export interface components {
              */
             purpose: "verify_phone";
         };
+        PlatformFiguresOut: {
+            by_rating?: {
+                [key: string]: number;
+            };
+            dimension_scores?: {
+                [key: string]: number | null;
+            };
+            dissatisfied?: number;
+            /** @description Valid ratings (without overturned ones) */
+            evaluations?: number;
+            instrument_hours?: components["schemas"]["InstrumentHoursOut"];
+            /** @description Invitations that expired unanswered */
+            not_evaluated?: number;
+            on_time?: components["schemas"]["OnTimeOut"][];
+            on_time_rate?: number | null;
+            overturned?: number;
+            participation_rate?: number | null;
+            pending?: number;
+            satisfaction_rate?: number | null;
+            services_finished?: number;
+            staff_entered?: number;
+        };
         PriceIn: {
             /**
              * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
@@ -4810,7 +4817,7 @@ export interface components {
             missing_cause_analysis?: number;
             /** @description e.g. 2026-Q3 */
             period?: string;
-            platform?: components["schemas"]["FiguresOut"];
+            platform?: components["schemas"]["PlatformFiguresOut"];
             published?: boolean;
             published_at?: string | null;
             quarter?: number;
@@ -18885,10 +18892,13 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description attachment; the file's name / 文件名 */
+                    "Content-Disposition"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExportOut"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
                 };
             };
             /** @description Bad request / 请求无效 */
