@@ -33,7 +33,7 @@ from services.common.outbox import record_event
 from services.common.platform import CUSTOMER_ROLES, OPERATORS
 from services.common.workdays import local_date
 
-from . import rules
+from . import references, rules
 from .common import SOURCE, add_step, clocks_of, is_platform_staff, is_staff, iso, now, of_institution, steps_of
 from .contract.vocabulary import settings
 from .models import Complaint, ComplaintCounter, ComplaintPause
@@ -161,6 +161,8 @@ def file(session: Session, principal: dict, data: dict) -> Shown:
                                errors={"complainant_id": ["不得填写 / must not be given"]})
     if of_institution(principal, data["institution_id"]):
         raise Forbidden("An institution cannot complain about itself / 机构不能投诉自身", code="own_institution")
+    # The institution and the linked service must exist (local copies from their events: references).
+    references.check(session, data, data.get("complainant_id") if staff_entry else str(principal["user_id"]))
     at = now()
     complaint = Complaint(number=next_number(session, at), channel=data["channel"],
                           complainant_id=data.get("complainant_id") if staff_entry else str(principal["user_id"]),

@@ -351,6 +351,18 @@ class InstrumentUse(Base):
     used_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class ServiceReference(Base):
+    """A demand, booking, sample or report a complaint may name, from the owning service's public
+    events (demand.published, booking.requested, sample.received, report.registered)."""
+
+    __tablename__ = "service_reference"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(REF, primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(REF, nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(REF, nullable=True)
+
+
 class Notification(Base):
     """A notice to staff (an escalation reached them): listed through the API, marked read."""
 
@@ -369,6 +381,6 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-__all__ = ["InstitutionName", "ClockVerdict", "InstrumentUse", "Notification", "Base", "Evaluation", "Assessment", "Rectification", "Step", "Complaint", "ComplaintPause",
+__all__ = ["InstitutionName", "ClockVerdict", "InstrumentUse", "ServiceReference", "Notification", "Base", "Evaluation", "Assessment", "Rectification", "Step", "Complaint", "ComplaintPause",
            "ComplaintCounter", "SupervisionRule", "SupervisionRuleVersion", "StatisticsPublication", "Callback",
            "SupportRequest", "Improvement", "Float"]

@@ -28,7 +28,7 @@ from services.common.platform import STAFF_READERS
 
 from services.common import platform, sla_events
 
-from . import complaints, evaluations, service_figures, statistics
+from . import complaints, evaluations, references, service_figures, statistics
 from .contract import CONTRACT
 
 log = logging.getLogger(__name__)
@@ -136,5 +136,7 @@ subscribe(FeedbackService, FINISHED, lambda service, name, envelope: service._in
 subscribe(FeedbackService, INSTITUTION_NAMES, lambda service, name, envelope: service._name(name, envelope))
 subscribe(FeedbackService, CLOCK_VERDICTS, lambda service, name, envelope: handle_once(
     service.db, f"feedback.{name}", envelope, service_figures.apply_clock_closed))
+subscribe(FeedbackService, references.CONSUMERS, lambda service, name, envelope: handle_once(
+    service.db, f"feedback.{name}", envelope, references.apply_reference_event))
 subscribe(FeedbackService, INSTRUMENT_USE, lambda service, name, envelope: handle_once(
     service.db, f"feedback.{name}", envelope, service_figures.apply_booking_completed))

@@ -87,7 +87,8 @@ def test_enterprise_rates_a_finished_demand_once(platform, api):
 
 def test_complaint_filed_once_per_key_and_queued_for_staff(api):
     enterprise, operator = api.login("ent-demo"), api.login("operator1")
-    payload = {"institution_id": str(uuid.uuid4()), "type": "time_limit", "content": "报告超期未出具"}
+    from services.feedback.demo import INSTITUTIONS    # an approved institution (registry's demo)
+    payload = {"institution_id": INSTITUTIONS[0], "type": "time_limit", "content": "报告超期未出具"}
     key = {"Idempotency-Key": f"complaint-{uuid.uuid4()}"}
     first = api.post("/api/v1/complaints", token=enterprise, json=payload, headers=key)
     assert first.status_code == 201, first.text
@@ -96,6 +97,11 @@ def test_complaint_filed_once_per_key_and_queued_for_staff(api):
     assert again.json()["number"] == first.json()["number"]
     bad = api.post("/api/v1/complaints", token=enterprise, json={**payload, "type": "nope"})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    unknown = api.post("/api/v1/complaints", token=enterprise, json={**payload, "institution_id": str(uuid.uuid4())})
+    assert unknown.status_code == 422 and unknown.json()["code"] == "complaint_reference_unknown"
+    linked = api.post("/api/v1/complaints", token=enterprise,
+                      json={**payload, "link_type": "booking", "link_id": str(uuid.uuid4())})
+    assert linked.status_code == 422 and linked.json()["errors"]["link_id"]
     queue = api.get("/api/v1/complaints", token=operator, params={"state": "received", "limit": 500})
     assert queue.status_code == 200
     assert first.json()["id"] in [c["id"] for c in queue.json()["items"]]

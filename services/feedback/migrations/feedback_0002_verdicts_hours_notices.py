@@ -1,5 +1,5 @@
 """feedback: clock_verdict (sla.clock_closed of every service), instrument_use (booking.completed),
-notification (escalations), institution_name.status (a complaint names an approved institution)
+notification (escalations), service_reference and institution_name.status (what a complaint may name)
 
 Revision ID: feedback_0002
 """
@@ -45,6 +45,13 @@ def upgrade():
     sa.PrimaryKeyConstraint('booking_id')
     )
     op.create_index('ix_instrument_use_starts', 'instrument_use', ['starts_at'])
+    op.create_table('service_reference',
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('ref_id', sa.String(length=64), nullable=False),
+    sa.Column('enterprise_id', sa.String(length=64), nullable=True),
+    sa.Column('institution_id', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('kind', 'ref_id')
+    )
     op.create_table('notification',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('recipient_id', sa.String(length=64), nullable=True),
@@ -63,6 +70,7 @@ def upgrade():
 
 def downgrade():
     op.drop_table('notification')
+    op.drop_table('service_reference')
     op.drop_table('instrument_use')
     op.drop_table('clock_verdict')
     with op.batch_alter_table('institution_name') as batch:

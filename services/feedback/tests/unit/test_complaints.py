@@ -16,6 +16,20 @@ WEB = {"channel": "web", "institution_id": INSTITUTION_ID, "type": "time_limit",
 PHONE = {**WEB, "channel": "phone", "complainant_name": "张三丰", "complainant_phone": "13912345678"}
 
 
+def reference(db, source, event_type, data):
+    from services.common.consumer import handle_once
+    from services.common.events import make_envelope
+    from services.feedback import references
+    handle_once(db, "feedback.test_reference", make_envelope(source, event_type, "x", data),
+                references.apply_reference_event)
+
+
+@pytest.fixture(autouse=True)
+def demand_d1(db):
+    """The demand the complaints name, as matching's demand.published told feedback."""
+    reference(db, "matching", "demand.published", {"demand_id": "d-1", "enterprise_user_id": ENTERPRISE["user_id"]})
+
+
 def act(db, principal, complaint_id, **payload):
     return call(db, "act_on_complaint", principal, complaint_id=complaint_id, payload=payload)
 
@@ -171,3 +185,40 @@ def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
     steps = call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["steps"]
     assert steps[-1]["action"] == "escalate" and steps[-1]["note"] == "regulator"
     assert call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["escalated_to"] == "regulator"
+
+
+def _complaints(db):
+    with db.read() as session:
+        return session.scalars(select(Complaint)).all()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"institution_id": "no-such-institution"}, "institution_id"),
+    ({"link_type": "booking", "link_id": "d-1"}, "link_id"),                 # a demand's id is not a booking
+    ({"link_type": "sample", "link_id": "s-9"}, "link_id"),                  # of another institution
+    ({"link_type": "report", "link_id": "r-9"}, "link_id"),                  # of another enterprise
+])
+def test_a_complaint_names_a_known_institution_and_linked_service_or_writes_nothing(db, change, field):
+    reference(db, "delivery", "sample.received", {"sample_id": "s-9", "enterprise_id": ENTERPRISE["user_id"],
+                                                  "institution_id": "other"})
+    reference(db, "delivery", "report.registered", {"report_id": "r-9", "enterprise_id": "ent-someone-else",
+                                                    "institution_id": INSTITUTION_ID})
+    with pytest.raises(ValidationFailed) as refused:
+        call(db, "file_complaint", ENTERPRISE, payload={**WEB, **change})
+    assert refused.value.code == "complaint_reference_unknown" and field in refused.value.errors
+    assert _complaints(db) == []
+
+
+def test_a_deregistered_institution_takes_no_new_complaints_but_a_known_link_is_accepted(db):
+    from services.common.consumer import handle_once
+    from services.common.events import make_envelope
+    from services.feedback import statistics
+    reference(db, "booking", "booking.requested", {"booking_id": "b-1", "institution_id": INSTITUTION_ID})
+    assert call(db, "file_complaint", ENTERPRISE, payload={**WEB, "link_type": "booking", "link_id": "b-1"})["number"]
+    handle_once(db, "feedback.t", make_envelope("registry", "institution.deregistered", INSTITUTION_ID, {
+        "institution_id": INSTITUTION_ID, "revision": 3, "reason": "注销", "forced": False,
+        "deregistered_at": "2026-11-01T00:00:00Z"}), statistics.apply_institution_event)
+    with pytest.raises(ValidationFailed) as refused:
+        call(db, "file_complaint", ENTERPRISE, payload=WEB)
+    assert refused.value.errors == {"institution_id": ["不是平台入驻的技术机构 / Not an institution of the platform"]}
+    assert len(_complaints(db)) == 1
