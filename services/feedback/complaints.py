@@ -33,7 +33,7 @@ from services.common.outbox import record_event
 from services.common.platform import CUSTOMER_ROLES, OPERATORS
 from services.common.workdays import local_date
 
-from . import references, rules
+from . import escalations, references, rules
 from .common import SOURCE, add_step, clocks_of, is_platform_staff, is_staff, iso, now, of_institution, steps_of
 from .contract.vocabulary import settings
 from .models import Complaint, ComplaintCounter, ComplaintPause
@@ -313,7 +313,8 @@ def _close_event(session: Session, complaint: Complaint, at) -> None:
 
 def escalate_due(session: Session, at=None) -> list[Complaint]:
     """Forwarded complaints unanswered for the rule's `escalate_after_working_days` are escalated
-    (once) to the rule's `escalate_to` role: a step and an audit entry (run by the service's sweep)."""
+    (once) to the rule's `escalate_to` role: a step, an audit entry, notices to that role and the
+    handler, and complaint.escalated (run by the service's sweep; services.feedback.escalations)."""
     from services.common.errors import CalendarYearMissing
     from services.common.workdays import get_calendar
     at = at or now()
@@ -331,5 +332,6 @@ def escalate_due(session: Session, at=None) -> list[Complaint]:
             add_step(session, CASE, complaint.id, "escalate", None, note=rule.escalate_to, at=at)
             audit(session, None, "complaint.escalated", "complaint", complaint.id,
                   detail={"to": rule.escalate_to, "working_days": waited})
+            escalations.complaint_escalated(session, complaint, rule.escalate_to, waited, at)
             escalated.append(complaint)
     return escalated

@@ -28,7 +28,7 @@ from services.common.platform import STAFF_READERS
 
 from services.common import platform, sla_events
 
-from . import complaints, evaluations, references, service_figures, statistics
+from . import complaints, escalations, evaluations, references, service_figures, statistics
 from .contract import CONTRACT
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class FeedbackService:
         with self.db.transaction() as session:
             expired = evaluations.expire_due(session)
             escalated = complaints.escalate_due(session)
-            sla.sweep_overdue(session)
+            escalations.rectifications_overdue(session, sla.sweep_overdue(session))
         if escalated:
             log.info("feedback sweep: %d complaints escalated", len(escalated))
         if expired:

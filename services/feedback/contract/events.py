@@ -88,6 +88,19 @@ class ComplaintStep(Schema):
     at = Iso()
 
 
+class ComplaintEscalated(ComplaintStep):
+    escalated_to = Id(metadata={"description": "The role the supervision rule escalates to"})
+    working_days = fields.Integer(required=True)
+
+
+class RectificationEscalated(Schema):
+    rectification_id = Id()
+    institution_id = MaybeId()
+    rule = Id(metadata={"description": "The SLA rule whose limit passed"})
+    due_at = fields.String(required=True, allow_none=True)
+    at = Iso()
+
+
 class ComplaintClosed(ComplaintStep):
     outcome = fields.String(required=True, allow_none=True)
     evaluation = fields.Nested(FinishedService, required=True, allow_none=True,
@@ -157,6 +170,16 @@ EVENTS = (
               example=STEP),
     EventType("complaint.answered", ComplaintStep, "The institution answered a complaint / 机构已答复投诉",
               example=STEP),
+    EventType("complaint.escalated", ComplaintEscalated,
+              "A forwarded complaint passed its escalation point / 投诉超时未答复已升级",
+              description="Once per complaint, by the supervision rule; the role and the handler get a notice.",
+              example={**STEP, "escalated_to": "operator", "working_days": 3}),
+    EventType("rectification.escalated", RectificationEscalated,
+              "A rectification passed its time limit / 差评整改超时已督办",
+              description="When a rectification's clock passes its due time unfinished; operators get a notice.",
+              example={"rectification_id": "7f3e2d1c-0b9a-4876-9543-210fedcba987", "institution_id": INST,
+                       "rule": "feedback.rectification_rectify", "due_at": "2026-10-09T15:59:59.999999Z",
+                       "at": AT}),
     EventType("complaint.closed", ComplaintClosed, "A complaint closed (a finished service) / 投诉已办结",
               example={**STEP, "outcome": "partly_upheld", "evaluation": BLOCK}),
     EventType("statistics.published", StatisticsPublished, "Quarterly statistics published / 季度统计已公示",

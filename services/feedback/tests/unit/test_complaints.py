@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -9,7 +10,8 @@ from sqlalchemy import select, text
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.feedback.models import Complaint
-from services.feedback.tests.helpers import ENTERPRISE, INSTITUTION, INSTITUTION_ID, OPERATOR, WINDOW, call, events
+from services.feedback.tests.helpers import (ENTERPRISE, INSTITUTION, INSTITUTION_ID, OPERATOR, OPERATOR_2, WINDOW, call,
+                                             events)
 
 WEB = {"channel": "web", "institution_id": INSTITUTION_ID, "type": "time_limit", "content": "报告超期未出",
        "requests": "尽快出具报告", "link_type": "demand", "link_id": "d-1"}
@@ -185,6 +187,35 @@ def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
     steps = call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["steps"]
     assert steps[-1]["action"] == "escalate" and steps[-1]["note"] == "regulator"
     assert call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["escalated_to"] == "regulator"
+    # The rule's role and the handler who accepted it are told; an event says so (ids only).
+    regulator = {"user_id": "reg-1", "role": "regulator"}
+    [notice] = call(db, "list_escalation_notices", regulator, query={})["items"]
+    assert notice["kind"] == "complaint.escalated" and notice["subject_id"] == c["id"]
+    assert notice["to_role"] == "regulator" and c["number"] in notice["message"]
+    [mine] = call(db, "list_escalation_notices", OPERATOR, query={"unread": "true"})["items"]
+    assert mine["to_role"] is None
+    assert call(db, "read_escalation_notice", OPERATOR, notice_id=mine["id"])["read_at"]
+    assert call(db, "list_escalation_notices", OPERATOR, query={"unread": "true"})["items"] == []
+    with pytest.raises(NotFound):     # not theirs
+        call(db, "read_escalation_notice", WINDOW, notice_id=notice["id"])
+    [event] = events(db, "complaint.escalated")
+    assert event["data"]["escalated_to"] == "regulator" and event["data"]["complaint_id"] == c["id"]
+    assert "张" not in json.dumps(event) and "139" not in json.dumps(event)
+
+
+def test_a_rectification_past_its_limit_is_escalated_to_operators(db):
+    from services.common import sla
+    from services.feedback import escalations
+    from services.feedback.tests.unit.test_statistics import rate
+    bad = rate(db, {"overall": "dissatisfied", "process": "basic", "efficiency": "dissatisfied",
+                    "attitude": "basic", "reason_tags": ["slow"], "text": "太慢"})
+    with db.transaction() as session:
+        overdue = sla.sweep_overdue(session, now=dt.datetime.utcnow() + dt.timedelta(days=30))
+        assert escalations.rectifications_overdue(session, overdue) == 1
+    [notice] = call(db, "list_escalation_notices", OPERATOR_2, query={})["items"]
+    assert notice["kind"] == "rectification.escalated" and notice["subject_id"] == bad["rectification_id"]
+    [event] = events(db, "rectification.escalated")
+    assert event["data"]["rule"] == "feedback.rectification_verify"
 
 
 def _complaints(db):
