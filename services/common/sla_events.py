@@ -50,6 +50,20 @@ CLOCK_CLOSED = EventType(TYPE, ClockClosed, "An SLA clock got its verdict (met o
                          example=EXAMPLE)
 
 
+# An example rule per publisher, so each service's documented example is one of its own clocks.
+_EXAMPLE_RULES = {"identity": ("identity.licence_review", "user"), "registry": ("registry.application_review",
+                                                                              "application"),
+                  "matching": ("matching.demand_response", "demand"), "booking": ("booking.approval", "booking"),
+                  "delivery": ("delivery.lab_report", "sample"), "feedback": ("feedback.complaint_reply", "complaint")}
+
+
+def clock_closed_of(service: str) -> EventType:
+    """The shared declaration as `service`'s contract lists it (its example names one of its rules)."""
+    from dataclasses import replace
+    rule, subject_type = _EXAMPLE_RULES.get(service, (EXAMPLE["rule"], EXAMPLE["subject_type"]))
+    return replace(CLOCK_CLOSED, example={**EXAMPLE, "rule": rule, "subject_type": subject_type})
+
+
 def source_of(rule: str) -> str | None:
     """The service owning a rule ("booking.approval" -> "booking"); None for a rule of no service."""
     prefix = rule.split(".", 1)[0]

@@ -5,7 +5,7 @@ from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
-from services.common.sla_events import CLOCK_CLOSED
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 
@@ -116,4 +116,4 @@ EVENTS = (
     _e("appointment.completed", AppointmentCompleted, "A window appointment was served", "窗口预约办结"),
     _e("appointment.no_show", AppointmentEvent, "The enterprise did not come", "窗口预约爽约"),
 )
-EVENTS += (CLOCK_CLOSED,)   # shared (services.common.sla_events): every service announces its SLA verdicts
+EVENTS += (clock_closed_of("booking"),)   # every service: services.common.sla_events

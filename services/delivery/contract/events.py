@@ -8,7 +8,7 @@ from marshmallow import validate
 from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.operations import EventType
-from services.common.sla_events import CLOCK_CLOSED
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 from .vocabulary import CERTIFICATE_KINDS, EXCEPTION_KINDS, SCOPE_STATES, STEPS
@@ -150,4 +150,4 @@ _DECLARED = (
 )
 # Each type with its example payload (the event document shows it).
 EVENTS = tuple(replace(e, example=EXAMPLES[e.type]) for e in _DECLARED)
-EVENTS += (CLOCK_CLOSED,)   # shared (services.common.sla_events): every service announces its SLA verdicts
+EVENTS += (clock_closed_of("delivery"),)   # every service: services.common.sla_events

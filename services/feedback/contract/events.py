@@ -4,7 +4,7 @@ from __future__ import annotations
 from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.operations import EventType
-from services.common.sla_events import CLOCK_CLOSED
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 from marshmallow import validate
 
@@ -195,6 +195,6 @@ EVENTS = (
               example={"institution_id": INST, "satisfaction": 0.889, "on_time_rate": 0.75, "evaluations": 9,
                        "period": "2026-Q3", "computed_at": AT}),
 )
-EVENTS += (CLOCK_CLOSED,)   # shared (services.common.sla_events): every service announces its SLA verdicts
+EVENTS += (clock_closed_of("feedback"),)   # every service: services.common.sla_events
 
 __all__ = ["EVENTS", "DIMENSIONS"]

@@ -12,7 +12,7 @@ from services.common import fields, validate
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
-from services.common.sla_events import CLOCK_CLOSED
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 from services.common.vocabulary import CATEGORIES, INSTITUTION_KINDS, QUALIFICATION_TYPES
 
@@ -190,4 +190,4 @@ EVENTS = (
                           "feedback invite the enterprise to evaluate it, once per case. Published once, when an "
                           "operator closes the case.", example=ex.CASE_CLOSED),
 )
-EVENTS += (CLOCK_CLOSED,)   # shared (services.common.sla_events): every service announces its SLA verdicts
+EVENTS += (clock_closed_of("registry"),)   # every service: services.common.sla_events
