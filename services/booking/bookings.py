@@ -121,7 +121,8 @@ def create(session: Session, principal: dict, inst: Instrument, start: dt.dateti
     _waive_rebooked(session, inst, start, end)
     event(session, "booking.requested", b.id, _event_data(b))
     if b.status == "requested":
-        clock = sla.start_clock(session, APPROVAL_RULE, "booking", b.id, at=now)
+        # The instrument's institution approves: its on-time rate (sla.clock_closed).
+        clock = sla.start_clock(session, APPROVAL_RULE, "booking", b.id, at=now, institution_id=b.institution_id)
         b.approval_due_at = min(clock.due_at, start) if clock.due_at else start
     else:
         b.decided_at = now

@@ -5,6 +5,7 @@ from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 
@@ -137,3 +138,4 @@ EVENTS = (
     _e("waitlist.offer_lapsed", WaitlistOfferLapsed, "An offer expired unaccepted and passed to the next in line",
        "候补机会过期，顺延下一位"),
 )
+EVENTS += (clock_closed_of("booking"),)   # every service: services.common.sla_events

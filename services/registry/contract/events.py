@@ -12,6 +12,7 @@ from services.common import fields, validate
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 from services.common.vocabulary import CATEGORIES, INSTITUTION_KINDS, QUALIFICATION_TYPES
 
@@ -232,3 +233,4 @@ EVENTS = (
               description="One per participant and training, when staff record attendance. Booking grants "
                           "`qualification_code` on every instrument requiring it.", example=ex.TRAINING_ATTENDED),
 )
+EVENTS += (clock_closed_of("registry"),)   # every service: services.common.sla_events

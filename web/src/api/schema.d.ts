@@ -926,6 +926,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/escalation-notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Escalations that reached me or my role / 升级督办通知 */
+        get: operations["complaints_list_escalation_notices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/escalation-notices/{notice_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a notice read / 标记已读 */
+        post: operations["complaints_read_escalation_notice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evaluation-batches": {
         parameters: {
             query?: never;
@@ -2295,7 +2329,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A quarter as CSV or .xlsx (base64) / 导出季度统计 */
+        /**
+         * A quarter as a CSV or .xlsx file / 导出季度统计文件
+         * @description format=csv answers text/csv (UTF-8 with BOM), format=xlsx the .xlsx file; Content-Disposition names it quarterly-statistics-<period>.<format>.
+         */
         get: operations["statistics_export_quarter"];
         put?: never;
         post?: never;
@@ -3995,13 +4032,6 @@ export interface components {
             reason?: string;
             step?: string;
         };
-        ExportOut: {
-            /** @description The file, base64 */
-            content_base64?: string;
-            content_type?: string;
-            filename?: string;
-            published?: boolean;
-        };
         ExternalVerificationOut: {
             reason?: string | null;
             verification_level?: string | null;
@@ -4034,27 +4064,6 @@ export interface components {
             token?: string;
             /** @description The private feed (text/calendar); keep it secret, revoke to end it */
             url?: string;
-        };
-        FiguresOut: {
-            by_rating?: {
-                [key: string]: number;
-            };
-            dimension_scores?: {
-                [key: string]: number | null;
-            };
-            dissatisfied?: number;
-            /** @description Valid ratings (without overturned ones) */
-            evaluations?: number;
-            /** @description Invitations that expired unanswered */
-            not_evaluated?: number;
-            on_time?: components["schemas"]["OnTimeOut"][];
-            on_time_rate?: number | null;
-            overturned?: number;
-            participation_rate?: number | null;
-            pending?: number;
-            satisfaction_rate?: number | null;
-            services_finished?: number;
-            staff_entered?: number;
         };
         FileOut: {
             content_base64?: string;
@@ -4212,6 +4221,7 @@ export interface components {
             institution_id?: string;
             /** @description From the registry's events */
             institution_name?: string | null;
+            instrument_hours?: components["schemas"]["InstrumentHoursOut"];
             /** @description Invitations that expired unanswered */
             not_evaluated?: number;
             on_time?: components["schemas"]["OnTimeOut"][];
@@ -4311,6 +4321,15 @@ export interface components {
              * @default null
              */
             station_window_id: string | null;
+        };
+        InstrumentHoursOut: {
+            booked_hours?: number;
+            /** @description Completed bookings whose slot started in the quarter */
+            bookings?: number;
+            instruments?: number;
+            /** @description used ÷ booked */
+            use_rate?: number | null;
+            used_hours?: number;
         };
         InstrumentIn: {
             capability_ids?: string[];
@@ -4692,6 +4711,21 @@ export interface components {
             verification_level?: "format_checked" | "phone_verified" | "licence_reviewed" | "externally_verified" | null;
             window_id?: string | null;
         };
+        NoticeOut: {
+            created_at?: string;
+            id?: string;
+            /** @description complaint.escalated | rectification.escalated */
+            kind?: string;
+            message?: string;
+            read_at?: string | null;
+            subject_id?: string;
+            subject_type?: string;
+            /** @description Sent to everyone of this role, else to you */
+            to_role?: string | null;
+        };
+        NoticePage: {
+            items?: components["schemas"]["NoticeOut"][];
+        };
         NotificationOut: {
             body?: string;
             /** Format: date-time */
@@ -4843,6 +4877,28 @@ export interface components {
              * @enum {string}
              */
             purpose: "verify_phone";
+        };
+        PlatformFiguresOut: {
+            by_rating?: {
+                [key: string]: number;
+            };
+            dimension_scores?: {
+                [key: string]: number | null;
+            };
+            dissatisfied?: number;
+            /** @description Valid ratings (without overturned ones) */
+            evaluations?: number;
+            instrument_hours?: components["schemas"]["InstrumentHoursOut"];
+            /** @description Invitations that expired unanswered */
+            not_evaluated?: number;
+            on_time?: components["schemas"]["OnTimeOut"][];
+            on_time_rate?: number | null;
+            overturned?: number;
+            participation_rate?: number | null;
+            pending?: number;
+            satisfaction_rate?: number | null;
+            services_finished?: number;
+            staff_entered?: number;
         };
         PriceIn: {
             /**
@@ -5016,7 +5072,7 @@ export interface components {
             missing_cause_analysis?: number;
             /** @description e.g. 2026-Q3 */
             period?: string;
-            platform?: components["schemas"]["FiguresOut"];
+            platform?: components["schemas"]["PlatformFiguresOut"];
             published?: boolean;
             published_at?: string | null;
             quarter?: number;
@@ -11658,6 +11714,177 @@ export interface operations {
                 };
             };
             /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_list_escalation_notices: {
+        parameters: {
+            query?: {
+                limit?: number;
+                unread?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticePage"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_read_escalation_notice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticeOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -19769,10 +19996,13 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description attachment; the file's name / 文件名 */
+                    "Content-Disposition"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExportOut"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
                 };
             };
             /** @description Bad request / 请求无效 */
