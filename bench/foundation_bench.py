@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 import requests  # noqa: E402
 from kombu import Connection, Consumer, Exchange, Producer, Queue  # noqa: E402
 
-from bench.common import free_port, machine_line, own_vhost, percentile  # noqa: E402
+from bench.common import broker_pid, cpu_seconds, free_port, machine_line, own_vhost, percentile  # noqa: E402
 from deploy.local import Platform, broker_problem, running_services  # noqa: E402
 from services.common import config  # noqa: E402
 
@@ -229,10 +229,21 @@ def run_gateway(amqp_uri: str, args) -> None:
                               json={"username": "person-demo", "password": "Passw0rd!2026"}, timeout=10).json()[
             "access_token"]
         print(f"\nAuthenticated read, {args.concurrency} concurrent clients, {args.requests} requests each way:")
+        pids = {"gateway": platform.processes["gateway"].pid, "identity": platform.processes["identity"].pid,
+                "broker": broker_pid()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+        client_before = time.process_time()
         g = report("gateway GET /api/v1/me (1 RPC)", *bench_gateway(platform.gateway_url, token, args.requests,
                                                                     args.concurrency))
+        used = {name: (cpu_seconds(pids[name]) - t0) * 1000 / (args.requests + min(200, args.requests))
+                for name, t0 in before.items()}
+        client = (time.process_time() - client_before) * 1000 / (args.requests + min(200, args.requests))
         k = report("raw kombu request/reply (floor)", *bench_raw_kombu(amqp_uri, args.requests, args.concurrency))
         print(f"  ratio gateway/floor: throughput {g[0] / k[0]:.2f}x, p50 {g[1] / k[1]:.1f}x, p99 {g[2] / k[2]:.1f}x")
+        # CPU per request is steadier than req/s on a shared machine: it compares runs at any load.
+        print("  CPU per request of the gateway read (/proc, warm-up included): "
+              + ", ".join(f"{name} {ms:.2f} ms" for name, ms in used.items()) + f", HTTP clients {client:.2f} ms"
+              + ("  (the broker's figure counts every vhost)" if "broker" in used else ""))
     finally:
         platform.stop()
 
