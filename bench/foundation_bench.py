@@ -10,7 +10,12 @@
    mandatory=True, on SQLite and (if reachable) PostgreSQL.
 
     .venv/bin/python bench/foundation_bench.py [--quick] [--requests 2000] [--concurrency 8] [--events 5000]
-                                               [--relay-batch 500] [--no-gateway] [--no-relay]
+                                               [--relay-batch 500] [--no-gateway] [--no-relay] [--scale-out]
+
+`--scale-out`: every service on PostgreSQL, the same read with 1 gateway + 1 identity, then
+with 2 gateway processes + 2 identity processes (clients spread over both gateways), each
+beside the floor. Every gateway run also prints the CPU per request of the gateway,
+identity and the broker (/proc), the figure that compares runs on a machine under load.
 
 It runs on a broker vhost of its own (bench/common.py), so a platform already running on
 the same broker cannot answer its RPCs. `--quick` takes small sizes (400 requests, 1,000
@@ -265,7 +270,9 @@ def run_scale_out(amqp_uri: str, args) -> None:
         conn.cursor().execute(f'CREATE DATABASE "{prefix}_{service}"')
     data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-scale-"))
     env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
-           "QI_AMQP_URI": amqp_uri, "QI_DB_URL": f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"}
+           "QI_AMQP_URI": amqp_uri, "QI_DB_URL": f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}",
+           # PostgreSQL's 100 connections are shared by everyone on the machine: small pools
+           "QI_DB_POOL_SIZE": os.environ.get("QI_DB_POOL_SIZE", "3")}
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
     platform = Platform(env=env)
@@ -304,8 +311,9 @@ def run_scale_out(amqp_uri: str, args) -> None:
         print(f"  ratio 2+2 / 1+1: throughput {two[0] / one[0]:.2f}x, p50 {two[1] / one[1]:.2f}x, "
               f"p99 {two[2] / one[2]:.2f}x   ({os.cpu_count()} cores for everything: a ratio near 1 means "
               f"the cores, not the processes, are the limit)")
-        print(f"  ratio gateway/floor (2+2): throughput {two[0] / k[0]:.2f}x, p50 {two[1] / k[1]:.1f}x, "
-              f"p99 {two[2] / k[2]:.1f}x")
+        for label, figures in (("1 gateway + 1 identity", one), ("2 gateways + 2 identity", two)):
+            print(f"  ratio gateway/floor: throughput {figures[0] / k[0]:.2f}x, p50 {figures[1] / k[1]:.1f}x, "
+                  f"p99 {figures[2] / k[2]:.1f}x   ({label}, PostgreSQL)")
     finally:
         for proc in extra:
             proc.terminate()
