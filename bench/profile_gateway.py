@@ -3,8 +3,10 @@
 Prints figures, asserts nothing. On a broker vhost of its own (bench/common.py):
 
 1. The whole platform as README's run command starts it, with the gateway and identity
-   processes each run under pyinstrument (wall-clock sampling of the eventlet main
-   thread, started and stopped by signals around the measured load only). The samples
+   processes each sampled (started and stopped by signals around the measured load only):
+   by default a CPU sampler (SIGPROF on ITIMER_PROF, the interrupted greenlet's stack,
+   weighed by the process's CPU time), or with `--profiler pyinstrument` pyinstrument's
+   wall-clock sampling, which under eventlet records only part of the CPU. The samples
    are put into categories (HTTP server, routing and validation, token verification,
    revocation check, JSON, AMQP publish, reply handling, eventlet scheduling, database,
    idle in the hub ...) by the innermost frame that names one, and printed as shares of
@@ -17,6 +19,7 @@ Prints figures, asserts nothing. On a broker vhost of its own (bench/common.py):
    JSON of the /me payload.
 
     .venv/bin/python bench/profile_gateway.py [--quick] [--requests 1500] [--concurrency 8]
+                                              [--profiler cpu|pyinstrument] [--profile-only]
 """
 from __future__ import annotations
 
