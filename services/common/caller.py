@@ -206,6 +206,7 @@ class RevocationList:
     def __init__(self, reload_seconds: float | None = None):
         self._revoked: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._pruned_at = 0.0
         self.loaded_at: float | None = None
         self.reload_seconds = config.revocation_reload_seconds() if reload_seconds is None else reload_seconds
 
@@ -230,13 +231,19 @@ class RevocationList:
             self.add(entry["sid"], float(expires) if expires is not None else epoch(entry["expires_at"]))
         self.loaded_at = time.monotonic()
 
+    # Entries whose tokens expired are dropped at most once a second, not on every call: the
+    # scan is linear in the list, and every verified call of every process asks.
+    PRUNE_SECONDS = 1.0
+
     def is_revoked(self, sid: str) -> bool:
         now = time.time()
         with self._lock:
-            expired = [s for s, exp in self._revoked.items() if exp < now]
-            for s in expired:
-                del self._revoked[s]
-            return sid in self._revoked
+            if now - self._pruned_at >= self.PRUNE_SECONDS:
+                for s in [s for s, exp in self._revoked.items() if exp < now]:
+                    del self._revoked[s]
+                self._pruned_at = now
+            expires = self._revoked.get(sid)
+            return expires is not None and expires >= now
 
 
 def session_revoked_error() -> Unauthorized:

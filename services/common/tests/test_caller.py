@@ -146,3 +146,16 @@ def test_the_verified_tokens_are_bounded():
         cache.put(token, key, {"exp": 0})
     assert cache.get("a", key) is None and cache.get("c", key) == {"exp": 0}
     assert cache.get("c", object()) is None   # another key: no hit
+
+
+def test_revocation_list_prunes_expired_entries_but_not_on_every_call():
+    revocations = caller.RevocationList(reload_seconds=3600)
+    for i in range(100):
+        revocations.add(f"old-{i}", time.time() - 1)
+    revocations.add("live", time.time() + 600)
+    assert revocations.is_revoked("live") and not revocations.is_revoked("old-1")
+    assert len(revocations._revoked) == 1          # pruned by the first check
+    revocations.PRUNE_SECONDS = 3600               # the next prune is far away
+    revocations.add("just-expired", time.time() - 1)
+    assert not revocations.is_revoked("just-expired")   # not pruned yet, still not revoked
+    assert len(revocations._revoked) == 2
