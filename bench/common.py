@@ -65,6 +65,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    from pathlib import Path
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """RabbitMQ's Erlang VM on this machine, if it runs here (its CPU is part of every figure)."""
+    import subprocess as sp
+    try:
+        out = sp.run(["pgrep", "-f", "beam.smp.*rabbit"], capture_output=True, text=True, timeout=5).stdout.split()
+    except (OSError, sp.TimeoutExpired):
+        return None
+    return int(out[0]) if out else None
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]

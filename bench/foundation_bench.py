@@ -10,7 +10,12 @@
    mandatory=True, on SQLite and (if reachable) PostgreSQL.
 
     .venv/bin/python bench/foundation_bench.py [--quick] [--requests 2000] [--concurrency 8] [--events 5000]
-                                               [--relay-batch 500] [--no-gateway] [--no-relay]
+                                               [--relay-batch 500] [--no-gateway] [--no-relay] [--scale-out]
+
+`--scale-out`: every service on PostgreSQL, the same read with 1 gateway + 1 identity, then
+with 2 gateway processes + 2 identity processes (clients spread over both gateways), each
+beside the floor. Every gateway run also prints the CPU per request of the gateway,
+identity and the broker (/proc), the figure that compares runs on a machine under load.
 
 It runs on a broker vhost of its own (bench/common.py), so a platform already running on
 the same broker cannot answer its RPCs. `--quick` takes small sizes (400 requests, 1,000
@@ -33,7 +38,7 @@ sys.path.insert(0, str(REPO))
 import requests  # noqa: E402
 from kombu import Connection, Consumer, Exchange, Producer, Queue  # noqa: E402
 
-from bench.common import free_port, machine_line, own_vhost, percentile  # noqa: E402
+from bench.common import broker_pid, cpu_seconds, free_port, machine_line, own_vhost, percentile  # noqa: E402
 from deploy.local import Platform, broker_problem, running_services  # noqa: E402
 from services.common import config  # noqa: E402
 
@@ -229,10 +234,21 @@ def run_gateway(amqp_uri: str, args) -> None:
                               json={"username": "person-demo", "password": "Passw0rd!2026"}, timeout=10).json()[
             "access_token"]
         print(f"\nAuthenticated read, {args.concurrency} concurrent clients, {args.requests} requests each way:")
+        pids = {"gateway": platform.processes["gateway"].pid, "identity": platform.processes["identity"].pid,
+                "broker": broker_pid()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items() if pid}
+        client_before = time.process_time()
         g = report("gateway GET /api/v1/me (1 RPC)", *bench_gateway(platform.gateway_url, token, args.requests,
                                                                     args.concurrency))
+        used = {name: (cpu_seconds(pids[name]) - t0) * 1000 / (args.requests + min(200, args.requests))
+                for name, t0 in before.items()}
+        client = (time.process_time() - client_before) * 1000 / (args.requests + min(200, args.requests))
         k = report("raw kombu request/reply (floor)", *bench_raw_kombu(amqp_uri, args.requests, args.concurrency))
         print(f"  ratio gateway/floor: throughput {g[0] / k[0]:.2f}x, p50 {g[1] / k[1]:.1f}x, p99 {g[2] / k[2]:.1f}x")
+        # CPU per request is steadier than req/s on a shared machine: it compares runs at any load.
+        print("  CPU per request of the gateway read (/proc, warm-up included): "
+              + ", ".join(f"{name} {ms:.2f} ms" for name, ms in used.items()) + f", HTTP clients {client:.2f} ms"
+              + ("  (the broker's figure counts every vhost)" if "broker" in used else ""))
     finally:
         platform.stop()
 
@@ -254,7 +270,9 @@ def run_scale_out(amqp_uri: str, args) -> None:
         conn.cursor().execute(f'CREATE DATABASE "{prefix}_{service}"')
     data_dir = Path(tempfile.mkdtemp(prefix="qi-bench-scale-"))
     env = {"QI_DATA_DIR": str(data_dir), "QI_GATEWAY_PORT": str(free_port()), "QI_LOG_LEVEL": "WARNING",
-           "QI_AMQP_URI": amqp_uri, "QI_DB_URL": f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"}
+           "QI_AMQP_URI": amqp_uri, "QI_DB_URL": f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}",
+           # PostgreSQL's 100 connections are shared by everyone on the machine: small pools
+           "QI_DB_POOL_SIZE": os.environ.get("QI_DB_POOL_SIZE", "3")}
     for service in running_services():
         env[f"QI_METRICS_PORT_{service.upper()}"] = str(free_port())
     platform = Platform(env=env)
@@ -293,8 +311,9 @@ def run_scale_out(amqp_uri: str, args) -> None:
         print(f"  ratio 2+2 / 1+1: throughput {two[0] / one[0]:.2f}x, p50 {two[1] / one[1]:.2f}x, "
               f"p99 {two[2] / one[2]:.2f}x   ({os.cpu_count()} cores for everything: a ratio near 1 means "
               f"the cores, not the processes, are the limit)")
-        print(f"  ratio gateway/floor (2+2): throughput {two[0] / k[0]:.2f}x, p50 {two[1] / k[1]:.1f}x, "
-              f"p99 {two[2] / k[2]:.1f}x")
+        for label, figures in (("1 gateway + 1 identity", one), ("2 gateways + 2 identity", two)):
+            print(f"  ratio gateway/floor: throughput {figures[0] / k[0]:.2f}x, p50 {figures[1] / k[1]:.1f}x, "
+                  f"p99 {figures[2] / k[2]:.1f}x   ({label}, PostgreSQL)")
     finally:
         for proc in extra:
             proc.terminate()

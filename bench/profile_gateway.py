@@ -3,8 +3,10 @@
 Prints figures, asserts nothing. On a broker vhost of its own (bench/common.py):
 
 1. The whole platform as README's run command starts it, with the gateway and identity
-   processes each run under pyinstrument (wall-clock sampling of the eventlet main
-   thread, started and stopped by signals around the measured load only). The samples
+   processes each sampled (started and stopped by signals around the measured load only):
+   by default a CPU sampler (SIGPROF on ITIMER_PROF, the interrupted greenlet's stack,
+   weighed by the process's CPU time), or with `--profiler pyinstrument` pyinstrument's
+   wall-clock sampling, which under eventlet records only part of the CPU. The samples
    are put into categories (HTTP server, routing and validation, token verification,
    revocation check, JSON, AMQP publish, reply handling, eventlet scheduling, database,
    idle in the hub ...) by the innermost frame that names one, and printed as shares of
@@ -17,6 +19,7 @@ Prints figures, asserts nothing. On a broker vhost of its own (bench/common.py):
    JSON of the /me payload.
 
     .venv/bin/python bench/profile_gateway.py [--quick] [--requests 1500] [--concurrency 8]
+                                              [--profiler cpu|pyinstrument] [--profile-only]
 """
 from __future__ import annotations
 
@@ -67,6 +70,7 @@ CATEGORIES = [
 ]
 
 IDLE_LEAVES = {"epoll.poll", "poll.poll", "select.select", "select", "poll"}
+GREEN_SOCKET_CALLS = {"send", "sendall", "recv", "recv_into", "accept", "_recv_loop", "_send_loop"}
 SOCKET_LEAVES = {"socket.send", "socket.sendall", "socket.recv", "socket.recv_into", "socket.accept"}
 
 CHILD_CODE = r"""
@@ -92,16 +96,61 @@ from nameko.cli.main import main
 main()
 """
 
+# The CPU sampler: SIGPROF every millisecond of this process's CPU time (ITIMER_PROF), the
+# interrupted frame's stack recorded. Python runs a signal handler in whichever greenlet is
+# current, so every sample lands on the greenlet that was burning the CPU; time spent waiting
+# in the hub is never sampled. pyinstrument's wall-clock trees under eventlet record only a
+# part of the process's CPU time (its `Recorded` vs `CPU time` line), this records all of it.
+CPU_CHILD_CODE = r"""
+import atexit, collections, json, signal, sys, time
+out = sys.argv[1]
+INTERVAL = 0.001
+samples = collections.Counter()
+state = {"on": False}
+def sample(signum, frame):
+    stack = []
+    while frame is not None:
+        code = frame.f_code
+        stack.append(code.co_name + "\x00" + code.co_filename + "\x00" + str(frame.f_lineno))
+        frame = frame.f_back
+    samples[tuple(reversed(stack))] += 1
+def start(*_):
+    if not state["on"]:
+        samples.clear(); state["on"] = True; state["cpu"] = time.process_time()
+        signal.setitimer(signal.ITIMER_PROF, INTERVAL, INTERVAL)
+def stop(*_):
+    if state["on"]:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0); state["on"] = False
+        # The kernel fires ITIMER_PROF at its tick (often 4 ms), not at INTERVAL: each sample
+        # weighs the process's CPU time over the samples taken.
+        weight = (time.process_time() - state["cpu"]) / max(1, sum(samples.values()))
+        with open(out + ".cpu.json", "w") as f:
+            json.dump([[list(k), v * weight] for k, v in samples.items()], f)
+signal.signal(signal.SIGPROF, sample)
+signal.signal(signal.SIGUSR1, start)
+signal.signal(signal.SIGUSR2, stop)
+atexit.register(stop)
+sys.argv = ["nameko", "run", sys.argv[2], "--config", sys.argv[3]]
+from nameko.cli.main import main
+main()
+"""
+
 
 def categorize(session_file: Path) -> tuple[dict[str, float], float]:
-    from pyinstrument.session import Session
-    session = Session.load(str(session_file))
+    cpu_samples = session_file.name.endswith(".cpu.json")
+    if cpu_samples:
+        records = json.loads(session_file.read_text())
+    else:
+        from pyinstrument.session import Session
+        records = Session.load(str(session_file)).frame_records
     shares: dict[str, float] = {}
     total = 0.0
-    for stack, seconds in session.frame_records:
+    for stack, seconds in records:
         total += seconds
         label = "other (interpreter, stdlib)"
-        leaf = stack[-1].partition("\x00")[0] if stack else ""
+        leaf, _, leaf_rest = stack[-1].partition("\x00") if stack else ("", "", "")
+        if cpu_samples and "eventlet/greenio/" in leaf_rest and leaf in GREEN_SOCKET_CALLS:
+            leaf = "socket." + leaf  # the sampler sees the Python frame that made the syscall
         if leaf in IDLE_LEAVES:
             shares["idle: eventlet hub waiting for I/O"] = shares.get("idle: eventlet hub waiting for I/O", 0) + seconds
             continue
@@ -120,28 +169,22 @@ def categorize(session_file: Path) -> tuple[dict[str, float], float]:
                 label = found
                 break
         shares[label] = shares.get(label, 0.0) + seconds
+    if cpu_samples and "idle: eventlet hub waiting for I/O" in shares:
+        # CPU samples are never idle: this is the CPU of the hub's epoll calls themselves.
+        shares["eventlet hub: epoll calls"] = shares.pop("idle: eventlet hub waiting for I/O")
     return shares, total
 
 
 def print_shares(process: str, shares: dict[str, float], total: float, requests_done: int) -> None:
     idle = sum(v for k, v in shares.items() if k.startswith("idle"))
     busy = total - idle
-    print(f"\n{process}: {total:.2f} s recorded (pyinstrument counts each greenlet's own time), "
+    print(f"\n{process}: {total:.2f} s recorded, "
           f"{busy:.2f} s busy ({busy / requests_done * 1000:.2f} ms per request), idle in the hub {idle:.2f} s")
     for label, seconds in sorted(shares.items(), key=lambda kv: -kv[1]):
         if label.startswith("idle"):
             continue
         print(f"  {label:<50} {seconds / busy * 100:5.1f} % of busy   "
               f"{seconds / requests_done * 1000:6.3f} ms/request")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def step_costs() -> None:
@@ -182,13 +225,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="400 requests")
     parser.add_argument("--requests", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--profiler", choices=("cpu", "pyinstrument"), default="cpu",
+                        help="cpu: SIGPROF sampling of each process's CPU time (every greenlet); "
+                             "pyinstrument: its wall-clock trees (text reports beside them)")
+    parser.add_argument("--profile-only", action="store_true", help="skip the latency breakdown")
     args = parser.parse_args()
     total = args.requests or (400 if args.quick else 1500)
 
     import requests
 
     import bench.foundation_bench as fb
-    from bench.common import free_port, machine_line, own_vhost, percentile
+    from bench.common import cpu_seconds, free_port, machine_line, own_vhost, percentile
     from deploy.local import Platform, broker_problem, running_services
     from services.common import config
     if broker_problem(config.amqp_uri()):
@@ -206,7 +253,8 @@ def main() -> int:
             output = open(self.log_dir / f"{service}.log", "ab")
             with self._lock:
                 self.processes[service] = subprocess.Popen(
-                    [self.python, "-c", CHILD_CODE, str(out_dir / service), f"services.{service}.service",
+                    [self.python, "-c", CPU_CHILD_CODE if args.profiler == "cpu" else CHILD_CODE,
+                     str(out_dir / service), f"services.{service}.service",
                      str(REPO / "deploy" / "nameko.yaml")],
                     env=self.env, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
                 self._started_at[service] = time.monotonic()
@@ -237,12 +285,18 @@ def main() -> int:
                   f"{percentile(latencies, 50) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms "
                   "(the profiler slows both processes down)")
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not all((out_dir / f"{s}.json").exists() for s in profiled):
+            suffix = ".cpu.json" if args.profiler == "cpu" else ".json"
+            while time.monotonic() < deadline and not all((out_dir / f"{s}{suffix}").exists() for s in profiled):
                 time.sleep(0.5)
             for service in profiled:
-                shares, sampled = categorize(out_dir / f"{service}.json")
+                shares, sampled = categorize(out_dir / f"{service}{suffix}")
                 print_shares(service, shares, sampled, len(latencies))
-            print(f"\n(pyinstrument reports: {out_dir}/gateway.txt, {out_dir}/identity.txt)")
+            if args.profiler == "pyinstrument":
+                print(f"\n(pyinstrument reports: {out_dir}/gateway.txt, {out_dir}/identity.txt)")
+            else:
+                print(f"\n(CPU samples, stacks and seconds: {out_dir}/gateway.cpu.json, {out_dir}/identity.cpu.json)")
+            if args.profile_only:
+                return 0
 
             # 2. latency by subtraction, unprofiled, same run
             print(f"\nLatency of one read, {args.concurrency} clients, {total} requests each, same run:")

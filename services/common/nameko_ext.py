@@ -17,8 +17,11 @@ from kombu import Queue
 from nameko.events import event_handler
 from nameko.exceptions import ContainerBeingKilled, IncorrectSignature, MalformedRequest
 from nameko.extensions import DependencyProvider, SharedExtension
+from nameko.amqp.publish import Publisher
+from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, LOGIN_METHOD_CONFIG_KEY,
+                              SERIALIZER_CONFIG_KEY)
 from nameko.messaging import QueueConsumer
-from nameko.rpc import Rpc
+from nameko.rpc import Responder, Rpc, get_rpc_exchange
 from prometheus_client import start_http_server
 
 from . import caller, config, deadlines, fields, parking
@@ -257,6 +260,24 @@ class _Invocation:
             deadlines.reset(token)
 
 
+class ReplyPublisher(Publisher):
+    """Replies go without publisher confirms.
+
+    A confirm makes the worker wait a broker round trip after its work is done, and buys
+    nothing for a reply: the reply queue is the caller's exclusive, non-durable queue, so a
+    confirmed reply is lost just the same when the caller's connection or the broker goes
+    away before it is consumed. Either way the caller times out (504) and retries; a
+    creating write with its Idempotency-Key then gets the stored result, not a second
+    write (services.common.consumer.run_idempotent).
+    """
+
+    use_confirms = False
+
+
+class ReplyResponder(Responder):
+    publisher_cls = ReplyPublisher
+
+
 class CallerRpc(Rpc):
     """nameko's RPC entrypoint, with the caller taken from the transport, never from the arguments.
 
@@ -317,6 +338,18 @@ class CallerRpc(Rpc):
                                         handle_result=functools.partial(self.handle_result, message))
         except ContainerBeingKilled:
             self.rpc_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        """nameko's RpcConsumer.handle_result, with the reply published without a confirm
+        (ReplyPublisher); the request is acknowledged after the reply was written, as before."""
+        config = self.container.config
+        responder = ReplyResponder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+                                   config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+                                   ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                                   login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.rpc_consumer.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 def rpc(fn=None, *, caller: str | None = None, expected_exceptions=DomainError, sensitive_arguments=()):

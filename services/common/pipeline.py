@@ -36,6 +36,7 @@ from .consumer import run_idempotent
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .fields import bilingual, query_mode
 from .operations import Contract, Operation
+from .schemas import instance
 
 P = inspect.Parameter
 
@@ -129,7 +130,7 @@ def load_query(op: Operation, raw: dict) -> dict:
     given = {k: v for k, v in raw.items() if v is not None}
     try:
         with query_mode():
-            return op.query().load(given)
+            return instance(op.query).load(given)
     except ValidationError as exc:
         raise ValidationFailed("Some query parameters are invalid / 部分查询参数无效",
                                errors=exc.normalized_messages()) from None
@@ -141,7 +142,7 @@ def dump(op: Operation, result):
         return to_wire(result, op.files)
     if op.response is None or result is None:
         return result
-    return op.response().dump(result, many=op.many)
+    return instance(op.response).dump(result, many=op.many)
 
 
 def raw_query(op: Operation, arguments: dict) -> dict:

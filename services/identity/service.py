@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 
+from nameko.events import BROADCAST, event_handler
 from nameko.timer import timer
 
 from services.common import sla
@@ -21,7 +22,7 @@ from services.common.errors import DomainError
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, SigningKeyCheck, rpc
 from services.common.pipeline import expose
 
-from . import licence, licence_files, staff, tokens, users, verification
+from . import licence, licence_files, revocations, staff, tokens, users, verification
 from .contract import CONTRACT
 from .principals import require_role
 
@@ -46,9 +47,14 @@ class IdentityService:
         return {"sms": sms_sender(), "db": self.db}
 
     def caller_session_revoked(self, sid) -> bool:
-        """Asked by the RPC entrypoint for every verified caller: identity checks its own database."""
-        with self.db.read() as session:
-            return tokens.session_revoked(session, sid)
+        """Asked by the RPC entrypoint for every verified caller: identity's own sessions, kept in
+        memory from its table and its revocations (revocations.py says how fresh)."""
+        return revocations.for_database(self.db).is_revoked(sid)
+
+    @event_handler("identity", "user.session_revoked", handler_type=BROADCAST, reliable_delivery=False)
+    def on_session_revoked(self, envelope):
+        """Another identity process (or this one) revoked a session: every process applies it."""
+        revocations.for_database(self.db).add_event(envelope)
 
     @rpc(expected_exceptions=DomainError)
     def ping(self) -> dict:

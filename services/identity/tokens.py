@@ -43,6 +43,9 @@ from .models import AuthSession, RefreshTokenRecord, User
 ISSUER = caller.ISSUER
 ALGORITHM = caller.ALGORITHM
 SOURCE = "identity"
+# Session.info key: sessions revoked in this transaction, applied to this process's in-memory
+# check (revocations.SessionRevocations) once it commits.
+PENDING_REVOCATIONS = "qi.revoked_sessions"
 
 
 def _epoch(moment: dt.datetime) -> int:
@@ -86,7 +89,8 @@ def principal_from_claims(claims: dict, ip: str | None = None) -> dict:
 
 
 def session_revoked(session, sid: str) -> bool:
-    """True unless `sid` is a live session: identity checks callers against its own database."""
+    """True unless `sid` is a live session, by identity's own table (revocations.py keeps the
+    answer in memory for the calls)."""
     auth = session.get(AuthSession, sid)
     return auth is None or auth.revoked_at is not None
 
@@ -165,6 +169,7 @@ def revoke(session, auth: AuthSession, reason: str, now: dt.datetime | None = No
         "user_id": auth.user_id, "sid": auth.sid, "revoked_at": iso_utc(now),
         "expires_at": iso_utc(auth.access_expires_at),
     })
+    session.info.setdefault(PENDING_REVOCATIONS, []).append((auth.sid, _epoch(auth.access_expires_at)))
     return True
 
 

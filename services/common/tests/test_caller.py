@@ -103,3 +103,59 @@ def test_dev_key_pair_generation_is_race_free(fresh_keys):
     assert private.public_key().public_bytes(serialization.Encoding.PEM,
                                              serialization.PublicFormat.SubjectPublicKeyInfo) in seen
     assert not [p for p in fresh_keys.parent.iterdir() if p.name.startswith(".keys-")]
+
+
+def test_a_verified_token_is_not_verified_again_but_still_expires(monkeypatch):
+    token = sign_access_token(CLAIMS, ttl=60)
+    first = caller.verify_caller(token, lambda sid: False)
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+
+    def no_second_verification(*args, **kwargs):
+        raise AssertionError("the signature was verified again")
+    monkeypatch.setattr(caller.jwt, "decode", no_second_verification)
+    assert caller.verify_caller(token, lambda sid: False) == first
+    # Revocation is asked for every call, cached or not.
+    with pytest.raises(Unauthorized) as refused:
+        caller.verify_caller(token, lambda sid: True)
+    assert refused.value.code == "session_revoked"
+    # Expiry too: a cached token is refused from its `exp` on, as PyJWT refuses it.
+    monkeypatch.setattr(caller.time, "time", lambda: exp)
+    with pytest.raises(Unauthorized) as refused:
+        caller.verify_caller(token, lambda sid: False)
+    assert refused.value.code == "token_expired"
+
+
+def test_a_replaced_key_refuses_tokens_verified_with_the_old_one(fresh_keys, monkeypatch):
+    token = sign_access_token(CLAIMS)
+    caller.verify_caller(token, lambda sid: False)
+    monkeypatch.setattr(caller, "KEY_RECHECK_SECONDS", 0)
+    for name in (caller.PRIVATE_KEY_NAME, caller.PUBLIC_KEY_NAME):
+        (fresh_keys / name).unlink()
+    fresh_keys.rmdir()
+    caller.ensure_dev_key_pair(fresh_keys)
+    with pytest.raises(Unauthorized) as refused:
+        caller.verify_caller(token, lambda sid: False)
+    assert refused.value.code == "invalid_token"
+    assert caller.verify_caller(sign_access_token(CLAIMS), lambda sid: False)["user_id"] == "u-1"
+
+
+def test_the_verified_tokens_are_bounded():
+    cache = caller.VerifiedTokens(size=2)
+    key = object()
+    for token in ("a", "b", "c"):
+        cache.put(token, key, {"exp": 0})
+    assert cache.get("a", key) is None and cache.get("c", key) == {"exp": 0}
+    assert cache.get("c", object()) is None   # another key: no hit
+
+
+def test_revocation_list_prunes_expired_entries_but_not_on_every_call():
+    revocations = caller.RevocationList(reload_seconds=3600)
+    for i in range(100):
+        revocations.add(f"old-{i}", time.time() - 1)
+    revocations.add("live", time.time() + 600)
+    assert revocations.is_revoked("live") and not revocations.is_revoked("old-1")
+    assert len(revocations._revoked) == 1          # pruned by the first check
+    revocations.PRUNE_SECONDS = 3600               # the next prune is far away
+    revocations.add("just-expired", time.time() - 1)
+    assert not revocations.is_revoked("just-expired")   # not pruned yet, still not revoked
+    assert len(revocations._revoked) == 2
