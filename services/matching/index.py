@@ -12,15 +12,15 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, text as sql_text, update
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
 from services.common.db import utcnow
 from services.common.money import to_money
 
-from . import text
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
+from . import postings, text
+from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
 from .scoring import reputation_points
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,10 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
 
 def _clear(session: Session, institution_id: str) -> None:
     connection = session.connection()
-    for model in (SearchTerm, IndexedCapability, IndexedQualification, RankedInstitution):
+    if postings.is_sqlite(session):
+        connection.execute(sql_text("DELETE FROM idx_fts WHERE rowid = (SELECT doc FROM idx_rank "
+                                    "WHERE institution_id = :id)"), {"id": institution_id})
+    for model in (IndexedCapability, IndexedQualification, RankedInstitution):
         connection.execute(delete(model.__table__).where(model.__table__.c.institution_id == institution_id))
 
 
@@ -127,7 +130,7 @@ def institution_terms(profile: dict) -> dict[str, float]:
 
 
 def term_points(weight: float) -> int:
-    """A term weight in hundredths (see SearchTerm.points)."""
+    """A term weight in hundredths (the points of postings.py's tokens)."""
     return int(round(weight * 100))
 
 
@@ -147,8 +150,11 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
     # (executemany for the child rows): an institution brings ~10 capabilities and
     # a few hundred terms, and ORM per-object/bulk bookkeeping dominated catch-up.
     connection = session.connection()
+    sqlite = postings.is_sqlite(session)
+    doc = None
     if current is None:
-        connection.execute(insert(IndexedInstitution.__table__), [dict(id=institution_id, **values)])
+        result = connection.execute(insert(IndexedInstitution.__table__).values(id=institution_id, **values))
+        doc = result.lastrowid if sqlite else None
         rating = on_time_rate = None
     else:
         if _has_rows(current):
@@ -157,9 +163,19 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
             setattr(current, key, value)
         session.flush()
         rating, on_time_rate = current.rating, current.on_time_rate
-    connection.execute(insert(RankedInstitution.__table__), [dict(
-        institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
-        reputation=reputation_points(rating, on_time_rate))])
+    if sqlite and doc is None:
+        # The FTS5 rowid of an institution is its idx_institution rowid: stable, as the row is never deleted.
+        doc = connection.execute(sql_text("SELECT rowid FROM idx_institution WHERE id = :id"),
+                                 {"id": institution_id}).scalar_one()
+    terms = {term: term_points(weight) for term, weight in institution_terms(profile).items()}
+    rank = dict(institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
+                reputation=reputation_points(rating, on_time_rate), doc=doc)
+    if sqlite:
+        connection.execute(insert(RankedInstitution.__table__).values(**rank))
+        connection.execute(sql_text("INSERT INTO idx_fts (rowid, terms) VALUES (:doc, :terms)"),
+                           {"doc": doc, "terms": postings.document(terms, True)})
+    else:
+        connection.execute(postings.PG_RANK.insert().values(**rank, terms=postings.document(terms, False)))
     rows = [dict(id=str(q["qualification_id"]), institution_id=institution_id, type=q.get("type") or "OTHER",
                  number=q.get("number"), scope=q.get("scope"), valid_to=_date(q.get("valid_to")),
                  status=q.get("status") or "valid") for q in profile.get("qualifications") or []]
@@ -173,10 +189,6 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
                  qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
     if rows:
         connection.execute(insert(IndexedCapability.__table__), rows)
-    rows = [dict(term=term, institution_id=institution_id, weight=weight, points=term_points(weight))
-            for term, weight in institution_terms(profile).items()]
-    if rows:
-        connection.execute(insert(SearchTerm.__table__), rows)
 
 
 def set_reputation(session: Session, institution_id: str, rating: float | None, on_time_rate: float | None) -> None:

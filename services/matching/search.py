@@ -33,9 +33,9 @@ from sqlalchemy.orm import Session
 from services.common.errors import NotFound, ValidationFailed
 from services.common.money import to_money
 
-from . import text
+from . import postings, text
 from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
+from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
 from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
 
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
@@ -54,11 +54,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         return float(score), str(institution_id)
     except Exception:
         raise ValidationFailed("Invalid cursor / 游标无效", errors={"cursor": ["invalid"]}) from None
-
-
-def _known_terms(session: Session, terms: list[str]) -> list[str]:
-    return [t for t in terms
-            if session.scalar(select(SearchTerm.term).where(SearchTerm.term == t).limit(1)) is not None]
 
 
 def _capability_condition(params: dict, owner=IndexedInstitution.id):
@@ -151,24 +146,25 @@ def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, 
     return round(sum(e["contribution"] for e in explain), 6), explain
 
 
-def _ranked(params: dict, required: list[str], n_words: int, today: dt.date):
+def _ranked(session: Session, params: dict, classes: dict, required: list[str], n_words: int, today: dt.date):
     """The matching institutions with their score (micro-points), as a subquery:
     id, qualified_until, points (summed term points), score.
 
-    Reads only idx_term and the narrow idx_rank (whose rows are exactly the active
-    institutions), never idx_institution with its snapshots."""
+    The candidates and their points come from the full-text index (postings.py:
+    FTS5 on SQLite, GIN on PostgreSQL); the score is added up over the narrow
+    idx_rank (whose rows are exactly the active institutions), never idx_institution
+    with its snapshots."""
     rank = RankedInstitution
     if required:
-        # One b-tree range per term (clustered on SQLite, covering on PostgreSQL); an
-        # institution matches when it has every required term.
-        matched = (select(SearchTerm.institution_id, func.sum(SearchTerm.points).label("points"))
-                   .where(SearchTerm.term.in_(required))
-                   .group_by(SearchTerm.institution_id)
-                   .having(func.count() == len(required))).subquery("matched")
-        points = matched.c.points
+        hits, n_scored = postings.scored_hits(session, classes, required)
+        hits = hits.subquery("hits")
+        if n_scored > 1:
+            # One row per scored term: an institution's points are their sum.
+            hits = select(hits.c.key, func.sum(hits.c.pts).label("pts")).group_by(hits.c.key).subquery("matched")
+        points = hits.c.pts
         text_micro = _text_micro(points, n_words) if n_words else _int(0)
-        query = select(rank.institution_id.label("id")).join_from(
-            matched, rank, rank.institution_id == matched.c.institution_id)
+        key = getattr(rank, postings.key_column(postings.is_sqlite(session)))
+        query = select(rank.institution_id.label("id")).join_from(hits, rank, key == hits.c.key)
     else:
         points = text_micro = _int(0)
         query = select(rank.institution_id.label("id"))
@@ -185,18 +181,25 @@ def _ranked(params: dict, required: list[str], n_words: int, today: dt.date):
     return query.subquery("ranked")
 
 
+def _has_row_filters(params: dict) -> bool:
+    """Conditions checked on idx_rank/idx_capability rows, not in the full-text index."""
+    return any(params.get(k) is not None for k in ("rating_min", "qualification", "price_max", "cycle_max"))
+
+
 def search(session: Session, params: dict, today: dt.date | None = None) -> dict:
     today = today or dt.date.today()
     limit = int(params.get("limit") or 20)
     words = text.query_terms(params.get("q"))
-    known = _known_terms(session, words) if words else []
-    ignored = [w for w in words if w not in known]
-    if words and not known:
-        return {"items": [], "total": 0, "next_cursor": None, "query_terms": words, "ignored_terms": ignored}
-    required = list(dict.fromkeys(known + facet_terms(params)))
-    ranked = _ranked(params, required, len(known), today)
+    facets = facet_terms(params)
+    classes = postings.present_classes(session, list(dict.fromkeys(words + facets)))
+    known = [w for w in words if w in classes]
+    ignored = [w for w in words if w not in classes]
+    empty = {"items": [], "total": 0, "next_cursor": None, "query_terms": words, "ignored_terms": ignored}
+    if (words and not known) or any(f not in classes for f in facets):
+        return empty  # a facet no institution has: nothing matches
+    required = list(dict.fromkeys(known + facets))
+    ranked = _ranked(session, params, classes, required, len(known), today)
 
-    total = session.scalar(select(func.count()).select_from(ranked))
     page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
     if params.get("cursor"):
         # Keyset, not offset: an institution indexed or removed meanwhile does not
@@ -206,6 +209,10 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
         page_query = page_query.where(or_(ranked.c.score < after, and_(ranked.c.score == after, ranked.c.id > after_id)))
     rows = session.execute(page_query).all()
     page = rows[:limit]
+    if required and not _has_row_filters(params):
+        total = postings.count(session, classes, required)  # the full-text index counts its hits itself
+    else:
+        total = session.scalar(select(func.count()).select_from(ranked))
     items = _hydrate(session, page, known, params, today)
     next_cursor = _encode_cursor(page[-1].score / MICRO, page[-1].id) if len(rows) > limit else None
     return {"items": items, "total": total, "next_cursor": next_cursor, "query_terms": words,
@@ -316,11 +323,8 @@ def propose(session: Session, demand, limit: int = 10, today: dt.date | None = N
     soft = list(dict.fromkeys(words + (["std:" + std_key] if std_key else [])
                               + (["item:" + demand.item_code.lower()] if demand.item_code else [])
                               + (["region:" + demand.region] if demand.region else [])))
-    rows = session.execute(select(SearchTerm.institution_id, SearchTerm.term, SearchTerm.weight)
-                           .where(SearchTerm.term.in_([cat_term] + soft))).all()
-    matched: dict[str, dict[str, float]] = {}
-    for institution_id, term, weight in rows:
-        matched.setdefault(institution_id, {})[term] = weight
+    classes = postings.present_classes(session, [cat_term] + soft)
+    matched = postings.holders(session, classes, soft, within=cat_term)
     candidates = {i: t for i, t in matched.items() if cat_term in t}
     if not candidates:
         return []
