@@ -84,7 +84,9 @@ class RankedInstitution(Base):
 
 class IndexedCapability(Base):
     __tablename__ = "idx_capability"
-    __table_args__ = (Index("ix_idx_capability_institution", "institution_id"),)
+    # Covering the search's price/cycle EXISTS (matching_0005).
+    __table_args__ = (Index("ix_idx_capability_institution", "institution_id", "category", "price_yuan",
+                            "cycle_working_days"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -102,7 +104,8 @@ class IndexedCapability(Base):
 
 class IndexedQualification(Base):
     __tablename__ = "idx_qualification"
-    __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type"),)
+    # Covering the search's "currently valid qualification" EXISTS (matching_0005).
+    __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type", "status", "valid_to"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     institution_id: Mapped[str] = mapped_column(String(64), nullable=False)

@@ -111,13 +111,19 @@ def present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, 
         return {}
     if not is_sqlite(session):
         return {t: classes_of(t) for t in terms if _pg_known(session, t)}
-    wanted = {fts_token(t, p): (t, p) for t in terms for p in classes_of(t)}
-    found = session.execute(sql_text("SELECT term FROM idx_fts_vocab WHERE term IN :tokens AND doc > 0")
-                            .bindparams(bindparam("tokens", expanding=True)), {"tokens": list(wanted)}).scalars()
+    # One vocabulary range per term (the tokens `term~<points>` sort together); a range
+    # is one b-tree seek, where an IN list of every possible class was a probe each.
+    params, parts = {}, []
+    for i, term in enumerate(terms):
+        prefix = fts_token(term, 0)[:-1] if _SAFE.fullmatch(term) else fts_token(term, 0)[:-2]
+        params[f"a{i}"], params[f"b{i}"] = prefix, prefix + "\U0010ffff"
+        parts.append(f"SELECT term FROM idx_fts_vocab WHERE term >= :a{i} AND term < :b{i}")
     out: dict[str, list[int]] = {}
-    for tok in found:
-        term, points = wanted[tok]
-        out.setdefault(term, []).append(points)
+    wanted = set(terms)
+    for tok in session.execute(sql_text(" UNION ALL ".join(parts)), params).scalars():
+        term, points = _from_token(tok)
+        if term in wanted:  # not a longer term that merely starts alike
+            out.setdefault(term, []).append(points)
     return {t: tuple(sorted(ps, reverse=True)) for t, ps in out.items()}
 
 

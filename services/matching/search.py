@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import json
 
-from sqlalchemy import Integer, and_, case, exists, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import NotFound, ValidationFailed
@@ -73,11 +73,16 @@ def _capability_condition(params: dict, owner=IndexedInstitution.id):
     key = text.standard_key(params.get("standard"))
     if key:
         conditions.append(IndexedCapability.standard_keys.like(f"% {key} %"))
-    return exists().where(IndexedCapability.institution_id == owner, *conditions), conditions
+    return _exists(IndexedCapability.institution_id == owner, *conditions), conditions
+
+
+def _exists(*conditions):
+    # EXISTS (SELECT 1 ...), not SELECT *: SQLite then answers it from the covering index alone.
+    return select(_int(1)).where(*conditions).exists()
 
 
 def _qualification_condition(qualification: str, today: dt.date, owner=IndexedInstitution.id):
-    return exists().where(
+    return _exists(
         IndexedQualification.institution_id == owner, IndexedQualification.type == qualification,
         IndexedQualification.status == "valid",
         (IndexedQualification.valid_to.is_(None)) | (IndexedQualification.valid_to >= today))
@@ -200,26 +205,49 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
     required = list(dict.fromkeys(known + facets))
     ranked = _ranked(session, params, classes, required, len(known), today)
 
-    page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
-    if params.get("cursor"):
-        # Keyset, not offset: an institution indexed or removed meanwhile does not
-        # shift the following pages by one.
-        after_score, after_id = _decode_cursor(params["cursor"])
-        after = int(round(after_score * MICRO))
-        page_query = page_query.where(or_(ranked.c.score < after, and_(ranked.c.score == after, ranked.c.id > after_id)))
-    rows = session.execute(page_query).all()
-    page = rows[:limit]
-    if required and not _has_row_filters(params):
-        total = postings.count(session, classes, required)  # the full-text index counts its hits itself
+    after = _decode_cursor(params["cursor"]) if params.get("cursor") else None
+    if _has_row_filters(params):
+        # Conditions per candidate row (EXISTS on capabilities/qualifications) cost more
+        # than the rows: evaluate them once, and count and page the result here.
+        matches = sorted(session.execute(select(ranked)).all(), key=lambda r: (-r.score, r.id))
+        total = len(matches)
+        if after:
+            key = (-int(round(after[0] * MICRO)), after[1])
+            matches = [r for r in matches if (-r.score, r.id) > key]
+        rows = matches[:limit + 1]
     else:
-        total = session.scalar(select(func.count()).select_from(ranked))
+        page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
+        if after:
+            # Keyset, not offset: an institution indexed or removed meanwhile does not
+            # shift the following pages by one.
+            score = int(round(after[0] * MICRO))
+            page_query = page_query.where(or_(ranked.c.score < score, and_(ranked.c.score == score,
+                                                                            ranked.c.id > after[1])))
+        rows = session.execute(page_query).all()
+        # The full-text index counts its hits itself (every candidate has a rank row).
+        total = (postings.count(session, classes, required) if required
+                 else session.scalar(select(func.count()).select_from(RankedInstitution)))
+    page = rows[:limit]
     items = _hydrate(session, page, known, params, today)
     next_cursor = _encode_cursor(page[-1].score / MICRO, page[-1].id) if len(rows) > limit else None
     return {"items": items, "total": total, "next_cursor": next_cursor, "query_terms": words,
             "ignored_terms": ignored}
 
 
+_CAPABILITY_FILTERS = ("category", "item", "standard", "price_max", "cycle_max")
+
+
 def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
+    if any(params.get(k) is not None for k in _CAPABILITY_FILTERS) and not _capability_fits(cap, params):
+        return False
+    if not words:
+        return True
+    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
+                              cap.get("parameter") or "", cap.get("category") or "")
+    return any(w in terms for w in words)
+
+
+def _capability_fits(cap: dict, params: dict) -> bool:
     if params.get("category") and cap.get("category") != params["category"]:
         return False
     if params.get("item") and str(cap.get("item_code") or "").lower() != str(params["item"]).lower():
@@ -234,11 +262,7 @@ def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
     if params.get("cycle_max") is not None and (cap.get("cycle_working_days") is None
                                                 or cap["cycle_working_days"] > params["cycle_max"]):
         return False
-    if not words:
-        return True
-    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
-                              cap.get("parameter") or "", cap.get("category") or "")
-    return any(w in terms for w in words)
+    return True
 
 
 # Memoised: every page shows up to 20 institutions x their capabilities, and the
@@ -270,8 +294,11 @@ def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: in
     """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
     if not page:
         return []
-    rows = {r.id: r for r in session.scalars(select(IndexedInstitution).where(
-        IndexedInstitution.id.in_([p.id for p in page])))}
+    inst = IndexedInstitution
+    # Core rows of the columns needed, not ORM objects: a page is read on every search.
+    rows = {r.id: r for r in session.execute(select(
+        inst.id, inst.rating, inst.on_time_rate, inst.qualified_until, inst.snapshot).where(
+        inst.id.in_([p.id for p in page])))}
     items = []
     for ranked in page:
         row = rows.get(ranked.id)

@@ -66,10 +66,22 @@ def upgrade():
                    "FROM idx_term t WHERE t.institution_id = r.institution_id), '{}')")
         op.execute("CREATE INDEX ix_idx_rank_terms ON idx_rank USING gin (terms)")
     op.drop_table("idx_term")
+    # The price/cycle and qualification filters are EXISTS per candidate: covering
+    # indexes answer them from the index alone, without visiting the rows.
+    op.drop_index("ix_idx_capability_institution", table_name="idx_capability")
+    op.create_index("ix_idx_capability_institution", "idx_capability",
+                    ["institution_id", "category", "price_yuan", "cycle_working_days"])
+    op.drop_index("ix_idx_qualification_institution", table_name="idx_qualification")
+    op.create_index("ix_idx_qualification_institution", "idx_qualification",
+                    ["institution_id", "type", "status", "valid_to"])
 
 
 def downgrade():
     bind = op.get_bind()
+    op.drop_index("ix_idx_capability_institution", table_name="idx_capability")
+    op.create_index("ix_idx_capability_institution", "idx_capability", ["institution_id"])
+    op.drop_index("ix_idx_qualification_institution", table_name="idx_qualification")
+    op.create_index("ix_idx_qualification_institution", "idx_qualification", ["institution_id", "type"])
     op.create_table(
         "idx_term",
         sa.Column("term", sa.String(120), primary_key=True),
