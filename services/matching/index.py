@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import delete, insert, text as sql_text, update
+from sqlalchemy import bindparam, delete, insert, text as sql_text, update
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
@@ -61,13 +61,26 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
     return "applied"
 
 
+# Statements built once: built per event, SQLAlchemy's cache-key work for them cost
+# as much as running them.
+_DELETE_FTS = sql_text("DELETE FROM idx_fts WHERE rowid = (SELECT doc FROM idx_rank WHERE institution_id = :id)")
+_DELETES = [delete(m.__table__).where(m.__table__.c.institution_id == bindparam("id"))
+            for m in (IndexedCapability, IndexedQualification, RankedInstitution)]
+_INSERT_INSTITUTION = insert(IndexedInstitution.__table__)
+_INSERT_RANK = insert(RankedInstitution.__table__)
+_INSERT_PG_RANK = postings.PG_RANK.insert()
+_INSERT_FTS = sql_text("INSERT INTO idx_fts (rowid, terms) VALUES (:doc, :terms)")
+_DOC_OF = sql_text("SELECT rowid FROM idx_institution WHERE id = :id")
+_INSERT_QUALIFICATIONS = insert(IndexedQualification.__table__)
+_INSERT_CAPABILITIES = insert(IndexedCapability.__table__)
+
+
 def _clear(session: Session, institution_id: str) -> None:
     connection = session.connection()
     if postings.is_sqlite(session):
-        connection.execute(sql_text("DELETE FROM idx_fts WHERE rowid = (SELECT doc FROM idx_rank "
-                                    "WHERE institution_id = :id)"), {"id": institution_id})
-    for model in (IndexedCapability, IndexedQualification, RankedInstitution):
-        connection.execute(delete(model.__table__).where(model.__table__.c.institution_id == institution_id))
+        connection.execute(_DELETE_FTS, {"id": institution_id})
+    for statement in _DELETES:
+        connection.execute(statement, {"id": institution_id})
 
 
 def _has_rows(current: IndexedInstitution | None) -> bool:
@@ -153,7 +166,7 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
     sqlite = postings.is_sqlite(session)
     doc = None
     if current is None:
-        result = connection.execute(insert(IndexedInstitution.__table__).values(id=institution_id, **values))
+        result = connection.execute(_INSERT_INSTITUTION, dict(id=institution_id, **values))
         doc = result.lastrowid if sqlite else None
         rating = on_time_rate = None
     else:
@@ -165,22 +178,20 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
         rating, on_time_rate = current.rating, current.on_time_rate
     if sqlite and doc is None:
         # The FTS5 rowid of an institution is its idx_institution rowid: stable, as the row is never deleted.
-        doc = connection.execute(sql_text("SELECT rowid FROM idx_institution WHERE id = :id"),
-                                 {"id": institution_id}).scalar_one()
+        doc = connection.execute(_DOC_OF, {"id": institution_id}).scalar_one()
     terms = {term: term_points(weight) for term, weight in institution_terms(profile).items()}
     rank = dict(institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
                 reputation=reputation_points(rating, on_time_rate), doc=doc)
     if sqlite:
-        connection.execute(insert(RankedInstitution.__table__).values(**rank))
-        connection.execute(sql_text("INSERT INTO idx_fts (rowid, terms) VALUES (:doc, :terms)"),
-                           {"doc": doc, "terms": postings.document(terms, True)})
+        connection.execute(_INSERT_RANK, rank)
+        connection.execute(_INSERT_FTS, {"doc": doc, "terms": postings.document(terms, True)})
     else:
-        connection.execute(postings.PG_RANK.insert().values(**rank, terms=postings.document(terms, False)))
+        connection.execute(_INSERT_PG_RANK, dict(rank, terms=postings.document(terms, False)))
     rows = [dict(id=str(q["qualification_id"]), institution_id=institution_id, type=q.get("type") or "OTHER",
                  number=q.get("number"), scope=q.get("scope"), valid_to=_date(q.get("valid_to")),
                  status=q.get("status") or "valid") for q in profile.get("qualifications") or []]
     if rows:
-        connection.execute(insert(IndexedQualification.__table__), rows)
+        connection.execute(_INSERT_QUALIFICATIONS, rows)
     rows = [dict(id=str(c["capability_id"]), institution_id=institution_id, category=c.get("category") or "other",
                  item_code=c.get("item_code"), item_name=c.get("item_name"), product=c.get("product"),
                  parameter=c.get("parameter"), method_standard=c.get("method_standard"),
@@ -188,7 +199,7 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
                  price_yuan=to_money(c.get("price_yuan")), cycle_working_days=c.get("cycle_working_days"),
                  qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
     if rows:
-        connection.execute(insert(IndexedCapability.__table__), rows)
+        connection.execute(_INSERT_CAPABILITIES, rows)
 
 
 def set_reputation(session: Session, institution_id: str, rating: float | None, on_time_rate: float | None) -> None:
@@ -201,3 +212,12 @@ def set_reputation(session: Session, institution_id: str, rating: float | None, 
         # recomputes it from rating/on_time_rate kept above.
         session.execute(update(RankedInstitution).where(RankedInstitution.institution_id == institution_id)
                         .values(rating=rating, reputation=reputation_points(rating, on_time_rate)))
+
+
+if __name__ == "__main__":  # python -m services.matching.index rebuild
+    import sys
+
+    if sys.argv[1:2] != ["rebuild"]:
+        sys.exit("usage: python -m services.matching.index rebuild [--page N]")
+    from .rebuild import main
+    main(sys.argv[2:])

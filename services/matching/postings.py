@@ -26,6 +26,7 @@ PostgreSQL: `idx_rank.terms text[]` with a GIN index; the classes are all tried
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, bindparam, literal_column
@@ -63,6 +64,7 @@ def token(term: str, points: int) -> str:
     return f"{term}~{points}"
 
 
+@functools.lru_cache(maxsize=200_000)  # the same terms recur across institutions
 def fts_token(term: str, points: int) -> str:
     """The FTS5 token: the same, kept whole by the tokenizer. A term with any other
     character (upper case too, which the tokenizer would fold) is hex-encoded; hex
