@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import bindparam, delete, insert, text as sql_text, update
+from sqlalchemy import bindparam, delete, insert, select, text as sql_text, update
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
@@ -49,7 +49,7 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
     data = envelope.get("data") or {}
     institution_id = str(data["institution_id"])
     revision = int(data["revision"])
-    current = session.get(IndexedInstitution, institution_id, with_for_update=True)
+    current = current_state(session, institution_id)
     if current is not None and revision <= current.revision:
         log.info("index: %s rev %s for %s is not newer than %s, skipped", envelope["type"], revision,
                  institution_id, current.revision)
@@ -66,7 +66,11 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
 _DELETE_FTS = sql_text("DELETE FROM idx_fts WHERE rowid = (SELECT doc FROM idx_rank WHERE institution_id = :id)")
 _DELETES = [delete(m.__table__).where(m.__table__.c.institution_id == bindparam("id"))
             for m in (IndexedCapability, IndexedQualification, RankedInstitution)]
-_INSERT_INSTITUTION = insert(IndexedInstitution.__table__)
+_INSTITUTION = IndexedInstitution.__table__
+_INSERT_INSTITUTION = insert(_INSTITUTION)
+_UPDATE_INSTITUTION = update(_INSTITUTION).where(_INSTITUTION.c.id == bindparam("key"))  # SET: the params given
+_CURRENT = (select(_INSTITUTION.c.id, _INSTITUTION.c.revision, _INSTITUTION.c.status, _INSTITUTION.c.rating,
+                   _INSTITUTION.c.on_time_rate).where(_INSTITUTION.c.id == bindparam("id")).with_for_update())
 _INSERT_RANK = insert(RankedInstitution.__table__)
 _INSERT_PG_RANK = postings.PG_RANK.insert()
 _INSERT_FTS = sql_text("INSERT INTO idx_fts (rowid, terms) VALUES (:doc, :terms)")
@@ -83,7 +87,13 @@ def _clear(session: Session, institution_id: str) -> None:
         connection.execute(statement, {"id": institution_id})
 
 
-def _has_rows(current: IndexedInstitution | None) -> bool:
+def current_state(session: Session, institution_id: str):
+    """The index's row of an institution as a Core row (id, revision, status, rating, on_time_rate),
+    locked on PostgreSQL; None if never seen. No ORM object: the index writes with Core statements."""
+    return session.connection().execute(_CURRENT, {"id": institution_id}).first()
+
+
+def _has_rows(current) -> bool:
     # Only an active institution has capability/qualification/term/rank rows: a first
     # sighting has none, and deregistering cleared them. Skipping the DELETEs for
     # the common catch-up case (a new institution) saves four statements per event.
@@ -95,13 +105,13 @@ def _deregister(session, current, institution_id, revision, data) -> None:
     # the revision, so a late older snapshot cannot revive the institution.
     if _has_rows(current):
         _clear(session, institution_id)
+    now = utcnow()
+    values = dict(revision=revision, status="deregistered", deregistered_at=now, updated_at=now)
     if current is None:
-        current = IndexedInstitution(id=institution_id, name="", kind="other", snapshot="{}")
-        session.add(current)
-    current.revision = revision
-    current.status = "deregistered"
-    current.deregistered_at = utcnow()
-    current.updated_at = utcnow()
+        session.connection().execute(_INSERT_INSTITUTION, dict(id=institution_id, name="", kind="other",
+                                                               snapshot="{}", **values))
+    else:
+        session.connection().execute(_UPDATE_INSTITUTION, dict(key=institution_id, **values))
 
 
 def institution_terms(profile: dict) -> dict[str, float]:
@@ -172,9 +182,7 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
     else:
         if _has_rows(current):
             _clear(session, institution_id)
-        for key, value in values.items():
-            setattr(current, key, value)
-        session.flush()
+        connection.execute(_UPDATE_INSTITUTION, dict(key=institution_id, **values))
         rating, on_time_rate = current.rating, current.on_time_rate
     if sqlite and doc is None:
         # The FTS5 rowid of an institution is its idx_institution rowid: stable, as the row is never deleted.

@@ -37,7 +37,7 @@ Pages = Callable[[str | None, int], dict]  # (after, limit) -> {"items": [...], 
 def apply_profile(session, item: dict) -> str:
     """One registry profile (profile event data) into the index: applied | stale."""
     institution_id, revision = str(item["institution_id"]), int(item["revision"])
-    current = session.get(IndexedInstitution, institution_id, with_for_update=True)
+    current = index.current_state(session, institution_id)
     if current is not None and revision < current.revision:
         return "stale"
     snapshot = item["snapshot"]
@@ -67,7 +67,7 @@ def rebuild(db, pages: Pages, page_size: int = 500) -> dict:
         active = session.scalars(select(IndexedInstitution.id).where(IndexedInstitution.status == "active")).all()
         for institution_id in active:
             if institution_id not in listed:
-                current = session.get(IndexedInstitution, institution_id, with_for_update=True)
+                current = index.current_state(session, institution_id)
                 index._deregister(session, current, institution_id, current.revision, {})
                 counts["removed"] += 1
         if postings.is_sqlite(session):
