@@ -1,17 +1,10 @@
 """The registry service: every HTTP operation of its contract, through the shared pipeline.
 
-`    @rpc
-    def institution_profiles(self, after=None, limit=500) -> dict:
-        """Every institution's public profile (as the profile events carry it), a page after `after`:
-        what matching's index rebuild reads (services/registry/profiles_feed.py)."""
-        with self.db.read() as session:
-            return profiles_feed.profiles_page(session, after=after, limit=limit)
-
-
-expose(RegistryService, CONTRACT)` adds one RPC entrypoint per operation of
+`expose(RegistryService, CONTRACT)` adds one RPC entrypoint per operation of
 services/registry/contract (role checked once, input loaded once, transaction,
 Idempotency-Key, domain function, response dumped). Written here by hand only
-what is no HTTP operation: ping, the open-clocks RPC the gateway's GET
+what is no HTTP operation: ping, the profile pages of matching's index rebuild
+(`institution_profiles`), the open-clocks RPC the gateway's GET
 /sla/clocks composes, and the timers.
 
     nameko run --config deploy/nameko.yaml services.registry.service
@@ -77,7 +70,6 @@ class RegistryService:
         """Open review clocks (staff): CONTRACT.open_clocks, composed by the gateway's GET /sla/clocks."""
         with self.db.read() as session:
             return clocks.open_clocks(session, principal, state=state, overdue=overdue, calendar_gap=calendar_gap)
-
 
     @rpc
     def institution_profiles(self, after=None, limit=500) -> dict:
