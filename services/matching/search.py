@@ -290,24 +290,47 @@ def public_profile(snapshot: dict, today: dt.date) -> dict:
             "qualifications": quals}
 
 
+# Public profile and capabilities of an institution at a revision, parsed once per day (the
+# "currently valid" flags depend on the date): a page shows 20 of them on every search, and
+# parsing their snapshots was the largest part of a search's own work. Bounded; a revision
+# never changes content, so nothing goes stale.
+_CARDS: dict[tuple, tuple[dict, list]] = {}
+_MAX_CARDS = 5000
+
+
+def _cards(session: Session, ids: list[str], revisions: dict[str, int], today: dt.date) -> dict[str, tuple]:
+    missing = [i for i in ids if (i, revisions[i], today) not in _CARDS]
+    if missing:
+        if len(_CARDS) + len(missing) > _MAX_CARDS:
+            _CARDS.clear()
+        for institution_id, snapshot in session.execute(select(IndexedInstitution.id, IndexedInstitution.snapshot)
+                                                        .where(IndexedInstitution.id.in_(missing))):
+            parsed = json.loads(snapshot or "{}")
+            _CARDS[(institution_id, revisions[institution_id], today)] = (
+                public_profile(parsed, today), parsed.get("capabilities") or [])
+    return {i: _CARDS.get((i, revisions[i], today)) for i in ids}
+
+
 def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: int = 5) -> list[dict]:
     """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
     if not page:
         return []
     inst = IndexedInstitution
-    # Core rows of the columns needed, not ORM objects: a page is read on every search.
+    # Core rows of the columns needed, not ORM objects; the snapshots come from the card cache.
     rows = {r.id: r for r in session.execute(select(
-        inst.id, inst.rating, inst.on_time_rate, inst.qualified_until, inst.snapshot).where(
+        inst.id, inst.revision, inst.rating, inst.on_time_rate, inst.qualified_until).where(
         inst.id.in_([p.id for p in page])))}
+    ids = [p.id for p in page if p.id in rows]  # one deregistered between the two reads (READ COMMITTED) is left out
+    cards = _cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today())
     items = []
     for ranked in page:
-        row = rows.get(ranked.id)
-        if row is None:  # deregistered between the two reads (READ COMMITTED on PostgreSQL)
+        row, card = rows.get(ranked.id), cards.get(ranked.id)
+        if row is None or card is None:
             continue
         _, explain = _components(row, ranked.points, len(words), today)
-        snapshot = json.loads(row.snapshot or "{}")
-        caps = [c for c in snapshot.get("capabilities") or [] if capability_matches(c, words, params)]
-        items.append({**public_profile(snapshot, dt.date.today()), "institution_id": ranked.id,
+        profile, capabilities = card
+        caps = [c for c in capabilities if capability_matches(c, words, params)]
+        items.append({**profile, "institution_id": ranked.id,
                       "rating": row.rating, "on_time_rate": row.on_time_rate,
                       "matched_capabilities": caps[:max_caps], "matched_capability_count": len(caps),
                       "score": ranked.score / MICRO, "explain": explain})
