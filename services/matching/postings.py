@@ -27,6 +27,7 @@ PostgreSQL: `idx_rank.terms text[]` with a GIN index; the classes are all tried
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, bindparam, literal_column
@@ -41,6 +42,7 @@ POINT_CLASSES = tuple(sorted({int(round(w * f * 100)) for w in text.FIELD_WEIGHT
                               for f in (1.0, text.PINYIN_FACTOR, text.INITIALS_FACTOR)} | {0}, reverse=True))
 # Facet terms carry no text weight (index.institution_terms gives them 0.0).
 FACET_PREFIXES = ("cat:", "item:", "region:", "park:")
+MAX_COMBINATIONS = 16  # class combinations of a multi-word query looked up one by one
 FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars ':._~'"
 _SAFE = re.compile(r"[0-9a-z\u4e00-\u9fff:._]+")
 
@@ -141,13 +143,32 @@ def key_column(sqlite: bool):
 
 
 def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required: list[str]):
-    """A subquery (key, pts): one row per required non-facet term and matching institution,
-    with that term's points there; an institution holding every required term appears once
-    per scored term, any other not at all. With only facet terms: one row per match, pts 0."""
+    """A subquery (key, pts) and how many rows an institution has in it: either one row per
+    matching institution with its summed points (few class combinations), or one row per
+    required non-facet term and matching institution with that term's points (to be summed
+    by the caller); an institution not holding every required term appears not at all.
+    With only facet terms: one row per match, pts 0."""
     sqlite = is_sqlite(session)
     scored = [t for t in required if not is_facet(t)] or required[:1]
     params: dict = {}
     parts = []
+    combinations = list(itertools.product(*(classes[t] for t in scored)))
+    if len(scored) > 1 and len(combinations) <= MAX_COMBINATIONS:
+        # Few class combinations (the vocabulary knows which classes exist): one exact
+        # lookup per combination, whose hits carry the summed points, and the index
+        # does the intersection. Every institution appears once: no GROUP BY.
+        facets = [t for t in required if t not in scored]
+        for combination in combinations:
+            name = f"m{len(parts)}"
+            pts = sum(combination)
+            if sqlite:
+                params[name] = " AND ".join([_quoted(fts_token(t, p)) for t, p in zip(scored, combination)]
+                                            + [_fts_any(f, classes[f]) for f in facets])
+                parts.append(f"SELECT rowid AS key, {pts} AS pts FROM idx_fts WHERE idx_fts MATCH :{name}")
+            else:
+                params[name] = [token(t, p) for t, p in zip(scored, combination)] + [token(f, 0) for f in facets]
+                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
+        return _statement(parts, params, sqlite), 1
     for term in scored:
         others = [t for t in required if t != term]
         for points in classes[term]:
@@ -165,10 +186,14 @@ def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required:
                     condition.append(f"terms && :{name}o{j}")
                 parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE "
                              + " AND ".join(condition))
+    return _statement(parts, params, sqlite), len(scored)
+
+
+def _statement(parts: list[str], params: dict, sqlite: bool):
     statement = sql_text(" UNION ALL ".join(parts))
     if not sqlite:
         statement = statement.bindparams(*[bindparam(k, type_=postgresql.ARRAY(postgresql.TEXT)) for k in params])
-    return statement.bindparams(**params).columns(literal_column("key"), literal_column("pts")), len(scored)
+    return statement.bindparams(**params).columns(literal_column("key"), literal_column("pts"))
 
 
 def _fts_any(term: str, classes: tuple[int, ...]) -> str:
