@@ -43,7 +43,7 @@ POINT_CLASSES = tuple(sorted({int(round(w * f * 100)) for w in text.FIELD_WEIGHT
 # Facet terms carry no text weight (index.institution_terms gives them 0.0).
 FACET_PREFIXES = ("cat:", "item:", "region:", "park:")
 MAX_COMBINATIONS = 16  # class combinations of a multi-word query looked up one by one
-FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars ':._~'"
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars ':._~'"  # as matching_0005 created idx_fts
 _SAFE = re.compile(r"[0-9a-z\u4e00-\u9fff:._]+")
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from services.common.errors import NotFound, ValidationFailed
 from services.common.money import to_money
 
-from . import postings, text
+from . import card_cache, postings, text
 from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
 from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
 from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
@@ -290,27 +290,6 @@ def public_profile(snapshot: dict, today: dt.date) -> dict:
             "qualifications": quals}
 
 
-# Public profile and capabilities of an institution at a revision, parsed once per day (the
-# "currently valid" flags depend on the date): a page shows 20 of them on every search, and
-# parsing their snapshots was the largest part of a search's own work. Bounded; a revision
-# never changes content, so nothing goes stale.
-_CARDS: dict[tuple, tuple[dict, list]] = {}
-_MAX_CARDS = 5000
-
-
-def _cards(session: Session, ids: list[str], revisions: dict[str, int], today: dt.date) -> dict[str, tuple]:
-    missing = [i for i in ids if (i, revisions[i], today) not in _CARDS]
-    if missing:
-        if len(_CARDS) + len(missing) > _MAX_CARDS:
-            _CARDS.clear()
-        for institution_id, snapshot in session.execute(select(IndexedInstitution.id, IndexedInstitution.snapshot)
-                                                        .where(IndexedInstitution.id.in_(missing))):
-            parsed = json.loads(snapshot or "{}")
-            _CARDS[(institution_id, revisions[institution_id], today)] = (
-                public_profile(parsed, today), parsed.get("capabilities") or [])
-    return {i: _CARDS.get((i, revisions[i], today)) for i in ids}
-
-
 def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: int = 5) -> list[dict]:
     """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
     if not page:
@@ -321,7 +300,7 @@ def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: in
         inst.id, inst.revision, inst.rating, inst.on_time_rate, inst.qualified_until).where(
         inst.id.in_([p.id for p in page])))}
     ids = [p.id for p in page if p.id in rows]  # one deregistered between the two reads (READ COMMITTED) is left out
-    cards = _cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today())
+    cards = card_cache.cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today(), public_profile)
     items = []
     for ranked in page:
         row, card = rows.get(ranked.id), cards.get(ranked.id)
