@@ -34,6 +34,7 @@ import json
 import os
 import random
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -197,6 +198,7 @@ def main() -> None:
     db.engine.dispose()
     if not args.no_gateway:
         through_gateway(url, tmp, args.queries, line, pct(base, 50), pct(base, 99))
+    shutil.rmtree(tmp, ignore_errors=True)  # ~200 MB of index and platform data per full run
 
 
 def rebuild_index(db, profiles: list[dict], page_size: int) -> None:
