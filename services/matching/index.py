@@ -12,15 +12,15 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import bindparam, delete, insert, select, text as sql_text, update
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
 from services.common.db import utcnow
 from services.common.money import to_money
 
-from . import text
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
+from . import postings, text
+from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
 from .scoring import reputation_points
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
     data = envelope.get("data") or {}
     institution_id = str(data["institution_id"])
     revision = int(data["revision"])
-    current = session.get(IndexedInstitution, institution_id, with_for_update=True)
+    current = current_state(session, institution_id)
     if current is not None and revision <= current.revision:
         log.info("index: %s rev %s for %s is not newer than %s, skipped", envelope["type"], revision,
                  institution_id, current.revision)
@@ -61,13 +61,39 @@ def apply_registry_event(session: Session, envelope: dict) -> str:
     return "applied"
 
 
+# Statements built once: built per event, SQLAlchemy's cache-key work for them cost
+# as much as running them.
+_DELETE_FTS = sql_text("DELETE FROM idx_fts WHERE rowid = (SELECT doc FROM idx_rank WHERE institution_id = :id)")
+_DELETES = [delete(m.__table__).where(m.__table__.c.institution_id == bindparam("id"))
+            for m in (IndexedCapability, IndexedQualification, RankedInstitution)]
+_INSTITUTION = IndexedInstitution.__table__
+_INSERT_INSTITUTION = insert(_INSTITUTION)
+_UPDATE_INSTITUTION = update(_INSTITUTION).where(_INSTITUTION.c.id == bindparam("key"))  # SET: the params given
+_CURRENT = (select(_INSTITUTION.c.id, _INSTITUTION.c.revision, _INSTITUTION.c.status, _INSTITUTION.c.rating,
+                   _INSTITUTION.c.on_time_rate).where(_INSTITUTION.c.id == bindparam("id")).with_for_update())
+_INSERT_RANK = insert(RankedInstitution.__table__)
+_INSERT_PG_RANK = postings.PG_RANK.insert()
+_INSERT_FTS = sql_text("INSERT INTO idx_fts (rowid, terms) VALUES (:doc, :terms)")
+_DOC_OF = sql_text("SELECT rowid FROM idx_institution WHERE id = :id")
+_INSERT_QUALIFICATIONS = insert(IndexedQualification.__table__)
+_INSERT_CAPABILITIES = insert(IndexedCapability.__table__)
+
+
 def _clear(session: Session, institution_id: str) -> None:
     connection = session.connection()
-    for model in (SearchTerm, IndexedCapability, IndexedQualification, RankedInstitution):
-        connection.execute(delete(model.__table__).where(model.__table__.c.institution_id == institution_id))
+    if postings.is_sqlite(session):
+        connection.execute(_DELETE_FTS, {"id": institution_id})
+    for statement in _DELETES:
+        connection.execute(statement, {"id": institution_id})
 
 
-def _has_rows(current: IndexedInstitution | None) -> bool:
+def current_state(session: Session, institution_id: str):
+    """The index's row of an institution as a Core row (id, revision, status, rating, on_time_rate),
+    locked on PostgreSQL; None if never seen. No ORM object: the index writes with Core statements."""
+    return session.connection().execute(_CURRENT, {"id": institution_id}).first()
+
+
+def _has_rows(current) -> bool:
     # Only an active institution has capability/qualification/term/rank rows: a first
     # sighting has none, and deregistering cleared them. Skipping the DELETEs for
     # the common catch-up case (a new institution) saves four statements per event.
@@ -79,13 +105,13 @@ def _deregister(session, current, institution_id, revision, data) -> None:
     # the revision, so a late older snapshot cannot revive the institution.
     if _has_rows(current):
         _clear(session, institution_id)
+    now = utcnow()
+    values = dict(revision=revision, status="deregistered", deregistered_at=now, updated_at=now)
     if current is None:
-        current = IndexedInstitution(id=institution_id, name="", kind="other", snapshot="{}")
-        session.add(current)
-    current.revision = revision
-    current.status = "deregistered"
-    current.deregistered_at = utcnow()
-    current.updated_at = utcnow()
+        session.connection().execute(_INSERT_INSTITUTION, dict(id=institution_id, name="", kind="other",
+                                                               snapshot="{}", **values))
+    else:
+        session.connection().execute(_UPDATE_INSTITUTION, dict(key=institution_id, **values))
 
 
 def institution_terms(profile: dict) -> dict[str, float]:
@@ -127,7 +153,7 @@ def institution_terms(profile: dict) -> dict[str, float]:
 
 
 def term_points(weight: float) -> int:
-    """A term weight in hundredths (see SearchTerm.points)."""
+    """A term weight in hundredths (the points of postings.py's tokens)."""
     return int(round(weight * 100))
 
 
@@ -147,24 +173,33 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
     # (executemany for the child rows): an institution brings ~10 capabilities and
     # a few hundred terms, and ORM per-object/bulk bookkeeping dominated catch-up.
     connection = session.connection()
+    sqlite = postings.is_sqlite(session)
+    doc = None
     if current is None:
-        connection.execute(insert(IndexedInstitution.__table__), [dict(id=institution_id, **values)])
+        result = connection.execute(_INSERT_INSTITUTION, dict(id=institution_id, **values))
+        doc = result.lastrowid if sqlite else None
         rating = on_time_rate = None
     else:
         if _has_rows(current):
             _clear(session, institution_id)
-        for key, value in values.items():
-            setattr(current, key, value)
-        session.flush()
+        connection.execute(_UPDATE_INSTITUTION, dict(key=institution_id, **values))
         rating, on_time_rate = current.rating, current.on_time_rate
-    connection.execute(insert(RankedInstitution.__table__), [dict(
-        institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
-        reputation=reputation_points(rating, on_time_rate))])
+    if sqlite and doc is None:
+        # The FTS5 rowid of an institution is its idx_institution rowid: stable, as the row is never deleted.
+        doc = connection.execute(_DOC_OF, {"id": institution_id}).scalar_one()
+    terms = {term: term_points(weight) for term, weight in institution_terms(profile).items()}
+    rank = dict(institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
+                reputation=reputation_points(rating, on_time_rate), doc=doc)
+    if sqlite:
+        connection.execute(_INSERT_RANK, rank)
+        connection.execute(_INSERT_FTS, {"doc": doc, "terms": postings.document(terms, True)})
+    else:
+        connection.execute(_INSERT_PG_RANK, dict(rank, terms=postings.document(terms, False)))
     rows = [dict(id=str(q["qualification_id"]), institution_id=institution_id, type=q.get("type") or "OTHER",
                  number=q.get("number"), scope=q.get("scope"), valid_to=_date(q.get("valid_to")),
                  status=q.get("status") or "valid") for q in profile.get("qualifications") or []]
     if rows:
-        connection.execute(insert(IndexedQualification.__table__), rows)
+        connection.execute(_INSERT_QUALIFICATIONS, rows)
     rows = [dict(id=str(c["capability_id"]), institution_id=institution_id, category=c.get("category") or "other",
                  item_code=c.get("item_code"), item_name=c.get("item_name"), product=c.get("product"),
                  parameter=c.get("parameter"), method_standard=c.get("method_standard"),
@@ -172,11 +207,7 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
                  price_yuan=to_money(c.get("price_yuan")), cycle_working_days=c.get("cycle_working_days"),
                  qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
     if rows:
-        connection.execute(insert(IndexedCapability.__table__), rows)
-    rows = [dict(term=term, institution_id=institution_id, weight=weight, points=term_points(weight))
-            for term, weight in institution_terms(profile).items()]
-    if rows:
-        connection.execute(insert(SearchTerm.__table__), rows)
+        connection.execute(_INSERT_CAPABILITIES, rows)
 
 
 def set_reputation(session: Session, institution_id: str, rating: float | None, on_time_rate: float | None) -> None:
@@ -189,3 +220,12 @@ def set_reputation(session: Session, institution_id: str, rating: float | None, 
         # recomputes it from rating/on_time_rate kept above.
         session.execute(update(RankedInstitution).where(RankedInstitution.institution_id == institution_id)
                         .values(rating=rating, reputation=reputation_points(rating, on_time_rate)))
+
+
+if __name__ == "__main__":  # python -m services.matching.index rebuild
+    import sys
+
+    if sys.argv[1:2] != ["rebuild"]:
+        sys.exit("usage: python -m services.matching.index rebuild [--page N]")
+    from .rebuild import main
+    main(sys.argv[2:])

@@ -4,8 +4,10 @@ and demands with everything that happens to them.
 The index is a read model: only `index.apply_registry_event` writes it, from the
 registry's public events (matching never reads the registry's database). The
 migrations (matching_0001, then matching_0002 for idx_rank and term points,
-matching_0003 for money as Numeric, matching_0004 for the ratings from feedback) create
-exactly these tables; change both together.
+matching_0003 for money as Numeric, matching_0004 for the ratings from feedback,
+matching_0005 for the full-text index of postings.py in place of idx_term) create
+exactly these tables; change both together. The full-text parts are not ORM tables:
+SQLite's FTS5 `idx_fts` (+ `idx_fts_vocab`), PostgreSQL's `idx_rank.terms` (GIN).
 """
 from __future__ import annotations
 
@@ -68,17 +70,23 @@ class RankedInstitution(Base):
     """
 
     __tablename__ = "idx_rank"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    # On SQLite the table is a rowid table keyed by `doc` with institution_id unique (matching_0005):
+    # each FTS5 hit is joined by its integer rowid. The ORM only ever addresses rows by institution_id.
 
     institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     qualified_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     rating: Mapped[float | None] = mapped_column(Float, nullable=True)  # for the rating_min filter
     reputation: Mapped[int] = mapped_column(Integer, nullable=False)
+    # SQLite: the institution's FTS5 rowid in idx_fts (its idx_institution rowid). PostgreSQL keeps the
+    # terms in this table instead (`terms text[]` with a GIN index, postings.PG_RANK); doc stays NULL.
+    doc: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class IndexedCapability(Base):
     __tablename__ = "idx_capability"
-    __table_args__ = (Index("ix_idx_capability_institution", "institution_id"),)
+    # Covering the search's price/cycle EXISTS (matching_0005).
+    __table_args__ = (Index("ix_idx_capability_institution", "institution_id", "category", "price_yuan",
+                            "cycle_working_days"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -96,7 +104,8 @@ class IndexedCapability(Base):
 
 class IndexedQualification(Base):
     __tablename__ = "idx_qualification"
-    __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type"),)
+    # Covering the search's "currently valid qualification" EXISTS (matching_0005).
+    __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type", "status", "valid_to"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     institution_id: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -105,30 +114,6 @@ class IndexedQualification(Base):
     scope: Mapped[str | None] = mapped_column(Text, nullable=True)
     valid_to: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
-
-
-class SearchTerm(Base):
-    """Inverted index: term -> institution with the best weight of that term anywhere
-    in the institution's profile or capabilities (one row per pair)."""
-
-    __tablename__ = "idx_term"
-    # The search reads a term's postings with their points (GROUP BY institution):
-    # that read must come from one b-tree keyed by term. On SQLite the table itself is
-    # that b-tree (WITHOUT ROWID, clustered on the primary key); a second term-keyed
-    # index would double the pages every indexed institution dirties. PostgreSQL has
-    # no clustered tables, so there a covering index allows index-only scans.
-    __table_args__ = (Index("ix_idx_term_institution", "institution_id"),
-                      Index("ix_idx_term_cover", "term", "institution_id",
-                            postgresql_include=["points"]).ddl_if(dialect="postgresql"),
-                      {"sqlite_with_rowid": False})
-
-    term: Mapped[str] = mapped_column(String(120), primary_key=True)
-    institution_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    weight: Mapped[float] = mapped_column(Float, nullable=False)
-    # The same weight in hundredths (every field weight times its pinyin factor is
-    # a multiple of 0.01): integer sums are exact and identical on SQLite and
-    # PostgreSQL, so the score computed in SQL is the score reported in `explain`.
-    points: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
 
 # -- standards --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ the search (which adds them up in SQL).
 `explain` shows each factor's contribution rounded to 6 places, i.e. an integer
 number of micro-points (1e-6), and the score is their sum. The database computes
 the same integers: the text part from the integer term points (see
-SearchTerm.points), the qualification part from `qualified_until`, the rating and
+postings.py's tokens), the qualification part from `qualified_until`, the rating and
 on-time parts precomputed by `reputation_points` when they change. Integer sums
 are exact and the same on SQLite and PostgreSQL, so ORDER BY in SQL, the keyset
 cursor and the score returned to the user agree to the last digit.

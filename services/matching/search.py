@@ -27,15 +27,15 @@ import datetime as dt
 import functools
 import json
 
-from sqlalchemy import Integer, and_, case, exists, func, literal_column, or_, select
+from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import NotFound, ValidationFailed
 from services.common.money import to_money
 
-from . import text
+from . import card_cache, postings, text
 from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution, SearchTerm
+from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
 from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
 
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
@@ -56,11 +56,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raise ValidationFailed("Invalid cursor / 游标无效", errors={"cursor": ["invalid"]}) from None
 
 
-def _known_terms(session: Session, terms: list[str]) -> list[str]:
-    return [t for t in terms
-            if session.scalar(select(SearchTerm.term).where(SearchTerm.term == t).limit(1)) is not None]
-
-
 def _capability_condition(params: dict, owner=IndexedInstitution.id):
     """Capability-level conditions that must hold together on one capability
     (of the institution whose id is the column `owner`)."""
@@ -78,11 +73,16 @@ def _capability_condition(params: dict, owner=IndexedInstitution.id):
     key = text.standard_key(params.get("standard"))
     if key:
         conditions.append(IndexedCapability.standard_keys.like(f"% {key} %"))
-    return exists().where(IndexedCapability.institution_id == owner, *conditions), conditions
+    return _exists(IndexedCapability.institution_id == owner, *conditions), conditions
+
+
+def _exists(*conditions):
+    # EXISTS (SELECT 1 ...), not SELECT *: SQLite then answers it from the covering index alone.
+    return select(_int(1)).where(*conditions).exists()
 
 
 def _qualification_condition(qualification: str, today: dt.date, owner=IndexedInstitution.id):
-    return exists().where(
+    return _exists(
         IndexedQualification.institution_id == owner, IndexedQualification.type == qualification,
         IndexedQualification.status == "valid",
         (IndexedQualification.valid_to.is_(None)) | (IndexedQualification.valid_to >= today))
@@ -151,24 +151,25 @@ def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, 
     return round(sum(e["contribution"] for e in explain), 6), explain
 
 
-def _ranked(params: dict, required: list[str], n_words: int, today: dt.date):
+def _ranked(session: Session, params: dict, classes: dict, required: list[str], n_words: int, today: dt.date):
     """The matching institutions with their score (micro-points), as a subquery:
     id, qualified_until, points (summed term points), score.
 
-    Reads only idx_term and the narrow idx_rank (whose rows are exactly the active
-    institutions), never idx_institution with its snapshots."""
+    The candidates and their points come from the full-text index (postings.py:
+    FTS5 on SQLite, GIN on PostgreSQL); the score is added up over the narrow
+    idx_rank (whose rows are exactly the active institutions), never idx_institution
+    with its snapshots."""
     rank = RankedInstitution
     if required:
-        # One b-tree range per term (clustered on SQLite, covering on PostgreSQL); an
-        # institution matches when it has every required term.
-        matched = (select(SearchTerm.institution_id, func.sum(SearchTerm.points).label("points"))
-                   .where(SearchTerm.term.in_(required))
-                   .group_by(SearchTerm.institution_id)
-                   .having(func.count() == len(required))).subquery("matched")
-        points = matched.c.points
+        hits, n_scored = postings.scored_hits(session, classes, required)
+        hits = hits.subquery("hits")
+        if n_scored > 1:
+            # One row per scored term: an institution's points are their sum.
+            hits = select(hits.c.key, func.sum(hits.c.pts).label("pts")).group_by(hits.c.key).subquery("matched")
+        points = hits.c.pts
         text_micro = _text_micro(points, n_words) if n_words else _int(0)
-        query = select(rank.institution_id.label("id")).join_from(
-            matched, rank, rank.institution_id == matched.c.institution_id)
+        key = getattr(rank, postings.key_column(postings.is_sqlite(session)))
+        query = select(rank.institution_id.label("id")).join_from(hits, rank, key == hits.c.key)
     else:
         points = text_micro = _int(0)
         query = select(rank.institution_id.label("id"))
@@ -185,26 +186,47 @@ def _ranked(params: dict, required: list[str], n_words: int, today: dt.date):
     return query.subquery("ranked")
 
 
+def _has_row_filters(params: dict) -> bool:
+    """Conditions checked on idx_rank/idx_capability rows, not in the full-text index."""
+    return any(params.get(k) is not None for k in ("rating_min", "qualification", "price_max", "cycle_max"))
+
+
 def search(session: Session, params: dict, today: dt.date | None = None) -> dict:
     today = today or dt.date.today()
     limit = int(params.get("limit") or 20)
     words = text.query_terms(params.get("q"))
-    known = _known_terms(session, words) if words else []
-    ignored = [w for w in words if w not in known]
-    if words and not known:
-        return {"items": [], "total": 0, "next_cursor": None, "query_terms": words, "ignored_terms": ignored}
-    required = list(dict.fromkeys(known + facet_terms(params)))
-    ranked = _ranked(params, required, len(known), today)
+    facets = facet_terms(params)
+    classes = postings.present_classes(session, list(dict.fromkeys(words + facets)))
+    known = [w for w in words if w in classes]
+    ignored = [w for w in words if w not in classes]
+    empty = {"items": [], "total": 0, "next_cursor": None, "query_terms": words, "ignored_terms": ignored}
+    if (words and not known) or any(f not in classes for f in facets):
+        return empty  # a facet no institution has: nothing matches
+    required = list(dict.fromkeys(known + facets))
+    ranked = _ranked(session, params, classes, required, len(known), today)
 
-    total = session.scalar(select(func.count()).select_from(ranked))
-    page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
-    if params.get("cursor"):
-        # Keyset, not offset: an institution indexed or removed meanwhile does not
-        # shift the following pages by one.
-        after_score, after_id = _decode_cursor(params["cursor"])
-        after = int(round(after_score * MICRO))
-        page_query = page_query.where(or_(ranked.c.score < after, and_(ranked.c.score == after, ranked.c.id > after_id)))
-    rows = session.execute(page_query).all()
+    after = _decode_cursor(params["cursor"]) if params.get("cursor") else None
+    if _has_row_filters(params):
+        # Conditions per candidate row (EXISTS on capabilities/qualifications) cost more
+        # than the rows: evaluate them once, and count and page the result here.
+        matches = sorted(session.execute(select(ranked)).all(), key=lambda r: (-r.score, r.id))
+        total = len(matches)
+        if after:
+            key = (-int(round(after[0] * MICRO)), after[1])
+            matches = [r for r in matches if (-r.score, r.id) > key]
+        rows = matches[:limit + 1]
+    else:
+        page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
+        if after:
+            # Keyset, not offset: an institution indexed or removed meanwhile does not
+            # shift the following pages by one.
+            score = int(round(after[0] * MICRO))
+            page_query = page_query.where(or_(ranked.c.score < score, and_(ranked.c.score == score,
+                                                                            ranked.c.id > after[1])))
+        rows = session.execute(page_query).all()
+        # The full-text index counts its hits itself (every candidate has a rank row).
+        total = (postings.count(session, classes, required) if required
+                 else session.scalar(select(func.count()).select_from(RankedInstitution)))
     page = rows[:limit]
     items = _hydrate(session, page, known, params, today)
     next_cursor = _encode_cursor(page[-1].score / MICRO, page[-1].id) if len(rows) > limit else None
@@ -212,7 +234,20 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
             "ignored_terms": ignored}
 
 
+_CAPABILITY_FILTERS = ("category", "item", "standard", "price_max", "cycle_max")
+
+
 def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
+    if any(params.get(k) is not None for k in _CAPABILITY_FILTERS) and not _capability_fits(cap, params):
+        return False
+    if not words:
+        return True
+    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
+                              cap.get("parameter") or "", cap.get("category") or "")
+    return any(w in terms for w in words)
+
+
+def _capability_fits(cap: dict, params: dict) -> bool:
     if params.get("category") and cap.get("category") != params["category"]:
         return False
     if params.get("item") and str(cap.get("item_code") or "").lower() != str(params["item"]).lower():
@@ -227,11 +262,7 @@ def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
     if params.get("cycle_max") is not None and (cap.get("cycle_working_days") is None
                                                 or cap["cycle_working_days"] > params["cycle_max"]):
         return False
-    if not words:
-        return True
-    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
-                              cap.get("parameter") or "", cap.get("category") or "")
-    return any(w in terms for w in words)
+    return True
 
 
 # Memoised: every page shows up to 20 institutions x their capabilities, and the
@@ -263,17 +294,22 @@ def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: in
     """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
     if not page:
         return []
-    rows = {r.id: r for r in session.scalars(select(IndexedInstitution).where(
-        IndexedInstitution.id.in_([p.id for p in page])))}
+    inst = IndexedInstitution
+    # Core rows of the columns needed, not ORM objects; the snapshots come from the card cache.
+    rows = {r.id: r for r in session.execute(select(
+        inst.id, inst.revision, inst.rating, inst.on_time_rate, inst.qualified_until).where(
+        inst.id.in_([p.id for p in page])))}
+    ids = [p.id for p in page if p.id in rows]  # one deregistered between the two reads (READ COMMITTED) is left out
+    cards = card_cache.cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today(), public_profile)
     items = []
     for ranked in page:
-        row = rows.get(ranked.id)
-        if row is None:  # deregistered between the two reads (READ COMMITTED on PostgreSQL)
+        row, card = rows.get(ranked.id), cards.get(ranked.id)
+        if row is None or card is None:
             continue
         _, explain = _components(row, ranked.points, len(words), today)
-        snapshot = json.loads(row.snapshot or "{}")
-        caps = [c for c in snapshot.get("capabilities") or [] if capability_matches(c, words, params)]
-        items.append({**public_profile(snapshot, dt.date.today()), "institution_id": ranked.id,
+        profile, capabilities = card
+        caps = [c for c in capabilities if capability_matches(c, words, params)]
+        items.append({**profile, "institution_id": ranked.id,
                       "rating": row.rating, "on_time_rate": row.on_time_rate,
                       "matched_capabilities": caps[:max_caps], "matched_capability_count": len(caps),
                       "score": ranked.score / MICRO, "explain": explain})
@@ -316,11 +352,8 @@ def propose(session: Session, demand, limit: int = 10, today: dt.date | None = N
     soft = list(dict.fromkeys(words + (["std:" + std_key] if std_key else [])
                               + (["item:" + demand.item_code.lower()] if demand.item_code else [])
                               + (["region:" + demand.region] if demand.region else [])))
-    rows = session.execute(select(SearchTerm.institution_id, SearchTerm.term, SearchTerm.weight)
-                           .where(SearchTerm.term.in_([cat_term] + soft))).all()
-    matched: dict[str, dict[str, float]] = {}
-    for institution_id, term, weight in rows:
-        matched.setdefault(institution_id, {})[term] = weight
+    classes = postings.present_classes(session, [cat_term] + soft)
+    matched = postings.holders(session, classes, soft, within=cat_term)
     candidates = {i: t for i, t in matched.items() if cat_term in t}
     if not candidates:
         return []

@@ -36,6 +36,7 @@ from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EV
 from services.common.pipeline import expose
 
 from . import clocks, index, ratings
+from .group_commit import GroupCommit
 from .contract import CONTRACT
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,27 @@ class SlaMetrics(DependencyProvider):
                 _collector_registered = True
 
 
+class IndexWriter(DependencyProvider):
+    """The registry consumer's group commit (group_commit.py), on an engine of its own
+    (like the relay: an extension held by another would be bound as its sub-extension)."""
+
+    def setup(self):
+        self.db = Database(engine_for(self.container.service_name))
+        self.group = GroupCommit(self.db, index.apply_registry_event,
+                                 max_batch=int(config.env("QI_INDEX_BATCH", "100")))
+
+    def stop(self):
+        self.db.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.group
+
+
 class MatchingService:
     name = "matching"
 
     db = DatabaseProvider()
+    index_writer = IndexWriter()
     relay = OutboxRelayProvider()
     metrics = MetricsServer()
     sla_metrics = SlaMetrics()
@@ -105,8 +123,7 @@ class MatchingService:
 
     # -- index consumers ----------------------------------------------------------
     def _apply(self, envelope):
-        with self.db.transaction() as session:
-            outcome = index.apply_registry_event(session, envelope)
+        outcome = self.index_writer.submit(envelope)  # committed with the other pending events
         INDEX_EVENTS.labels(envelope.get("type", "?"), outcome).inc()
 
 

@@ -145,9 +145,15 @@ def query_terms(q: str | None) -> list[str]:
     An all-ASCII chunk like 'jiliang' or 'jl' is kept whole: it is looked up
     as pinyin or initials, which the index stores per Chinese word.
     """
+    return list(_query_terms(q or ""))
+
+
+# Memoised: popular queries repeat, and segmenting one costs more than the index lookup.
+@functools.lru_cache(maxsize=20_000)
+def _query_terms(q: str) -> tuple[str, ...]:
     keys, rest = extract_standards(q)
     terms = ["std:" + k for k in keys]
     for word in words(rest, for_search=False):
         if word not in terms:
             terms.append(word)
-    return terms
+    return tuple(terms)

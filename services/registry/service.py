@@ -3,7 +3,8 @@
 `expose(RegistryService, CONTRACT)` adds one RPC entrypoint per operation of
 services/registry/contract (role checked once, input loaded once, transaction,
 Idempotency-Key, domain function, response dumped). Written here by hand only
-what is no HTTP operation: ping, the open-clocks RPC the gateway's GET
+what is no HTTP operation: ping, the profile pages of matching's index rebuild
+(`institution_profiles`), the open-clocks RPC the gateway's GET
 /sla/clocks composes, and the timers.
 
     nameko run --config deploy/nameko.yaml services.registry.service
@@ -19,7 +20,7 @@ from services.common.collectors import register_service_collectors
 from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, rpc
 from services.common.pipeline import expose
 
-from . import clocks, files
+from . import clocks, files, profiles_feed
 from .contract import CONTRACT
 from .sweep import sweep as sweep_registry
 
@@ -69,6 +70,13 @@ class RegistryService:
         """Open review clocks (staff): CONTRACT.open_clocks, composed by the gateway's GET /sla/clocks."""
         with self.db.read() as session:
             return clocks.open_clocks(session, principal, state=state, overdue=overdue, calendar_gap=calendar_gap)
+
+    @rpc
+    def institution_profiles(self, after=None, limit=500) -> dict:
+        """Every institution's public profile (as the profile events carry it), a page after `after`:
+        what matching's index rebuild reads (services/registry/profiles_feed.py)."""
+        with self.db.read() as session:
+            return profiles_feed.profiles_page(session, after=after, limit=limit)
 
 
 expose(RegistryService, CONTRACT)

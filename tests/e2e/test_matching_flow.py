@@ -316,3 +316,29 @@ def test_a_malformed_event_is_parked_and_the_index_keeps_going(platform, api):
         assert eventually(lambda: any(p["event_id"] == bad["id"] for p in list_parked(db)))
     finally:
         db.engine.dispose()
+
+
+def test_rebuild_command_pages_the_registry_over_rpc(platform, api):
+    """`python -m services.matching.index rebuild` against the running platform: it reads the
+    registry's institution_profiles RPC, re-indexes every registry institution in place, and takes
+    out of search what the registry does not know (this file's hand-made events)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+
+    def searchable():
+        return set(ids(api.get("/api/v1/search/institutions", params={"limit": 100})))
+    listed = api.get("/api/v1/institutions", params={"limit": 100})
+    assert listed.status_code == 200, listed.text
+    registry_ids = {i["institution_id"] for i in listed.json()["items"]}
+    assert registry_ids and registry_ids <= searchable()
+    env = {**os.environ, **platform.env, "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-m", "services.matching.index", "rebuild", "--page", "3"],
+                          env=env, cwd=repo, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "index rebuilt from the registry" in done.stdout
+    assert searchable() == registry_ids
+    assert "毒物" not in str(api.get("/api/v1/search/institutions", params={"q": "毒物"}).json()["items"])

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from services.common.db import Database, make_engine
 from services.common.migrate import upgrade
 from services.common.outbox import OutboxEvent
-from services.matching import search
+from services.matching import index, search
+from services.matching.group_commit import GroupCommit
 from services.matching.models import IndexedInstitution
 from services.matching.contract.schemas_search import SearchQuery
 from services.matching.service import MatchingService
@@ -93,7 +94,8 @@ def searchable(matching_db, **params) -> list[str]:
 def test_deregistered_institution_leaves_search_through_the_real_events(databases):
     registry_db, matching_db = databases["registry"], databases["matching"]
     outbox = Outbox(registry_db)
-    matching = worker_factory(MatchingService, db=matching_db)
+    matching = worker_factory(MatchingService, db=matching_db,
+                              index_writer=GroupCommit(matching_db, index.apply_registry_event))
     assert ("registry", "institution.deregistered") in handlers_by_route()
 
     payload = application(813)
@@ -129,3 +131,57 @@ def test_deregistered_institution_leaves_search_through_the_real_events(database
                            .first().body)
     deliver(matching, [first])
     assert searchable(matching_db, q=name) == []
+
+
+def test_rebuild_from_the_registry_equals_the_index_fed_by_events(databases, backend, pg_databases, tmp_path):
+    """The registry's profile pages (its `institution_profiles` RPC) rebuild an index equal to
+    the one its events built; a profile page equals the event data; deregistered ones stay out."""
+    from services.matching import postings, rebuild
+    from services.registry import profiles_feed
+
+    registry_db, matching_db = databases["registry"], databases["matching"]
+    outbox = Outbox(registry_db)
+    matching = worker_factory(MatchingService, db=matching_db,
+                              index_writer=GroupCommit(matching_db, index.apply_registry_event))
+    for n in (901, 902, 903):
+        with registry_db.transaction() as session:
+            app_id = applications.submit_application(session, APPLICANT, load(ApplicationIn, application(n)),
+                                                     at=AT)["application_id"]
+        with registry_db.transaction() as session:
+            applications.review_application(session, OPERATOR, app_id, "approve", at=AT + dt.timedelta(hours=2))
+    with registry_db.read() as session:
+        ids = sorted(i["institution_id"] for i in institutions.list_institutions(session, None)["items"])
+    with registry_db.transaction() as session:
+        deregistration.deregister(session, OPERATOR, ids[0], {"reason": "停业"}, at=AT + dt.timedelta(days=3))
+    events = outbox.take()
+    deliver(matching, events)
+    latest = {}
+    for envelope in events:
+        if envelope["type"] in index.PROFILE_EVENTS:
+            latest[envelope["data"]["institution_id"]] = envelope["data"]
+
+    def pages(after, limit):
+        with registry_db.read() as session:
+            return profiles_feed.profiles_page(session, after=after, limit=limit)
+    items = pages(None, 10)["items"]
+    assert [i["institution_id"] for i in items] == ids
+    for item in items[1:]:
+        assert item == latest[item["institution_id"]]
+    assert items[0]["snapshot"]["status"] == "deregistered"
+
+    url = f"sqlite:///{tmp_path / 'rebuilt.db'}" if backend == "sqlite" else pg_databases.create("rebuilt")
+    upgrade("matching", url)
+    rebuilt = Database(make_engine(url))
+    try:
+        counts = rebuild.rebuild(rebuilt, pages, page_size=2)  # two pages
+        assert counts["applied"] == 3 and counts["pages"] == 2
+        with matching_db.read() as fed, rebuilt.read() as again:
+            assert postings.documents(again) == postings.documents(fed)
+            assert set(postings.documents(again)) == set(ids[1:])
+        assert searchable(rebuilt, category="testing") == searchable(matching_db, category="testing")
+        # in place again: the same revisions are re-indexed, nothing changes
+        assert rebuild.rebuild(rebuilt, pages, page_size=500)["applied"] == 3
+        with matching_db.read() as fed, rebuilt.read() as again:
+            assert postings.documents(again) == postings.documents(fed)
+    finally:
+        rebuilt.engine.dispose()

@@ -7,11 +7,13 @@ from sqlalchemy.exc import OperationalError
 
 from services.common import parking
 from services.common.events import make_envelope
+from services.matching import index
+from services.matching.group_commit import GroupCommit
 from services.matching.service import MatchingService
 
 
 def test_malformed_event_is_parked_and_acknowledged(db):
-    service = worker_factory(MatchingService, db=db)
+    service = worker_factory(MatchingService, db=db, index_writer=GroupCommit(db, index.apply_registry_event))
     bad = make_envelope("registry", "institution.approved", "i-1", {"institution_id": "i-1"})  # no revision
     assert service.on_institution_approved(bad) is None          # acknowledged: no exception for nameko
     service.on_institution_approved(bad)                         # a redelivery parks it once

@@ -1,14 +1,21 @@
 """The score computed in SQL (integer micro-points, one page fetched) ranks and
 scores exactly like the straightforward definition: every match scored in Python
 from float weights, sorted by (-score, id). The reference below is that definition,
-kept deliberately naive."""
+kept deliberately naive: each institution's terms straight from the analysis of its
+snapshot (index.institution_terms), nothing read from the full-text index. It runs
+on SQLite (FTS5 candidates) and PostgreSQL (GIN candidates)."""
 import datetime as dt
+import json
 import random
 
+import pytest
 from sqlalchemy import func, select
 
-from services.matching import index, search, text
-from services.matching.models import IndexedInstitution, RankedInstitution, SearchTerm
+from services.common.db import Database, make_engine
+from services.common.migrate import upgrade
+from services.matching import index, postings, search, text
+from services.matching.models import IndexedInstitution, RankedInstitution
+from tests.conftest import BACKENDS, pg_databases  # noqa: F401 (PostgreSQL databases for the run)
 
 from ..helpers import apply, capability, deregistered_event, profile, profile_event, qualification, run_search
 
@@ -18,21 +25,41 @@ STANDARDS = ["GB/T 2828.1-2012", "JJG 52-2013", "GB 175-2023", "GB/T 3956-2008"]
 REGIONS = ["海陵区", "姜堰区", "高港区"]
 
 
+@pytest.fixture(params=BACKENDS)
+def db(request, template_db, tmp_path, monkeypatch):
+    """This module's database on each backend (the unit fixture's SQLite copy, or a fresh PostgreSQL one)."""
+    if request.param == "sqlite":
+        database = request.getfixturevalue("db_sqlite")
+    else:
+        url = request.getfixturevalue("pg_databases").create("matching_score")
+        upgrade("matching", url)
+        database = Database(make_engine(url))
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def db_sqlite(template_db, tmp_path, monkeypatch):
+    from services.common.testing import copy_template
+    monkeypatch.setenv("QI_DATA_DIR", str(tmp_path))
+    return Database(make_engine(f"sqlite:///{copy_template(template_db, tmp_path)}"))
+
+
 def _reference(db, params, today):
-    """The pre-SQL-scoring algorithm: all matches scored in Python."""
+    """The naive algorithm: all active institutions scored in Python from their snapshots."""
     with db.read() as session:
+        rows = session.scalars(select(IndexedInstitution).where(IndexedInstitution.status == "active")).all()
+        terms_of = {row.id: index.institution_terms(json.loads(row.snapshot)) for row in rows}
         words = text.query_terms(params.get("q"))
-        known = [w for w in words if session.scalar(select(SearchTerm.term).where(SearchTerm.term == w).limit(1))]
+        known = [w for w in words if any(w in terms for terms in terms_of.values())]
         if words and not known:
             return []
         required = list(dict.fromkeys(known + search.facet_terms(params)))
-        query = select(IndexedInstitution).where(IndexedInstitution.status == "active")
-        if params.get("rating_min") is not None:
-            query = query.where(IndexedInstitution.rating >= params["rating_min"])
         ranked = []
-        for row in session.scalars(query):
-            weights = dict(session.execute(select(SearchTerm.term, SearchTerm.weight).where(
-                SearchTerm.institution_id == row.id, SearchTerm.term.in_(required or [""]))).all())
+        for row in rows:
+            if params.get("rating_min") is not None and (row.rating is None or row.rating < params["rating_min"]):
+                continue
+            weights = {t: terms_of[row.id][t] for t in required if t in terms_of[row.id]}
             if len(weights) != len(required):
                 continue
             n = len(known)
@@ -79,7 +106,9 @@ def test_sql_score_and_order_equal_the_python_definition(db):
     today = dt.date.today()
     queries = [{}, {"q": "检测"}, {"q": "电线电缆"}, {"q": "dxdl"}, {"q": "压力表 示值误差"}, {"q": "水泥 抗压强度 检测"},
                {"q": "GB/T 2828.1"}, {"region": "姜堰区"}, {"q": "检测", "region": "海陵区"}, {"rating_min": 2.5},
-               {"standard": "JJG 52-2013", "q": "压力表"}, {"q": "泰州 检测 中心"}]
+               {"standard": "JJG 52-2013", "q": "压力表"}, {"q": "泰州 检测 中心"},
+               {"q": "gb/t2828.1"}, {"q": "dianxian"}, {"q": "检测 无此词"}, {"q": "检测", "region": "无此区"},
+               {"standard": "GB/T 2828.1-2012", "region": "高港区"}]
     for params in queries:
         expected = _reference(db, params, today)
         for limit in (1, 7, 100):
@@ -97,9 +126,9 @@ def test_rank_row_follows_reputation_and_status(db):
         index.set_reputation(session, snap["institution_id"], 4.8, 0.95)
     with db.read() as session:
         assert session.scalar(select(RankedInstitution.reputation)) == 144_000 + 95_000
-        # points are the weights in hundredths
-        assert session.scalar(select(func.count()).select_from(SearchTerm).where(
-            SearchTerm.points != func.round(SearchTerm.weight * 100))) == 0
+        # the index holds the analysis' terms, their points the weights in hundredths
+        assert postings.documents(session) == {snap["institution_id"]: {
+            t: round(w * 100) for t, w in index.institution_terms(snap).items()}}
     # a newer profile keeps the reputation; deregistration removes the rank row
     apply(db, profile_event(snap, revision=2, type_="institution.changed"))
     with db.read() as session:

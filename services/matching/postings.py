@@ -1,0 +1,233 @@
+"""The search index's candidate generator: which institutions hold which terms, and
+with how many points, on SQLite (FTS5) and PostgreSQL (a GIN index over a text[]).
+
+Every term of an institution (text.py's analysis, index.institution_terms) is
+stored as one token `term~points`: the term and its weight in hundredths. The
+weights come from a small fixed set (FIELD_WEIGHTS times the pinyin and initials
+factors, and 0 for facets), so for a query term the index needs only a handful
+of exact lookups, one per points class, and each hit says the points with it.
+That is all the ranking needs: no per-(term, institution) row table, and an
+institution's whole term set is written as one document (one FTS5 row, one
+array), which is what made catch-up cheap (the per-term b-tree rows dirtied a
+page per term on every commit).
+
+Why not the databases' own text search: PostgreSQL's tsvector parsers do not
+segment Chinese and know neither pinyin, initials nor the standard-number
+spellings (GB/T 2828.1 = gb/t2828.1 = GBT2828.1), and pg_trgm would match
+fragments, not words; FTS5's tokenizers do not segment Chinese either. Both
+databases therefore index the terms text.py already made, verbatim, and match
+them exactly: FTS5 with a tokenizer that keeps a token whole (`:._~` are token
+characters, anything else is hex-encoded), PostgreSQL with `@>`/`&&` on text[].
+
+SQLite: `idx_fts(rowid = idx_rank.doc, terms)` and its vocabulary `idx_fts_vocab`
+(which tokens exist: the classes of a query term, and whether it is known at all).
+PostgreSQL: `idx_rank.terms text[]` with a GIN index; the classes are all tried
+(an absent key costs one GIN probe).
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+
+from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, bindparam, literal_column
+from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from . import text
+
+# Every points value a term can carry (index.term_points of each possible weight).
+POINT_CLASSES = tuple(sorted({int(round(w * f * 100)) for w in text.FIELD_WEIGHTS.values()
+                              for f in (1.0, text.PINYIN_FACTOR, text.INITIALS_FACTOR)} | {0}, reverse=True))
+# Facet terms carry no text weight (index.institution_terms gives them 0.0).
+FACET_PREFIXES = ("cat:", "item:", "region:", "park:")
+MAX_COMBINATIONS = 16  # class combinations of a multi-word query looked up one by one
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 tokenchars ':._~'"  # as matching_0005 created idx_fts
+_SAFE = re.compile(r"[0-9a-z\u4e00-\u9fff:._]+")
+
+
+# idx_rank as PostgreSQL has it: with the term array (not in the ORM model, SQLite has no such column).
+PG_RANK = Table("idx_rank", MetaData(), Column("institution_id", String(64), primary_key=True),
+                Column("qualified_until", Date), Column("rating", Float), Column("reputation", Integer),
+                Column("doc", Integer), Column("terms", postgresql.ARRAY(postgresql.TEXT)))
+
+
+def is_facet(term: str) -> bool:
+    return term.startswith(FACET_PREFIXES)
+
+
+def classes_of(term: str) -> tuple[int, ...]:
+    return (0,) if is_facet(term) else tuple(p for p in POINT_CLASSES if p)
+
+
+def token(term: str, points: int) -> str:
+    """The stored token of a term with its points (PostgreSQL stores exactly this)."""
+    return f"{term}~{points}"
+
+
+@functools.lru_cache(maxsize=200_000)  # the same terms recur across institutions
+def fts_token(term: str, points: int) -> str:
+    """The FTS5 token: the same, kept whole by the tokenizer. A term with any other
+    character (upper case too, which the tokenizer would fold) is hex-encoded; hex
+    has no '~', so an encoded token never equals a plain one."""
+    if _SAFE.fullmatch(term):
+        return token(term, points)
+    return "x" + token(term, points).encode().hex()
+
+
+def _quoted(tok: str) -> str:
+    return '"' + tok + '"'
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+# -- writing --------------------------------------------------------------------------------
+def document(terms: dict[str, int], sqlite: bool):
+    """What the index stores for an institution's {term: points}: the FTS5 text or the array."""
+    if sqlite:
+        return " ".join(fts_token(t, p) for t, p in terms.items())
+    return [token(t, p) for t, p in terms.items()]
+
+
+def _from_token(tok: str) -> tuple[str, int]:
+    plain = tok if "~" in tok else bytes.fromhex(tok[1:]).decode()
+    term, points = plain.rsplit("~", 1)
+    return term, int(points)
+
+
+def documents(session: Session) -> dict[str, dict[str, int]]:
+    """The whole index read back, {institution_id: {term: points}} (tests, checks after a rebuild)."""
+    if is_sqlite(session):
+        rows = session.execute(sql_text("SELECT r.institution_id, f.terms FROM idx_fts f "
+                                        "JOIN idx_rank r ON r.doc = f.rowid")).all()
+        return {i: dict(_from_token(tok) for tok in terms.split()) for i, terms in rows}
+    rows = session.execute(sql_text("SELECT institution_id, terms FROM idx_rank")).all()
+    return {i: dict(_from_token(tok) for tok in terms) for i, terms in rows}
+
+
+# -- reading --------------------------------------------------------------------------------
+def present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, ...]]:
+    """For each term the points classes the index holds it with (empty: unknown term)."""
+    if not terms:
+        return {}
+    if not is_sqlite(session):
+        return {t: classes_of(t) for t in terms if _pg_known(session, t)}
+    # One vocabulary range per term (the tokens `term~<points>` sort together); a range
+    # is one b-tree seek, where an IN list of every possible class was a probe each.
+    params, parts = {}, []
+    for i, term in enumerate(terms):
+        prefix = fts_token(term, 0)[:-1] if _SAFE.fullmatch(term) else fts_token(term, 0)[:-2]
+        params[f"a{i}"], params[f"b{i}"] = prefix, prefix + "\U0010ffff"
+        parts.append(f"SELECT term FROM idx_fts_vocab WHERE term >= :a{i} AND term < :b{i}")
+    out: dict[str, list[int]] = {}
+    wanted = set(terms)
+    for tok in session.execute(sql_text(" UNION ALL ".join(parts)), params).scalars():
+        term, points = _from_token(tok)
+        if term in wanted:  # not a longer term that merely starts alike
+            out.setdefault(term, []).append(points)
+    return {t: tuple(sorted(ps, reverse=True)) for t, ps in out.items()}
+
+
+def _pg_known(session: Session, term: str) -> bool:
+    return session.execute(sql_text("SELECT 1 FROM idx_rank WHERE terms && :tokens LIMIT 1").bindparams(
+        bindparam("tokens", type_=postgresql.ARRAY(postgresql.TEXT))),
+        {"tokens": [token(term, p) for p in classes_of(term)]}).first() is not None
+
+
+def key_column(sqlite: bool):
+    """The idx_rank column the candidate rows join on (FTS5 rowid = doc; on PostgreSQL the id)."""
+    return "doc" if sqlite else "institution_id"
+
+
+def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required: list[str]):
+    """A subquery (key, pts) and how many rows an institution has in it: either one row per
+    matching institution with its summed points (few class combinations), or one row per
+    required non-facet term and matching institution with that term's points (to be summed
+    by the caller); an institution not holding every required term appears not at all.
+    With only facet terms: one row per match, pts 0."""
+    sqlite = is_sqlite(session)
+    scored = [t for t in required if not is_facet(t)] or required[:1]
+    params: dict = {}
+    parts = []
+    combinations = list(itertools.product(*(classes[t] for t in scored)))
+    if len(scored) > 1 and len(combinations) <= MAX_COMBINATIONS:
+        # Few class combinations (the vocabulary knows which classes exist): one exact
+        # lookup per combination, whose hits carry the summed points, and the index
+        # does the intersection. Every institution appears once: no GROUP BY.
+        facets = [t for t in required if t not in scored]
+        for combination in combinations:
+            name = f"m{len(parts)}"
+            pts = sum(combination)
+            if sqlite:
+                params[name] = " AND ".join([_quoted(fts_token(t, p)) for t, p in zip(scored, combination)]
+                                            + [_fts_any(f, classes[f]) for f in facets])
+                parts.append(f"SELECT rowid AS key, {pts} AS pts FROM idx_fts WHERE idx_fts MATCH :{name}")
+            else:
+                params[name] = [token(t, p) for t, p in zip(scored, combination)] + [token(f, 0) for f in facets]
+                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
+        return _statement(parts, params, sqlite), 1
+    for term in scored:
+        others = [t for t in required if t != term]
+        for points in classes[term]:
+            name = f"m{len(parts)}"
+            pts = points if not is_facet(term) else 0
+            if sqlite:
+                params[name] = " AND ".join([_quoted(fts_token(term, points))]
+                                            + [_fts_any(o, classes[o]) for o in others])
+                parts.append(f"SELECT rowid AS key, {pts} AS pts FROM idx_fts WHERE idx_fts MATCH :{name}")
+            else:
+                params[name + "a"] = [token(term, points)] + [token(o, 0) for o in others if is_facet(o)]
+                condition = [f"terms @> :{name}a"]
+                for j, other in enumerate(o for o in others if not is_facet(o)):
+                    params[f"{name}o{j}"] = [token(other, p) for p in classes[other]]
+                    condition.append(f"terms && :{name}o{j}")
+                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE "
+                             + " AND ".join(condition))
+    return _statement(parts, params, sqlite), len(scored)
+
+
+def _statement(parts: list[str], params: dict, sqlite: bool):
+    statement = sql_text(" UNION ALL ".join(parts))
+    if not sqlite:
+        statement = statement.bindparams(*[bindparam(k, type_=postgresql.ARRAY(postgresql.TEXT)) for k in params])
+    return statement.bindparams(**params).columns(literal_column("key"), literal_column("pts"))
+
+
+def _fts_any(term: str, classes: tuple[int, ...]) -> str:
+    return "(" + " OR ".join(_quoted(fts_token(term, p)) for p in classes) + ")"
+
+
+def count(session: Session, classes: dict[str, tuple[int, ...]], required: list[str]) -> int:
+    """How many institutions hold every required term."""
+    if is_sqlite(session):
+        match = " AND ".join(_fts_any(t, classes[t]) for t in required)
+        return session.execute(sql_text("SELECT count(*) FROM idx_fts WHERE idx_fts MATCH :m"), {"m": match}).scalar()
+    params = {f"t{i}": [token(t, p) for p in classes[t]] for i, t in enumerate(required)}
+    statement = sql_text("SELECT count(*) FROM idx_rank WHERE " + " AND ".join(f"terms && :{k}" for k in params))
+    statement = statement.bindparams(*[bindparam(k, type_=postgresql.ARRAY(postgresql.TEXT)) for k in params])
+    return session.execute(statement, params).scalar()
+
+
+def holders(session: Session, classes: dict[str, tuple[int, ...]], terms: list[str], within: str):
+    """{institution_id: set of `terms` it holds}, among the institutions holding `within`."""
+    sqlite = is_sqlite(session)
+    out: dict[str, set[str]] = {}
+    for term in dict.fromkeys([within] + terms):
+        if term not in classes or within not in classes:
+            continue
+        if sqlite:
+            match = _fts_any(term, classes[term]) + ("" if term == within else " AND " + _fts_any(within, classes[within]))
+            rows = session.execute(sql_text("SELECT r.institution_id FROM idx_fts JOIN idx_rank r ON r.doc = idx_fts.rowid "
+                                            "WHERE idx_fts MATCH :m"), {"m": match}).scalars()
+        else:
+            rows = session.execute(sql_text("SELECT institution_id FROM idx_rank WHERE terms && :t AND terms && :w")
+                                   .bindparams(bindparam("t", type_=postgresql.ARRAY(postgresql.TEXT)),
+                                               bindparam("w", type_=postgresql.ARRAY(postgresql.TEXT))),
+                                   {"t": [token(term, p) for p in classes[term]],
+                                    "w": [token(within, p) for p in classes[within]]}).scalars()
+        for institution_id in rows:
+            out.setdefault(institution_id, set()).add(term)
+    return out
