@@ -367,6 +367,21 @@ def outbox_ids(data_dir: Path, service: str) -> tuple[set[str], int]:
     return ids, pending
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), 0 if unreadable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def platform_cpu(platform) -> dict[str, float]:
+    cpu = {name: process_cpu(proc.pid) for name, proc in platform.processes.items()}
+    cpu["load generator"] = time.process_time()
+    return cpu
+
+
 def seed_load_pool(platform, count: int) -> None:
     subprocess.run([sys.executable, "-m", "services.identity.demo", "--load-pool", str(count)], env=platform.env,
                    cwd=REPO, check=True)
@@ -427,6 +442,7 @@ def main() -> int:
                 users.append(User(n, kind, platform.gateway_url, world, stats, stop,
                                   ramp * n / max(1, args.users), username))
             print(f"load {os.getloadavg()[0]:.2f} at the start")
+            cpu_before = platform_cpu(platform)
             started = time.perf_counter()
             for user in users:
                 user.start()
@@ -435,6 +451,10 @@ def main() -> int:
             for user in users:
                 user.join(40)
             elapsed = time.perf_counter() - started
+            cpu = {k: v - cpu_before.get(k, 0.0) for k, v in platform_cpu(platform).items()}
+            print(f"CPU seconds during the load ({os.cpu_count()} cores x {elapsed:.0f} s = "
+                  f"{os.cpu_count() * elapsed:.0f} available): "
+                  + ", ".join(f"{k} {v:.0f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])))
             print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
             failed |= report(stats, elapsed, users)
             failed |= check_events(tap, data_dir, services, before, vhost)
