@@ -508,7 +508,8 @@ def event_queue_backlog(vhost: str) -> list[tuple[str, int, int, int]] | None:
     rows = []
     for line in out.stdout.splitlines():
         parts = line.split()
-        if len(parts) != 5 or parts[0].startswith(("rpc-", "load-test-tap")) or parts[1] == "stream":
+        # RPC request and reply queues (rpc-<svc>, rpc.reply-…) are not event queues.
+        if len(parts) != 5 or parts[0].startswith(("rpc-", "rpc.reply", "load-test-tap")) or parts[1] == "stream":
             continue
         rows.append((parts[0], int(parts[2]), int(parts[3]), int(parts[4])))
     return rows
