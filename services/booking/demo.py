@@ -11,6 +11,7 @@ Idempotent: nothing is added when instruments exist.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from stdnum.cn import uscc as uscc_check
 
 from services.common import workdays
 from services.common.db import Database, utcnow
+from services.common.errors import Conflict
 
 from . import appointments, bookings, institutions, instruments, links
 from . import rules as engine
@@ -122,12 +124,31 @@ def _at(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=engine.SHANGHAI)
 
 
+def _bootstrap_institutions(db: Database, attempts: int = 5) -> bool:
+    """The local copies of the demo institutions; False if instruments exist (already seeded).
+
+    The booking service consumes the registry demo's institution.approved events while this
+    runs, so its consumer may insert the same row between our read and our insert: that
+    transaction then fails with write_conflict and is retried (the row is there by then).
+    """
+    for attempt in range(attempts):
+        try:
+            with db.transaction() as session:
+                if session.scalar(select(func.count()).select_from(Instrument)):
+                    return False
+                for n, name, park in INSTITUTIONS:
+                    institutions.upsert_known(session, institution_id(n), name, park=park, kind="lab")
+            return True
+        except Conflict:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return True
+
+
 def seed(db: Database) -> dict:
-    with db.transaction() as session:
-        if session.scalar(select(func.count()).select_from(Instrument)):
-            return {"instruments": 0, "note": "already seeded"}
-        for n, name, park in INSTITUTIONS:
-            institutions.upsert_known(session, institution_id(n), name, park=park, kind="lab")
+    if not _bootstrap_institutions(db):
+        return {"instruments": 0, "note": "already seeded"}
     made = []
     with db.transaction() as session:
         for spec in INSTRUMENTS:

@@ -78,6 +78,15 @@ def is_active(session: Session, institution_id: str) -> bool:
     return row is not None and row.status == ACTIVE
 
 
+def names_of(session: Session, institution_ids) -> dict[str, str]:
+    """{id: name} of these local copies, in one query."""
+    ids = [str(i) for i in institution_ids if i]
+    if not ids:
+        return {}
+    return dict(session.execute(select(KnownInstitution.id, KnownInstitution.name)
+                                .where(KnownInstitution.id.in_(ids))).all())
+
+
 def name_of(session: Session, institution_id: str) -> str | None:
     row = session.get(KnownInstitution, institution_id)
     return row.name if row else None

@@ -130,6 +130,9 @@ class Context:
     suspended_until: dt.datetime | None = None
     qualified: bool | None = None        # None: anonymous (not judged); superseded by `grants` when given
     grants: list[Grant] | None = None    # the user's qualifications on this instrument (None: anonymous)
+    # (notice, horizon) -> _window's answer: the same for every slot of one availability call
+    # (it was recomputed per slot: half of GET /instruments/{id}/availability's CPU).
+    windows: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 class CalendarMissing(Exception):
@@ -169,6 +172,13 @@ def _window(rules: InstrumentRules, ctx: Context) -> tuple[dt.date | None, dt.da
     A horizon reaching a year without a holiday notice is no limit inside the covered years (every
     covered day lies before it); the days of the uncovered year are closed by `calendar.gap` anyway.
     """
+    key = (rules.notice_working_days, rules.horizon_working_days)
+    if key not in ctx.windows:
+        ctx.windows[key] = _compute_window(rules, ctx)
+    return ctx.windows[key]
+
+
+def _compute_window(rules: InstrumentRules, ctx: Context) -> tuple[dt.date | None, dt.date | None, bool]:
     from services.common.errors import CalendarYearMissing
     today = local(ctx.now).date()
     try:

@@ -10,6 +10,7 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_DB_URL_<SERVICE>      | sqlite:///<QI_DATA_DIR>/<service>.db      | database of one service |
 | QI_DB_URL                | (unset)                                   | template for all services, `{service}` is replaced |
 | QI_DB_POOL_SIZE          | 10                                        | PostgreSQL connections per engine (as many again may overflow) |
+| QI_CPU_GATE_<NAME>       | the machine's cores                       | CPU-heavy native calls at once per process (ARGON2: password checks; services.common.offload) |
 | QI_JWT_PRIVATE_KEY_FILE  | dev: <QI_DATA_DIR>/keys/jwt-ed25519.pem   | Ed25519 PEM private key; identity alone signs access tokens |
 | QI_JWT_PUBLIC_KEY_FILE   | dev: <QI_DATA_DIR>/keys/jwt-ed25519.pub.pem | its public key; every service and the gateway verify with it |
 | QI_REVOCATION_RELOAD_SECONDS | 60                                    | a service reloads identity's revoked-session list this often (safety net for missed events) |

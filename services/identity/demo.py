@@ -114,11 +114,58 @@ def _review_demo_licence(session, enterprise: User, operator_id: str | None) -> 
     licence.decide(session, reviewer, enterprise.id, {"decision": "approve"}, at=now)
 
 
-def main() -> None:
+LOAD_POOL_PREFIX = "load-ent-"
+
+
+def load_pool_username(n: int) -> str:
+    return f"{LOAD_POOL_PREFIX}{n:04d}"
+
+
+def seed_load_pool(db: Database, count: int) -> int:
+    """`count` more demo enterprises for bench/load_test.py: load-ent-0001 ..., password DEMO_PASSWORD.
+
+    Each is registered, phone-verified and licence-reviewed through the same domain code as
+    ent-demo (so it can publish demands, and the same events go out), with a unique valid
+    credit code and phone. Argon2 is deliberately expensive (~0.3 s of CPU): the password is
+    hashed once and that one real hash is stored for every pool account, so 200 accounts take
+    seconds, not a minute of CPU. Signing in still verifies it with Argon2. Idempotent.
+    """
+    shared_hash = None
+    made = 0
+    with db.transaction() as session:
+        existing = set(session.scalars(select(User.username).where(User.username.like(LOAD_POOL_PREFIX + "%"))))
+        operator_id = session.scalar(select(User.id).where(User.username == "operator1"))
+        for n in range(1, count + 1):
+            username = load_pool_username(n)
+            if username in existing:
+                continue
+            shared_hash = shared_hash or hash_password(DEMO_PASSWORD)
+            body = f"91321202MA1L{n:05d}"
+            data = load(RegisterEnterprise, {
+                "username": username, "password": DEMO_PASSWORD, "phone": f"137{n:08d}",
+                "nickname": f"压测企业 {n}", "org_name": f"泰州压测样本企业 {n} 有限公司",
+                "uscc": body + uscc.calc_check_digit(body), "contact_name": "张压测"})
+            enterprise = registration.register(session, data, password_hash=shared_hash)
+            _review_demo_licence(session, enterprise, operator_id)
+            made += 1
+    return made
+
+
+def main(argv=None) -> None:
+    import argparse
+
     from services.common.db import engine_for
 
-    created = seed(Database(engine_for("identity")))
+    parser = argparse.ArgumentParser(description="Demo accounts (identity)")
+    parser.add_argument("--load-pool", type=int, default=0, metavar="N",
+                        help="also make N demo enterprises load-ent-0001... for bench/load_test.py")
+    args = parser.parse_args(argv)
+    db = Database(engine_for("identity"))
+    created = seed(db)
     print("created:", ", ".join(created) if created else "nothing (all demo accounts exist)")
+    if args.load_pool:
+        print(f"load-test pool: {seed_load_pool(db, args.load_pool)} enterprises made "
+              f"({load_pool_username(1)} ... {load_pool_username(args.load_pool)})")
 
 
 if __name__ == "__main__":

@@ -132,11 +132,13 @@ def registered_event(session, user: User) -> None:
     })
 
 
-def register(session, data: dict, now: dt.datetime | None = None) -> User:
+def register(session, data: dict, now: dt.datetime | None = None, password_hash: str | None = None) -> User:
     """Self-registration; `data` is a loaded RegisterEnterprise / RegisterPerson.
 
     Throttling (registration_refused / record_registration_conflict) is the
     operation's (register_account): the demo loader registers through here without a client.
+    `password_hash`: an Argon2 hash of `data["password"]` made once for many demo accounts
+    (the load test's pool, demo.seed_load_pool); a real registration always hashes here.
     """
     now = now or utcnow()
     kind = data["kind"]
@@ -148,7 +150,8 @@ def register(session, data: dict, now: dt.datetime | None = None) -> User:
     if identity_taken(session, kind, phone_bidx, id_bidx, data.get("uscc")):
         raise registration_conflict()
     user = User(id=new_id(), username=data["username"], role=kind, status="active", nickname=data["nickname"],
-                phone=data["phone"], phone_bidx=phone_bidx, password_hash=hash_password(data["password"]),
+                phone=data["phone"], phone_bidx=phone_bidx,
+                password_hash=password_hash or hash_password(data["password"]),
                 format_checked_at=now, created_at=now, updated_at=now)
     if kind == "enterprise":
         user.org_name = data["org_name"]

@@ -25,3 +25,31 @@ def test_seed_is_complete_and_idempotent(db):
         assert {"requested", "confirmed"} <= states
         assert s.scalar(select(func.count()).select_from(AppointmentSlot)) > 0
     assert demo.seed(db)["instruments"] == 0
+
+
+def test_seed_survives_the_consumer_inserting_an_institution_meanwhile(db, monkeypatch):
+    # deploy/demo.py seeds booking while booking consumes the registry demo's institution.approved
+    # events: the consumer may insert a row between the seed's read and its insert (seen in
+    # bench/load_test.py as write_conflict from the run command's demo step).
+    from services.booking import institutions
+    from services.booking.models import KnownInstitution
+    from services.common.db import utcnow
+
+    original, raced = institutions.upsert_known, []
+
+    def racing(session, institution_id, name, park=None, kind=None):
+        if not raced:
+            raced.append(institution_id)
+            with db.transaction() as consumer:      # the consumer's own transaction commits first
+                consumer.add(KnownInstitution(id=institution_id, name=name, park=park, kind=kind, status="active",
+                                              revision=1, capabilities="[]", updated_at=utcnow()))
+            session.add(KnownInstitution(id=institution_id, name=name, park=park, kind=kind, status="active",
+                                         revision=0, capabilities="[]", updated_at=utcnow()))
+            session.flush()                         # what the seed's insert then meets
+        return original(session, institution_id, name, park=park, kind=kind)
+
+    monkeypatch.setattr(institutions, "upsert_known", racing)
+    assert demo.seed(db)["instruments"] >= 20
+    with db.read() as s:
+        assert s.get(KnownInstitution, raced[0]).revision == 1     # the consumer's row, kept
+        assert s.scalar(select(func.count()).select_from(KnownInstitution)) == len(demo.INSTITUTIONS)

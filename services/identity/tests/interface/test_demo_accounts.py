@@ -57,3 +57,21 @@ def test_seed_is_idempotent_and_keeps_pii_off_disk(db, db_path, service, tmp_pat
         window = session.query(User).filter_by(username="window1").one()
         assert window.window_id == demo.DEMO_WINDOW_ID
         assert session.query(User).filter_by(username="ent-demo").one().uscc == demo.DEMO_USCC
+
+
+def test_load_pool_accounts_sign_in_and_may_publish(db, service):
+    demo.seed(db)
+    assert demo.seed_load_pool(db, 3) == 3
+    assert demo.seed_load_pool(db, 3) == 0          # idempotent
+    assert demo.seed_load_pool(db, 4) == 1          # grows by the missing ones
+    from services.identity import levels
+    with db.read() as session:
+        pool = session.query(User).filter(User.username.like(demo.LOAD_POOL_PREFIX + "%")).all()
+        assert len(pool) == 4 and len({u.uscc for u in pool}) == 4 and len({u.phone_bidx for u in pool}) == 4
+        assert all(uscc.is_valid(u.uscc) and levels.level_of(u) == "licence_reviewed" for u in pool)
+        hashes = [u.password_hash for u in sorted(pool, key=lambda u: u.username)]
+    login = service.login(demo.load_pool_username(4), demo.DEMO_PASSWORD)
+    assert login["user"]["role"] == "enterprise"
+    # One real Argon2id hash per seeding call, shared by the accounts it made; not a weakened one.
+    assert len(set(hashes[:3])) == 1 and hashes[3] != hashes[0]
+    assert all(h.startswith("$argon2id$") for h in hashes)
