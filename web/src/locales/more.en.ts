@@ -15,7 +15,7 @@ export default {
     cancelReason: "One occurrence of a weekly series cancelled", seeMine: "Every occurrence is also in", weekly: "Book weekly",
   },
   waitlist: {
-    title: "Waitlist", intro: "Wait for a time someone else holds or booked. When it frees, the first in line gets an offer held for a limited time; accept it before it lapses, or it goes to the next.",
+    title: "Waitlist", intro: "Wait for a time someone else holds or booked. When it frees, the first in line gets an offer held for a limited time; accept it before it lapses, or it goes to the next. Tip: on an instrument's availability, click a taken slot to wait for it.",
     join: "Join the waitlist", mine: "My waitlist entries", empty: "You are not waiting for any time", joined: "You are on the waitlist",
     accept: "Accept the offer", leave: "Leave", accepted: "Offer accepted: booked", left_: "Left the waitlist",
     until: "Offer held until {at}", left: "{h} h {m} min left", forSlot: "This time is taken: wait for it",
@@ -33,7 +33,7 @@ export default {
     location: "Location", standards: "Standards (comma separated)", rules: "Booking rules", noLimit: "No limit",
     r: { notice_working_days: "Notice (working days)", horizon_working_days: "Bookable ahead (working days)", slot_minutes: "Slot (minutes)",
       min_minutes: "Shortest booking (min)", max_minutes: "Longest booking (min)", buffer_minutes: "Buffer between (min)",
-      cancel_deadline_hours: "Free cancellation until (h before)", no_show_minutes: "No-show after (min)", weekly_limit_minutes: "Weekly limit per user (min)",
+      cancel_deadline_hours: "Free cancel (hours before)", no_show_minutes: "No-show after (min)", weekly_limit_minutes: "Weekly limit per user (min)",
       minimum_charge: "Minimum charge (yuan)", calibration_due: "Calibration due", approval_required: "Requests need approval",
       qualification_required: "Qualification needed", operator_assisted: "Operator-assisted use offered" },
     hours: "Opening hours", hoursHint: "Per weekday, periods like 08:30-12:00, 13:30-17:30 on a 15-minute grid (Beijing time); empty: closed. PRC holidays and make-up working days apply by themselves.",
@@ -44,13 +44,13 @@ export default {
     kinds: { maintenance: "Maintenance", calibration: "Calibration", other: "Other" }, from: "From", to: "To", addBlackout: "Add blackout", blackoutAdded: "Blackout added",
     grant: "Grant a qualification", grantHint: "A user who passed the training may book instruments that need a qualification (the account id from the booking list or the user).",
     userId: "User account id", months: "months", grantBtn: "Grant", grantedMsg: "Qualification granted", grantedUntil: "Valid until {at}",
-    withdraw: "Withdraw", withdrawBtn: "Withdraw the instrument", withdrawnMsg: "Instrument withdrawn", edit: "Edit instrument",
+    withdraw: "Withdraw", withdrawnBy: { institution: "by the institution", operator: "by the platform", deregistered: "the institution left the platform" }, withdrawBtn: "Withdraw the instrument", withdrawnMsg: "Instrument withdrawn", edit: "Edit instrument",
   },
   supervision: {
     title: "Supervision rules", intro: "For each complaint type: whose queue it is in, the reply time limit, and who it escalates to after how many working days. Every change is kept as a version.",
     readOnly: "Read only: operators change the rules", handler: "Handled by", replyRule: "Reply time limit", escalation: "Escalation", escalateTo: "Escalate to",
     afterDays: "After (working days)", after: "to {to} after {n} working days", version: "Version", updated: "Changed", edit: "Change", history: "History",
-    historyOf: "History of {type}", rule: "Rule", changedBy: "Changed by", saved: "Rule changed (a new version)", line: "{handler} handles; to {to} after {n} working days",
+    historyOf: "History of {type}", replyRules: { feedback_complaint_reply: "Complaint reply limit (SLA rule)" }, rule: "Rule", changedBy: "Changed by", saved: "Rule changed (a new version)", line: "{handler} handles; to {to} after {n} working days",
   },
   callbacks: {
     title: "Callbacks", tasks: "Tasks", archive: "Archive", reason: "Reason", outcome: "Outcome", searchNotes: "Words in the call notes", subject: "Subject",

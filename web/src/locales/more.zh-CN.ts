@@ -14,7 +14,7 @@ export default {
     cancelReason: "取消周期预约中的一次", seeMine: "每一次预约也列在", weekly: "按周预约",
   },
   waitlist: {
-    title: "候补", intro: "他人占用或已预约的时段可以候补。时段空出后，排在最前的候补者获得限时保留的预约机会，须在失效前接受，否则顺延给下一位。",
+    title: "候补", intro: "他人占用或已预约的时段可以候补。时段空出后，排在最前的候补者获得限时保留的预约机会，须在失效前接受，否则顺延给下一位。提示：在仪器的可预约时段中点击已被占用的时段即可候补。",
     join: "加入候补", mine: "我的候补", empty: "暂无候补记录", joined: "已加入候补",
     accept: "接受预约机会", leave: "取消候补", accepted: "已接受：预约成功", left_: "已取消候补",
     until: "保留至 {at}", left: "剩余 {h} 小时 {m} 分", forSlot: "该时段已被占用：加入候补",
@@ -32,7 +32,7 @@ export default {
     location: "存放地点", standards: "适用标准（逗号分隔）", rules: "预约规则", noLimit: "不限",
     r: { notice_working_days: "提前预约（工作日）", horizon_working_days: "最远可约（工作日）", slot_minutes: "时段长度（分钟）",
       min_minutes: "最短时长（分钟）", max_minutes: "最长时长（分钟）", buffer_minutes: "间隔缓冲（分钟）",
-      cancel_deadline_hours: "免费取消截止（开始前小时）", no_show_minutes: "爽约判定（分钟）", weekly_limit_minutes: "每人每周上限（分钟）",
+      cancel_deadline_hours: "免费取消（提前小时）", no_show_minutes: "爽约判定（分钟）", weekly_limit_minutes: "每人每周上限（分钟）",
       minimum_charge: "最低收费（元）", calibration_due: "校准到期日", approval_required: "预约须审批",
       qualification_required: "须上机资质", operator_assisted: "提供专人操作" },
     hours: "开放时间", hoursHint: "按星期填写时段，如 08:30-12:00, 13:30-17:30，以 15 分钟为单位（北京时间）；留空表示不开放。法定节假日与调休自动适用。",
@@ -43,13 +43,13 @@ export default {
     kinds: { maintenance: "维护保养", calibration: "校准", other: "其他" }, from: "开始", to: "结束", addBlackout: "添加停机时段", blackoutAdded: "停机时段已添加",
     grant: "授予上机资质", grantHint: "通过培训的用户可预约须资质的仪器（填写用户账号 ID，可在预约列表中查看）。",
     userId: "用户账号 ID", months: "个月", grantBtn: "授予", grantedMsg: "已授予资质", grantedUntil: "有效期至 {at}",
-    withdraw: "下架", withdrawBtn: "下架该仪器", withdrawnMsg: "仪器已下架", edit: "维护仪器",
+    withdraw: "下架", withdrawnBy: { institution: "机构下架", operator: "平台下架", deregistered: "机构已注销" }, withdrawBtn: "下架该仪器", withdrawnMsg: "仪器已下架", edit: "维护仪器",
   },
   supervision: {
     title: "监督规则", intro: "各投诉类型由谁办理、答复时限，以及超过多少个工作日后升级给谁。每次修改都保留为一个版本。",
     readOnly: "只读：监督规则由平台运营人员修改", handler: "办理人", replyRule: "答复时限", escalation: "升级", escalateTo: "升级至",
     afterDays: "超过（工作日）", after: "{n} 个工作日后升级至{to}", version: "版本", updated: "修改时间", edit: "修改", history: "修改记录",
-    historyOf: "{type}的修改记录", rule: "规则", changedBy: "修改人", saved: "规则已修改（新版本）", line: "{handler}办理；{n} 个工作日后升级至{to}",
+    historyOf: "{type}的修改记录", replyRules: { feedback_complaint_reply: "投诉答复时限（SLA 规则）" }, rule: "规则", changedBy: "修改人", saved: "规则已修改（新版本）", line: "{handler}办理；{n} 个工作日后升级至{to}",
   },
   callbacks: {
     title: "回访", tasks: "回访任务", archive: "回访档案", reason: "回访原因", outcome: "结果", searchNotes: "按回访记录检索", subject: "对象",
