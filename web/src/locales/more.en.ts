@@ -82,7 +82,7 @@ export default {
   rectify: {
     title: "Rectification of bad reviews", intro: "Every dissatisfied evaluation opens a case: verify, rectify or explain (the institution may appeal), re-check, call back, close.",
     empty: "No rectification cases", evaluation: "Evaluation", cause: "Cause analysis", measures: "Measures", opened: "Opened", overturn: "Overturn the review",
-    noSteps: "No steps yet",
+    noSteps: "No steps yet", bySystem: "the platform (automatic)",
     states: { opened: "Opened", verified: "Verified", appealed: "Appealed", rectified: "Rectified", explained: "Explained", rechecked: "Re-checked",
       called_back: "Called back", closed: "Closed", overturned: "Overturned" },
     actions: { open: "Opened", verify: "Verify", rectify: "Rectify", explain: "Explain", appeal: "Appeal", decide_appeal: "Decide the appeal",

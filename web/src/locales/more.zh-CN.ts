@@ -81,7 +81,7 @@ export default {
   rectify: {
     title: "差评整改", intro: "每条不满意评价都生成整改案件：核实、整改或说明（机构可申诉）、复核、回访、办结。",
     empty: "暂无整改案件", evaluation: "评价", cause: "原因分析", measures: "整改措施", opened: "生成时间", overturn: "撤销该差评",
-    noSteps: "暂无办理记录",
+    noSteps: "暂无办理记录", bySystem: "平台（自动）",
     states: { opened: "待核实", verified: "已核实", appealed: "申诉中", rectified: "已整改", explained: "已说明", rechecked: "已复核",
       called_back: "已回访", closed: "已办结", overturned: "差评已撤销" },
     actions: { open: "生成", verify: "核实", rectify: "整改", explain: "说明", appeal: "申诉", decide_appeal: "裁定申诉",
