@@ -18,7 +18,7 @@ export default {
     title: "Waitlist", intro: "Wait for a time someone else holds or booked. When it frees, the first in line gets an offer held for a limited time; accept it before it lapses, or it goes to the next. Tip: on an instrument's availability, click a taken slot to wait for it.",
     join: "Join the waitlist", mine: "My waitlist entries", empty: "You are not waiting for any time", joined: "You are on the waitlist",
     accept: "Accept the offer", leave: "Leave", accepted: "Offer accepted: booked", left_: "Left the waitlist",
-    until: "Offer held until {at}", left: "{h} h {m} min left", forSlot: "This time is taken: wait for it",
+    until: "Offer held until {at}", left: "{h} h {m} min left", forSlot: "This time is taken: wait for it", forSlotHint: "Click a taken slot to join its waitlist.",
     states: { waiting: "Waiting", offered: "Offer open", accepted: "Accepted", lapsed: "Lapsed", cancelled: "Left" },
   },
   feeds: {

@@ -17,7 +17,7 @@ export default {
     title: "候补", intro: "他人占用或已预约的时段可以候补。时段空出后，排在最前的候补者获得限时保留的预约机会，须在失效前接受，否则顺延给下一位。提示：在仪器的可预约时段中点击已被占用的时段即可候补。",
     join: "加入候补", mine: "我的候补", empty: "暂无候补记录", joined: "已加入候补",
     accept: "接受预约机会", leave: "取消候补", accepted: "已接受：预约成功", left_: "已取消候补",
-    until: "保留至 {at}", left: "剩余 {h} 小时 {m} 分", forSlot: "该时段已被占用：加入候补",
+    until: "保留至 {at}", left: "剩余 {h} 小时 {m} 分", forSlot: "该时段已被占用：加入候补", forSlotHint: "点击已占用的时段可加入候补。",
     states: { waiting: "候补中", offered: "待接受", accepted: "已接受", lapsed: "已失效", cancelled: "已取消" },
   },
   feeds: {
