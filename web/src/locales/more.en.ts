@@ -5,7 +5,7 @@ export default {
   navMore: {
     series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
     supervision: "Supervision rules", callbacks: "Callbacks", support: "Support", improvements: "Improvement", rectifications: "Rectification",
-    bookingMore: "Booking", feedbackMore: "Feedback",
+    bookingMore: "Booking", feedbackMore: "Feedback", evaluations: "Evaluations",
   },
   series: {
     title: "Weekly series", intro: "The same time on the same weekday for 2 to 12 weeks. Preview first: every occurrence shows the rule it breaks; booking takes the bookable ones and skips the conflicts.",

@@ -4,7 +4,7 @@ export default {
   navMore: {
     series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
     supervision: "监督规则", callbacks: "回访", support: "技术支持", improvements: "持续改进", rectifications: "差评整改",
-    bookingMore: "仪器预约", feedbackMore: "评价监督",
+    bookingMore: "仪器预约", feedbackMore: "评价监督", evaluations: "服务评价",
   },
   series: {
     title: "周期预约", intro: "每周同一天同一时段，连续 2 至 12 周。先预览：每一次都列出所违反的规则；提交时只预约可约的场次，冲突的跳过。",
