@@ -171,3 +171,21 @@ def test_rectification_case_moves_on_a_step(ui):  # noqa: F811
     expect(after).not_to_have_text(before)
     assert_clean(page, console)
     u.shot("feedback-more-07-rectification")
+
+
+@one_backend
+def test_new_booking_and_feedback_pages_fit_a_phone(ui):  # noqa: F811
+    """The pages above at 390x844, with test_main_pages_fit_a_phone's layout checks."""
+    from tests.e2e.test_web_ui import LAYOUT_FAULTS
+    for user, paths in [("ent-demo", ["/booking-series", "/waitlist", "/calendar-feeds", "/support", "/improvements"]),
+                        ("operator1", ["/instruments/new", "/supervision-rules", "/callbacks", "/rectifications", "/support"])]:
+        u = ui(width=390, height=844)
+        console = watch_console(u)
+        for n, path in enumerate(paths):
+            page = u.login(user, start=path) if n == 0 else u.open(path)
+            page.locator("#main .page h1").first.wait_for()
+            page.wait_for_timeout(300)       # el-table lays out its columns after the data arrives
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, f"{path} scrolls sideways"
+            assert page.evaluate(LAYOUT_FAULTS) == [], f"{path} at 390x844"
+            assert_clean(page, console)
+            u.shot(f"phone-more-{user}{path.replace('/', '-')}")
