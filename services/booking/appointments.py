@@ -5,7 +5,8 @@ items it serves); an enterprise books one for a service item at least
 `booking.appointment_notice` and at most `booking.appointment_horizon` working days
 ahead (SLA rules in data), one active appointment per enterprise, window and day
 (`appointment_day_claim`'s key), cancels up to 2 hours before; staff check it in and
-complete it; a no-show counts with the booking no-shows.
+complete it; a no-show counts with the booking no-shows. A slot offers only items its window
+serves, and an appointment links only the enterprise's own open demand or case (links.py).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from services.common import workdays
 from services.common.errors import CalendarYearMissing, Conflict, Forbidden, ValidationFailed
 from services.common.sla_rules import get_rule
 
-from . import bookings
+from . import bookings, links
 from . import rules as engine
 from .common import event, iso, is_operator, is_reader, not_found, now_or, policy, require_caller, wrong_state
 from .models import Appointment, AppointmentDayClaim, AppointmentSlot
@@ -54,6 +55,7 @@ def slot_view(s: AppointmentSlot) -> dict:
 def publish_slots(session: Session, principal: dict, data: dict) -> list:
     principal = require_caller(principal)
     window_id = _window_of(principal, data.get("window_id"))
+    links.check_slot_items(session, window_id, data["service_items"])
     day = data["date"]
     try:
         working = workdays.is_working_day(day)
@@ -133,6 +135,7 @@ def book(session: Session, principal: dict, data: dict, now: dt.datetime | None 
     if data["service_item"] not in json.loads(slot.service_items):
         raise ValidationFailed("The window does not serve this item in that slot / 该时段不办理此事项",
                                errors={"service_item": ["not offered / 未提供"]})
+    links.check_links(session, str(principal["user_id"]), data)
     day = engine.local(slot.starts_at).date()
     found = _lead_violations(day, now)
     if found:

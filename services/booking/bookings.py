@@ -29,7 +29,7 @@ from . import fees, instruments, metrics
 from . import rules as engine
 from .common import (event, iso, is_institution_staff, is_operator, is_reader, not_found, now_or, policy, refuse,
                      require_caller, require_institution_staff, slot_taken, utc, wrong_state)
-from .models import Booking, Instrument, NoShow, SlotClaim, Suspension
+from .models import Booking, Instrument, NoShow, SlotClaim, Suspension, UsageRecord
 
 APPROVAL_RULE = "booking.approval"
 
@@ -58,6 +58,8 @@ def view(session: Session, b: Booking, principal: dict | None) -> dict:
         "fee_reason", "cancelled_by", "payment_source", "voucher_number", "paid_amount", "settled_at", "created_at")}
     out["instrument_name"] = inst.name if inst else None
     out["checkin_code"] = b.checkin_code if staff else None
+    usage = session.scalars(select(UsageRecord).where(UsageRecord.booking_id == b.id)).first()
+    out["usage_record_id"], out["in_use"] = (usage.id, usage.stopped_at is None) if usage else (None, False)
     return out
 
 
@@ -119,7 +121,8 @@ def create(session: Session, principal: dict, inst: Instrument, start: dt.dateti
     _waive_rebooked(session, inst, start, end)
     event(session, "booking.requested", b.id, _event_data(b))
     if b.status == "requested":
-        clock = sla.start_clock(session, APPROVAL_RULE, "booking", b.id, at=now)
+        # The instrument's institution approves: its on-time rate (sla.clock_closed).
+        clock = sla.start_clock(session, APPROVAL_RULE, "booking", b.id, at=now, institution_id=b.institution_id)
         b.approval_due_at = min(clock.due_at, start) if clock.due_at else start
     else:
         b.decided_at = now
@@ -281,6 +284,16 @@ def complete(session: Session, principal: dict, booking_id: str, data: dict, now
     if end > now + dt.timedelta(minutes=5):
         raise ValidationFailed("Actual use cannot end in the future / 实际结束时间不能晚于当前时间",
                                errors={"actual_end": ["in the future / 晚于当前时间"]})
+    finish(session, b, start, end, str(principal["user_id"]), now)
+    from .usage import record_completed
+    record_completed(session, b, principal, now)
+    return view(session, b, principal)
+
+
+def finish(session: Session, b: Booking, start: dt.datetime, end: dt.datetime, handler_id: str,
+           now: dt.datetime) -> None:
+    """Completed with its actual use: the fee from the minutes used, booking.completed for feedback."""
+    from .qualifications import renew_on_use
     inst = session.get(Instrument, b.instrument_id)
     used = int((end - start).total_seconds() // 60)
     rate = instruments.prices(session, inst)[b.price_group]
@@ -288,13 +301,13 @@ def complete(session: Session, principal: dict, booking_id: str, data: dict, now
     b.fee, b.fee_reason = fees.usage_fee(used, rate, inst.minimum_charge, inst.slot_minutes), "usage"
     b.status, b.updated_at = "completed", now
     b.sequence = (b.sequence or 0) + 1
-    b.handler_id = b.handler_id or str(principal["user_id"])
+    b.handler_id = b.handler_id or handler_id
+    renew_on_use(session, b)
     event(session, "booking.completed", b.id, {
         **_event_data(b), "actual_start": iso(start), "actual_end": iso(end), "used_minutes": used,
         "evaluation": {"service_type": "booking", "service_id": b.id, "enterprise_id": b.user_id,
                        "institution_id": b.institution_id, "window_id": inst.station_window_id,
                        "handler_id": b.handler_id, "finished_at": iso(now)}})
-    return view(session, b, principal)
 
 
 def settle(session: Session, principal: dict, booking_id: str, data: dict, now: dt.datetime | None = None) -> dict:

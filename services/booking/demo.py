@@ -19,7 +19,7 @@ from stdnum.cn import uscc as uscc_check
 from services.common import workdays
 from services.common.db import Database, utcnow
 
-from . import appointments, bookings, institutions, instruments
+from . import appointments, bookings, institutions, instruments, links
 from . import rules as engine
 from .models import Instrument
 
@@ -71,9 +71,11 @@ INSTRUMENTS = [
     (1, "电子天平（E2 级）", "metrology", "XPR205", "梅特勒-托利多", "JJG 1036-2022", None, "40",
      {"approval_required": False}),
     (2, "ICP-MS 电感耦合等离子体质谱仪", "testing", "7900", "安捷伦", "GB 5009.268-2016", "泰州医药高新区", "800",
-     {"qualification_required": True, "operator_assisted": True, "weekly_limit_minutes": 480}),
+     {"qualification_required": True, "operator_assisted": True, "weekly_limit_minutes": 480,
+      "qualification_code": "icpms-operation", "qualification_months": 12}),
     (2, "高效液相色谱仪", "testing", "1260 Infinity II", "安捷伦", "中国药典 2020 四部 0512", "泰州医药高新区", "300",
-     {"qualification_required": True, "operator_assisted": True}),
+     {"qualification_required": True, "operator_assisted": True, "qualification_code": "hplc-operation",
+      "qualification_expiry": "idle_days", "qualification_idle_days": 90}),
     (2, "洁净工作台", "testing", "SW-CJ-2FD", "苏州安泰", "GB 50591-2010", "泰州医药高新区", "30",
      {"approval_required": False}),
     (3, "盐雾腐蚀试验箱（中性/CASS）", "testing", "SH-90", "上海林频", "GB/T 10125-2021", "姜堰经济开发区", "70",
@@ -185,6 +187,8 @@ def seed(db: Database) -> dict:
         for k in range(1, 11):
             day = workdays.add_working_days(today, k)
             for window_id, items in WINDOW_ITEMS.items():
+                # Demo bootstrap, like the institutions: the registry's window.services_changed refreshes it.
+                links.set_window(session, window_id, items)
                 out = appointments.publish_slots(session, SYSTEM, {
                     "window_id": window_id, "date": day, "times": ["09:00", "10:00", "14:00", "15:30"],
                     "minutes": 30 if window_id != "iw-tzzj" else 60, "capacity": 3, "service_items": items})

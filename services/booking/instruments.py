@@ -16,11 +16,15 @@ from . import institutions
 from . import rules as engine
 from .common import event, is_operator, not_found, now_or, require_caller, require_institution_staff, utc
 from .contract.vocabulary import HOLDING, OCCUPYING
-from .models import Blackout, Booking, Instrument, InstrumentPrice, Suspension, UserQualification
+from .models import Blackout, Booking, Instrument, InstrumentPrice, Suspension
 
 RULE_FIELDS = ("notice_working_days", "horizon_working_days", "slot_minutes", "min_minutes", "max_minutes",
                "buffer_minutes", "weekly_limit_minutes", "approval_required", "qualification_required",
-               "operator_assisted", "calibration_due", "minimum_charge", "cancel_deadline_hours", "no_show_minutes")
+               "operator_assisted", "calibration_due", "minimum_charge", "cancel_deadline_hours", "no_show_minutes",
+               "qualification_code", "qualification_expiry", "qualification_months", "qualification_idle_days")
+
+QUALIFICATION_DEFAULTS = {"qualification_code": None, "qualification_expiry": "fixed_months",
+                          "qualification_months": 12, "qualification_idle_days": 180}
 
 
 def get_row(session: Session, instrument_id: str, for_update: bool = False) -> Instrument:
@@ -84,7 +88,7 @@ def _apply(session: Session, inst: Instrument, data: dict) -> None:
     inst.specifications = json.dumps(data["specifications"], ensure_ascii=False)
     inst.capability_ids = json.dumps(data["capability_ids"])
     inst.standards = json.dumps(data["standards"], ensure_ascii=False)
-    r = data["rules"]
+    r = {**QUALIFICATION_DEFAULTS, **data["rules"]}
     for name in RULE_FIELDS:
         setattr(inst, name, r[name])
     inst.minimum_charge = to_money(r["minimum_charge"])
@@ -97,6 +101,8 @@ def _apply(session: Session, inst: Instrument, data: dict) -> None:
         session.add(InstrumentPrice(instrument_id=inst.id, price_group=p["price_group"],
                                     hourly_rate=to_money(p["hourly_rate"])))
     session.flush()
+    from .qualifications import grant_from_attendances
+    grant_from_attendances(session, inst)
 
 
 def _owner(session: Session, principal: dict, data: dict) -> str:
@@ -204,7 +210,8 @@ def rules_of(inst: Instrument) -> engine.InstrumentRules:
         horizon_working_days=inst.horizon_working_days, weekly_limit_minutes=inst.weekly_limit_minutes,
         opening_hours=json.loads(inst.opening_hours), calibration_due=inst.calibration_due,
         qualification_required=inst.qualification_required, operator_assisted=inst.operator_assisted,
-        published=inst.status == "published")
+        published=inst.status == "published", qualification_expiry=inst.qualification_expiry,
+        qualification_months=inst.qualification_months, qualification_idle_days=inst.qualification_idle_days)
 
 
 def context_for(session: Session, inst: Instrument, principal: dict | None, first: dt.datetime,
@@ -234,7 +241,8 @@ def context_for(session: Session, inst: Instrument, principal: dict | None, firs
             weeks[key] = weeks.get(key, 0) + int((b.ends_at - b.starts_at).total_seconds() // 60)
         ctx.week_minutes = weeks
         ctx.suspended_until = suspended_until(session, user_id, now)
-        ctx.qualified = is_qualified(session, user_id, inst.id, now)
+        from .qualifications import grants_of
+        ctx.grants = grants_of(session, user_id, inst.id)
     return ctx
 
 
@@ -242,12 +250,6 @@ def suspended_until(session: Session, user_id: str, now: dt.datetime) -> dt.date
     return session.scalar(select(func.max(Suspension.until)).where(Suspension.user_id == user_id,
                                                                    Suspension.until > now,
                                                                    Suspension.lifted_at.is_(None)))
-
-
-def is_qualified(session: Session, user_id: str, instrument_id: str, now: dt.datetime) -> bool:
-    return session.scalar(select(func.count()).select_from(UserQualification).where(
-        UserQualification.user_id == user_id, UserQualification.instrument_id == instrument_id,
-        UserQualification.expires_at > now)) > 0
 
 
 def availability(session: Session, principal: dict | None, instrument_id: str, query: dict,
@@ -258,23 +260,15 @@ def availability(session: Session, principal: dict | None, instrument_id: str, q
     span_last = engine.to_utc(dt.datetime(last.year, last.month, last.day, tzinfo=engine.SHANGHAI)
                               + dt.timedelta(days=1))
     ctx = context_for(session, inst, principal, span_first, span_last, now)
-    slots = engine.availability(rules_of(inst), first, last, ctx)
+    rules = rules_of(inst)
+    # Signed in, the slots are judged for the chosen mode exactly as a request in that mode would be.
+    mode = query.get("mode") or "self"
+    slots = engine.availability(rules, first, last, ctx, mode=mode if ctx.grants is not None else None)
     for s in slots:
         s["start_local"] = engine.local(s["start"]).isoformat()
-    return {"instrument_id": inst.id, "from_": first, "to": last, "slot_minutes": inst.slot_minutes, "slots": slots}
-
-
-def grant_qualification(session: Session, principal: dict, instrument_id: str, data: dict,
-                        now: dt.datetime | None = None) -> UserQualification:
-    inst = get_row(session, instrument_id)
-    require_institution_staff(principal, inst.institution_id)
-    now = now_or(now)
-    row = UserQualification(user_id=data["user_id"], instrument_id=inst.id, granted_by=str(principal["user_id"]),
-                            expires_at=now + dt.timedelta(days=30 * data["months"]), created_at=now)
-    session.add(row)
-    session.flush()
-    return row
-
+    return {"instrument_id": inst.id, "from_": first, "to": last, "slot_minutes": inst.slot_minutes, "mode": mode,
+            "qualification": {**engine.qualification_status(rules, ctx), "code": inst.qualification_code},
+            "slots": slots}
 
 
 def usage(session: Session, principal: dict, instrument_id: str, query: dict) -> dict:
@@ -283,15 +277,15 @@ def usage(session: Session, principal: dict, instrument_id: str, query: dict) ->
     inst = get_row(session, instrument_id)
     if not (is_reader(principal) or (principal or {}).get("institution_id") == inst.institution_id):
         require_institution_staff(principal, inst.institution_id)
-    year, month = (int(x) for x in query["month"].split("-"))
-    first = engine.to_utc(dt.datetime(year, month, 1, tzinfo=engine.SHANGHAI))
-    nxt = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=engine.SHANGHAI)
-    last = engine.to_utc(nxt)
+    from .usage import month_span, walk_in_minutes
+    first, last = month_span(query["month"])
     rows = session.scalars(select(Booking).where(Booking.instrument_id == inst.id, Booking.starts_at >= first,
                                                  Booking.starts_at < last,
                                                  Booking.status.in_(OCCUPYING + ("no_show",)))).all()
     booked = sum(int((b.ends_at - b.starts_at).total_seconds() // 60) for b in rows)
-    used = sum(int((b.actual_end - b.actual_start).total_seconds() // 60) for b in rows if b.actual_end)
+    used_booked = sum(int((b.actual_end - b.actual_start).total_seconds() // 60) for b in rows if b.actual_end)
+    walk_in, walk_ins = walk_in_minutes(session, inst.id, first, last)
     return {"instrument_id": inst.id, "month": query["month"], "bookings": len(rows), "booked_minutes": booked,
-            "used_minutes": used, "no_shows": sum(b.status == "no_show" for b in rows),
+            "used_minutes": used_booked + walk_in, "used_booked_minutes": used_booked, "walk_in_minutes": walk_in,
+            "unbooked_records": walk_ins, "no_shows": sum(b.status == "no_show" for b in rows),
             "revenue": sum((b.fee or 0) for b in rows if b.status in ("completed", "settled")) or money_str(0)}

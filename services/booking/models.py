@@ -1,12 +1,14 @@
 """Booking tables: the local copy of approved institutions (from registry events), instruments
 with their rules, prices and blackouts, bookings with their slot claims, no-shows and
-suspensions, qualifications, and appointments at institution windows.
+suspensions, qualifications, usage records, notifications, and appointments at institution windows.
 
 The race guarantee lives in the schema: `slot_claim` has one row per instrument and
 15-minute unit (primary key), so two bookings of the same time cannot both commit, on
 SQLite and PostgreSQL alike; `appointment_day_claim` does the same for "one active
 appointment per enterprise, window and day", and a slot's `taken` is raised by a
-conditional UPDATE (`taken < capacity`). The migration booking_0001 creates exactly these.
+conditional UPDATE (`taken < capacity`). The migrations booking_0001 and booking_0002 (qualification
+codes and expiry rules, training attendances, usage records, notifications, the window and link
+copies) create exactly these.
 """
 from __future__ import annotations
 
@@ -68,6 +70,12 @@ class Instrument(Base):
     approval_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     qualification_required: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     operator_assisted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The qualification it requires, by code: attending a training naming this code grants it
+    # (registry training.attended). Expiry: fixed months after the grant, or N days without use.
+    qualification_code: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    qualification_expiry: Mapped[str] = mapped_column(String(20), nullable=False, default="fixed_months")
+    qualification_months: Mapped[int] = mapped_column(Integer, nullable=False, default=12)
+    qualification_idle_days: Mapped[int] = mapped_column(Integer, nullable=False, default=180)
     opening_hours: Mapped[str] = mapped_column(Text, nullable=False, default="{}")   # JSON weekday -> periods
     calibration_due: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     minimum_charge: Mapped[Decimal] = mapped_column(MONEY, nullable=False, default=Decimal("0.00"))
@@ -168,7 +176,10 @@ class Suspension(Base):
 
 
 class UserQualification(Base):
-    """A staff-granted qualification to use an instrument, with an expiry."""
+    """A qualification to use an instrument: granted by staff, or by attending a training.
+
+    `expires_at` is the fixed expiry of the grant; under an instrument's "idle_days" rule the
+    engine judges from `last_used_at` (a completed booking renews it) instead."""
     __tablename__ = "user_qualification"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
@@ -176,6 +187,52 @@ class UserQualification(Base):
     granted_by: Mapped[str] = mapped_column(String(64), nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    source: Mapped[str] = mapped_column(String(20), nullable=False, default="staff")   # staff, training
+    training_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class KnownAttendance(Base):
+    """A training attendance naming a qualification code (registry training.attended): kept so an
+    instrument that starts requiring the code later grants it to those who attended."""
+    __tablename__ = "known_attendance"
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    training_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    qualification_code: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    attended_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+
+
+class UsageRecord(Base):
+    """Actual use of an instrument (start, stop) as the institution recorded it.
+
+    Linked to the booking it served, or a walk-in: `booking_id` null means used without a
+    booking, flagged for the institution to reconcile."""
+    __tablename__ = "usage_record"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instrument_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    institution_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    booking_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    started_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    stopped_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    __table_args__ = (Index("ix_usage_record_instrument_time", "instrument_id", "started_at"),)
+
+
+class BookingNotification(Base):
+    """An in-app notice to a user (waitlist offers and their expiry), listed through the API."""
+    __tablename__ = "booking_notification"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    subject_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(String(500), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class AppointmentSlot(Base):
@@ -249,3 +306,24 @@ class CalendarFeed(Base):
     instrument_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class KnownWindow(Base):
+    """The service items a window serves, from the registry's window.services_changed (a local copy)."""
+    __tablename__ = "known_window"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    services: Mapped[str] = mapped_column(Text, nullable=False, default="[]")   # JSON list of item codes
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class KnownLink(Base):
+    """A demand (matching) or an enterprise-window case (registry) an appointment may serve: whose it
+    is and whether it is still open, from their events (a local copy)."""
+    __tablename__ = "known_link"
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)     # demand, case
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    enterprise_user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    closed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)

@@ -46,8 +46,16 @@ MESSAGES = {
                               "A qualification is needed; book operator-assisted use instead"),
     "qualification.missing_no_assist": ("需具备上机资质，该仪器不提供代操作",
                                         "A qualification is needed and the instrument offers no assisted use"),
+    "qualification.expired": ("上机资质已于 {date} 过期（{why}）；可改为预约机组人员操作",
+                              "The qualification expired on {date} ({why}); book operator-assisted use instead"),
+    "qualification.expired_no_assist": ("上机资质已于 {date} 过期（{why}），该仪器不提供代操作",
+                                        "The qualification expired on {date} ({why}); the instrument offers no "
+                                        "assisted use"),
     "assisted.not_offered": ("该仪器不提供机组人员代操作", "The instrument offers no operator-assisted use"),
 }
+# Why a qualification lapsed, per the instrument's expiry rule (both languages in one phrase each)
+EXPIRY_WHY = {"fixed_months": ("授予满 {n} 个月", "{n} months after the grant"),
+              "idle_days": ("连续 {n} 天未使用", "{n} days without use")}
 OCCUPANCY_RULES = ("slot.booked", "slot.held")
 
 
@@ -84,6 +92,9 @@ class InstrumentRules:
     qualification_required: bool = False
     operator_assisted: bool = False
     published: bool = True
+    qualification_expiry: str = "fixed_months"   # or "idle_days": N days without use (a completed booking renews)
+    qualification_months: int = 12
+    qualification_idle_days: int = 180
 
     def periods(self, weekday: int) -> list[tuple[int, int]]:
         """Opening periods of a weekday as minutes after local midnight."""
@@ -100,6 +111,14 @@ class Interval:
     ref: str | None = None   # booking or blackout id
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A user's qualification on the instrument: when granted, its fixed expiry, when last used."""
+    granted_at: dt.datetime
+    expires_at: dt.datetime
+    last_used_at: dt.datetime | None = None
+
+
 @dataclass
 class Context:
     now: dt.datetime
@@ -109,7 +128,8 @@ class Context:
     blackouts: list[Interval] = field(default_factory=list)
     week_minutes: dict | None = None     # the user's booked minutes by (iso year, iso week); None: anonymous
     suspended_until: dt.datetime | None = None
-    qualified: bool | None = None        # None: anonymous (not judged)
+    qualified: bool | None = None        # None: anonymous (not judged); superseded by `grants` when given
+    grants: list[Grant] | None = None    # the user's qualifications on this instrument (None: anonymous)
 
 
 class CalendarMissing(Exception):
@@ -215,6 +235,54 @@ def weekly_violation(rules: InstrumentRules, start: dt.datetime, minutes: int, c
     return []
 
 
+def grant_expiry(rules: InstrumentRules, grant: Grant) -> dt.datetime:
+    """When a grant lapses under the instrument's rule: its fixed expiry, or N days after the last use."""
+    if rules.qualification_expiry == "idle_days":
+        return (grant.last_used_at or grant.granted_at) + dt.timedelta(days=rules.qualification_idle_days)
+    return grant.expires_at
+
+
+def qualification_status(rules: InstrumentRules, ctx: Context, start: dt.datetime | None = None) -> dict:
+    """The caller's qualification for a use starting at `start` (now by default).
+
+    A fixed expiry must not pass before the use starts; an idle-days expiry is judged now (a use
+    completed in between renews it, so the future cannot be judged yet)."""
+    out = {"required": rules.qualification_required, "expiry_rule": rules.qualification_expiry,
+           "state": "not_required", "expires_at": None}
+    if not rules.qualification_required:
+        return out
+    if ctx.grants is None:
+        out["state"] = "unknown" if ctx.qualified is None else ("valid" if ctx.qualified else "missing")
+        return out
+    if not ctx.grants:
+        out["state"] = "missing"
+        return out
+    expiry = max(grant_expiry(rules, g) for g in ctx.grants)
+    moment = ctx.now if rules.qualification_expiry == "idle_days" or start is None else start
+    out["expires_at"] = expiry
+    out["state"] = "valid" if moment < expiry else "expired"
+    return out
+
+
+def mode_violations(rules: InstrumentRules, start: dt.datetime, ctx: Context, mode: str) -> list[Violation]:
+    """Assisted use where none is offered; self use without a valid qualification."""
+    if mode == "assisted":
+        return [] if rules.operator_assisted else [violation("assisted.not_offered")]
+    status = qualification_status(rules, ctx, start)
+    assist = rules.operator_assisted
+    if status["state"] == "missing":
+        return [violation("qualification.missing" if assist else "qualification.missing_no_assist")]
+    if status["state"] == "expired":
+        why_zh, why_en = EXPIRY_WHY[rules.qualification_expiry]
+        n = rules.qualification_idle_days if rules.qualification_expiry == "idle_days" else rules.qualification_months
+        rule = "qualification.expired" if assist else "qualification.expired_no_assist"
+        zh, en = MESSAGES[rule]
+        day = local(status["expires_at"]).date().isoformat()
+        return [Violation(rule, zh.format(date=day, why=why_zh.format(n=n)),
+                          en.format(date=day, why=why_en.format(n=n)))]
+    return []
+
+
 def request_violations(rules: InstrumentRules, start: dt.datetime, end: dt.datetime, ctx: Context,
                        mode: str = "self") -> list[Violation]:
     """Everything a booking request of [start, end) breaks; empty means it may be booked."""
@@ -228,11 +296,7 @@ def request_violations(rules: InstrumentRules, start: dt.datetime, end: dt.datet
     if minutes > rules.max_minutes:
         out.append(violation("duration.too_long", n=rules.max_minutes))
     out += weekly_violation(rules, start, minutes, ctx)
-    if mode == "assisted" and not rules.operator_assisted:
-        out.append(violation("assisted.not_offered"))
-    if mode == "self" and rules.qualification_required and ctx.qualified is False:
-        out.append(violation("qualification.missing" if rules.operator_assisted
-                             else "qualification.missing_no_assist"))
+    out += mode_violations(rules, start, ctx, mode)
     return out
 
 
@@ -250,8 +314,10 @@ def display_span(rules: InstrumentRules) -> tuple[int, int]:
     return min(a for a, _ in periods), max(b for _, b in periods)
 
 
-def availability(rules: InstrumentRules, first: dt.date, last: dt.date, ctx: Context) -> list[dict]:
-    """Every slot of the local dates first..last: state free/held/booked/closed and why."""
+def availability(rules: InstrumentRules, first: dt.date, last: dt.date, ctx: Context,
+                 mode: str | None = None) -> list[dict]:
+    """Every slot of the local dates first..last: state free/held/booked/closed and why (for use in
+    `mode` when given: the qualification and assisted-use rules then apply as to a request)."""
     span_start, span_end = display_span(rules)
     slots = []
     day = first
@@ -262,6 +328,8 @@ def availability(rules: InstrumentRules, first: dt.date, last: dt.date, ctx: Con
             start = to_utc(midnight + dt.timedelta(minutes=m))
             end = start + dt.timedelta(minutes=rules.slot_minutes)
             found = slot_violations(rules, start, end, ctx) + weekly_violation(rules, start, rules.slot_minutes, ctx)
+            if mode is not None:
+                found += mode_violations(rules, start, ctx, mode)
             rule_ids = [v.rule for v in found]
             if "slot.booked" in rule_ids:
                 state = "booked"

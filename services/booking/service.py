@@ -22,7 +22,7 @@ from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EV
                                         OutboxRelayProvider, rpc, subscribe)
 from services.common.pipeline import expose
 
-from . import appointments, bookings, institutions, waitlist
+from . import appointments, bookings, institutions, links, qualifications, waitlist
 from .contract import CONTRACT
 from .metrics import BookingCollector
 
@@ -67,8 +67,15 @@ class BookingService:
             outcome = institutions.apply_registry_event(session, envelope)
         REGISTRY_EVENTS.labels(envelope.get("type", "?"), outcome.split(":")[0]).inc()
 
+    def _apply_link(self, envelope):
+        with self.db.transaction() as session:
+            outcome = links.apply_event(session, envelope)
+        REGISTRY_EVENTS.labels(envelope.get("type", "?"), outcome.split(":")[0]).inc()
 
-
+    def _apply_training(self, envelope):
+        with self.db.transaction() as session:
+            outcome = qualifications.apply_training_attended(session, envelope)
+        REGISTRY_EVENTS.labels(envelope.get("type", "?"), outcome.split(":")[0]).inc()
 
     # -- sweeps --------------------------------------------------------------------------------------
     @timer(interval=SWEEP_SECONDS)
@@ -89,3 +96,9 @@ expose(BookingService, CONTRACT)
 # Booking needs who owns instruments, not what they offer: capability.published is not taken.
 subscribe(BookingService, {k: v for k, v in INSTITUTION_PROFILE_EVENTS.items() if k != "on_capability_published"},
           lambda service, _name, envelope: service._apply(envelope))
+# Attendance at a registry training grants the instrument qualifications its code names.
+subscribe(BookingService, {"on_training_attended": ("registry", "training.attended")},
+          lambda service, _name, envelope: service._apply_training(envelope))
+# Local copies of the demands and cases appointments link to, and of windows' service items (links.py
+# says why copies and not RPCs).
+subscribe(BookingService, links.EVENTS, lambda service, _name, envelope: service._apply_link(envelope))

@@ -1,6 +1,9 @@
 """Waitlist: a user waits for a taken time; when it frees, the first in line (FIFO) whose time is now
 free gets an offer held for 2 hours (other users see the time as held), then the next.
-Accepting turns the offer into a booking through the same rules as any request."""
+Accepting turns the offer into a booking through the same rules as any request.
+
+An offer tells the user (an in-app notification, and `waitlist.offered` with ids and times only);
+an offer that lapses tells its user so (`waitlist.offer_lapsed`, naming the entry offered next)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from services.common.errors import Conflict, NotFound
 
-from . import bookings, instruments
+from . import bookings, instruments, notices
 from . import rules as engine
-from .common import now_or, policy, refuse, require_caller, utc
+from .common import event, iso, now_or, policy, refuse, require_caller, utc
 from .models import Instrument, WaitlistEntry
 
 OFFER_HOURS_KEY = "waitlist_offer_hours"
@@ -104,8 +107,36 @@ def offer_next(session: Session, instrument_id: str, start: dt.datetime, end: dt
         entry.status, entry.offered_at = "offered", now
         entry.offer_expires_at = min(now + dt.timedelta(hours=_offer_hours()), entry.starts_at)
         session.flush()
+        _tell_offered(session, inst, entry, now)
         return entry
     return None
+
+
+def _when(entry: WaitlistEntry) -> str:
+    return (f"{engine.local(entry.starts_at).strftime('%Y-%m-%d %H:%M')}–"
+            f"{engine.local(entry.ends_at).strftime('%H:%M')}")
+
+
+def _event_data(entry: WaitlistEntry) -> dict:
+    return {"entry_id": entry.id, "instrument_id": entry.instrument_id, "starts_at": iso(entry.starts_at),
+            "ends_at": iso(entry.ends_at), "offer_expires_at": iso(entry.offer_expires_at)}
+
+
+def _tell_offered(session: Session, inst: Instrument, entry: WaitlistEntry, now: dt.datetime) -> None:
+    until = engine.local(entry.offer_expires_at).strftime("%H:%M")
+    notices.notify(session, entry.user_id, "waitlist.offered", entry.id,
+                   "候补时段已空出，请在时限内确认 / A waited-for time is free: accept it in time",
+                   f"{inst.name} · {_when(entry)} · 请于 {until} 前接受 / accept by {until}", now)
+    event(session, "waitlist.offered", entry.id, _event_data(entry))
+
+
+def _tell_lapsed(session: Session, entry: WaitlistEntry, following: WaitlistEntry | None, now: dt.datetime) -> None:
+    inst = session.get(Instrument, entry.instrument_id)
+    notices.notify(session, entry.user_id, "waitlist.lapsed", entry.id,
+                   "候补机会已过期，已顺延给下一位 / Your waitlist offer expired and passed to the next in line",
+                   f"{inst.name if inst else ''} · {_when(entry)}", now)
+    event(session, "waitlist.offer_lapsed", entry.id,
+          {**_event_data(entry), "next_entry_id": following.id if following else None})
 
 
 def lapse_offers(session: Session, now: dt.datetime | None = None) -> int:
@@ -116,7 +147,8 @@ def lapse_offers(session: Session, now: dt.datetime | None = None) -> int:
                                  .with_for_update()).all():
         entry.status = "lapsed"
         session.flush()
-        offer_next(session, entry.instrument_id, entry.starts_at, entry.ends_at, now)
+        following = offer_next(session, entry.instrument_id, entry.starts_at, entry.ends_at, now)
+        _tell_lapsed(session, entry, following, now)
         count += 1
     return count
 

@@ -64,6 +64,24 @@ def channel_id(event_type: str, version: int = 1) -> str:
     return name if version == 1 else f"{name}V{version}"
 
 
+def shared_types(events_by_service: dict) -> set[str]:
+    """Event types more than one service publishes (declared once in services.common, e.g.
+    sla.clock_closed): each publisher gets its own channel, named after the service too,
+    because the exchange (and the envelope's source) differs."""
+    seen: dict[str, set] = {}
+    for service, declared in events_by_service.items():
+        for event in declared:
+            seen.setdefault(event.type, set()).add(service)
+    return {t for t, services in seen.items() if len(services) > 1}
+
+
+def message_id(service: str, event, shared: set[str] = frozenset()) -> str:
+    """The channel / message id of a service's event: the event type's, or for a shared type
+    the service's name and the type's (identitySlaClockClosed)."""
+    name = f"{service}.{event.type}" if event.type in shared else event.type
+    return channel_id(name, event.version)
+
+
 def schema_name(event_type: str, version: int, suffix: str) -> str:
     name = "".join(w.capitalize() for w in _words(event_type))
     return f"{name}{'' if version == 1 else f'V{version}'}{suffix}"
@@ -136,7 +154,8 @@ def payload_schemas(events_by_service: dict) -> dict:
         for event in declared:
             name = schema_name(event.type, event.version, "Data")
             if event.payload in top:
-                aliases[name] = top[event.payload]
+                if top[event.payload] != name:   # the same type again (a shared one): one schema
+                    aliases[name] = top[event.payload]
             else:
                 top[event.payload] = name
 
@@ -176,8 +195,9 @@ def _title(event_type: str, version: int) -> str:
     return words[:1].upper() + words[1:] + (f" (version {version})" if version > 1 else "")
 
 
-def service_part(service: str, declared: Iterable) -> dict:
-    """Channels, messages and envelope schemas of one service's declared events."""
+def service_part(service: str, declared: Iterable, shared: set[str] = frozenset()) -> dict:
+    """Channels, messages and envelope schemas of one service's declared events (`shared`: the
+    types other services publish too, see shared_types)."""
     part = {"channels": {}, "messages": {}, "schemas": {}}
     by_type: dict[str, list] = {}
     for event in declared:
@@ -185,16 +205,17 @@ def service_part(service: str, declared: Iterable) -> dict:
     for event_type, versions in by_type.items():
         versions.sort(key=lambda e: e.version)
         latest = versions[-1]
-        cid = channel_id(event_type)
+        own = f"{service}.{event_type}" if event_type in shared else event_type
+        cid = channel_id(own)
         channel = {"address": event_type, "title": event_type, "summary": latest.summary}
         if latest.description:
             channel["description"] = latest.description
         channel["servers"] = copy.deepcopy(SERVERS)
         channel["messages"] = {}
         for event in versions:
-            mid = channel_id(event_type, event.version)
+            mid = channel_id(own, event.version)
             channel["messages"][mid] = {"$ref": f"#/components/messages/{mid}"}
-            event_schema = schema_name(event_type, event.version, "Event")
+            event_schema = schema_name(own, event.version, "Event")
             part["schemas"][event_schema] = {
                 "title": f"{event_type} envelope" + (f" (version {event.version})" if event.version > 1 else ""),
                 "allOf": [{"$ref": "#/components/schemas/EnvelopeBase"},
@@ -263,13 +284,14 @@ def build(events_by_service: dict | None = None, base: dict | None = None) -> di
     doc = copy.deepcopy(_load_yaml(BASE) if base is None else base)
     order = list(platform.names()) + sorted(set(events_by_service) - set(platform.names()))
     generated = payload_schemas(events_by_service)
+    shared = shared_types(events_by_service)
     channels, operations, messages, bindings = {}, {}, {}, {}
     schemas = doc["components"].get("schemas", {})
     tags, types_by_service = [], {}
     for service in order:
         if service not in events_by_service:
             continue
-        part = service_part(service, events_by_service[service])
+        part = service_part(service, events_by_service[service], shared)
         tag = ""
         spec = importlib.util.find_spec(f"services.{service}.contract") if platform.is_present(service) else None
         if spec is not None:

@@ -44,6 +44,9 @@ class Operation:
     fixed: dict = field(default_factory=dict)          # constant keyword arguments for the handler
     writes: bool | None = None   # runs in a transaction; by default every method but GET
     media_type: str = "application/json"   # another type (e.g. text/calendar): the handler returns the body text
+    # A file (an export): the media types it may have; the handler returns {"filename", "content_type",
+    # "content": bytes} and the gateway answers the bytes with Content-Disposition (file_responses).
+    files: tuple[str, ...] = ()
     # Response field -> HTTP status used instead of `status` when that field of the result is true
     # (e.g. a repeated sign-up answers 200 with the place already held, not 201).
     status_when: dict = field(default_factory=dict)

@@ -136,6 +136,9 @@ def load_query(op: Operation, raw: dict) -> dict:
 
 
 def dump(op: Operation, result):
+    if op.files and result is not None:
+        from .file_responses import to_wire
+        return to_wire(result, op.files)
     if op.response is None or result is None:
         return result
     return op.response().dump(result, many=op.many)

@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from .errors import CalendarYearMissing, Conflict, NotFound
 # The clock and its states (sla_clock), the reading side (sla_views) and the rules (sla_rules)
 # live in their own modules; re-exported here, where callers have always found them.
-from .sla_clock import (BREACHED, CALENDAR_GAP, CANCELLED, DUE_SOON, DUE_STATES, MET, ON_TRACK,  # noqa: F401
+from .sla_clock import (BREACHED, CALENDAR_GAP, CANCELLED, DUE_SOON, DUE_STATES, MET, ON_TRACK, announce,  # noqa: F401
                         OPEN_STATES, OVERDUE, PAUSED, RECOMPUTE_BATCH, RUNNING, SLA_BREACHED, SLA_MET, STATES,
                         STOPPED, SlaClock, _compute_due, _count_after_commit, _history, _iso, _limit, _log,
                         _paused_working_days, _utc, log, sweep_seconds)
@@ -88,17 +88,35 @@ def find_clock(session: Session, rule: str, subject_type: str, subject_id) -> Sl
     ).first()
 
 
+def _attribute(clock: SlaClock, institution_id, window_id) -> None:
+    # Only what the caller knows: a stop that names no institution keeps the start's.
+    if institution_id is not None:
+        clock.institution_id = str(institution_id)
+    if window_id is not None:
+        clock.window_id = str(window_id)
+
+
+def attributed_to(principal: dict | None) -> dict:
+    """The institution / window a staff principal acts for: the attribution of a clock it starts
+    or stops (an enterprise or platform operator has neither: the platform's figures only)."""
+    principal = principal or {}
+    return {"institution_id": principal.get("institution_id"), "window_id": principal.get("window_id")}
+
+
 def start_clock(session: Session, rule_name: str, subject_type: str, subject_id,
-                at: dt.datetime | None = None) -> SlaClock:
+                at: dt.datetime | None = None, institution_id=None, window_id=None) -> SlaClock:
+    """Start a clock; `institution_id` / `window_id` attribute its verdict in the statistics."""
     get_rule(rule_name)
     existing = find_clock(session, rule_name, subject_type, subject_id)
     if existing is not None:
         # A retried command must not start a second clock for the same subject.
+        _attribute(existing, institution_id, window_id)
         return existing
     at = _utc(at)
     clock = SlaClock(id=str(uuid.uuid4()), rule=rule_name, subject_type=subject_type, subject_id=str(subject_id),
                      state=RUNNING, started_at=at, overdue=False, restarts=0, calendar_gap=False, history="[]",
                      limit_working_days=get_rule(rule_name).limit_working_days)
+    _attribute(clock, institution_id, window_id)
     _log(clock, at, "start")
     _compute_due(clock)
     session.add(clock)
@@ -151,8 +169,12 @@ def restart_clock(session: Session, clock_or_subject, at: dt.datetime | None = N
 
 
 def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None,
-               missing_ok: bool = False) -> SlaClock | None:
+               missing_ok: bool = False, institution_id=None, window_id=None) -> SlaClock | None:
     """The awaited action happened: the clock ends met (by due_at) or breached.
+
+    The verdict is recorded as `sla.clock_closed` (services.common.sla_events) in the
+    caller's transaction; `institution_id` / `window_id` attribute it where the start
+    did not know them (e.g. the institution that answered a demand).
 
     With `missing_ok`, a subject without an open clock returns None instead of 404.
     When the calendar still lacks the due year, a stop before the earliest day the
@@ -166,6 +188,7 @@ def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None
             return None
         raise
     _require_open(clock, "stop")
+    _attribute(clock, institution_id, window_id)
     at = _utc(at)
     if clock.state == PAUSED:
         # The paused stretch is not the institution's delay: extend before judging.
@@ -196,6 +219,8 @@ def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None
         if not clock.overdue:
             _count_after_commit(session, SLA_BREACHED, clock.rule)
     _log(clock, at, "stop")
+    session.flush()
+    announce(session, clock, at)
     return clock
 
 

@@ -15,8 +15,11 @@ from prometheus_client import Counter
 from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from . import sla_events
 from .db import CommonBase, utcnow
 from .errors import CalendarYearMissing
+# The outbox table comes with the clock table: a verdict is recorded on it (sla.clock_closed).
+from .outbox import record_event
 from .sla_rules import get_rule
 from .workdays import get_calendar
 
@@ -66,6 +69,10 @@ class SlaClock(CommonBase):
     # calendar fingerprint due_at was computed with (NULL: recompute at next sweep).
     limit_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     calendar_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Whom the clock's verdict is attributed to in the quarterly statistics (sla.clock_closed):
+    # set by the call sites that know it (common_0006); NULL counts for the platform only.
+    institution_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    window_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_sla_clock_state_due", "state", "due_at"),
@@ -159,3 +166,19 @@ def _compute_due(clock: SlaClock) -> CalendarYearMissing | None:
         clock.due_at = None
         clock.calendar_gap = True
         return exc
+
+
+# -- the verdict, announced ---------------------------------------------------------------------
+
+def announce(session: Session, clock: SlaClock, at: dt.datetime, rejudged: bool = False) -> None:
+    """Record `sla.clock_closed` for a clock now met or breached, on the owning service's outbox
+    (services.common.sla_events), in the transaction that judged it."""
+    source = sla_events.source_of(clock.rule)
+    if source is None:
+        return   # a rule of no service (tests' own rules): nobody subscribes
+    record_event(session, source, sla_events.TYPE, clock.id, {
+        "clock_id": clock.id, "rule": clock.rule, "subject_type": clock.subject_type,
+        "subject_id": clock.subject_id, "outcome": clock.state, "started_at": _iso(clock.started_at),
+        "due_at": _iso(clock.due_at), "stopped_at": _iso(clock.stopped_at),
+        "limit_working_days": clock.limit_working_days, "institution_id": clock.institution_id,
+        "window_id": clock.window_id, "judged_at": _iso(at), "rejudged": rejudged})

@@ -13,8 +13,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .errors import DomainError
-from .sla import (BREACHED, MET, OPEN_STATES, RECOMPUTE_BATCH, SLA_BREACHED, SLA_MET, STOPPED, SlaClock,
-                  _compute_due, _count_after_commit, _iso, _log, _utc)
+from .sla import (BREACHED, MET, OPEN_STATES, RECOMPUTE_BATCH, SLA_BREACHED, SLA_MET, STOPPED, SlaClock, _compute_due,
+                  _count_after_commit, _iso, _log, _utc, announce)
 from .workdays import get_calendar
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,11 @@ def recompute_due(session: Session, clock: SlaClock, now: dt.datetime | None = N
             _count_after_commit(session, SLA_MET if verdict == MET else SLA_BREACHED, clock.rule)
             clock.state = verdict
             _log(clock, now, f"judged_{verdict}")
+            announce(session, clock, now)
         elif verdict != clock.state:
             clock.state = verdict
             _log(clock, now, f"rejudged_{verdict}")
+            announce(session, clock, now, rejudged=True)
     if before[0] != clock.due_at:
         log.info("SLA clock %s (%s): due %s -> %s after a calendar change", clock.id, clock.rule,
                  _iso(before[0]), _iso(clock.due_at))

@@ -44,6 +44,15 @@ NEXT = {"received": ("packed",), "packed": ("with_carrier",), "with_carrier": ("
 # The SLA clock each state runs, stopped by the next handover.
 CLOCK_OF = {"received": "delivery.station_dispatch", "with_carrier": "delivery.lab_acceptance",
             "accepted": "delivery.lab_report", "report_issued": "delivery.report_handover"}
+# Whose time limit a clock is, for the on-time rates of the quarterly statistics (sla.clock_closed):
+# the park station's handovers count for its window, the carrier's and the lab's for the institution.
+STATION_CLOCKS = ("delivery.station_dispatch", "delivery.report_handover")
+
+
+def owner_of(rule: str, sample: Sample) -> dict:
+    if rule in STATION_CLOCKS:
+        return {"window_id": sample.station_id}
+    return {"institution_id": sample.institution_id}
 
 
 def _now(at):
@@ -78,7 +87,7 @@ def _advance(session: Session, principal: dict, sample: Sample, step: str, at: d
     sample.updated_at = at
     new_clock = CLOCK_OF.get(sample.status)
     if new_clock:
-        sla.start_clock(session, new_clock, "sample", sample.id, at=at)
+        sla.start_clock(session, new_clock, "sample", sample.id, at=at, **owner_of(new_clock, sample))
     if event:
         _event(session, event, sample, step, at, extra or {})
     return row
@@ -116,7 +125,8 @@ def receive(session: Session, principal: dict, data: dict, at: dt.datetime | Non
     session.add(CustodyStep(sample_id=sample.id, step="received", at=at, place=data.get("place") or "",
                             condition=data["items"][0]["condition"], note=data.get("note"),
                             recorded_by=str(principal["user_id"]), recorded_role=principal["role"]))
-    sla.start_clock(session, CLOCK_OF["received"], "sample", sample.id, at=at)
+    sla.start_clock(session, CLOCK_OF["received"], "sample", sample.id, at=at,
+                    **owner_of(CLOCK_OF["received"], sample))
     _event(session, "sample.received", sample, "received", at, {})
     return detail(session, sample)
 

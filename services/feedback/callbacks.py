@@ -93,7 +93,8 @@ def _reopen(session: Session, principal: dict, task: Callback, at) -> None:
         case = session.scalars(select(Rectification).where(Rectification.evaluation_id == task.subject_id)).first()
         if case is not None and case.state in ("called_back", "closed", "rechecked", "rectified", "explained"):
             case.state, case.closed_at = "verified", None
-            sla.start_clock(session, "feedback.rectification_rectify", "rectification", case.id, at=at)
+            sla.start_clock(session, "feedback.rectification_rectify", "rectification", case.id, at=at,
+                            institution_id=case.institution_id)
             add_step(session, "rectification", case.id, "reopened", principal, note="callback", at=at)
 
 

@@ -33,7 +33,7 @@ from services.common.outbox import record_event
 from services.common.platform import CUSTOMER_ROLES, OPERATORS
 from services.common.workdays import local_date
 
-from . import rules
+from . import escalations, references, rules
 from .common import SOURCE, add_step, clocks_of, is_platform_staff, is_staff, iso, now, of_institution, steps_of
 from .contract.vocabulary import settings
 from .models import Complaint, ComplaintCounter, ComplaintPause
@@ -161,6 +161,8 @@ def file(session: Session, principal: dict, data: dict) -> Shown:
                                errors={"complainant_id": ["不得填写 / must not be given"]})
     if of_institution(principal, data["institution_id"]):
         raise Forbidden("An institution cannot complain about itself / 机构不能投诉自身", code="own_institution")
+    # The institution and the linked service must exist (local copies from their events: references).
+    references.check(session, data, data.get("complainant_id") if staff_entry else str(principal["user_id"]))
     at = now()
     complaint = Complaint(number=next_number(session, at), channel=data["channel"],
                           complainant_id=data.get("complainant_id") if staff_entry else str(principal["user_id"]),
@@ -230,7 +232,8 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
         complaint.state, complaint.investigated_at = "investigated", at
     elif action == "forward":
         complaint.state, complaint.forwarded_at = "forwarded", at
-        sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at)
+        sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
+                        institution_id=complaint.institution_id)
         _event(session, "complaint.forwarded", complaint, at)
     elif action == "answer":
         complaint.state, complaint.answered_at, complaint.answer = "answered", at, data["note"]
@@ -246,7 +249,8 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
             complaint.state, complaint.return_decision = "investigated", "accepted"
         else:
             complaint.state, complaint.return_decision = "forwarded", "refused"
-            sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at)
+            sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
+                            institution_id=complaint.institution_id)
     elif action == "decide":
         complaint.state, complaint.decided_at = "decided", at
         complaint.outcome, complaint.outcome_text = data["outcome"], data["note"]
@@ -309,7 +313,8 @@ def _close_event(session: Session, complaint: Complaint, at) -> None:
 
 def escalate_due(session: Session, at=None) -> list[Complaint]:
     """Forwarded complaints unanswered for the rule's `escalate_after_working_days` are escalated
-    (once) to the rule's `escalate_to` role: a step and an audit entry (run by the service's sweep)."""
+    (once) to the rule's `escalate_to` role: a step, an audit entry, notices to that role and the
+    handler, and complaint.escalated (run by the service's sweep; services.feedback.escalations)."""
     from services.common.errors import CalendarYearMissing
     from services.common.workdays import get_calendar
     at = at or now()
@@ -327,5 +332,6 @@ def escalate_due(session: Session, at=None) -> list[Complaint]:
             add_step(session, CASE, complaint.id, "escalate", None, note=rule.escalate_to, at=at)
             audit(session, None, "complaint.escalated", "complaint", complaint.id,
                   detail={"to": rule.escalate_to, "working_days": waited})
+            escalations.complaint_escalated(session, complaint, rule.escalate_to, waited, at)
             escalated.append(complaint)
     return escalated

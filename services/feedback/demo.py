@@ -17,11 +17,11 @@ from stdnum.cn import uscc as uscc_check
 
 from services.common.schemas import load
 
-from . import complaints, evaluations, rectifications, rules, statistics
+from . import complaints, evaluations, rectifications, rules, service_figures, statistics
 from .common import happening_at
 from .contract.schemas import RectificationStepIn, SubmissionIn
 from .contract.schemas_complaints import ComplaintActionIn, ComplaintIn
-from .models import Evaluation, StatisticsPublication
+from .models import Evaluation, InstitutionName, StatisticsPublication
 
 REGISTRY_NAMESPACE = uuid.UUID("6f1d0c52-52a4-4e5e-9d0b-2b9f2f0a7c11")   # services/registry/demo.py
 OPERATOR = {"user_id": "demo-operator-1", "role": "operator"}
@@ -34,8 +34,17 @@ def registry_institution_id(n: int) -> str:
     return str(uuid.uuid5(REGISTRY_NAMESPACE, body + uscc_check.calc_check_digit(body)))
 
 
-# 泰州市产品质量监督检验所, 泰州市计量测试院, 泰州市标准化院
+NAMES = ("泰州市产品质量监督检验所", "泰州市计量测试院", "泰州市标准化院")
 INSTITUTIONS = [registry_institution_id(n) for n in (1, 2, 3)]
+
+
+def _known_institutions(db) -> None:
+    """Complaints name approved institutions (references.check): the registry demo's, as its
+    institution.approved will say (revision 0, so the real event overrides)."""
+    with db.transaction() as session:
+        for institution_id, name in zip(INSTITUTIONS, NAMES):
+            if session.get(InstitutionName, institution_id) is None:
+                session.add(InstitutionName(id=institution_id, name=name, revision=0, status="approved"))
 TYPES = ("demand", "window_case", "booking", "appointment", "report_delivery")
 # One rating per evaluated service; None: never answered (expires as not evaluated).
 PATTERN = ["very_satisfied", "satisfied", "very_satisfied", "basic", "satisfied", None, "very_satisfied",
@@ -202,8 +211,12 @@ def seed(db) -> str:
                                                                StatisticsPublication.quarter == 3)).first():
             return "2026-Q3 already published"
         fresh = session.scalars(select(Evaluation).where(Evaluation.service_id.like("demo-2026q3-%"))).first() is None
+    _known_institutions(db)
     made = _evaluations(db) if fresh else {}
     filed = (_quarter_complaints(db) + _complaints(db)) if fresh else 0
+    # The quarter's on-time rates count verdicts received as sla.clock_closed: the demo's own
+    # are taken now (the services do not run yet); the bus's later copies are skipped.
+    service_figures.take_own_recorded(db)
     with db.transaction() as session:
         statistics.publish(session, OPERATOR, {"year": 2026, "quarter": 3})
     return f"evaluations {made}, complaints {filed}, 2026-Q3 published"

@@ -3,7 +3,7 @@ rectification cases, complaints with their steps and pauses, supervision rules
 with history, callbacks, support requests, improvement items and published
 quarterly statistics.
 
-feedback_0001 creates exactly these tables; change both together. Times are naive UTC.
+feedback_0001 and feedback_0002 create exactly these tables; change them together. Times are naive UTC.
 Personal data (a complainant's name and phone) is encrypted (services.common.pii).
 """
 from __future__ import annotations
@@ -309,8 +309,78 @@ class InstitutionName(Base):
     id: Mapped[str] = mapped_column(REF, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The registry's status of the institution (feedback_0002): a complaint names an approved one.
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="approved")
 
 
-__all__ = ["InstitutionName", "Base", "Evaluation", "Assessment", "Rectification", "Step", "Complaint", "ComplaintPause",
+class ClockVerdict(Base):
+    """One SLA clock's verdict, from `sla.clock_closed` of every service (feedback's own too):
+    what the quarterly on-time rates count. A later verdict of the same clock replaces it."""
+
+    __tablename__ = "clock_verdict"
+    __table_args__ = (Index("ix_clock_verdict_stopped", "stopped_at"),
+                      Index("ix_clock_verdict_institution", "institution_id", "stopped_at"))
+
+    clock_id: Mapped[str] = mapped_column(REF, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    rule: Mapped[str] = mapped_column(String(100), nullable=False)
+    subject_type: Mapped[str] = mapped_column(String(50), nullable=False)
+    subject_id: Mapped[str] = mapped_column(REF, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    stopped_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    limit_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(REF, nullable=True)
+    window_id: Mapped[str | None] = mapped_column(REF, nullable=True)
+    judged_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class InstrumentUse(Base):
+    """A completed booking from `booking.completed`: booked vs used instrument hours (7.1.3)."""
+
+    __tablename__ = "instrument_use"
+    __table_args__ = (Index("ix_instrument_use_starts", "starts_at"),)
+
+    booking_id: Mapped[str] = mapped_column(REF, primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(REF, nullable=False)
+    institution_id: Mapped[str] = mapped_column(REF, nullable=False)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    booked_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    used_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class ServiceReference(Base):
+    """A demand, booking, sample or report a complaint may name, from the owning service's public
+    events (demand.published, booking.requested, sample.received, report.registered)."""
+
+    __tablename__ = "service_reference"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(REF, primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(REF, nullable=True)
+    institution_id: Mapped[str | None] = mapped_column(REF, nullable=True)
+
+
+class Notification(Base):
+    """A notice to staff (an escalation reached them): listed through the API, marked read."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_role", "recipient_role", "created_at"),
+                      Index("ix_notification_user", "recipient_id", "created_at"))
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    recipient_id: Mapped[str | None] = mapped_column(REF, nullable=True)     # a user, or
+    recipient_role: Mapped[str | None] = mapped_column(String(30), nullable=True)   # everyone of a role
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    subject_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    subject_id: Mapped[str] = mapped_column(ID, nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+__all__ = ["InstitutionName", "ClockVerdict", "InstrumentUse", "ServiceReference", "Notification", "Base", "Evaluation", "Assessment", "Rectification", "Step", "Complaint", "ComplaintPause",
            "ComplaintCounter", "SupervisionRule", "SupervisionRuleVersion", "StatisticsPublication", "Callback",
            "SupportRequest", "Improvement", "Float"]

@@ -114,7 +114,7 @@ def advance(session: Session, principal: dict, rectification_id: str, data: dict
         case.state, case.verified_at, case.verified_by = "verified", at, user
         case.cause_analysis = note = data["cause_analysis"]
         sla.stop_clock(session, (VERIFY_RULE, CASE, case.id), at=at, missing_ok=True)
-        sla.start_clock(session, RECTIFY_RULE, CASE, case.id, at=at)
+        sla.start_clock(session, RECTIFY_RULE, CASE, case.id, at=at, institution_id=case.institution_id)
     elif action in ("rectify", "explain"):
         _require(staff or own, "The institution or platform staff act", "由被评价机构或平台工作人员整改")
         case.state = "rectified" if action == "rectify" else "explained"
@@ -160,7 +160,7 @@ def advance(session: Session, principal: dict, rectification_id: str, data: dict
         note = data.get("note") or data["result"]
         if data["result"] == "dissatisfied":   # the loop is not closed: rectify again
             case.state = "verified"
-            sla.start_clock(session, RECTIFY_RULE, CASE, case.id, at=at)
+            sla.start_clock(session, RECTIFY_RULE, CASE, case.id, at=at, institution_id=case.institution_id)
         else:
             case.state = "called_back"
     elif action == "close":

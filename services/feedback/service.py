@@ -26,7 +26,9 @@ from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxR
 from services.common.pipeline import expose
 from services.common.platform import STAFF_READERS
 
-from . import complaints, evaluations, statistics
+from services.common import platform, sla_events
+
+from . import complaints, escalations, evaluations, references, service_figures, statistics
 from .contract import CONTRACT
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,12 @@ FINISHED = {"on_demand_closed": ("matching", "demand.closed"), "on_case_closed":
             "on_report_delivered": ("delivery", "sample.report_delivered"),
             "on_complaint_closed": ("feedback", "complaint.closed")}
 INSTITUTION_NAMES = {"on_institution_approved": ("registry", "institution.approved"),
-                     "on_institution_changed": ("registry", "institution.changed")}
+                     "on_institution_changed": ("registry", "institution.changed"),
+                     "on_institution_deregistered": ("registry", "institution.deregistered")}
+# Every service's SLA verdicts (feedback's own too: one path) for the on-time rates, and the
+# instrument hours of completed bookings.
+CLOCK_VERDICTS = {service_figures.consumer_of(source): (source, sla_events.TYPE) for source in platform.with_database()}
+INSTRUMENT_USE = {"on_booking_used": ("booking", "booking.completed")}
 
 _collector_lock = threading.Lock()
 _collector_registered = False
@@ -116,7 +123,7 @@ class FeedbackService:
         with self.db.transaction() as session:
             expired = evaluations.expire_due(session)
             escalated = complaints.escalate_due(session)
-            sla.sweep_overdue(session)
+            escalations.rectifications_overdue(session, sla.sweep_overdue(session))
         if escalated:
             log.info("feedback sweep: %d complaints escalated", len(escalated))
         if expired:
@@ -127,3 +134,9 @@ class FeedbackService:
 expose(FeedbackService, CONTRACT)
 subscribe(FeedbackService, FINISHED, lambda service, name, envelope: service._invite(name, envelope))
 subscribe(FeedbackService, INSTITUTION_NAMES, lambda service, name, envelope: service._name(name, envelope))
+subscribe(FeedbackService, CLOCK_VERDICTS, lambda service, name, envelope: handle_once(
+    service.db, f"feedback.{name}", envelope, service_figures.apply_clock_closed))
+subscribe(FeedbackService, references.CONSUMERS, lambda service, name, envelope: handle_once(
+    service.db, f"feedback.{name}", envelope, references.apply_reference_event))
+subscribe(FeedbackService, INSTRUMENT_USE, lambda service, name, envelope: handle_once(
+    service.db, f"feedback.{name}", envelope, service_figures.apply_booking_completed))

@@ -8,8 +8,9 @@ service finished in it:
     satisfaction rate  = (非常满意 + 满意 + 基本满意) / evaluated
         (evaluated = submitted ratings, without those overturned on appeal)
 
-On-time rate per SLA rule: the clocks this service keeps (rectification,
-complaint) that stopped in the quarter, met / (met + breached). A quarter cannot
+On-time rate per SLA rule: the verdicts of every service's SLA clocks that stopped
+in the quarter, met / (met + breached), from `sla.clock_closed` (service_figures);
+instrument hours (booked vs used) from `booking.completed`. A quarter cannot
 be published while a dissatisfied item lacks its cause analysis (recorded when
 the rectification is verified). Publishing stores the figures as published (the
 public page never recomputes them), records `statistics.published` and one
@@ -17,7 +18,6 @@ public page never recomputes them), records `statistics.published` and one
 """
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as dt
 import io
@@ -26,16 +26,17 @@ import json
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common import sla
 from services.common.errors import Conflict, NotFound
 from services.common.outbox import record_event
 from services.common.workdays import SHANGHAI
 
+from . import service_figures
 from .common import SOURCE, iso, now
+from .contract.schemas_statistics import CSV, XLSX
 from .contract.vocabulary import DIMENSIONS, DISSATISFIED, RATINGS, SATISFIED, SCORE
 from .models import Complaint, Evaluation, InstitutionName, Rectification, StatisticsPublication
 
-EXCLUDED_RULES = ("feedback.evaluation_window",)   # the customer's answer window, not a service limit
+EXCLUDED_RULES = service_figures.EXCLUDED_RULES
 FORMULA = {
     "satisfaction_rate_zh": "满意率 =（非常满意 + 满意 + 基本满意）÷ 有效评价数（不含申诉成立的评价）",
     "satisfaction_rate_en": "Satisfaction rate = (very satisfied + satisfied + basically satisfied) ÷ valid "
@@ -45,6 +46,8 @@ FORMULA = {
                              "as finished, not evaluated)",
     "on_time_rate_zh": "按时率 = 按时完成的时限数 ÷（按时 + 超时）",
     "on_time_rate_en": "On-time rate = clocks met ÷ (met + breached)",
+    "instrument_hours_zh": "仪器机时：本季度开始的已完成预约，预约机时与实际使用机时",
+    "instrument_hours_en": "Instrument hours: completed bookings whose slot started in the quarter, booked vs used",
 }
 
 
@@ -92,36 +95,15 @@ def figures(evaluations: list[Evaluation]) -> dict:
     }
 
 
-def _clock_institutions(session: Session) -> dict[tuple[str, str], str | None]:
-    out = {}
-    for case_id, inst in session.execute(select(Rectification.id, Rectification.institution_id)):
-        out[("rectification", case_id)] = inst
-    for case_id, inst in session.execute(select(Complaint.id, Complaint.institution_id)):
-        out[("complaint", case_id)] = inst
-    return out
-
-
 def on_time(session: Session, start: dt.datetime, end: dt.datetime, institution_id: str | None = None) -> list[dict]:
-    owners = _clock_institutions(session) if institution_id else {}
-    counts: dict[str, dict] = {}
-    clocks = session.scalars(select(sla.SlaClock).where(sla.SlaClock.state.in_((sla.MET, sla.BREACHED)),
-                                                        sla.SlaClock.stopped_at >= start,
-                                                        sla.SlaClock.stopped_at < end))
-    for clock in clocks:
-        if clock.rule in EXCLUDED_RULES:
-            continue
-        if institution_id and owners.get((clock.subject_type, clock.subject_id)) != institution_id:
-            continue
-        entry = counts.setdefault(clock.rule, {"rule": clock.rule, "met": 0, "breached": 0})
-        entry["met" if clock.state == sla.MET else "breached"] += 1
-    for entry in counts.values():
-        entry["on_time_rate"] = _rate(entry["met"], entry["met"] + entry["breached"])
-    return sorted(counts.values(), key=lambda e: e["rule"])
+    """Per SLA rule, the verdicts of every service's clocks stopped in [start, end) (service_figures)."""
+    verdicts = service_figures.verdicts_in(session, start, end)
+    if institution_id:
+        verdicts = [v for v in verdicts if v.institution_id == institution_id]
+    return service_figures.on_time_rows(verdicts)
 
 
-def _overall_on_time(rows: list[dict]) -> float | None:
-    met = sum(r["met"] for r in rows)
-    return _rate(met, met + sum(r["breached"] for r in rows))
+_overall_on_time = service_figures.overall_on_time
 
 
 def compute(session: Session, year: int, quarter: int) -> dict:
@@ -151,22 +133,31 @@ def compute(session: Session, year: int, quarter: int) -> dict:
         key = c.outcome or ("open" if c.state != "closed" else "none")
         by_outcome[key] = by_outcome.get(key, 0) + 1
     rects = list(cases.values())
-    platform_on_time = on_time(session, start, end)
+    verdicts = service_figures.verdicts_in(session, start, end)
+    platform_on_time = service_figures.on_time_rows(verdicts)
+    hours = service_figures.instrument_hours(session, start, end)
     institutions = []
-    ids = sorted({e.institution_id for e in evaluations if e.institution_id})
+    # Every institution with a figure: evaluated services, judged clocks or booked instruments.
+    ids = sorted({e.institution_id for e in evaluations if e.institution_id}
+                 | {v.institution_id for v in verdicts if v.institution_id} | set(hours["institutions"]))
     names = dict(session.execute(select(InstitutionName.id, InstitutionName.name)
                                  .where(InstitutionName.id.in_(ids or [""]))).all())
     for inst in ids:
-        rows = on_time(session, start, end, inst)
-        institutions.append({"institution_id": inst, "institution_name": names.get(inst), **figures([e for e in evaluations if e.institution_id == inst]),
-                             "on_time": rows, "on_time_rate": _overall_on_time(rows)})
-    windows = [{"window_id": w, **figures([e for e in evaluations if e.window_id == w])}
-               for w in sorted({e.window_id for e in evaluations if e.window_id})]
+        rows = service_figures.on_time_rows([v for v in verdicts if v.institution_id == inst])
+        institutions.append({"institution_id": inst, "institution_name": names.get(inst),
+                             **figures([e for e in evaluations if e.institution_id == inst]),
+                             "on_time": rows, "on_time_rate": _overall_on_time(rows),
+                             "instrument_hours": hours["institutions"].get(inst) or service_figures.hours_of([])})
+    windows = []
+    for w in sorted({e.window_id for e in evaluations if e.window_id} | {v.window_id for v in verdicts if v.window_id}):
+        rows = service_figures.on_time_rows([v for v in verdicts if v.window_id == w])
+        windows.append({"window_id": w, **figures([e for e in evaluations if e.window_id == w]),
+                        "on_time": rows, "on_time_rate": _overall_on_time(rows)})
     return {
         "year": year, "quarter": quarter, "period": period_of(year, quarter),
         "starts_at": iso(start), "ends_at": iso(end), "formula": FORMULA,
         "platform": {**figures(evaluations), "on_time": platform_on_time,
-                     "on_time_rate": _overall_on_time(platform_on_time)},
+                     "on_time_rate": _overall_on_time(platform_on_time), "instrument_hours": hours["platform"]},
         "institutions": institutions, "windows": windows,
         "dissatisfied_items": dissatisfied,
         "missing_cause_analysis": sum(1 for d in dissatisfied if not d["overturned"] and not d["has_cause_analysis"]),
@@ -239,17 +230,23 @@ def list_published(session: Session) -> list[dict]:
 
 
 def apply_institution_event(session: Session, envelope: dict) -> bool:
-    """Keep an institution's public name from registry's institution.approved / institution.changed."""
+    """Keep an institution's public name and status from registry's institution.approved / .changed /
+    .deregistered: the public statistics show the name, a complaint must name an approved one."""
     data = envelope.get("data") or {}
     snapshot = data.get("snapshot") or {}
-    institution_id, name, revision = data.get("institution_id"), snapshot.get("name"), data.get("revision")
-    if not institution_id or not name or not isinstance(revision, int):
+    institution_id, revision = data.get("institution_id"), data.get("revision")
+    deregistered = envelope.get("type") == "institution.deregistered"
+    name = snapshot.get("name")
+    if not institution_id or not isinstance(revision, int) or not (name or deregistered):
         raise ValueError("institution event without institution_id, snapshot.name or revision")
+    status = "deregistered" if deregistered else ("approved" if snapshot.get("status") in (None, "active", "approved")
+                                                  else str(snapshot["status"])[:20])
     row = session.get(InstitutionName, str(institution_id))
     if row is None:
-        session.add(InstitutionName(id=str(institution_id), name=str(name)[:200], revision=revision))
+        session.add(InstitutionName(id=str(institution_id), name=str(name or institution_id)[:200], revision=revision,
+                                    status=status))
     elif revision >= row.revision:
-        row.name, row.revision = str(name)[:200], revision
+        row.name, row.revision, row.status = str(name or row.name)[:200], revision, status
     else:
         return False
     return True
@@ -279,18 +276,24 @@ def announce_rating(session: Session, institution_id: str, finished_at: dt.datet
 
 # -- exports -----------------------------------------------------------------------------------
 COLUMNS = ("scope", "id", "services_finished", "evaluations", "not_evaluated", "participation_rate",
-           "satisfaction_rate", "dissatisfied", "overturned", "on_time_rate")
+           "satisfaction_rate", "dissatisfied", "overturned", "on_time_rate", "booked_hours", "used_hours")
+
+
+def _cells(scope: dict) -> list:
+    # Instrument hours are nested in the figures (platform and institutions; a window has none).
+    flat = {**scope, **(scope.get("instrument_hours") or {})}
+    return [flat.get(c) for c in COLUMNS[2:]]
 
 
 def _rows(body: dict) -> list[list]:
-    rows = [["platform", "", *[body["platform"].get(c) for c in COLUMNS[2:]]]]
-    rows += [["institution", i["institution_id"], *[i.get(c) for c in COLUMNS[2:]]] for i in body["institutions"]]
-    rows += [["window", w["window_id"], *[w.get(c) for c in COLUMNS[2:]]] for w in body["windows"]]
+    rows = [["platform", "", *_cells(body["platform"])]]
+    rows += [["institution", i["institution_id"], *_cells(i)] for i in body["institutions"]]
+    rows += [["window", w["window_id"], *_cells(w)] for w in body["windows"]]
     return rows
 
 
 def export(session: Session, principal: dict | None, year: int, quarter: int, format: str) -> dict:
-    """The published quarter (or, for staff, the live preview) as CSV or .xlsx, base64 in JSON."""
+    """The published quarter (or, for staff, the live preview) as a CSV or .xlsx file (Operation.files)."""
     from .common import is_staff
     found = _publication(session, year, quarter)
     if found is not None:
@@ -306,7 +309,7 @@ def export(session: Session, principal: dict | None, year: int, quarter: int, fo
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         writer.writerows(rows)
-        content, mime = ("\ufeff" + buffer.getvalue()).encode("utf-8"), "text/csv"
+        content, mime = ("\ufeff" + buffer.getvalue()).encode("utf-8"), CSV
     else:
         from openpyxl import Workbook
         book = Workbook()
@@ -322,6 +325,5 @@ def export(session: Session, principal: dict | None, year: int, quarter: int, fo
                           d["cause_analysis"]])
         out = io.BytesIO()
         book.save(out)
-        content, mime = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return {"filename": f"{name}.{format}", "content_type": mime,
-            "content_base64": base64.b64encode(content).decode("ascii"), "published": found is not None}
+        content, mime = out.getvalue(), XLSX
+    return {"filename": f"{name}.{format}", "content_type": mime, "content": content}

@@ -271,7 +271,12 @@ def build_openapi(routes: list[Route], problem_schema: type[Schema], version: st
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
         ok: dict = {"description": "OK"}
         media_type = getattr(route.operation, "media_type", "application/json")
-        if media_type != "application/json":
+        files = getattr(route.operation, "files", ())
+        if files:
+            ok["content"] = {t: {"schema": {"type": "string", "format": "binary"}} for t in files}
+            ok["headers"] = {"Content-Disposition": {"schema": {"type": "string"},
+                                                     "description": "attachment; the file's name / 文件名"}}
+        elif media_type != "application/json":
             ok["content"] = {media_type: {"schema": {"type": "string"}}}
         elif route.response is not None:
             schema = {"type": "array", "items": route.response} if route.many else route.response

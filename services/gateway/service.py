@@ -20,7 +20,7 @@ from nameko.rpc import RpcProxy
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
-from services.common import caller, config, platform
+from services.common import caller, config, file_responses, platform
 from services.common.errors import BadRequest, DomainError, ServiceUnavailable
 from services.common.nameko_ext import CallerContext
 
@@ -209,6 +209,10 @@ class Gateway:
             status, payload = result if isinstance(result, tuple) else (route.status, result)
             if status == 204:
                 response = Response(status=204)
+            elif route.operation is not None and route.operation.files:
+                content, media_type, disposition = file_responses.from_wire(payload)
+                response = Response(content, status=status, content_type=media_type,
+                                    headers={"Content-Disposition": disposition})
             elif route.operation is not None and route.operation.media_type != "application/json":
                 response = Response(payload, status=status, content_type=f"{route.operation.media_type}; charset=utf-8")
             elif route.operation is not None:

@@ -173,8 +173,9 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
     session.add(demand)
     session.flush()
     # R-6.3.2.1: respond within 1 working day, recommend within 3, from publication.
-    sla.start_clock(session, RESPONSE_RULE, SUBJECT, demand.id, at=at)
-    sla.start_clock(session, RECOMMENDATION_RULE, SUBJECT, demand.id, at=at)
+    # A demand entered at a window counts for that window's on-time rate (sla.clock_closed).
+    sla.start_clock(session, RESPONSE_RULE, SUBJECT, demand.id, at=at, **sla.attributed_to(principal))
+    sla.start_clock(session, RECOMMENDATION_RULE, SUBJECT, demand.id, at=at, **sla.attributed_to(principal))
     record_event(session, SOURCE, "demand.published", demand.id, {
         "demand_id": demand.id, "enterprise_user_id": owner, "channel": channel, "category": demand.category,
         "item_code": demand.item_code, "region": demand.region, "published_at": iso(at)})

@@ -22,7 +22,8 @@ def respond(session: Session, principal: dict, demand_id: str, data: dict, at: d
     ensure_open(demand)
     at = at or utcnow()
     add_entry(session, demand, principal, "response", {"message": data["message"]})
-    sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True)
+    sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
+                   **sla.attributed_to(principal))
     if demand.status == "published":
         demand.status = "responded"
     record_event(session, SOURCE, "demand.responded", demand.id,
@@ -46,8 +47,10 @@ def recommend(session: Session, principal: dict, demand_id: str, data: dict, at:
         items.append({"institution_id": row.id, "name": row.name, "reason": item.get("reason") or ""})
     add_entry(session, demand, principal, "recommendation", {"institutions": items, "note": data.get("note") or ""})
     # A recommendation answers the demand too: if nobody responded first, that clock stops now.
-    sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True)
-    sla.stop_clock(session, (RECOMMENDATION_RULE, SUBJECT, demand.id), at=at, missing_ok=True)
+    sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
+                   **sla.attributed_to(principal))
+    sla.stop_clock(session, (RECOMMENDATION_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
+                   **sla.attributed_to(principal))
     if demand.status in ("published", "responded"):
         demand.status = "recommended"
     record_event(session, SOURCE, "demand.recommended", demand.id, {
@@ -64,8 +67,10 @@ def refer(session: Session, principal: dict, demand_id: str, data: dict, at: dt.
     entry = add_entry(session, demand, principal, "referral", {
         "external_name": data["external_name"], "external_contact": data.get("external_contact") or "",
         "reason": data["reason"], "note": data.get("note") or ""})
-    sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True)
-    sla.stop_clock(session, (RECOMMENDATION_RULE, SUBJECT, demand.id), at=at, missing_ok=True)
+    sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
+                   **sla.attributed_to(principal))
+    sla.stop_clock(session, (RECOMMENDATION_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
+                   **sla.attributed_to(principal))
     demand.status = "referred"
     record_event(session, SOURCE, "demand.referred", demand.id, {
         "demand_id": demand.id, "enterprise_user_id": demand.enterprise_user_id, "referral_id": entry.id,

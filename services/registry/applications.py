@@ -117,7 +117,8 @@ def submit_application(session: Session, principal: dict, data: dict, at: dt.dat
     history_append(app, {"at": iso(at), "action": "submitted", "by": str(principal["user_id"])})
     session.add(app)
     session.flush()
-    clock = sla.start_clock(session, REVIEW_RULE, "application", app.id, at=at)
+    # Attributed to the institution it is about (its figures list it under this rule): sla.clock_closed.
+    clock = sla.start_clock(session, REVIEW_RULE, "application", app.id, at=at, institution_id=app.institution_id)
     record_event(session, SOURCE, "institution.applied", app.institution_id, {
         "application_id": app.id, "institution_id": app.institution_id, "name": app.name,
         "kind": data["institution"]["kind"],

@@ -115,6 +115,9 @@ def create_case(session: Session, principal: dict, window_id: str, data: dict, a
     session.add(case)
     session.flush()
     _set_members(session, case, data.get("members", []), str(principal["user_id"]), at)
+    record_event(session, SOURCE, "case.opened", case.id, {
+        "case_id": case.id, "window_id": case.window_id, "enterprise_user_id": case.enterprise_user_id,
+        "opened_at": iso_utc(at)})
     audit(session, principal, "case.created", "enterprise_case", case.id, owner_id=case.enterprise_user_id,
           detail={"window_id": window.id, "members": [m["user_id"] for m in data.get("members", [])]})
     return case_view(session, case, "operator")

@@ -101,7 +101,7 @@ def submit_change(session: Session, principal: dict, institution_id: str, data: 
                              "fields": values["changed_fields"].split(",")})
     session.add(change)
     session.flush()
-    sla.start_clock(session, CHANGE_REVIEW_RULE, "institution_change", change.id, at=at)
+    sla.start_clock(session, CHANGE_REVIEW_RULE, "institution_change", change.id, at=at, institution_id=inst.id)
     record(session, inst.id, principal, "change_submitted",
             {"change_id": change.id, "fields": values["changed_fields"].split(","), "late": change.late}, at)
     audit(session, principal, "institution.change_submitted", "institution", inst.id, detail={"change_id": change.id})

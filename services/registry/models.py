@@ -284,6 +284,9 @@ class TrainingEvent(Base):
     venue: Mapped[str | None] = mapped_column(String(300), nullable=True)
     online_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    # The qualification attending grants (e.g. "icpms-operation"): booking grants it on every
+    # instrument requiring that code when training.attended arrives.
+    qualification_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="published")
     # Bumped first thing in every sign-up change: the UPDATE serialises concurrent
     # sign-ups of one event (row lock on PostgreSQL, write lock on SQLite) and its
@@ -312,6 +315,8 @@ class TrainingSignup(Base):
     signed_up_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    attended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)   # recorded by staff
+    attended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class EnterpriseCase(Base):

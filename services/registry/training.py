@@ -13,6 +13,11 @@ takes the event row's lock on PostgreSQL and the write lock on SQLite, so the
 seat count read next cannot be stale and two last-seat sign-ups cannot both be
 confirmed. The counter's new value is the sign-up's place in the queue.
 
+Attendance: once a training has started, operators record which confirmed
+participants attended; each newly marked one publishes `training.attended`
+(account id, training, category, the qualification code the event names, the
+local date), from which booking grants instrument qualifications.
+
 The online link is for participants: public views leave it out, a confirmed
 sign-up (and operators) see it.
 """
@@ -27,11 +32,12 @@ from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, NotFound, ValidationFailed
 from services.common.events import iso_utc
+from services.common.outbox import record_event
 from services.common.platform import CUSTOMER_ROLES
 from services.common.workdays import SHANGHAI
 
 from . import access
-from .journal import notify
+from .journal import SOURCE, notify
 from .models import CatalogItem, Category, TrainingEvent, TrainingSignup, new_id
 
 PARTICIPANTS = CUSTOMER_ROLES   # those who take part in trainings
@@ -48,10 +54,19 @@ def _local(moment: dt.datetime | None) -> str | None:
     return moment.replace(tzinfo=dt.timezone.utc).astimezone(SHANGHAI).isoformat()
 
 
+def _local_date(moment: dt.datetime) -> dt.date:
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone(SHANGHAI).date()
+
+
 def _counts(session: Session, training_id: str) -> dict[str, int]:
     rows = session.execute(select(TrainingSignup.status, func.count()).where(TrainingSignup.event_id == training_id)
                            .group_by(TrainingSignup.status)).all()
     return {status: count for status, count in rows}
+
+
+def _attended(session: Session, training_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(TrainingSignup).where(
+        TrainingSignup.event_id == training_id, TrainingSignup.attended_at.is_not(None)))
 
 
 def event_view(session: Session, event: TrainingEvent, principal: dict | None = None,
@@ -66,7 +81,8 @@ def event_view(session: Session, event: TrainingEvent, principal: dict | None = 
             "ends_at": iso_utc(event.ends_at) if event.ends_at else None, "ends_local": _local(event.ends_at),
             "mode": event.mode, "venue": event.venue, "capacity": event.capacity, "confirmed": confirmed,
             "waitlisted": counts.get("waitlisted", 0), "seats_left": max(0, event.capacity - confirmed),
-            "status": event.status}
+            "status": event.status, "qualification_code": event.qualification_code,
+            "attended": _attended(session, event.id)}
     if event.mode == "online" and (show_link or (principal or {}).get("role") in access.OPERATORS):
         view["online_url"] = event.online_url
     return view
@@ -118,6 +134,7 @@ def create_event(session: Session, principal: dict, data: dict, at: dt.datetime 
                           title=data["title"], description=data.get("description"), starts_at=starts_at,
                           ends_at=_utc(data["ends_at"]) if data.get("ends_at") else None, mode=data["mode"],
                           venue=data.get("venue"), online_url=data.get("online_url"), capacity=data["capacity"],
+                          qualification_code=data.get("qualification_code"),
                           status="published", queue_counter=0, created_by=str(principal["user_id"]),
                           created_at=at, updated_at=at)
     session.add(event)
@@ -175,7 +192,8 @@ def signup_view(event: TrainingEvent, signup: TrainingSignup, position: int | No
             "user_role": signup.user_role, "status": signup.status, "waitlist_position": position,
             "signed_up_at": iso_utc(signup.signed_up_at),
             "confirmed_at": iso_utc(signup.confirmed_at) if signup.confirmed_at else None,
-            "cancelled_at": iso_utc(signup.cancelled_at) if signup.cancelled_at else None}
+            "cancelled_at": iso_utc(signup.cancelled_at) if signup.cancelled_at else None,
+            "attended_at": iso_utc(signup.attended_at) if signup.attended_at else None}
     if event.mode == "online" and signup.status == "confirmed":
         view["online_url"] = event.online_url
     return view
@@ -254,3 +272,43 @@ def my_signup(session: Session, principal: dict, training_id: str) -> dict:
     if signup is None:
         raise NotFound("You have not signed up for this training / 未报名该培训", code="signup_not_found")
     return signup_view(event, signup, _waitlist_position(session, signup))
+
+
+def record_attendance(session: Session, principal: dict, training_id: str, data: dict,
+                      at: dt.datetime | None = None) -> dict:
+    """Mark confirmed participants attended; every one newly marked publishes training.attended.
+
+    All or nothing: one id that is not a confirmed sign-up refuses the whole list."""
+    principal = access.require_role(principal, access.OPERATORS)
+    _lock(session, training_id)        # no sign-up or cancellation changes the list meanwhile
+    event = _load(session, training_id)
+    at = at or utcnow()
+    if event.status != "published":
+        raise Conflict("The training was cancelled / 培训已取消", code="training_cancelled")
+    if event.starts_at > at:
+        raise Conflict("The training has not started; attendance comes after / 培训尚未开始，暂不能登记出勤",
+                       code="training_not_started")
+    wanted = list(dict.fromkeys(str(u) for u in data["user_ids"]))
+    rows = {r.user_id: r for r in session.scalars(select(TrainingSignup).where(
+        TrainingSignup.event_id == event.id, TrainingSignup.user_id.in_(wanted)))}
+    strangers = [u for u in wanted if u not in rows or rows[u].status != "confirmed"]
+    if strangers:
+        raise ValidationFailed("Only confirmed participants can be marked attended / 只能为已确认报名的学员登记出勤",
+                               errors={"user_ids": [f"not a confirmed participant / 非已确认学员: {u}"
+                                                    for u in strangers]}, code="not_confirmed_participant")
+    attended_on = data.get("attended_on") or _local_date(event.starts_at)
+    recorded, already = [], []
+    for user_id in wanted:
+        signup = rows[user_id]
+        if signup.attended_at is not None:
+            already.append(user_id)
+            continue
+        signup.attended_at, signup.attended_by = at, str(principal["user_id"])
+        recorded.append(user_id)
+        record_event(session, SOURCE, "training.attended", event.id, {
+            "training_id": event.id, "user_id": user_id, "category_code": event.category_code,
+            "qualification_code": event.qualification_code, "attended_on": attended_on.isoformat()})
+    session.flush()
+    if recorded:
+        audit(session, principal, "training.attendance", "training", event.id)
+    return {"training": event_view(session, event, principal), "recorded": recorded, "already": already}

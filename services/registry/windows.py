@@ -20,8 +20,11 @@ from sqlalchemy.orm import Session
 from services.common.audit import audit
 from services.common.db import utcnow
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.common.events import iso_utc
+from services.common.outbox import record_event
 
 from . import access
+from .journal import SOURCE
 from .models import CatalogItem, Institution, Window
 
 
@@ -29,6 +32,13 @@ def _check_services(session: Session, codes: list[str]) -> None:
     unknown = [c for c in codes if session.get(CatalogItem, c) is None]
     if unknown:
         raise ValidationFailed("Unknown catalogue items / 服务事项不存在", errors={"services": [", ".join(unknown)]})
+
+
+def publish_services(session: Session, window: Window) -> None:
+    """window.services_changed: the items the window serves (booking checks appointment slots against it)."""
+    record_event(session, SOURCE, "window.services_changed", window.id, {
+        "window_id": window.id, "kind": window.kind, "institution_id": window.institution_id,
+        "services": json.loads(window.services), "changed_at": iso_utc(window.updated_at)})
 
 
 def view(session: Session, window: Window, principal: dict | None) -> dict:
@@ -72,6 +82,7 @@ def create(session: Session, principal: dict, data: dict, window_id: str | None 
                     updated_at=utcnow())
     session.add(window)
     session.flush()
+    publish_services(session, window)
     audit(session, principal, "window.created", "window", window.id)
     return view(session, window, principal)
 
@@ -100,6 +111,7 @@ def set_services(session: Session, principal: dict, window_id: str, services: li
     _check_services(session, services)
     window.services = json.dumps(services)
     window.updated_at = utcnow()
+    publish_services(session, window)
     audit(session, principal, "window.services_set", "window", window.id, detail={"services": services})
     return view(session, window, principal)
 

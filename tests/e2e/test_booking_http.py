@@ -128,3 +128,76 @@ def test_publish_availability_book_race_approve_complete_fee(platform, api):
 
     slots = api.get("/api/v1/appointment-slots?window_id=ps-hlgy")
     assert slots.status_code == 200 and slots.json(), slots.text              # the demo's next 10 working days
+
+
+def test_usage_start_stop_walk_in_and_the_users_lists(platform, api):
+    """Actual use through HTTP: a walk-in flagged unbooked, use on a booking that completes it from the
+    stop time (fee from actual use); bad input is a 4xx problem+json that writes nothing."""
+    staff = tok(platform, "e2e-usage-staff", "institution", institution_id=INSTITUTION)
+    carol = tok(platform, "e2e-carol", "enterprise")
+    now = dt.datetime.now(SHANGHAI)
+    if not workdays.is_working_day(now.date()):
+        pytest.skip("today is not a working day: the instrument is closed, as it should be")
+    start = (now + dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
+    start -= dt.timedelta(minutes=start.minute % 15)
+    end = start + dt.timedelta(minutes=60)
+    if (now - dt.timedelta(minutes=30)).date() != end.date():
+        pytest.skip("too close to midnight for a same-day slot")
+    instrument = api.post("/api/v1/instruments", token=staff, json=instrument_body(approval_required=False)).json()
+    base = f"/api/v1/instruments/{instrument['id']}"
+
+    walk_from = now - dt.timedelta(minutes=25)                   # before the booking's check-in window
+    assert problem(api.post(f"{base}/usage-records", token=carol, json={}), 403)
+    assert "at" in problem(api.post(f"{base}/usage-records", token=staff, json={"at": "soon"}), 422)["errors"]
+    assert api.get(f"{base}/usage-records", token=staff).json() == []          # nothing was written
+    walk = api.post(f"{base}/usage-records", token=staff, json={"at": walk_from.isoformat(), "note": "现场"})
+    assert walk.status_code == 201 and walk.json()["reconciliation"] == "unbooked", walk.text
+    stopped = api.post(f"/api/v1/usage-records/{walk.json()['id']}/stop", token=staff,
+                       json={"at": (walk_from + dt.timedelta(minutes=5)).isoformat()})
+    assert stopped.status_code == 200 and stopped.json()["used_minutes"] == 5, stopped.text
+    flagged = api.get(f"{base}/usage-records?unbooked=true", token=staff).json()
+    assert [r["id"] for r in flagged] == [walk.json()["id"]]
+
+    booking = api.post("/api/v1/bookings", token=carol, json={
+        "instrument_id": instrument["id"], "starts_at": start.isoformat(), "ends_at": end.isoformat()}).json()
+    assert booking["status"] == "confirmed"
+    assert problem(api.post(f"/api/v1/bookings/{booking['id']}/usage/stop", token=staff, json={}),
+                   409)["code"] == "usage_not_started"
+    opens = start - dt.timedelta(minutes=30)
+    began = api.post(f"/api/v1/bookings/{booking['id']}/usage/start", token=staff, json={"at": opens.isoformat()})
+    assert began.status_code == 201 and began.json()["booking_id"] == booking["id"], began.text
+    assert api.get(f"/api/v1/bookings/{booking['id']}", token=staff).json()["status"] == "checked_in"
+    assert problem(api.post(f"/api/v1/bookings/{booking['id']}/usage/stop", token=staff,
+                            json={"at": (opens - dt.timedelta(minutes=1)).isoformat()}), 422)
+    # A terminal's clock a couple of minutes ahead is accepted (5 minutes' slack).
+    done = api.post(f"/api/v1/bookings/{booking['id']}/usage/stop", token=staff,
+                    json={"at": (dt.datetime.now(SHANGHAI) + dt.timedelta(minutes=2)).isoformat()})
+    assert done.status_code == 200, done.text
+    completed = api.get(f"/api/v1/bookings/{booking['id']}", token=staff).json()
+    assert completed["status"] == "completed" and completed["fee_reason"] == "usage"
+    assert completed["actual_start"] == began.json()["started_at"] and float(completed["fee"]) >= 80   # minimum
+
+    assert api.get("/api/v1/booking-notifications", token=carol).status_code == 200
+    assert problem(api.get("/api/v1/booking-notifications"), 401)
+    assert api.get("/api/v1/booking-qualifications", token=carol).json() == []
+
+
+def test_training_attendance_route_refuses_before_the_start_and_bad_input(platform, api):
+    """The registry's attendance operation through the gateway: a training naming a qualification code;
+    attendance only after the start (409) and for confirmed participants; bad bodies are 422."""
+    operator = api.login("operator1")
+    starts = (dt.datetime.now(SHANGHAI) + dt.timedelta(days=3)).replace(microsecond=0)
+    created = api.post("/api/v1/trainings", token=operator, json={
+        "category_code": "testing", "title": "ICP-MS 上机培训（E2E）", "starts_at": starts.isoformat(),
+        "mode": "onsite", "venue": "泰州医药高新区服务站", "capacity": 10, "qualification_code": "icpms-operation"},
+        headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert created.status_code == 201 and created.json()["qualification_code"] == "icpms-operation", created.text
+    training = created.json()["training_id"]
+    carol = tok(platform, "e2e-trainee", "enterprise")
+    assert api.post(f"/api/v1/trainings/{training}/signups", token=carol).status_code == 201
+    url = f"/api/v1/trainings/{training}/attendance"
+    assert "user_ids" in problem(api.post(url, token=operator, json={"user_ids": []}), 422)["errors"]
+    assert problem(api.post(url, token=carol, json={"user_ids": ["e2e-trainee"]}), 403)
+    assert problem(api.post(url, token=operator, json={"user_ids": ["e2e-trainee"]}),
+                   409)["code"] == "training_not_started"
+    assert api.get(f"/api/v1/trainings/{training}").json()["attended"] == 0

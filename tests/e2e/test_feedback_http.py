@@ -43,8 +43,17 @@ def test_public_quarterly_page_answers_without_login(api):
     assert body["platform"]["services_finished"] > 0 and "满意率" in body["formula"]["satisfaction_rate_zh"]
     bad = api.get("/api/v1/statistics/quarterly", params={"year": 2026, "quarter": 9})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    # The exports are the files themselves, named by Content-Disposition.
     export = api.get("/api/v1/statistics/quarterly/export", params={"year": 2026, "quarter": 3, "format": "xlsx"})
-    assert export.status_code == 200 and export.json()["filename"].endswith(".xlsx")
+    assert export.status_code == 200
+    assert export.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert 'filename="quarterly-statistics-2026-Q3.xlsx"' in export.headers["content-disposition"]
+    assert export.content[:2] == b"PK"                                   # a zip: the .xlsx itself
+    csv_file = api.get("/api/v1/statistics/quarterly/export", params={"year": 2026, "quarter": 3, "format": "csv"})
+    assert csv_file.status_code == 200 and csv_file.headers["content-type"] == "text/csv; charset=utf-8"
+    assert csv_file.headers["content-disposition"].startswith("attachment;")
+    text = csv_file.content.decode("utf-8-sig")
+    assert text.startswith("scope,id,services_finished") and "\nplatform," in text
 
 
 def test_enterprise_rates_a_finished_demand_once(platform, api):
@@ -78,7 +87,8 @@ def test_enterprise_rates_a_finished_demand_once(platform, api):
 
 def test_complaint_filed_once_per_key_and_queued_for_staff(api):
     enterprise, operator = api.login("ent-demo"), api.login("operator1")
-    payload = {"institution_id": str(uuid.uuid4()), "type": "time_limit", "content": "报告超期未出具"}
+    from services.feedback.demo import INSTITUTIONS    # an approved institution (registry's demo)
+    payload = {"institution_id": INSTITUTIONS[0], "type": "time_limit", "content": "报告超期未出具"}
     key = {"Idempotency-Key": f"complaint-{uuid.uuid4()}"}
     first = api.post("/api/v1/complaints", token=enterprise, json=payload, headers=key)
     assert first.status_code == 201, first.text
@@ -87,6 +97,11 @@ def test_complaint_filed_once_per_key_and_queued_for_staff(api):
     assert again.json()["number"] == first.json()["number"]
     bad = api.post("/api/v1/complaints", token=enterprise, json={**payload, "type": "nope"})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(PROBLEM)
+    unknown = api.post("/api/v1/complaints", token=enterprise, json={**payload, "institution_id": str(uuid.uuid4())})
+    assert unknown.status_code == 422 and unknown.json()["code"] == "complaint_reference_unknown"
+    linked = api.post("/api/v1/complaints", token=enterprise,
+                      json={**payload, "link_type": "booking", "link_id": str(uuid.uuid4())})
+    assert linked.status_code == 422 and linked.json()["errors"]["link_id"]
     queue = api.get("/api/v1/complaints", token=operator, params={"state": "received", "limit": 500})
     assert queue.status_code == 200
     assert first.json()["id"] in [c["id"] for c in queue.json()["items"]]

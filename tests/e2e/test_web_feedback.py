@@ -74,7 +74,8 @@ def test_enterprise_rates_a_finished_service(platform, ui):
 def test_complaint_filed_online_and_accepted_by_staff(ui):
     ent = ui()
     page = ent.login("ent-demo", "/complaints")
-    page.fill("[data-test=c-institution]", str(uuid.uuid4()))
+    from services.feedback.demo import INSTITUTIONS    # a complaint names an approved institution
+    page.fill("[data-test=c-institution]", INSTITUTIONS[0])
     page.click("[data-test=c-type]")
     page.get_by_role("option", name="办理时限").click()
     page.fill("[data-test=c-content]", "检测报告超期未出具")

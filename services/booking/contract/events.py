@@ -5,6 +5,7 @@ from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 
@@ -55,6 +56,19 @@ class AppointmentCompleted(AppointmentEvent):
     evaluation = fields.Nested(FinishedService, required=True)
 
 
+class WaitlistOffered(Schema):
+    entry_id = fields.String(required=True)
+    instrument_id = fields.String(required=True)
+    starts_at = fields.String(required=True)
+    ends_at = fields.String(required=True)
+    offer_expires_at = fields.String(required=True)
+
+
+class WaitlistOfferLapsed(WaitlistOffered):
+    next_entry_id = fields.String(required=True, allow_none=True,
+                                  metadata={"description": "The entry offered the time next, if any"})
+
+
 INSTRUMENT_ID = "0b7f6a52-3f1e-4c3a-9d55-6b2f0e9b1c01"
 INSTITUTION_ID = "6c1f0e2a-8a53-5b1e-9f0b-3d1c2a4e5f60"
 BOOKING_ID = "5d2e8c14-7b6a-4f3e-8c2d-1a0b9e8f7d61"
@@ -69,6 +83,9 @@ _APPOINTMENT = {"appointment_id": APPOINTMENT_ID, "slot_id": "1f2e3d4c-5b6a-4978
                 "window_id": "ps-hlgy", "service_item": "tst.matching", "starts_at": "2026-12-03T01:00:00Z",
                 "status": "booked", "demand_id": None, "case_id": None}
 _EVALUATION = {"enterprise_id": "11111111-1111-4111-8111-111111111111", "finished_at": "2026-12-03T03:30:00Z"}
+_OFFER = {"entry_id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "instrument_id": INSTRUMENT_ID,
+          "starts_at": "2026-12-03T01:00:00Z", "ends_at": "2026-12-03T03:00:00Z",
+          "offer_expires_at": "2026-12-02T04:00:00Z"}
 EXAMPLES = {
     "instrument.published": _INSTRUMENT,
     "instrument.changed": {**_INSTRUMENT, "revision": 2, "reason": "blackout: 年度校准"},
@@ -92,6 +109,8 @@ EXAMPLES = {
                                              "institution_id": None, "window_id": "ps-hlgy",
                                              "handler_id": "33333333-3333-4333-8333-333333333333", **_EVALUATION}},
     "appointment.no_show": {**_APPOINTMENT, "status": "no_show"},
+    "waitlist.offered": _OFFER,
+    "waitlist.offer_lapsed": {**_OFFER, "next_entry_id": "4c3b2a19-0f8e-4d7c-9b6a-5e4d3c2b1a09"},
 }
 
 
@@ -114,4 +133,9 @@ EVENTS = (
     _e("appointment.cancelled", AppointmentEvent, "A window appointment is cancelled", "窗口预约取消"),
     _e("appointment.completed", AppointmentCompleted, "A window appointment was served", "窗口预约办结"),
     _e("appointment.no_show", AppointmentEvent, "The enterprise did not come", "窗口预约爽约"),
+    _e("waitlist.offered", WaitlistOffered, "A freed time is offered to the first in line (held 2 hours)",
+       "候补时段释放，通知排队首位"),
+    _e("waitlist.offer_lapsed", WaitlistOfferLapsed, "An offer expired unaccepted and passed to the next in line",
+       "候补机会过期，顺延下一位"),
 )
+EVENTS += (clock_closed_of("booking"),)   # every service: services.common.sla_events

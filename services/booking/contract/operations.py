@@ -6,6 +6,7 @@ from services.common.platform import ANY_SIGNED_IN, CUSTOMER_ROLES, OPERATORS, P
 
 from . import schemas as s
 from . import schemas_bookings as sb
+from . import schemas_usage as su
 
 INSTRUMENT_STAFF = ("institution",) + OPERATORS
 BOOKERS = CUSTOMER_ROLES + ("institution",)   # customers, and institutions booking for their own staff
@@ -44,11 +45,36 @@ OPERATIONS = (
        description="Computed by the same rule engine that judges a booking request. Signed in, the caller's "
                    "weekly limit, qualification and suspension apply too."),
     op("grant_qualification", "POST", "/instruments/<instrument_id>/qualifications",
-       "Grant a user the qualification to use it / 授予上机资质", "instruments:grant_qualification",
-       roles=INSTRUMENT_STAFF, body=s.GrantIn, response=s.QualificationOut, status=201),
+       "Grant a user the qualification to use it / 授予上机资质", "qualifications:grant",
+       roles=INSTRUMENT_STAFF, body=s.GrantIn, response=s.QualificationOut, status=201,
+       description="Staff grant; attending a registry training naming the instrument's qualification_code grants "
+                   "it too (training.attended). Without it a user still books operator-assisted use where offered."),
+    op("my_qualifications", "GET", "/booking-qualifications",
+       "My instrument qualifications and their expiry / 我的上机资质", "qualifications:mine", roles=ANY_SIGNED_IN,
+       response=s.QualificationOut, many=True),
     op("instrument_usage", "GET", "/instruments/<instrument_id>/usage",
        "Instrument hours of a month: booked against used / 机时统计", "instruments:usage",
        roles=INSTRUMENT_STAFF + ("regulator",), query=sb.UsageQuery, response=sb.UsageOut),
+    # -- actual use (start/stop), reconciled with bookings ----------------------------------------
+    op("start_booking_usage", "POST", "/bookings/<booking_id>/usage/start",
+       "Use starts on a booking (checks it in) / 开始上机", "usage:start_booking_usage", roles=INSTRUMENT_STAFF,
+       body=su.UsageAtIn, response=su.UsageRecordOut, status=201,
+       problems={409: "Not confirmed, already started, or the instrument is in use",
+                 422: "Outside the booking's time, or in the future"}),
+    op("stop_booking_usage", "POST", "/bookings/<booking_id>/usage/stop",
+       "Use stops: the booking completes from the stop time, fee from actual use / 结束上机并计费",
+       "usage:stop_booking_usage", roles=INSTRUMENT_STAFF, body=su.UsageAtIn, response=su.UsageRecordOut,
+       problems={409: "Use was not started, or already stopped", 422: "Before the start, or in the future"}),
+    op("start_walk_in_usage", "POST", "/instruments/<instrument_id>/usage-records",
+       "Staff start use on an instrument: linked to the booking covering the time, else flagged unbooked / "
+       "登记现场使用", "usage:start_walk_in", roles=INSTRUMENT_STAFF, body=su.WalkInIn, response=su.UsageRecordOut,
+       status=201, problems={409: "The instrument is in use or withdrawn", 422: "In the future"}),
+    op("stop_usage_record", "POST", "/usage-records/<record_id>/stop", "Stop a running use / 结束使用",
+       "usage:stop_record", roles=INSTRUMENT_STAFF, body=su.UsageAtIn, response=su.UsageRecordOut,
+       problems={404: "No such usage record", 409: "Already stopped", 422: "Before the start, or in the future"}),
+    op("list_usage_records", "GET", "/instruments/<instrument_id>/usage-records",
+       "Actual use of an instrument, unbooked use flagged / 使用记录（含无预约使用）", "usage:list_records",
+       roles=INSTRUMENT_STAFF, query=su.UsageRecordQuery, response=su.UsageRecordOut, many=True),
     # -- bookings ----------------------------------------------------------------------------
     op("request_booking", "POST", "/bookings", "Book an instrument / 预约仪器", "bookings:request_booking",
        roles=BOOKERS, body=sb.BookingIn, response=sb.BookingOut, status=201, creates=True, problems=REFUSED),
@@ -92,6 +118,11 @@ OPERATIONS = (
        response=sb.BookingOut, problems=REFUSED),
     op("leave_waitlist", "POST", "/waitlist/<entry_id>/cancel", "Leave the waitlist / 取消候补", "waitlist:leave",
        roles=ANY_SIGNED_IN, response=sb.WaitlistOut),
+    op("list_booking_notifications", "GET", "/booking-notifications",
+       "My booking notifications (waitlist offers and their expiry) / 我的预约通知", "notices:mine",
+       roles=ANY_SIGNED_IN, query=su.NotificationQuery, response=su.NotificationOut, many=True),
+    op("read_booking_notification", "POST", "/booking-notifications/<notification_id>/read",
+       "Mark a notification read / 标记已读", "notices:mark_read", roles=ANY_SIGNED_IN, response=su.NotificationOut),
     op("create_calendar_feed", "POST", "/calendar-feeds",
        "A private iCalendar feed of my bookings or an instrument's / 创建日历订阅", "calendar_feeds:create",
        roles=ANY_SIGNED_IN, body=sb.FeedIn, response=sb.FeedOut, status=201,

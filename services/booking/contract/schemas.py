@@ -11,7 +11,9 @@ from services.common.money import Money
 from services.common.schemas import Schema
 from services.common.vocabulary import CATEGORIES
 
-from .vocabulary import BLACKOUT_KINDS, PRICE_GROUPS, SLOT_STATES
+from .vocabulary import BLACKOUT_KINDS, BOOKING_MODES, PRICE_GROUPS, QUALIFICATION_EXPIRY, SLOT_STATES
+
+QUALIFICATION_CODE = r"^[a-z0-9][a-z0-9.-]{1,63}$"
 
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
 _GRID = "须为 15 的倍数 / must be a multiple of 15"
@@ -67,6 +69,15 @@ class RulesIn(Schema):
     minimum_charge = Money(load_default="0")
     cancel_deadline_hours = fields.Integer(load_default=24, validate=validate.Range(0, 720))
     no_show_minutes = fields.Integer(load_default=15, validate=validate.Range(5, 240))
+    qualification_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(QUALIFICATION_CODE),
+        metadata={"description": "The qualification it requires, e.g. icpms-operation: attending a registry "
+                                 "training naming this code grants it"})
+    qualification_expiry = fields.String(load_default="fixed_months", validate=validate.OneOf(QUALIFICATION_EXPIRY),
+                                         metadata={"description": "fixed_months after the grant, or idle_days "
+                                                                  "without use (a completed booking renews it)"})
+    qualification_months = fields.Integer(load_default=12, validate=validate.Range(1, 60))
+    qualification_idle_days = fields.Integer(load_default=180, validate=validate.Range(1, 730))
 
     @validates_schema
     def _durations(self, data, **_):
@@ -138,6 +149,9 @@ class InstrumentQuery(Schema):
 class AvailabilityQuery(Schema):
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
+    mode = fields.String(load_default="self", validate=validate.OneOf(BOOKING_MODES),
+                         metadata={"description": "Signed in: judge the slots for self use (qualification) or "
+                                                  "operator-assisted use, as a request in that mode would be"})
 
     @validates_schema
     def _range(self, data, **_):
@@ -149,7 +163,8 @@ class AvailabilityQuery(Schema):
 
 class GrantIn(Schema):
     user_id = fields.String(required=True, validate=validate.Length(1, 64))
-    months = fields.Integer(load_default=12, validate=validate.Range(1, 60))
+    months = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 60),
+                            metadata={"description": "Fixed expiry; the instrument's qualification_months by default"})
 
 
 class PriceOut(Schema):
@@ -173,6 +188,10 @@ class RulesOut(Schema):
     minimum_charge = Money()
     cancel_deadline_hours = fields.Integer()
     no_show_minutes = fields.Integer()
+    qualification_code = fields.String(allow_none=True)
+    qualification_expiry = fields.String()
+    qualification_months = fields.Integer()
+    qualification_idle_days = fields.Integer()
 
 
 class BlackoutOut(Schema):
@@ -226,11 +245,22 @@ class SlotOut(Schema):
     rules = fields.List(fields.Nested(RuleViolationOut))
 
 
+class QualificationStatusOut(Schema):
+    required = fields.Boolean()
+    code = fields.String(allow_none=True)
+    expiry_rule = fields.String(metadata={"description": "fixed_months or idle_days"})
+    state = fields.String(metadata={"description": "not_required | valid | expired | missing | unknown (anonymous)"})
+    expires_at = Utc(allow_none=True)
+
+
 class AvailabilityOut(Schema):
     instrument_id = fields.String()
     from_ = fields.Date(data_key="from")
     to = fields.Date()
     slot_minutes = fields.Integer()
+    mode = fields.String()
+    qualification = fields.Nested(QualificationStatusOut,
+                                  metadata={"description": "The caller's qualification, judged by the rule engine"})
     slots = fields.List(fields.Nested(SlotOut))
 
 
@@ -239,3 +269,9 @@ class QualificationOut(Schema):
     user_id = fields.String()
     instrument_id = fields.String()
     expires_at = Utc()
+    source = fields.String(metadata={"description": "staff, or training (attendance at a registry training)"})
+    training_id = fields.String(allow_none=True)
+    created_at = Utc()
+    last_used_at = Utc(allow_none=True)
+    state = fields.String(metadata={"description": "valid or expired, by the instrument's expiry rule"})
+    effective_expires_at = Utc(metadata={"description": "When it lapses under the instrument's rule"})

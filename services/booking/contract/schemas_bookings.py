@@ -108,6 +108,8 @@ class BookingOut(Schema):
     paid_amount = Money(allow_none=True)
     settled_at = Utc(allow_none=True)
     created_at = Utc()
+    usage_record_id = fields.String(allow_none=True, metadata={"description": "Its actual use, once started"})
+    in_use = fields.Boolean(metadata={"description": "Use started and not yet stopped"})
 
 
 # -- appointments ---------------------------------------------------------------------------------
@@ -241,6 +243,9 @@ class UsageOut(Schema):
     month = fields.String()
     bookings = fields.Integer()
     booked_minutes = fields.Integer()
-    used_minutes = fields.Integer()
+    used_minutes = fields.Integer(metadata={"description": "Actual use: booked use plus walk-in use"})
+    used_booked_minutes = fields.Integer(metadata={"description": "Actual use of the month's bookings"})
+    walk_in_minutes = fields.Integer(metadata={"description": "Use recorded without a booking (flagged)"})
+    unbooked_records = fields.Integer(metadata={"description": "Usage records without a booking, to reconcile"})
     no_shows = fields.Integer()
     revenue = Money()

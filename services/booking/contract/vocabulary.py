@@ -19,6 +19,9 @@ REJECT_REASONS = ("instrument_unavailable", "not_qualified", "purpose_unclear", 
                   "approval_expired")
 PAYMENT_SOURCES = ("transfer", "cash", "card", "innovation_voucher")
 
+QUALIFICATION_EXPIRY = ("fixed_months", "idle_days")
+QUALIFICATION_SOURCES = ("staff", "training")
+
 SLOT_STATES = ("free", "held", "booked", "closed")
 
 APPOINTMENT_STATUSES = ("booked", "checked_in", "completed", "cancelled", "no_show")

@@ -83,3 +83,26 @@ def events(db, event_type=None):
 
 def new_key() -> str:
     return str(uuid.uuid4())
+
+
+def window_services(window_id="demo-window-1", services=("tst.matching", "met.calibration")):
+    return make_envelope("registry", "window.services_changed", window_id, {
+        "window_id": window_id, "kind": "park_station", "institution_id": None, "services": list(services),
+        "changed_at": "2026-11-30T00:00:00Z"})
+
+
+def demand_event(demand_id, user_id, closed=False):
+    kind = "demand.closed" if closed else "demand.published"
+    return make_envelope("matching", kind, demand_id, {"demand_id": demand_id, "enterprise_user_id": user_id})
+
+
+def case_event(case_id, user_id, closed=False):
+    kind = "case.closed" if closed else "case.opened"
+    return make_envelope("registry", kind, case_id, {"case_id": case_id, "window_id": "ew-demo",
+                                                     "enterprise_user_id": user_id})
+
+
+def apply_link(db, envelope):
+    from services.booking import links
+    with db.transaction() as session:
+        return links.apply_event(session, envelope)

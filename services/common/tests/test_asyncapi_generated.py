@@ -24,13 +24,16 @@ def test_the_committed_document_is_what_the_contracts_generate():
 
 def test_every_declared_event_has_a_payload_schema_and_a_valid_example():
     doc = yaml.safe_load(asyncapi.render())
+    shared = asyncapi.shared_types(asyncapi.declared_events())
+    assert "sla.clock_closed" in shared     # every service announces its SLA verdicts
     for service, declared in asyncapi.declared_events().items():
         for event in declared:
             where = f"{service} {event.type} v{event.version}"
             assert isinstance(event.payload, type) and issubclass(event.payload, Schema), where
             assert event.example is not None, f"{where}: no example (EventType.example)"
             assert event.payload().validate(event.example) == {}, where
-            message = doc["components"]["messages"][asyncapi.channel_id(event.type, event.version)]
+            message = doc["components"]["messages"][asyncapi.message_id(service, event, shared)]
+            assert message["examples"][0]["payload"]["source"] == service, where
             assert message["examples"], where
 
 

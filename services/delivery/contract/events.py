@@ -8,6 +8,7 @@ from marshmallow import validate
 from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 from .vocabulary import CERTIFICATE_KINDS, EXCEPTION_KINDS, SCOPE_STATES, STEPS
@@ -149,3 +150,4 @@ _DECLARED = (
 )
 # Each type with its example payload (the event document shows it).
 EVENTS = tuple(replace(e, example=EXAMPLES[e.type]) for e in _DECLARED)
+EVENTS += (clock_closed_of("delivery"),)   # every service: services.common.sla_events

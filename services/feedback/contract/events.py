@@ -4,6 +4,7 @@ from __future__ import annotations
 from services.common import fields
 from services.common.evaluation import FinishedService
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 from marshmallow import validate
 
@@ -87,6 +88,19 @@ class ComplaintStep(Schema):
     at = Iso()
 
 
+class ComplaintEscalated(ComplaintStep):
+    escalated_to = Id(metadata={"description": "The role the supervision rule escalates to"})
+    working_days = fields.Integer(required=True)
+
+
+class RectificationEscalated(Schema):
+    rectification_id = Id()
+    institution_id = MaybeId()
+    rule = Id(metadata={"description": "The SLA rule whose limit passed"})
+    due_at = fields.String(required=True, allow_none=True)
+    at = Iso()
+
+
 class ComplaintClosed(ComplaintStep):
     outcome = fields.String(required=True, allow_none=True)
     evaluation = fields.Nested(FinishedService, required=True, allow_none=True,
@@ -156,6 +170,16 @@ EVENTS = (
               example=STEP),
     EventType("complaint.answered", ComplaintStep, "The institution answered a complaint / 机构已答复投诉",
               example=STEP),
+    EventType("complaint.escalated", ComplaintEscalated,
+              "A forwarded complaint passed its escalation point / 投诉超时未答复已升级",
+              description="Once per complaint, by the supervision rule; the role and the handler get a notice.",
+              example={**STEP, "escalated_to": "operator", "working_days": 3}),
+    EventType("rectification.escalated", RectificationEscalated,
+              "A rectification passed its time limit / 差评整改超时已督办",
+              description="When a rectification's clock passes its due time unfinished; operators get a notice.",
+              example={"rectification_id": "7f3e2d1c-0b9a-4876-9543-210fedcba987", "institution_id": INST,
+                       "rule": "feedback.rectification_rectify", "due_at": "2026-10-09T15:59:59.999999Z",
+                       "at": AT}),
     EventType("complaint.closed", ComplaintClosed, "A complaint closed (a finished service) / 投诉已办结",
               example={**STEP, "outcome": "partly_upheld", "evaluation": BLOCK}),
     EventType("statistics.published", StatisticsPublished, "Quarterly statistics published / 季度统计已公示",
@@ -171,5 +195,6 @@ EVENTS = (
               example={"institution_id": INST, "satisfaction": 0.889, "on_time_rate": 0.75, "evaluations": 9,
                        "period": "2026-Q3", "computed_at": AT}),
 )
+EVENTS += (clock_closed_of("feedback"),)   # every service: services.common.sla_events
 
 __all__ = ["EVENTS", "DIMENSIONS"]

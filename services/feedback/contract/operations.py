@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from services.common.operations import Operation
-from services.common.platform import ANY_SIGNED_IN, OPERATORS, PLATFORM_STAFF, PUBLIC, STAFF_READERS
+from services.common.platform import ANY_SIGNED_IN, OPERATORS, PLATFORM_STAFF, PUBLIC, STAFF_READERS, STAFF_ROLES
 
 from . import schemas as s
 from . import schemas_complaints as c
@@ -138,9 +138,18 @@ OPERATIONS = (
               body=st.PublishIn, response=st.QuarterlyOut, status=201,
               problems={409: "Published already, or a cause analysis is missing / 已公示或缺少原因分析"},
               tag="statistics"),
-    Operation("export_quarter", "GET", "/statistics/quarterly/export", "A quarter as CSV or .xlsx (base64) / "
-              "导出季度统计", "statistics:export", roles=PUBLIC, query=st.ExportQuery, response=st.ExportOut,
-              problems={404: "Not published / 尚未公示"}, tag="statistics"),
+    # -- escalation notices -------------------------------------------------------------------------
+    Operation("list_escalation_notices", "GET", "/escalation-notices",
+              "Escalations that reached me or my role / 升级督办通知", "escalations:list_notices",
+              roles=STAFF_ROLES, query=s.NoticeQuery, response=s.NoticePage, tag="complaints"),
+    Operation("read_escalation_notice", "POST", "/escalation-notices/<notice_id>/read",
+              "Mark a notice read / 标记已读", "escalations:read_notice", roles=STAFF_ROLES,
+              response=s.NoticeOut, problems=NOT_FOUND, tag="complaints"),
+    Operation("export_quarter", "GET", "/statistics/quarterly/export", "A quarter as a CSV or .xlsx file / "
+              "导出季度统计文件", "statistics:export", roles=PUBLIC, query=st.ExportQuery,
+              files=(st.CSV, st.XLSX), problems={404: "Not published / 尚未公示"}, tag="statistics",
+              description="format=csv answers text/csv (UTF-8 with BOM), format=xlsx the .xlsx file; "
+                          "Content-Disposition names it quarterly-statistics-<period>.<format>."),
 )
 
 __all__ = ["OPERATIONS", "PLATFORM_STAFF"]

@@ -226,3 +226,24 @@ class RectificationOut(Schema):
     closed_at = instant()
     steps = fields.List(fields.Nested(StepOut))
     clocks = fields.List(fields.Nested(SlaClockOut), metadata={"description": "SLA clocks of the case (verify, rectify)"})
+
+
+
+class NoticeQuery(Schema):
+    unread = fields.Boolean(load_default=False)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class NoticeOut(Schema):
+    id = fields.String()
+    kind = fields.String(metadata={"description": "complaint.escalated | rectification.escalated"})
+    subject_type = fields.String()
+    subject_id = fields.String()
+    message = fields.String()
+    created_at = fields.String()
+    read_at = fields.String(allow_none=True)
+    to_role = fields.String(allow_none=True, metadata={"description": "Sent to everyone of this role, else to you"})
+
+
+class NoticePage(Schema):
+    items = fields.List(fields.Nested(NoticeOut))

@@ -28,6 +28,14 @@ class OnTimeOut(Schema):
     on_time_rate = fields.Float(allow_none=True)
 
 
+class InstrumentHoursOut(Schema):
+    bookings = fields.Integer(metadata={"description": "Completed bookings whose slot started in the quarter"})
+    instruments = fields.Integer()
+    booked_hours = fields.Float()
+    used_hours = fields.Float()
+    use_rate = fields.Float(allow_none=True, metadata={"description": "used ÷ booked"})
+
+
 class FiguresOut(Schema):
     services_finished = fields.Integer()
     evaluations = fields.Integer(metadata={"description": "Valid ratings (without overturned ones)"})
@@ -46,7 +54,12 @@ class FiguresOut(Schema):
 
 class InstitutionFiguresOut(FiguresOut):
     institution_id = fields.String()
+    instrument_hours = fields.Nested(InstrumentHoursOut)
     institution_name = fields.String(allow_none=True, metadata={"description": "From the registry's events"})
+
+
+class PlatformFiguresOut(FiguresOut):
+    instrument_hours = fields.Nested(InstrumentHoursOut)
 
 
 class WindowFiguresOut(FiguresOut):
@@ -88,7 +101,7 @@ class QuarterlyOut(Schema):
     ends_at = fields.String()
     formula = fields.Dict(keys=fields.String(), values=fields.String(),
                           metadata={"description": "How each rate is computed (zh and en)"})
-    platform = fields.Nested(FiguresOut)
+    platform = fields.Nested(PlatformFiguresOut)
     institutions = fields.List(fields.Nested(InstitutionFiguresOut))
     windows = fields.List(fields.Nested(WindowFiguresOut))
     dissatisfied_items = fields.List(fields.Nested(DissatisfiedItemOut))
@@ -106,8 +119,6 @@ class PublishedQuarterOut(Schema):
     published_at = fields.String()
 
 
-class ExportOut(Schema):
-    filename = fields.String()
-    content_type = fields.String()
-    content_base64 = fields.String(metadata={"description": "The file, base64"})
-    published = fields.Boolean()
+# The media types of the export (Operation.files): the gateway answers the file itself.
+CSV = "text/csv"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

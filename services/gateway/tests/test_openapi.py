@@ -42,8 +42,9 @@ def test_operation_ids_are_unique():
 
 def test_every_route_with_a_body_declares_its_response_schema():
     # dump_response filters the payload through it, and the document shows clients what they get.
-    def json_body(route):   # an operation may answer another media type (a calendar feed: a text body)
-        return getattr(route.operation, "media_type", "application/json") == "application/json"
+    def json_body(route):   # an operation may answer another media type (a calendar feed, an export file)
+        return (getattr(route.operation, "media_type", "application/json") == "application/json"
+                and not getattr(route.operation, "files", ()))
     missing = [route.endpoint for route in ROUTES if route.status != 204 and route.response is None and json_body(route)]
     assert not missing, missing
     doc = document()
@@ -57,3 +58,22 @@ def test_every_route_with_a_body_declares_its_response_schema():
             assert schema["type"] == "array" and "$ref" in schema["items"], route.endpoint
         else:
             assert "$ref" in schema, route.endpoint
+
+
+def test_a_file_operation_documents_each_media_type_and_the_file_name_header():
+    ok = document()["paths"]["/api/v1/statistics/quarterly/export"]["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    assert ok["content"]["text/csv"]["schema"] == {"type": "string", "format": "binary"}
+    assert "Content-Disposition" in ok["headers"]
+
+
+def test_a_file_travels_base64_over_rpc_and_leaves_the_gateway_as_bytes_with_its_name():
+    from services.common.file_responses import from_wire, to_wire
+    wire = to_wire({"filename": "季度统计 2026-Q3.csv", "content_type": "text/csv", "content": b"\xef\xbb\xbfa,b"},
+                   ("text/csv",))
+    content, media_type, disposition = from_wire(wire)
+    assert content == b"\xef\xbb\xbfa,b" and media_type == "text/csv; charset=utf-8"
+    assert disposition.startswith('attachment; filename="') and "filename*=UTF-8''%E5%AD%A3" in disposition
+    import pytest
+    with pytest.raises(ValueError):   # a type the operation does not declare
+        to_wire({"filename": "x.pdf", "content_type": "application/pdf", "content": b""}, ("text/csv",))

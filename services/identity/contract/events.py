@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from services.common import fields, validate
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 from .vocabulary import LEVELS, RAISED_LEVELS, ROLES, STATUSES, VERIFICATION_ASPECTS
@@ -122,3 +123,4 @@ EVENTS = (
               example={"user_id": USER, "old_status": "active", "new_status": "disabled", "changed_by": STAFF,
                        "changed_at": "2026-11-20T02:15:00.100000Z"}),
 )
+EVENTS += (clock_closed_of("identity"),)   # every service: services.common.sla_events

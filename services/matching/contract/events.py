@@ -11,6 +11,7 @@ from services.common import fields, validate
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 
 from .vocabulary import CATEGORIES, CHANNELS, CLOSE_OUTCOMES
@@ -134,3 +135,4 @@ EVENTS = (
               "R-4.2.2.1).",
               example=EXAMPLES["package.created"]),
 )
+EVENTS += (clock_closed_of("matching"),)   # every service: services.common.sla_events

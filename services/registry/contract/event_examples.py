@@ -89,3 +89,13 @@ CASE_CLOSED = {'case_id': '3f1c2a9e-6b7d-4e21-9a55-2d8c0f4b7e10',
                 'window_id': 'ew-demo',
                 'handler_id': '5a7c9e1f-3b5d-4f60-8a2c-4e6f8a0b2c3d',
                 'finished_at': '2026-11-20T06:30:00Z'}}
+
+TRAINING_ATTENDED = {"training_id": "7b1d3f5a-9c2e-4a6b-8d0f-2e4c6a8b0d13",
+                     "user_id": "11111111-1111-4111-8111-111111111111", "category_code": "testing",
+                     "qualification_code": "icpms-operation", "attended_on": "2026-12-08"}
+
+CASE_OPENED = {"case_id": "3f1c2a9e-6b7d-4e21-9a55-2d8c0f4b7e10", "window_id": "ew-demo",
+               "enterprise_user_id": "8d0b6f3e-2a41-4c7e-b1d9-5e6f7a8b9c01", "opened_at": "2026-11-02T02:00:00Z"}
+
+WINDOW_SERVICES_CHANGED = {"window_id": "ps-hlgy", "kind": "park_station", "institution_id": None,
+                           "services": ["tst.matching", "met.calibration"], "changed_at": "2026-11-02T02:00:00Z"}

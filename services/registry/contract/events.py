@@ -12,6 +12,7 @@ from services.common import fields, validate
 from services.common.evaluation import FinishedService
 from services.common.money import Money
 from services.common.operations import EventType
+from services.common.sla_events import clock_closed_of
 from services.common.schemas import Schema
 from services.common.vocabulary import CATEGORIES, INSTITUTION_KINDS, QUALIFICATION_TYPES
 
@@ -155,6 +156,37 @@ class CaseClosedData(Schema):
     evaluation = fields.Nested(FinishedService, required=True)
 
 
+class CaseOpenedData(Schema):
+    """A point-to-point case was opened for an enterprise (booking links window appointments to it)."""
+
+    case_id = fields.String(required=True)
+    window_id = fields.String(required=True)
+    enterprise_user_id = fields.String(required=True, metadata={"description": "Account the case serves"})
+    opened_at = _utc(required=True)
+
+
+class WindowServicesData(Schema):
+    """The service items (catalogue codes) a window serves, whole (R-4.2.2.4)."""
+
+    window_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    institution_id = fields.String(required=True, allow_none=True)
+    services = fields.List(fields.String(), required=True)
+    changed_at = _utc(required=True)
+
+
+class TrainingAttendedData(Schema):
+    """A participant's attendance at a training was recorded (pseudonymous account id; no name or phone)."""
+
+    training_id = fields.String(required=True)
+    user_id = fields.String(required=True, validate=validate.Length(min=1),
+                            metadata={"description": "Platform account id (pseudonymous)"})
+    category_code = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    qualification_code = fields.String(required=True, allow_none=True,
+                                       metadata={"description": "The instrument qualification it grants, if any"})
+    attended_on = _date(required=True)
+
+
 # Summaries and descriptions as docs/asyncapi.yaml states them; examples in event_examples.py.
 EVENTS = (
     EventType("institution.applied", InstitutionAppliedData, "An institution applied to join (技术机构提交入驻申请).",
@@ -188,4 +220,17 @@ EVENTS = (
               description="A finished service: `evaluation` (services.common.evaluation.FinishedService) lets "
                           "feedback invite the enterprise to evaluate it, once per case. Published once, when an "
                           "operator closes the case.", example=ex.CASE_CLOSED),
+    EventType("case.opened", CaseOpenedData, "A point-to-point case was opened (企业点对点服务案例建立).",
+              description="Booking keeps a copy so a window appointment can link only the enterprise's own case.",
+              example=ex.CASE_OPENED),
+    EventType("window.services_changed", WindowServicesData,
+              "The service items a window serves were set (窗口服务事项).",
+              description="Published when a window is created and when its service list changes; carries the whole "
+                          "list (replace your copy). Booking checks appointment slots against it.",
+              example=ex.WINDOW_SERVICES_CHANGED),
+    EventType("training.attended", TrainingAttendedData,
+              "A participant's attendance at a training was recorded (培训出勤登记).",
+              description="One per participant and training, when staff record attendance. Booking grants "
+                          "`qualification_code` on every instrument requiring it.", example=ex.TRAINING_ATTENDED),
 )
+EVENTS += (clock_closed_of("registry"),)   # every service: services.common.sla_events

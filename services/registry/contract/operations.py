@@ -20,7 +20,8 @@ from .schemas_changes import ChangeIn, ChangeOut
 from .schemas_common import ListQuery, PageOut
 from .schemas_institutions import (CapabilityCreate, CapabilityOut, DeregistrationIn, InstitutionEventOut,
                                    InstitutionOut, QualificationCreate, QualificationOut)
-from .schemas_training import SignupListOut, SignupOut, TrainingIn, TrainingOut, TrainingPageOut
+from .schemas_training import (AttendanceIn, AttendanceOut, SignupListOut, SignupOut, TrainingIn, TrainingOut,
+                               TrainingPageOut)
 from .schemas_windows import WindowIn, WindowOut, WindowServicesIn, WindowUpdate
 
 OWN_INSTITUTION = ("institution",) + OPERATORS          # the institution's staff, or an operator for it
@@ -182,6 +183,15 @@ TRAINING = (
     Operation("list_training_signups", "GET", "/trainings/<training_id>/signups",
               "Sign-ups of a training: confirmed, waiting list in order, cancelled (operator) / 报名名单",
               "training:list_signups", roles=OPERATORS, response=SignupListOut),
+    Operation("record_training_attendance", "POST", "/trainings/<training_id>/attendance",
+              "Record who attended (confirmed participants only); publishes training.attended (operator) / "
+              "登记培训出勤", "training:record_attendance", roles=OPERATORS, body=AttendanceIn,
+              response=AttendanceOut,
+              description="Once the training has started. Every user id must be a confirmed sign-up, or nothing is "
+                          "written (422). Marking a participant again changes nothing. Booking grants the "
+                          "training's qualification_code on every instrument requiring it.",
+              problems={"404": "No such training", "409": "Not started yet, or cancelled",
+                        "422": "A user id is not a confirmed participant"}),
 )
 
 OPERATIONS = CATALOGUE + APPLICATIONS + INSTITUTIONS + WINDOWS + TRAINING

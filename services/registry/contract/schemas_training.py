@@ -12,6 +12,8 @@ from services.common.vocabulary import CATEGORIES as CATEGORY_CODES
 from .schemas_common import IsoDateTime, _Strict, _text
 from .vocabulary import TRAINING_MODES
 
+QUALIFICATION_CODE = r"^[a-z0-9][a-z0-9.-]{1,63}$"
+
 
 class TrainingIn(_Strict):
     category_code = fields.String(required=True, validate=validate.OneOf(CATEGORY_CODES))
@@ -29,6 +31,10 @@ class TrainingIn(_Strict):
                             metadata={"description": "Required for online training; shown to confirmed "
                                                      "participants only"})
     capacity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=10000))
+    qualification_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(QUALIFICATION_CODE),
+        metadata={"description": "The instrument qualification attending grants (e.g. icpms-operation); booking "
+                                 "grants it on every instrument requiring that code"})
 
     OPENAPI_EXTRA = {
         "allOf": [{"anyOf": [{"properties": {"mode": {"const": "online"}}},
@@ -69,6 +75,8 @@ class TrainingOut(Schema):
     waitlisted = fields.Integer()
     seats_left = fields.Integer()
     status = fields.String()
+    qualification_code = fields.String(allow_none=True)
+    attended = fields.Integer(metadata={"description": "Participants whose attendance is recorded"})
 
 
 class SignupOut(Schema):
@@ -81,6 +89,7 @@ class SignupOut(Schema):
     signed_up_at = fields.String()
     confirmed_at = fields.String(allow_none=True)
     cancelled_at = fields.String(allow_none=True)
+    attended_at = fields.String(allow_none=True, metadata={"description": "Attendance recorded by staff"})
     online_url = fields.String(metadata={"description": "Online training, confirmed sign-ups only"})
     already_signed_up = fields.Boolean(metadata={"description": "True when this user already held a place"})
 
@@ -95,3 +104,17 @@ class TrainingPageOut(Schema):
     total = fields.Integer()
     limit = fields.Integer()
     offset = fields.Integer()
+
+
+class AttendanceIn(_Strict):
+    user_ids = fields.List(fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                           validate=validate.Length(min=1, max=1000),
+                           metadata={"description": "Confirmed participants who attended"})
+    attended_on = fields.Date(load_default=None, allow_none=True,
+                              metadata={"description": "Local date; the training's start date by default"})
+
+
+class AttendanceOut(Schema):
+    training = fields.Nested(TrainingOut)
+    recorded = fields.List(fields.String(), metadata={"description": "User ids newly marked attended"})
+    already = fields.List(fields.String(), metadata={"description": "User ids already marked (unchanged)"})

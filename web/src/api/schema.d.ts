@@ -266,6 +266,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/booking-notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My booking notifications (waitlist offers and their expiry) / 我的预约通知 */
+        get: operations["booking_list_booking_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/booking-notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a notification read / 标记已读 */
+        post: operations["booking_read_booking_notification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/booking-qualifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My instrument qualifications and their expiry / 我的上机资质 */
+        get: operations["booking_my_qualifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/booking-series": {
         parameters: {
             query?: never;
@@ -448,6 +499,40 @@ export interface paths {
         put?: never;
         /** Record the payment (innovation voucher number) / 登记结算 */
         post: operations["booking_settle_booking"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bookings/{booking_id}/usage/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Use starts on a booking (checks it in) / 开始上机 */
+        post: operations["booking_start_booking_usage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/bookings/{booking_id}/usage/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Use stops: the booking completes from the stop time, fee from actual use / 结束上机并计费 */
+        post: operations["booking_stop_booking_usage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -835,6 +920,40 @@ export interface paths {
         put?: never;
         /** Respond to a demand (stops the 1-day clock) / 需求响应 */
         post: operations["matching_respond"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/escalation-notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Escalations that reached me or my role / 升级督办通知 */
+        get: operations["complaints_list_escalation_notices"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/escalation-notices/{notice_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a notice read / 标记已读 */
+        post: operations["complaints_read_escalation_notice"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1295,7 +1414,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Grant a user the qualification to use it / 授予上机资质 */
+        /**
+         * Grant a user the qualification to use it / 授予上机资质
+         * @description Staff grant; attending a registry training naming the instrument's qualification_code grants it too (training.attended). Without it a user still books operator-assisted use where offered.
+         */
         post: operations["booking_grant_qualification"];
         delete?: never;
         options?: never;
@@ -1314,6 +1436,24 @@ export interface paths {
         get: operations["booking_instrument_usage"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/instruments/{instrument_id}/usage-records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Actual use of an instrument, unbooked use flagged / 使用记录（含无预约使用） */
+        get: operations["booking_list_usage_records"];
+        put?: never;
+        /** Staff start use on an instrument: linked to the booking covering the time, else flagged unbooked / 登记现场使用 */
+        post: operations["booking_start_walk_in_usage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2189,7 +2329,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A quarter as CSV or .xlsx (base64) / 导出季度统计 */
+        /**
+         * A quarter as a CSV or .xlsx file / 导出季度统计文件
+         * @description format=csv answers text/csv (UTF-8 with BOM), format=xlsx the .xlsx file; Content-Disposition names it quarterly-statistics-<period>.<format>.
+         */
         get: operations["statistics_export_quarter"];
         put?: never;
         post?: never;
@@ -2371,6 +2514,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/trainings/{training_id}/attendance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record who attended (confirmed participants only); publishes training.attended (operator) / 登记培训出勤
+         * @description Once the training has started. Every user id must be a confirmed sign-up, or nothing is written (422). Marking a participant again changes nothing. Booking grants the training's qualification_code on every instrument requiring it.
+         */
+        post: operations["registry_record_training_attendance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/trainings/{training_id}/signups": {
         parameters: {
             query?: never;
@@ -2402,6 +2565,23 @@ export interface paths {
         post?: never;
         /** Cancel my sign-up; the first on the waiting list moves up / 取消报名 */
         delete: operations["registry_cancel_training_signup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage-records/{record_id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop a running use / 结束使用 */
+        post: operations["booking_stop_usage_record"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -2927,10 +3107,30 @@ export interface components {
             media_type?: string;
             size?: number;
         };
+        AttendanceIn: {
+            /**
+             * Format: date
+             * @description Local date; the training's start date by default
+             * @default null
+             */
+            attended_on: string | null;
+            /** @description Confirmed participants who attended */
+            user_ids: string[];
+        };
+        AttendanceOut: {
+            /** @description User ids already marked (unchanged) */
+            already?: string[];
+            /** @description User ids newly marked attended */
+            recorded?: string[];
+            training?: components["schemas"]["TrainingOut"];
+        };
         AvailabilityOut: {
             /** Format: date */
             from?: string;
             instrument_id?: string;
+            mode?: string;
+            /** @description The caller's qualification, judged by the rule engine */
+            qualification?: components["schemas"]["QualificationStatusOut"];
             slot_minutes?: number;
             slots?: components["schemas"]["SlotOut"][];
             /** Format: date */
@@ -3007,6 +3207,8 @@ export interface components {
             fee?: string | null;
             fee_reason?: string | null;
             id?: string;
+            /** @description Use started and not yet stopped */
+            in_use?: boolean;
             institution_id?: string;
             instrument_id?: string;
             instrument_name?: string | null;
@@ -3027,6 +3229,8 @@ export interface components {
             starts_at?: string;
             /** @description requested | confirmed | checked_in | completed | settled | rejected | expired | cancelled | no_show */
             status?: string;
+            /** @description Its actual use, once started */
+            usage_record_id?: string | null;
             user_id?: string;
             voucher_number?: string | null;
         };
@@ -3828,13 +4032,6 @@ export interface components {
             reason?: string;
             step?: string;
         };
-        ExportOut: {
-            /** @description The file, base64 */
-            content_base64?: string;
-            content_type?: string;
-            filename?: string;
-            published?: boolean;
-        };
         ExternalVerificationOut: {
             reason?: string | null;
             verification_level?: string | null;
@@ -3868,27 +4065,6 @@ export interface components {
             /** @description The private feed (text/calendar); keep it secret, revoke to end it */
             url?: string;
         };
-        FiguresOut: {
-            by_rating?: {
-                [key: string]: number;
-            };
-            dimension_scores?: {
-                [key: string]: number | null;
-            };
-            dissatisfied?: number;
-            /** @description Valid ratings (without overturned ones) */
-            evaluations?: number;
-            /** @description Invitations that expired unanswered */
-            not_evaluated?: number;
-            on_time?: components["schemas"]["OnTimeOut"][];
-            on_time_rate?: number | null;
-            overturned?: number;
-            participation_rate?: number | null;
-            pending?: number;
-            satisfaction_rate?: number | null;
-            services_finished?: number;
-            staff_entered?: number;
-        };
         FileOut: {
             content_base64?: string;
             count?: number;
@@ -3908,8 +4084,11 @@ export interface components {
             note: string;
         };
         GrantIn: {
-            /** @default 12 */
-            months: number;
+            /**
+             * @description Fixed expiry; the instrument's qualification_months by default
+             * @default null
+             */
+            months: number | null;
             user_id: string;
         };
         GuideIn: {
@@ -4042,6 +4221,7 @@ export interface components {
             institution_id?: string;
             /** @description From the registry's events */
             institution_name?: string | null;
+            instrument_hours?: components["schemas"]["InstrumentHoursOut"];
             /** @description Invitations that expired unanswered */
             not_evaluated?: number;
             on_time?: components["schemas"]["OnTimeOut"][];
@@ -4141,6 +4321,15 @@ export interface components {
              * @default null
              */
             station_window_id: string | null;
+        };
+        InstrumentHoursOut: {
+            booked_hours?: number;
+            /** @description Completed bookings whose slot started in the quarter */
+            bookings?: number;
+            instruments?: number;
+            /** @description used ÷ booked */
+            use_rate?: number | null;
+            used_hours?: number;
         };
         InstrumentIn: {
             capability_ids?: string[];
@@ -4522,7 +4711,34 @@ export interface components {
             verification_level?: "format_checked" | "phone_verified" | "licence_reviewed" | "externally_verified" | null;
             window_id?: string | null;
         };
+        NoticeOut: {
+            created_at?: string;
+            id?: string;
+            /** @description complaint.escalated | rectification.escalated */
+            kind?: string;
+            message?: string;
+            read_at?: string | null;
+            subject_id?: string;
+            subject_type?: string;
+            /** @description Sent to everyone of this role, else to you */
+            to_role?: string | null;
+        };
+        NoticePage: {
+            items?: components["schemas"]["NoticeOut"][];
+        };
         NotificationOut: {
+            body?: string;
+            /** Format: date-time */
+            created_at?: string;
+            id?: string;
+            /** @description waitlist.offered | waitlist.lapsed */
+            kind?: string;
+            read?: boolean;
+            /** @description The waitlist entry */
+            subject_id?: string;
+            title?: string;
+        };
+        NotificationOut1: {
             created_at?: unknown;
             id?: string;
             kind?: string;
@@ -4662,6 +4878,28 @@ export interface components {
              */
             purpose: "verify_phone";
         };
+        PlatformFiguresOut: {
+            by_rating?: {
+                [key: string]: number;
+            };
+            dimension_scores?: {
+                [key: string]: number | null;
+            };
+            dissatisfied?: number;
+            /** @description Valid ratings (without overturned ones) */
+            evaluations?: number;
+            instrument_hours?: components["schemas"]["InstrumentHoursOut"];
+            /** @description Invitations that expired unanswered */
+            not_evaluated?: number;
+            on_time?: components["schemas"]["OnTimeOut"][];
+            on_time_rate?: number | null;
+            overturned?: number;
+            participation_rate?: number | null;
+            pending?: number;
+            satisfaction_rate?: number | null;
+            services_finished?: number;
+            staff_entered?: number;
+        };
         PriceIn: {
             /**
              * @description Yuan as a decimal string, 0 to 9999999999.99 / 金额（元），字符串，最多两位小数
@@ -4792,10 +5030,34 @@ export interface components {
         };
         QualificationOut1: {
             /** Format: date-time */
+            created_at?: string;
+            /**
+             * Format: date-time
+             * @description When it lapses under the instrument's rule
+             */
+            effective_expires_at?: string;
+            /** Format: date-time */
             expires_at?: string;
             id?: string;
             instrument_id?: string;
+            /** Format: date-time */
+            last_used_at?: string | null;
+            /** @description staff, or training (attendance at a registry training) */
+            source?: string;
+            /** @description valid or expired, by the instrument's expiry rule */
+            state?: string;
+            training_id?: string | null;
             user_id?: string;
+        };
+        QualificationStatusOut: {
+            code?: string | null;
+            /** Format: date-time */
+            expires_at?: string | null;
+            /** @description fixed_months or idle_days */
+            expiry_rule?: string;
+            required?: boolean;
+            /** @description not_required | valid | expired | missing | unknown (anonymous) */
+            state?: string;
         };
         QuarterlyOut: {
             complaints?: components["schemas"]["ComplaintFiguresOut"];
@@ -4810,7 +5072,7 @@ export interface components {
             missing_cause_analysis?: number;
             /** @description e.g. 2026-Q3 */
             period?: string;
-            platform?: components["schemas"]["FiguresOut"];
+            platform?: components["schemas"]["PlatformFiguresOut"];
             published?: boolean;
             published_at?: string | null;
             quarter?: number;
@@ -5187,6 +5449,21 @@ export interface components {
             };
             /** @default false */
             operator_assisted: boolean;
+            /**
+             * @description The qualification it requires, e.g. icpms-operation: attending a registry training naming this code grants it
+             * @default null
+             */
+            qualification_code: string | null;
+            /**
+             * @description fixed_months after the grant, or idle_days without use (a completed booking renews it)
+             * @default fixed_months
+             * @enum {string}
+             */
+            qualification_expiry: "fixed_months" | "idle_days";
+            /** @default 180 */
+            qualification_idle_days: number;
+            /** @default 12 */
+            qualification_months: number;
             /** @default false */
             qualification_required: boolean;
             /** @default 60 */
@@ -5214,6 +5491,10 @@ export interface components {
                 [key: string]: unknown;
             };
             operator_assisted?: boolean;
+            qualification_code?: string | null;
+            qualification_expiry?: string;
+            qualification_idle_days?: number;
+            qualification_months?: number;
             qualification_required?: boolean;
             slot_minutes?: number;
             weekly_limit_minutes?: number | null;
@@ -5371,6 +5652,8 @@ export interface components {
         SignupOut: {
             /** @description True when this user already held a place */
             already_signed_up?: boolean;
+            /** @description Attendance recorded by staff */
+            attended_at?: string | null;
             cancelled_at?: string | null;
             confirmed_at?: string | null;
             /** @description Online training, confirmed sign-ups only */
@@ -5689,6 +5972,11 @@ export interface components {
              */
             online_url: string | null;
             /**
+             * @description The instrument qualification attending grants (e.g. icpms-operation); booking grants it on every instrument requiring that code
+             * @default null
+             */
+            qualification_code: string | null;
+            /**
              * Format: date-time
              * @description ISO 8601 with offset, in the future
              */
@@ -5711,6 +5999,8 @@ export interface components {
             online_url: string;
         }));
         TrainingOut: {
+            /** @description Participants whose attendance is recorded */
+            attended?: number;
             capacity?: number;
             category_code?: string;
             category_name_zh?: string | null;
@@ -5722,6 +6012,7 @@ export interface components {
             mode?: string;
             /** @description Operators only here; participants see it on their sign-up */
             online_url?: string;
+            qualification_code?: string | null;
             seats_left?: number;
             starts_at?: string;
             /** @description starts_at in Asia/Shanghai */
@@ -5738,6 +6029,14 @@ export interface components {
             offset?: number;
             total?: number;
         };
+        UsageAtIn: {
+            /**
+             * Format: date-time
+             * @description When use started/stopped (with offset); now by default
+             * @default null
+             */
+            at: string | null;
+        };
         UsageOut: {
             booked_minutes?: number;
             bookings?: number;
@@ -5749,7 +6048,28 @@ export interface components {
              * @example 1200.00
              */
             revenue?: string;
+            /** @description Usage records without a booking, to reconcile */
+            unbooked_records?: number;
+            /** @description Actual use of the month's bookings */
+            used_booked_minutes?: number;
+            /** @description Actual use: booked use plus walk-in use */
             used_minutes?: number;
+            /** @description Use recorded without a booking (flagged) */
+            walk_in_minutes?: number;
+        };
+        UsageRecordOut: {
+            booking_id?: string | null;
+            id?: string;
+            instrument_id?: string;
+            note?: string;
+            /** @description booking (the use served a booking) | unbooked (walk-in without a booking: flagged) */
+            reconciliation?: string;
+            /** Format: date-time */
+            started_at?: string;
+            /** Format: date-time */
+            stopped_at?: string | null;
+            used_minutes?: number | null;
+            user_id?: string | null;
         };
         UserOut: {
             /**
@@ -5929,6 +6249,21 @@ export interface components {
             starts_at?: string;
             /** @description waiting, offered (held for you until offer_expires_at), accepted, lapsed, cancelled */
             status?: string;
+        };
+        WalkInIn: {
+            /**
+             * Format: date-time
+             * @description When use started/stopped (with offset); now by default
+             * @default null
+             */
+            at: string | null;
+            /** @default  */
+            note: string;
+            /**
+             * @description The user's account id, when known
+             * @default null
+             */
+            user_id: string | null;
         };
         WindowFiguresOut: {
             by_rating?: {
@@ -7641,6 +7976,224 @@ export interface operations {
             };
         };
     };
+    booking_list_booking_notifications: {
+        parameters: {
+            query?: {
+                limit?: number;
+                unread?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_read_booking_notification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_my_qualifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QualificationOut1"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     booking_book_booking_series: {
         parameters: {
             query?: never;
@@ -8725,6 +9278,202 @@ export interface operations {
                 };
             };
             /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_start_booking_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageAtIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not confirmed, already started, or the instrument is in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Outside the booking's time, or in the future */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_stop_booking_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                booking_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageAtIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Use was not started, or already stopped */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Before the start, or in the future */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -10965,6 +11714,177 @@ export interface operations {
                 };
             };
             /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state, or Idempotency-Key reused / 与当前状态冲突 */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_list_escalation_notices: {
+        parameters: {
+            query?: {
+                limit?: number;
+                unread?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticePage"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    complaints_read_escalation_notice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticeOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found, or not yours to see / 不存在或无权查看 */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -13724,6 +14644,8 @@ export interface operations {
         parameters: {
             query: {
                 from: string;
+                /** @description Signed in: judge the slots for self use (qualification) or operator-assisted use, as a request in that mode would be */
+                mode?: "self" | "assisted";
                 to: string;
             };
             header?: never;
@@ -14055,6 +14977,195 @@ export interface operations {
                 };
             };
             /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_list_usage_records: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description YYYY-MM (Asia/Shanghai) */
+                month?: string | null;
+                /** @description true: only use without a booking (to reconcile) */
+                unbooked?: boolean | null;
+            };
+            header?: never;
+            path: {
+                instrument_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordOut"][];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_start_walk_in_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                instrument_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WalkInIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource / 资源不存在 */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The instrument is in use or withdrawn */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In the future */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -14803,7 +15914,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NotificationOut"][];
+                    "application/json": components["schemas"]["NotificationOut1"][];
                 };
             };
             /** @description Bad request / 请求无效 */
@@ -18885,10 +19996,13 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description attachment; the file's name / 文件名 */
+                    "Content-Disposition"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ExportOut"];
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
                 };
             };
             /** @description Bad request / 请求无效 */
@@ -19906,6 +21020,104 @@ export interface operations {
             };
         };
     };
+    registry_record_training_attendance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                training_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttendanceIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttendanceOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such training */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not started yet, or cancelled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A user id is not a confirmed participant */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     registry_list_training_signups: {
         parameters: {
             query?: never;
@@ -20218,6 +21430,104 @@ export interface operations {
                 };
             };
             /** @description Validation failed / 参数校验失败 */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service is unavailable / 服务不可用 */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A service timed out / 服务超时 */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    booking_stop_usage_record: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                record_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageAtIn"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordOut"];
+                };
+            };
+            /** @description Bad request / 请求无效 */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token sent is invalid / 未认证或令牌无效 */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Role not allowed / 无权限 */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such usage record */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already stopped */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Before the start, or in the future */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -149,3 +149,73 @@ def test_operations_through_rpc_and_the_race(platform):
             r.booking.reject_booking(winner["id"], {"reason_code": "no-such-reason"})
         mine = r.booking.list_bookings()
         assert [b["id"] for b in mine] == [winner["id"]]
+
+
+def publish_event(platform, envelope):
+    with Connection(platform.env["QI_AMQP_URI"]) as conn:
+        producer = Producer(conn.channel(), exchange=exchange(envelope["source"]))
+        producer.maybe_declare(exchange(envelope["source"]))
+        producer.publish(json.loads(dumps(envelope)), routing_key=envelope["type"], serializer="json")
+
+
+def eventually(read, done, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = read()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+def test_training_attendance_and_links_arrive_over_the_bus(platform):
+    """The declared consumers: training.attended grants (once, however often delivered); a demand and a
+    window's items from their events let an appointment slot and a linked appointment through."""
+    from services.common.events import make_envelope
+    institution = f"inst-q-{uuid.uuid4().hex[:6]}"
+    staff = token(platform, "rpc-q-staff", "institution", institution_id=institution)
+    publish_registry_event(platform, approved(institution, name="RPC 资质机构"))
+    code = f"icpms-{uuid.uuid4().hex[:6]}"
+    with rpc(platform, staff) as r:
+        instrument = eventually(lambda: _try_publish(r, instrument_payload(
+            qualification_required=True, qualification_code=code)), lambda v: v is not None)
+    assert instrument is not None
+    user = f"rpc-trainee-{uuid.uuid4().hex[:6]}"
+    envelope = make_envelope("registry", "training.attended", "t-1", {
+        "training_id": str(uuid.uuid4()), "user_id": user, "category_code": "testing", "qualification_code": code,
+        "attended_on": dt.date.today().isoformat()})
+    publish_event(platform, envelope)
+    publish_event(platform, envelope)                                  # redelivered
+    with rpc(platform, token(platform, user, "enterprise")) as r:
+        mine = eventually(r.booking.my_qualifications, lambda v: bool(v))
+        assert [q["instrument_id"] for q in mine] == [instrument["id"]] and mine[0]["state"] == "valid"
+
+    window, enterprise = f"win-{uuid.uuid4().hex[:6]}", f"rpc-ent-{uuid.uuid4().hex[:6]}"
+    demand = str(uuid.uuid4())
+    publish_event(platform, make_envelope("registry", "window.services_changed", window, {
+        "window_id": window, "kind": "park_station", "institution_id": None, "services": ["tst.matching"],
+        "changed_at": "2026-11-30T00:00:00Z"}))
+    publish_event(platform, make_envelope("matching", "demand.published", demand, {
+        "demand_id": demand, "enterprise_user_id": enterprise, "channel": "online", "category": "testing",
+        "item_code": None, "region": None, "published_at": "2026-11-30T00:00:00Z"}))
+    day = target_day()
+    with rpc(platform, token(platform, "rpc-window", "window", window_id=window)) as r:
+        slots = eventually(lambda: _try(lambda: r.booking.publish_appointment_slots(
+            {"date": day.isoformat(), "times": ["09:00"], "capacity": 1, "service_items": ["tst.matching"]})),
+            lambda v: v is not None)
+    assert slots is not None
+    with rpc(platform, token(platform, enterprise, "enterprise")) as r:
+        booked = eventually(lambda: _try(lambda: r.booking.book_appointment(
+            {"slot_id": slots[0]["id"], "service_item": "tst.matching", "demand_id": demand},
+            idempotency_key=str(uuid.uuid4()))), lambda v: v is not None)
+        assert booked is not None and booked["demand_id"] == demand
+
+
+def _try(call):
+    try:
+        return call()
+    except (Conflict, ValidationFailed):       # the event has not been applied yet
+        return None
+
+
+def _try_publish(r, payload):
+    return _try(lambda: r.booking.publish_instrument(payload, idempotency_key=str(uuid.uuid4())))

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from services.booking import appointments, common
 from services.booking.models import Appointment, AppointmentSlot
-from services.booking.tests.helpers import ALICE, BOB, NOW, OPERATOR, WINDOW, call, events, new_key
+from services.booking.tests.helpers import (ALICE, BOB, NOW, OPERATOR, WINDOW, apply_link, call, case_event,
+                                            demand_event, events, new_key, window_services)
 from services.common.errors import Conflict, Forbidden, ValidationFailed
 
 
@@ -19,6 +20,13 @@ def clock(monkeypatch):
     state = {"now": NOW}
     monkeypatch.setattr(common, "clock", lambda: state["now"])
     return state
+
+
+@pytest.fixture(autouse=True)
+def known(db):
+    """The window's items and Alice's demand, as the registry and matching published them."""
+    apply_link(db, window_services())
+    apply_link(db, demand_event("d-1", ALICE["user_id"]))
 
 
 def publish(db, date="2026-12-03", times=("09:00", "10:00"), capacity=2, who=WINDOW, **extra):
@@ -88,3 +96,29 @@ def test_cancel_deadline_check_in_complete_and_no_show(db, clock):
     assert call(db, "list_appointments", BOB, query={})[0]["status"] == "no_show"
     assert len(events(db, "appointment.no_show")) == 1
 
+
+
+def test_slots_offer_only_the_windows_items_and_links_must_be_the_enterprises_own(db, clock):
+    with pytest.raises(ValidationFailed) as exc:
+        publish(db, service_items=["tst.matching", "ip.filing"])
+    assert exc.value.code == "item_not_served" and "ip.filing" in exc.value.errors["service_items"][0]
+    with pytest.raises(Conflict) as exc:
+        publish(db, who={**WINDOW, "window_id": "ps-unknown"})
+    assert exc.value.code == "window_not_known"
+    assert apply_link(db, window_services(services=["tst.matching", "ip.filing"])) == "window"
+    nine, _ = publish(db, service_items=["tst.matching", "ip.filing"])
+    apply_link(db, case_event("c-1", BOB["user_id"]))
+    apply_link(db, demand_event("d-2", ALICE["user_id"]))
+    apply_link(db, demand_event("d-2", ALICE["user_id"], closed=True))
+    for link, field in (({"demand_id": "d-404"}, "demand_id"), ({"case_id": "c-1"}, "case_id"),
+                        ({"demand_id": "d-2"}, "demand_id")):                 # unknown, Bob's, closed
+        with pytest.raises(ValidationFailed) as exc:
+            call(db, "book_appointment", ALICE, payload={"slot_id": nine["id"], "service_item": "ip.filing", **link})
+        assert exc.value.code == "link_not_yours" and field in exc.value.errors
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Appointment)) == 0
+    envelope = case_event("c-2", ALICE["user_id"])
+    assert apply_link(db, envelope) == "case" and apply_link(db, envelope) == "duplicate"
+    a = call(db, "book_appointment", ALICE, payload={"slot_id": nine["id"], "service_item": "ip.filing",
+                                                     "case_id": "c-2"})
+    assert a["case_id"] == "c-2"

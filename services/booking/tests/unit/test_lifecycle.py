@@ -197,6 +197,9 @@ def test_usage_and_metrics_after_a_completed_booking(db, instrument, clock):
         call(db, "instrument_usage", STAFF, instrument_id=instrument["id"], query={"month": "2026-13"})
     families = {m.name: {tuple(s.labels.values()): s.value for s in m.samples} for m in BookingCollector(db).collect()}
     assert families["qi_booking_bookings"][("completed",)] == 1
+    assert families["qi_booking_approvals"] == {("within_rule",): 1, ("late",): 0, ("expired",): 0}
+    assert families["qi_booking_instrument_minutes"] == {("booked",): 120, ("used",): 90, ("walk_in",): 0}
+    assert families["qi_booking_utilisation_ratio"] == {(): 0.75}
 
 
 def test_linked_capabilities_are_the_institutions_own(db, clock):
@@ -207,3 +210,16 @@ def test_linked_capabilities_are_the_institutions_own(db, clock):
         call(db, "publish_instrument", STAFF, payload={**instrument_payload(), "capability_ids": ["c1", "zz"]})
     assert "capability_ids" in exc.value.errors
     assert count(db, Instrument) == 1
+
+
+def test_approvals_are_counted_against_their_rule(db, instrument, clock):
+    from services.booking.metrics import BookingCollector
+    on_time = book(db, instrument_id=instrument["id"], day=8, start=9, end=10)
+    late = book(db, instrument_id=instrument["id"], day=8, start=13, end=14)
+    call(db, "approve_booking", STAFF, booking_id=on_time["id"], payload={})
+    with db.read() as s:
+        due = s.get(Booking, late["id"]).approval_due_at
+    clock["now"] = due + dt.timedelta(minutes=1)            # decided after the booking.approval limit
+    call(db, "approve_booking", STAFF, booking_id=late["id"], payload={})
+    families = {m.name: {tuple(s.labels.values()): s.value for s in m.samples} for m in BookingCollector(db).collect()}
+    assert families["qi_booking_approvals"] == {("within_rule",): 1, ("late",): 1, ("expired",): 0}

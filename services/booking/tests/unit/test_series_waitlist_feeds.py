@@ -9,8 +9,8 @@ import pytest
 from icalendar import Calendar
 
 from services.booking import common, waitlist
-from services.booking.tests.helpers import (ALICE, BOB, NOW, STAFF, apply, approved, call, instrument_payload, local,
-                                            new_key)
+from services.booking.tests.helpers import (ALICE, BOB, NOW, STAFF, apply, approved, call, events, instrument_payload,
+                                            local, new_key)
 from services.common.errors import Conflict, NotFound, ValidationFailed
 
 CAROL = {"user_id": "ent-carol", "role": "enterprise"}
@@ -66,10 +66,24 @@ def test_waitlist_offers_to_the_first_then_the_next(db, instrument, clock):
     with pytest.raises(Conflict) as exc:                                   # others see it held
         call(db, "request_booking", CAROL, payload=body(instrument, 3))
     assert exc.value.errors["rules"][0]["rule"] == "slot.held"
+    [told] = call(db, "list_booking_notifications", ALICE, query={})
+    assert told["kind"] == "waitlist.offered" and told["subject_id"] == first["id"] and not told["read"]
+    assert call(db, "list_booking_notifications", CAROL, query={}) == []
+    offered = events(db, "waitlist.offered")
+    assert [e["data"]["entry_id"] for e in offered] == [first["id"]]
+    assert set(offered[0]["data"]) == {"entry_id", "instrument_id", "starts_at", "ends_at", "offer_expires_at"}
+    assert call(db, "read_booking_notification", ALICE, notification_id=told["id"])["read"] is True
+    with pytest.raises(NotFound):
+        call(db, "read_booking_notification", CAROL, notification_id=told["id"])
     clock["now"] = NOW + dt.timedelta(hours=3)
     with db.transaction() as s:
         assert waitlist.lapse_offers(s, clock["now"]) == 1
     assert call(db, "list_waitlist", CAROL)[0]["status"] == "offered"
+    assert [n["kind"] for n in call(db, "list_booking_notifications", ALICE, query={"unread": True})] == \
+        ["waitlist.lapsed"]
+    assert [n["kind"] for n in call(db, "list_booking_notifications", CAROL, query={})] == ["waitlist.offered"]
+    [lapsed] = events(db, "waitlist.offer_lapsed")
+    assert lapsed["data"]["entry_id"] == first["id"] and lapsed["data"]["next_entry_id"] == second["id"]
     out = call(db, "accept_waitlist_offer", CAROL, entry_id=second["id"])
     assert out["status"] == "requested" and call(db, "list_waitlist", CAROL)[0]["booking_id"] == out["id"]
     with pytest.raises(NotFound):
@@ -105,8 +119,6 @@ def test_qualification_gate_with_assisted_fallback(db, clock):
     assert call(db, "request_booking", ALICE, payload=body(inst, 2, mode="assisted"))["mode"] == "assisted"
     call(db, "grant_qualification", STAFF, instrument_id=inst["id"], payload={"user_id": BOB["user_id"], "months": 6})
     assert call(db, "request_booking", BOB, payload=body(inst, 3))["status"] == "requested"
-    clock["now"] = NOW + dt.timedelta(days=200)                  # expired
-    with db.read() as s:
-        from services.booking import instruments
-        assert not instruments.is_qualified(s, BOB["user_id"], inst["id"], clock["now"])
+    clock["now"] = NOW + dt.timedelta(days=200)                  # expired (6 months fixed)
+    assert [q["state"] for q in call(db, "my_qualifications", BOB)] == ["expired"]
 

@@ -165,6 +165,6 @@ def test_every_event_type_has_an_example_its_schema_accepts():
     assert {e.type for e in CONTRACT.events} == {
         "sample.received", "sample.dispatched", "sample.accepted", "sample.exception", "sample.report_delivered",
         "sample.disposed", "report.registered", "report.superseded", "report.withdrawn", "ledger.instrument_due",
-        "ledger.instrument_overdue"}
+        "ledger.instrument_overdue", "sla.clock_closed"}
     for event in CONTRACT.events:
         assert event.example and event.payload().validate(event.example) == {}, event.type

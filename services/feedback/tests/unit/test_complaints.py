@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -9,11 +10,26 @@ from sqlalchemy import select, text
 
 from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.feedback.models import Complaint
-from services.feedback.tests.helpers import ENTERPRISE, INSTITUTION, INSTITUTION_ID, OPERATOR, WINDOW, call, events
+from services.feedback.tests.helpers import (ENTERPRISE, INSTITUTION, INSTITUTION_ID, OPERATOR, OPERATOR_2, WINDOW, call,
+                                             events)
 
 WEB = {"channel": "web", "institution_id": INSTITUTION_ID, "type": "time_limit", "content": "报告超期未出",
        "requests": "尽快出具报告", "link_type": "demand", "link_id": "d-1"}
 PHONE = {**WEB, "channel": "phone", "complainant_name": "张三丰", "complainant_phone": "13912345678"}
+
+
+def reference(db, source, event_type, data):
+    from services.common.consumer import handle_once
+    from services.common.events import make_envelope
+    from services.feedback import references
+    handle_once(db, "feedback.test_reference", make_envelope(source, event_type, "x", data),
+                references.apply_reference_event)
+
+
+@pytest.fixture(autouse=True)
+def demand_d1(db):
+    """The demand the complaints name, as matching's demand.published told feedback."""
+    reference(db, "matching", "demand.published", {"demand_id": "d-1", "enterprise_user_id": ENTERPRISE["user_id"]})
 
 
 def act(db, principal, complaint_id, **payload):
@@ -171,3 +187,69 @@ def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
     steps = call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["steps"]
     assert steps[-1]["action"] == "escalate" and steps[-1]["note"] == "regulator"
     assert call(db, "get_complaint", OPERATOR, complaint_id=c["id"], query={})["escalated_to"] == "regulator"
+    # The rule's role and the handler who accepted it are told; an event says so (ids only).
+    regulator = {"user_id": "reg-1", "role": "regulator"}
+    [notice] = call(db, "list_escalation_notices", regulator, query={})["items"]
+    assert notice["kind"] == "complaint.escalated" and notice["subject_id"] == c["id"]
+    assert notice["to_role"] == "regulator" and c["number"] in notice["message"]
+    [mine] = call(db, "list_escalation_notices", OPERATOR, query={"unread": "true"})["items"]
+    assert mine["to_role"] is None
+    assert call(db, "read_escalation_notice", OPERATOR, notice_id=mine["id"])["read_at"]
+    assert call(db, "list_escalation_notices", OPERATOR, query={"unread": "true"})["items"] == []
+    with pytest.raises(NotFound):     # not theirs
+        call(db, "read_escalation_notice", WINDOW, notice_id=notice["id"])
+    [event] = events(db, "complaint.escalated")
+    assert event["data"]["escalated_to"] == "regulator" and event["data"]["complaint_id"] == c["id"]
+    assert "张" not in json.dumps(event) and "139" not in json.dumps(event)
+
+
+def test_a_rectification_past_its_limit_is_escalated_to_operators(db):
+    from services.common import sla
+    from services.feedback import escalations
+    from services.feedback.tests.unit.test_statistics import rate
+    bad = rate(db, {"overall": "dissatisfied", "process": "basic", "efficiency": "dissatisfied",
+                    "attitude": "basic", "reason_tags": ["slow"], "text": "太慢"})
+    with db.transaction() as session:
+        overdue = sla.sweep_overdue(session, now=dt.datetime.utcnow() + dt.timedelta(days=30))
+        assert escalations.rectifications_overdue(session, overdue) == 1
+    [notice] = call(db, "list_escalation_notices", OPERATOR_2, query={})["items"]
+    assert notice["kind"] == "rectification.escalated" and notice["subject_id"] == bad["rectification_id"]
+    [event] = events(db, "rectification.escalated")
+    assert event["data"]["rule"] == "feedback.rectification_verify"
+
+
+def _complaints(db):
+    with db.read() as session:
+        return session.scalars(select(Complaint)).all()
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"institution_id": "no-such-institution"}, "institution_id"),
+    ({"link_type": "booking", "link_id": "d-1"}, "link_id"),                 # a demand's id is not a booking
+    ({"link_type": "sample", "link_id": "s-9"}, "link_id"),                  # of another institution
+    ({"link_type": "report", "link_id": "r-9"}, "link_id"),                  # of another enterprise
+])
+def test_a_complaint_names_a_known_institution_and_linked_service_or_writes_nothing(db, change, field):
+    reference(db, "delivery", "sample.received", {"sample_id": "s-9", "enterprise_id": ENTERPRISE["user_id"],
+                                                  "institution_id": "other"})
+    reference(db, "delivery", "report.registered", {"report_id": "r-9", "enterprise_id": "ent-someone-else",
+                                                    "institution_id": INSTITUTION_ID})
+    with pytest.raises(ValidationFailed) as refused:
+        call(db, "file_complaint", ENTERPRISE, payload={**WEB, **change})
+    assert refused.value.code == "complaint_reference_unknown" and field in refused.value.errors
+    assert _complaints(db) == []
+
+
+def test_a_deregistered_institution_takes_no_new_complaints_but_a_known_link_is_accepted(db):
+    from services.common.consumer import handle_once
+    from services.common.events import make_envelope
+    from services.feedback import statistics
+    reference(db, "booking", "booking.requested", {"booking_id": "b-1", "institution_id": INSTITUTION_ID})
+    assert call(db, "file_complaint", ENTERPRISE, payload={**WEB, "link_type": "booking", "link_id": "b-1"})["number"]
+    handle_once(db, "feedback.t", make_envelope("registry", "institution.deregistered", INSTITUTION_ID, {
+        "institution_id": INSTITUTION_ID, "revision": 3, "reason": "注销", "forced": False,
+        "deregistered_at": "2026-11-01T00:00:00Z"}), statistics.apply_institution_event)
+    with pytest.raises(ValidationFailed) as refused:
+        call(db, "file_complaint", ENTERPRISE, payload=WEB)
+    assert refused.value.errors == {"institution_id": ["不是平台入驻的技术机构 / Not an institution of the platform"]}
+    assert len(_complaints(db)) == 1

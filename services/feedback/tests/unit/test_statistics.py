@@ -67,9 +67,12 @@ def test_figures_publishing_gate_public_page_and_exports(db):
     assert rated[-1]["data"]["institution_id"] == "inst-1"
     assert rated[-1]["data"]["satisfaction"] == pytest.approx(2 / 3, abs=1e-4)
     exported = call(db, "export_quarter", None, query={"year": "2026", "quarter": "3", "format": "csv"})
+    assert exported["content_type"] == "text/csv" and exported["filename"] == "quarterly-statistics-2026-Q3.csv"
     rows = list(csv.reader(io.StringIO(base64.b64decode(exported["content_base64"]).decode("utf-8-sig"))))
     assert rows[0][0] == "scope" and rows[1][0] == "platform" and rows[1][3] == "3"
+    assert rows[0][-2:] == ["booked_hours", "used_hours"]
     xlsx = call(db, "export_quarter", None, query={"year": "2026", "quarter": "3", "format": "xlsx"})
+    assert xlsx["content_type"].endswith("spreadsheetml.sheet") and xlsx["filename"].endswith(".xlsx")
     from openpyxl import load_workbook
     book = load_workbook(io.BytesIO(base64.b64decode(xlsx["content_base64"])))
     assert book.sheetnames == ["2026-Q3", "dissatisfied"] and book["2026-Q3"]["A2"].value == "platform"

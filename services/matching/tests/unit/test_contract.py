@@ -34,7 +34,8 @@ def asyncapi():
 
 @pytest.mark.parametrize("event", CONTRACT.events, ids=lambda e: e.type)
 def test_each_event_payload_is_the_documented_one(asyncapi, event):
-    [example] = contracts.examples(event.type)
+    # A type every service publishes (sla.clock_closed) has one example per publisher: matching's.
+    [example] = [e for e in contracts.examples(event.type) if e["source"] == "matching"]
     assert event.payload().validate(example["data"]) == {}
     name = "".join(part.capitalize() for part in event.type.replace(".", "_").split("_")) + "Data"
     documented = asyncapi["components"]["schemas"][name]
@@ -45,4 +46,4 @@ def test_each_event_payload_is_the_documented_one(asyncapi, event):
 def test_every_documented_matching_event_is_declared(asyncapi):
     documented = {m["name"] for m in asyncapi["components"]["messages"].values()
                   if m["name"].startswith(("demand.", "package."))}
-    assert documented == {e.type for e in CONTRACT.events}
+    assert documented == {e.type for e in CONTRACT.events} - {"sla.clock_closed"}

@@ -141,3 +141,33 @@ def test_review_clocks_filter_and_the_open_clocks_rpc_for_the_overview(db, servi
     assert service.review_clocks(principal=OPERATOR, overdue="true") == []
     with pytest.raises(Forbidden):
         service.list_review_clocks(principal={"user_id": "e", "role": "enterprise"})
+
+
+def test_training_attendance_through_the_entrypoint(db, service):
+    """Only after the start; only confirmed participants; each newly marked one publishes training.attended."""
+    import datetime as dt
+
+    from services.common.db import utcnow
+    from services.common.errors import Conflict
+    from services.registry.models import TrainingEvent
+    training = call(service, "create_training", OPERATOR, {
+        "category_code": "testing", "title": "ICP-MS 上机培训", "starts_at": "2030-01-07T09:00:00+08:00",
+        "mode": "onsite", "venue": "泰州医药高新区服务站", "capacity": 5, "qualification_code": "icpms-operation"})
+    assert training["qualification_code"] == "icpms-operation" and training["attended"] == 0
+    trainee = {"user_id": "trainee-1", "role": "enterprise", "sid": "s2"}
+    call(service, "sign_up_training", trainee, training["training_id"])
+    with pytest.raises(Conflict) as refused:
+        call(service, "record_training_attendance", OPERATOR, training["training_id"], {"user_ids": ["trainee-1"]})
+    assert refused.value.code == "training_not_started"
+    with db.transaction() as session:                          # the training has taken place
+        session.get(TrainingEvent, training["training_id"]).starts_at = utcnow() - dt.timedelta(hours=1)
+    before = rows(db)
+    with pytest.raises(ValidationFailed):
+        call(service, "record_training_attendance", OPERATOR, training["training_id"],
+             {"user_ids": ["trainee-1", "stranger"]})
+    assert rows(db) == before
+    out = call(service, "record_training_attendance", OPERATOR, training["training_id"], {"user_ids": ["trainee-1"]})
+    assert out["recorded"] == ["trainee-1"] and out["training"]["attended"] == 1
+    with db.read() as session:
+        kinds = session.execute(sa.text("SELECT type FROM outbox_event")).scalars().all()
+    assert kinds.count("training.attended") == 1

@@ -150,3 +150,45 @@ def test_concurrent_sign_ups_never_overbook(db):
     assert len({number for _, number in rows}) == 10
     # the confirmed ones are the first three in the queue
     assert sorted(n for status, n in rows if status == "confirmed") == sorted(n for _, n in rows)[:3]
+
+
+def _attend(db, event_id, user_ids, at, **extra):
+    from services.registry.contract.schemas_training import AttendanceIn
+    with db.transaction() as session:
+        return training.record_attendance(session, OPERATOR, event_id, load(AttendanceIn, {"user_ids": user_ids,
+                                                                                          **extra}), at=at)
+
+
+def _attended_events(db):
+    import json
+    from services.common.outbox import OutboxEvent
+    with db.read() as session:
+        return [json.loads(r.body)["data"] for r in session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type == "training.attended").order_by(OutboxEvent.seq))]
+
+
+def test_attendance_marks_confirmed_participants_once_and_publishes_training_attended(db):
+    event = _event(db, capacity=1, qualification_code="icpms-operation")
+    assert event["qualification_code"] == "icpms-operation"
+    _sign_up(db, _user(1), event["training_id"])
+    _sign_up(db, _user(2), event["training_id"])            # waitlisted: capacity 1
+    after = dt.datetime(2026, 11, 3, 4, 0)
+    with pytest.raises(Conflict) as info:                    # before the start
+        _attend(db, event["training_id"], ["user-1"], at=NOW)
+    assert info.value.code == "training_not_started"
+    with pytest.raises(ValidationFailed) as info:           # one waitlisted id refuses the whole list
+        _attend(db, event["training_id"], ["user-1", "user-2", "nobody"], at=after)
+    assert len(info.value.errors["user_ids"]) == 2 and _attended_events(db) == []
+    out = _attend(db, event["training_id"], ["user-1"], at=after)
+    assert out["recorded"] == ["user-1"] and out["training"]["attended"] == 1
+    again = _attend(db, event["training_id"], ["user-1"], at=after)
+    assert again["recorded"] == [] and again["already"] == ["user-1"]
+    assert _attended_events(db) == [{"training_id": event["training_id"], "user_id": "user-1",
+                                     "category_code": "metrology", "qualification_code": "icpms-operation",
+                                     "attended_on": "2026-11-03"}]
+    with pytest.raises(Forbidden):
+        with db.transaction() as session:
+            training.record_attendance(session, _user(1), event["training_id"], {"user_ids": ["user-1"]}, at=after)
+    with pytest.raises(ValidationFailed):
+        load(TrainingIn, {"category_code": "ip", "title": "x", "starts_at": "2026-11-03T09:00:00Z", "mode": "onsite",
+                          "venue": "v", "capacity": 3, "qualification_code": "Bad Code!"})
