@@ -78,7 +78,7 @@ def test_weekly_series_preview_book_and_cancel_one(ui):  # noqa: F811
     page.locator("[data-test=series-occurrences] .el-table__body [data-test=occ-cancel]").first.click()
     page.locator("[data-test=series-occurrences] .el-table__body [data-test=occ-cancelled]").wait_for()
     # el-tag fades out: wait for the count rather than read it once.
-    expect(page.locator("[data-test=series-occurrences] .el-table__body [data-test=occ-booked]")).to_have_count(bookable - 1)
+    expect(page.locator("[data-test=series-occurrences] .el-table__body [data-test=occ-booked]")).to_have_count(bookable - 1, timeout=15000)
     assert_clean(page, console)
     u.shot("booking-more-02-series-booked")
 

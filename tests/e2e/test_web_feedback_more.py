@@ -74,13 +74,13 @@ def test_callback_made_with_its_script_and_found_in_the_archive(ui):  # noqa: F8
     page.click("[data-test=cb-record]")
     page.get_by_role("dialog").get_by_text("已回访").first.wait_for()
     page.keyboard.press("Escape")
-    expect(rows).to_have_count(before - 1)          # done: off the task list
+    expect(rows).to_have_count(before - 1, timeout=15000)          # done: off the task list
     page.click("[data-test=cb-tab-done]")
     page.fill("[data-test=cb-q]", note.split()[-1])
     page.click("[data-test=cb-search]")
     found = page.locator(f"[data-test=callbacks] {BODY}", has_text=note)
     found.wait_for()
-    expect(page.locator(f"[data-test=callbacks] {BODY}")).to_have_count(1)
+    expect(page.locator(f"[data-test=callbacks] {BODY}")).to_have_count(1, timeout=15000)
     assert_clean(page, console)
     u.shot("feedback-more-03-callback-archive")
 
@@ -168,7 +168,7 @@ def test_rectification_case_moves_on_a_step(ui):  # noqa: F811
         area.fill("经核实，检测周期超出承诺时限")
     page.click("[data-test=rc-submit]")
     after = page.locator(f"[data-test=rectifications] {BODY}", has_text=evaluation).locator("[data-test=rc-state]")
-    expect(after).not_to_have_text(before)
+    expect(after).not_to_have_text(before, timeout=15000)
     assert_clean(page, console)
     u.shot("feedback-more-07-rectification")
 
