@@ -2,6 +2,8 @@
 import { createI18n } from "vue-i18n";
 import zh from "./locales/zh-CN";
 import en from "./locales/en";
+import zhMore from "./locales/more.zh-CN";
+import enMore from "./locales/more.en";
 
 export const LOCALE_KEY = "qi.locale";
 export type Locale = "zh-CN" | "en";
@@ -15,7 +17,7 @@ export const i18n = createI18n({
   legacy: false,
   locale: initial(),
   fallbackLocale: "zh-CN",
-  messages: { "zh-CN": zh, en },
+  messages: { "zh-CN": { ...zh, ...zhMore }, en: { ...en, ...enMore } },
 });
 
 export function setLocale(locale: Locale) {

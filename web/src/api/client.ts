@@ -12,6 +12,9 @@ export type Problem = Schemas["Problem"];
 export const api = createClient<paths>({ baseUrl: "" });
 
 let refreshing: Promise<boolean> | null = null;
+// Every call carries an X-Request-Id (the gateway logs it); a failed call keeps it, so "report this"
+// can name the request to support.
+const requestIds = new WeakMap<Response, string>();
 
 /** A new access token now (e.g. once a verification level rose: the token carries the level). */
 export function refreshSession(): Promise<boolean> {
@@ -38,19 +41,24 @@ async function refresh(): Promise<boolean> {
 const auth: Middleware = {
   onRequest({ request }) {
     request.headers.set("Accept-Language", currentLocale() === "en" ? "en" : "zh-CN");
+    if (!request.headers.has("X-Request-Id")) request.headers.set("X-Request-Id", newRequestId());
     if (session.state.access_token && !request.headers.has("Authorization")) {
       request.headers.set("Authorization", `Bearer ${session.state.access_token}`);
     }
     return request;
   },
   async onResponse({ request, response }) {
+    const id = request.headers.get("X-Request-Id");
+    if (id) requestIds.set(response, id);
     if (response.status !== 401 || !session.state.refresh_token || request.url.includes("/auth/")) return response;
     refreshing ??= refresh().finally(() => (refreshing = null));
     if (!(await refreshing)) return response;
     try {
       const retry = request.clone();
       retry.headers.set("Authorization", `Bearer ${session.state.access_token}`);
-      return await fetch(retry);
+      const again = await fetch(retry);
+      if (id) requestIds.set(again, id);
+      return again;
     } catch {
       return response; // a body already sent cannot be replayed: the caller sees the 401
     }
@@ -59,8 +67,12 @@ const auth: Middleware = {
 api.use(auth);
 
 /** A failed call as the UI shows it: the problem+json body (or a stand-in for a network failure). */
+function newRequestId(): string {
+  return typeof crypto !== "undefined" && crypto.randomUUID ? crypto.randomUUID() : Math.random().toString(36).slice(2) + Date.now().toString(36);
+}
+
 export class ApiError extends Error {
-  constructor(public problem: Problem, public status: number) {
+  constructor(public problem: Problem, public status: number, public requestId: string | null = null) {
     super(problem.detail || problem.title || String(status));
   }
 }
@@ -77,7 +89,7 @@ export async function call<T>(promise: Promise<{ data?: T; error?: unknown; resp
     const problem = (result.error && typeof result.error === "object" ? result.error : {
       code: "http_" + result.response.status, title: result.response.statusText,
     }) as Problem;
-    throw new ApiError(problem, result.response.status);
+    throw new ApiError(problem, result.response.status, requestIds.get(result.response) ?? null);
   }
   return result.data as T;
 }

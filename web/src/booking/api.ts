@@ -8,6 +8,7 @@ export const bookingApi = {
     call<T>(client.GET(path, { params: { query } })),
   post: <T = any>(path: string, body: unknown = {}, idempotent = false) =>
     call<T>(client.POST(path, { body, headers: idempotent ? { "Idempotency-Key": crypto.randomUUID() } : {} })),
+  put: <T = any>(path: string, body: unknown) => call<T>(client.PUT(path, { body })),
 };
 
 /** A slot state's colour. */
