@@ -24,7 +24,7 @@ from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_
 from nameko.messaging import QueueConsumer
 from nameko.rpc import Responder, Rpc, get_rpc_exchange
 
-from . import caller, config, deadlines, fields
+from . import caller, client_address, config, deadlines, fields
 from .errors import DomainError, ServiceUnavailable, Unauthorized
 from .events import exchange
 
@@ -97,7 +97,7 @@ class CallerState(SharedExtension):
                                    code="token_missing")
             return None
         return caller.verify_caller(token, lambda sid: self.is_revoked(service, sid),
-                                    ip=context_data.get(caller.CLIENT_IP_KEY),
+                                    ip=client_address.trusted_ip(context_data),
                                     request_id=context_data.get(caller.REQUEST_ID_KEY))
 
 
@@ -292,3 +292,5 @@ class _ContextWriter:
                 self.worker_ctx.data.pop(key, None)
             else:
                 self.worker_ctx.data[key] = f"{value:.3f}" if name == "deadline" else str(value)
+        # The address travels sealed for the deadline it goes with (services.common.client_address).
+        client_address.seal(self.worker_ctx.data)

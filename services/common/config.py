@@ -19,6 +19,7 @@ the whole operator-facing configuration surface (README "Configuration" mirrors 
 | QI_PII_KEYS              | dev-only key (warns)                      | `kid:base64key,kid2:base64key` AES-256-GCM keys |
 | QI_PII_ACTIVE_KID        | first of QI_PII_KEYS                      | key id used for new encryptions |
 | QI_BLIND_INDEX_KEY       | dev-only key (warns)                      | HMAC key of the searchable blind index |
+| QI_CONTEXT_SEAL_KEY      | dev-only key (warns)                      | HMAC key the gateway seals the client's address with (services.common.client_address) |
 | QI_RPC_TIMEOUT           | 5                                         | seconds the gateway waits for a service |
 | QI_RPC_DEADLINE_MARGIN   | 0.5                                       | the deadline sent with an RPC is this much before the gateway gives up |
 | QI_METRICS_PORT_<SERVICE>| see DEFAULT_METRICS_PORTS                 | Prometheus port of one service |
@@ -50,6 +51,7 @@ DEFAULT_METRICS_PORTS = {s.name: s.metrics_port for s in platform.SERVICES}
 # 32 zero-free bytes, base64; only for local runs and tests.
 _DEV_PII_KEYS = "dev1:ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
 _DEV_BLIND_INDEX_KEY = "dev-only-blind-index-key-change-me"
+_DEV_CONTEXT_SEAL_KEY = "dev-only-context-seal-key-change-me"
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -136,6 +138,10 @@ def pii_active_kid() -> str | None:
 
 def blind_index_key() -> str:
     return _dev_default("QI_BLIND_INDEX_KEY", _DEV_BLIND_INDEX_KEY)
+
+
+def context_seal_key() -> str:
+    return _dev_default("QI_CONTEXT_SEAL_KEY", _DEV_CONTEXT_SEAL_KEY)
 
 
 def rpc_timeout() -> float:

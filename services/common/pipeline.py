@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from nameko.extensions import DependencyProvider
 
-from . import caller
+from . import caller, client_address
 from .consumer import run_idempotent
 from .errors import Forbidden, Unauthorized, ValidationFailed
 from .fields import bilingual, query_mode
@@ -168,7 +168,7 @@ def run(service, contract: Contract, op: Operation, package: str, principal: dic
     call_data = getattr(service, "call_data", None) or {}
     offered: dict[str, Any] = {
         "principal": principal, "data": data, "query": query, "idempotency_key": key,
-        "client_ip": call_data.get(caller.CLIENT_IP_KEY), "request_id": call_data.get(caller.REQUEST_ID_KEY),
+        "client_ip": client_address.trusted_ip(call_data), "request_id": call_data.get(caller.REQUEST_ID_KEY),
         **query, **path, **op.fixed,
     }
     extra = getattr(service, "operation_dependencies", None)

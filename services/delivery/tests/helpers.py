@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy import select
 
-from services.common import pipeline
+from services.common import client_address, pipeline
 from services.common.events import make_envelope
 from services.common.outbox import OutboxEvent
 from services.delivery.contract import CONTRACT
@@ -76,7 +76,7 @@ class Svc:
 
     def __init__(self, db, client_ip="203.0.113.7", publish_demand=None):
         self.db = db
-        self.call_data = {"qi.client_ip": client_ip}
+        self.call_data = client_address.sealed(client_ip)
         self.published = []
         self._publish = publish_demand
 

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import func, select, text
 
-from services.common import caller
+from services.common import caller, client_address
 from services.common.outbox import OutboxEvent
 
 PASSWORD = "Correct-Horse-9"
@@ -29,7 +29,10 @@ class Api:
         self.operations = {op.name: op for op in CONTRACT.operations}
 
     def from_ip(self, ip: str | None) -> "Api":
-        self.worker.call_data[caller.CLIENT_IP_KEY] = ip
+        for key in (caller.CLIENT_IP_KEY, caller.DEADLINE_KEY, client_address.SEAL_KEY):
+            self.worker.call_data.pop(key, None)
+        if ip is not None:
+            self.worker.call_data.update(client_address.sealed(ip))   # as the gateway seals it
         return self
 
     def register(self, payload: dict, **kwargs) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.common import caller
+from services.common import caller, client_address
 from services.common.migrate import upgrade
 from services.common.testing import sign_access_token
 from tests.conftest import BACKENDS, amqp_uri, pg_databases  # noqa: F401 (shared fixtures)
@@ -35,8 +35,9 @@ class Running:
                   **{k: principal[k] for k in ("institution_id", "window_id", "verification_level") if k in principal}}
         return sign_access_token(claims, private_key_file=self.data_dir / "keys" / caller.PRIVATE_KEY_NAME)
 
-    def rpc(self, principal: dict | None = None, ip: str = "203.0.113.10"):
-        context = {caller.CLIENT_IP_KEY: ip}
+    def rpc(self, principal: dict | None = None, ip: str = "203.0.113.10", context: dict | None = None):
+        """A proxy calling as the gateway would (address sealed), or with `context` as given."""
+        context = dict(context) if context is not None else client_address.sealed(ip, seconds=600)
         if principal:
             context[caller.TOKEN_KEY] = self.token(principal)
         return ClusterRpcProxy({"AMQP_URI": self.amqp}, context_data=context, timeout=20)

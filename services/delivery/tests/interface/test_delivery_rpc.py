@@ -14,7 +14,8 @@ import uuid
 import pytest
 from kombu import Connection, Exchange, Producer, Queue
 
-from services.common.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from services.common import caller
+from services.common.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from services.common.events import dumps, exchange
 from services.delivery.tests.helpers import (ENTERPRISE, LAB, LAB_ID, STATION, approved, lab_profile, report_body)
 
@@ -145,3 +146,23 @@ def test_send_for_calibration_calls_matching_as_the_caller(running):
         assert published[-1]["token"] is True and published[-1]["payload"]["category"] == "metrology"
         exported = rpc.delivery.export_ledger()
         assert exported["count"] == 1
+
+
+def test_addresses_asserted_on_the_broker_share_one_throttle_bucket(running):
+    """A caller on the broker that writes its own qi.client_ip (a new one per try) cannot rotate past the
+    verification throttle: unsealed addresses are not believed, so all its tries count together."""
+    number = f"NO-SUCH-{running.backend}-{uuid.uuid4().hex[:6]}"
+    refused = 0
+    for attempt in range(12):
+        asserted = {caller.CLIENT_IP_KEY: f"198.51.{attempt}.7"}
+        with running.rpc(None, context=asserted) as rpc:
+            try:
+                rpc.delivery.verify_report(number, {"code": "WRONG999"})
+            except TooManyRequests:
+                refused += 1
+            except NotFound:
+                pass
+    assert refused >= 1
+    with running.rpc(None, ip="192.0.2.44") as rpc:   # a sealed address of another network still gets its answer
+        with pytest.raises(NotFound):
+            rpc.delivery.verify_report(number, {"code": "WRONG999"})
