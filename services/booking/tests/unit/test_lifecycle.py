@@ -156,6 +156,32 @@ def test_three_no_shows_in_90_days_suspend_booking(db, instrument, clock):
     assert book(db, instrument_id=instrument["id"], day=8)["status"] == "requested"
 
 
+def test_no_shows_older_than_90_days_do_not_count_and_a_suspension_lasts_30_days(db):
+    from services.booking.models import Suspension
+    user, start = "ent-window", dt.datetime(2026, 1, 5, 2, 0)
+    with db.transaction() as s:                 # the third is 91 days after the first: only two count
+        bookings.record_no_show(s, user, "booking", "b-1", start)
+        bookings.record_no_show(s, user, "appointment", "a-1", start + dt.timedelta(days=60))
+        bookings.record_no_show(s, user, "booking", "b-2", start + dt.timedelta(days=91))
+    assert count(db, Suspension) == 0
+    third = start + dt.timedelta(days=92)       # three within 90 days, an appointment among them
+    with db.transaction() as s:
+        bookings.record_no_show(s, user, "appointment", "a-2", third)
+    with db.read() as s:
+        [row] = s.scalars(select(Suspension)).all()
+        assert row.user_id == user and row.until - row.starts_at == dt.timedelta(days=30) and row.no_shows == 3
+        assert bookings.instruments.suspended_until(s, user, third + dt.timedelta(days=29)) is not None
+        assert bookings.instruments.suspended_until(s, user, third + dt.timedelta(days=30, minutes=1)) is None
+
+
+def test_an_institution_cancelling_late_is_never_charged(db, instrument, clock):
+    late = book(db, instrument_id=instrument["id"], day=2)
+    call(db, "approve_booking", STAFF, booking_id=late["id"], payload={})
+    out = call(db, "cancel_booking", STAFF, booking_id=late["id"], payload={"reason": "operator ill"})
+    assert out["fee"] == "0.00" and out["cancelled_by"] == "institution"
+    assert out["fee_reason"] == "not_charged_institution_or_fault"
+
+
 def test_deregistration_withdraws_instruments_at_once(db, instrument, clock):
     b = book(db, instrument_id=instrument["id"])
     apply(db, deregistered())
