@@ -114,6 +114,8 @@ def test_full_flow_with_pause_and_return_once(db):
                                                   "return", "decide_return", "answer", "decide", "tell",
                                                   "satisfaction"]
     assert len(out["pauses"]) == 1 and out["pauses"][0]["ended_at"]
+    seen = call(db, "get_complaint", INSTITUTION, complaint_id=cid, query={})
+    assert "ent-1" not in str(seen) and seen["steps"][-1]["actor_id"] == "complainant"
     closed = events(db, "complaint.closed")[0]["data"]
     assert closed["evaluation"]["service_type"] == "complaint" and closed["evaluation"]["enterprise_id"] == "ent-1"
     body = str(events(db))
