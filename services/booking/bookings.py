@@ -364,8 +364,14 @@ def record_no_show(session: Session, user_id: str, subject_type: str, subject_id
     p = policy()
     session.add(NoShow(user_id=user_id, subject_type=subject_type, subject_id=subject_id, at=now))
     session.flush()
+    # An appeal granted by the operators (a lifted suspension) forgives the no-shows behind it:
+    # otherwise the very next one would suspend the user again for 30 days.
+    since = now - dt.timedelta(days=p["no_show_window_days"])
+    forgiven = session.scalar(select(func.max(Suspension.lifted_at)).where(Suspension.user_id == user_id))
+    if forgiven is not None and forgiven > since:
+        since = forgiven
     recent = session.scalar(select(func.count()).select_from(NoShow).where(
-        NoShow.user_id == user_id, NoShow.at > now - dt.timedelta(days=p["no_show_window_days"])))
+        NoShow.user_id == user_id, NoShow.at > since))
     if recent >= p["no_show_limit"] and instruments.suspended_until(session, user_id, now) is None:
         session.add(Suspension(user_id=user_id, starts_at=now, until=now + dt.timedelta(days=p["suspension_days"]),
                                no_shows=recent))
