@@ -131,7 +131,11 @@ def test_cancellation_rules(db, instrument, clock):
     call(db, "approve_booking", STAFF, booking_id=late["id"], payload={})
     out = call(db, "cancel_booking", ALICE, booking_id=late["id"], payload={})
     assert out["fee"] == "200.00" and out["fee_reason"] == "late_cancellation"
-    book(db, BOB, instrument_id=instrument["id"], day=2)          # re-booked: the late fee is waived
+    asked = book(db, BOB, instrument_id=instrument["id"], day=2)  # a request alone re-books nothing
+    assert call(db, "get_booking", ALICE, booking_id=late["id"])["fee"] == "200.00"
+    call(db, "reject_booking", STAFF, booking_id=asked["id"], payload={"reason_code": "other", "reason": "维护"})
+    again = book(db, BOB, instrument_id=instrument["id"], day=2)
+    call(db, "approve_booking", STAFF, booking_id=again["id"], payload={})   # re-booked: the late fee is waived
     assert call(db, "get_booking", ALICE, booking_id=late["id"])["fee"] == "0.00"
     third = book(db, instrument_id=instrument["id"], day=2, start=14, end=15)
     call(db, "approve_booking", STAFF, booking_id=third["id"], payload={})
