@@ -118,7 +118,6 @@ def create(session: Session, principal: dict, inst: Instrument, start: dt.dateti
                 checkin_code=f"{secrets.randbelow(10 ** 6):06d}", created_at=now, updated_at=now)
     session.add(b)
     _claim(session, b, inst)
-    _waive_rebooked(session, inst, start, end)
     event(session, "booking.requested", b.id, _event_data(b))
     if b.status == "requested":
         # The instrument's institution approves: its on-time rate (sla.clock_closed).
@@ -126,6 +125,7 @@ def create(session: Session, principal: dict, inst: Instrument, start: dt.dateti
         b.approval_due_at = min(clock.due_at, start) if clock.due_at else start
     else:
         b.decided_at = now
+        _waive_rebooked(session, inst, start, end)
         event(session, "booking.approved", b.id, _event_data(b))
     session.flush()
     return b
@@ -144,7 +144,8 @@ def request_booking(session: Session, principal: dict, data: dict, now: dt.datet
 
 
 def _waive_rebooked(session: Session, inst: Instrument, start: dt.datetime, end: dt.datetime) -> None:
-    """A late cancellation is not charged once its time is booked again."""
+    """A late cancellation is not charged once its time is booked again: confirmed, not merely
+    requested (a rejected or lapsed request never re-booked the slot)."""
     for old in session.scalars(select(Booking).where(
             Booking.instrument_id == inst.id, Booking.status == "cancelled", Booking.fee_reason == "late_cancellation",
             Booking.settled_at.is_(None), Booking.starts_at < end, Booking.ends_at > start)):
@@ -180,6 +181,7 @@ def approve(session: Session, principal: dict, booking_id: str, data: dict, now:
         raise wrong_state("approve", b.status)
     b.status, b.decided_at, b.handler_id, b.updated_at = "confirmed", now, str(principal["user_id"]), now
     b.sequence = (b.sequence or 0) + 1
+    _waive_rebooked(session, session.get(Instrument, b.instrument_id), b.starts_at, b.ends_at)
     _stop_clock(session, b, now)
     metrics.observe_after_commit(session, (now - b.created_at).total_seconds())
     event(session, "booking.approved", b.id, _event_data(b))
@@ -364,8 +366,14 @@ def record_no_show(session: Session, user_id: str, subject_type: str, subject_id
     p = policy()
     session.add(NoShow(user_id=user_id, subject_type=subject_type, subject_id=subject_id, at=now))
     session.flush()
+    # An appeal granted by the operators (a lifted suspension) forgives the no-shows behind it:
+    # otherwise the very next one would suspend the user again for 30 days.
+    since = now - dt.timedelta(days=p["no_show_window_days"])
+    forgiven = session.scalar(select(func.max(Suspension.lifted_at)).where(Suspension.user_id == user_id))
+    if forgiven is not None and forgiven > since:
+        since = forgiven
     recent = session.scalar(select(func.count()).select_from(NoShow).where(
-        NoShow.user_id == user_id, NoShow.at > now - dt.timedelta(days=p["no_show_window_days"])))
+        NoShow.user_id == user_id, NoShow.at > since))
     if recent >= p["no_show_limit"] and instruments.suspended_until(session, user_id, now) is None:
         session.add(Suspension(user_id=user_id, starts_at=now, until=now + dt.timedelta(days=p["suspension_days"]),
                                no_shows=recent))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 
 from icalendar import Calendar, Event
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import Forbidden, NotFound
@@ -58,7 +58,10 @@ def render(session: Session, token: str) -> str:
     feed = session.get(CalendarFeed, token)
     if feed is None or feed.revoked_at is not None:
         raise NotFound("No such feed / 日历订阅不存在或已撤销", code="feed_not_found")
-    query = select(Booking).where(Booking.status.in_(SHOWN))
+    # A request cancelled before anyone approved it was never in the feed: it stays out (decided_at
+    # is set only when a booking is confirmed; a rejected one is not SHOWN at all).
+    query = select(Booking).where(Booking.status.in_(SHOWN),
+                                  or_(Booking.status != "cancelled", Booking.decided_at.is_not(None)))
     if feed.kind == "instrument":
         query = query.where(Booking.instrument_id == feed.instrument_id)
     else:

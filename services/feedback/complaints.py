@@ -100,9 +100,12 @@ def _view(session: Session, principal: dict, complaint: Complaint, reveal: bool 
             extra["complainant_phone"] = pii.mask_phone(complaint.complainant_phone)
     elif complaint.complainant_id and str(principal.get("user_id")) == complaint.complainant_id:
         extra["complainant_phone"] = pii.mask_phone(complaint.complainant_phone)
-    else:   # the institution: never the complainant's identity
+    else:   # the institution: never the complainant's identity, not even as the actor of a step
+        # (a web complaint is filed, and its satisfaction given, by the complainant's own account)
         extra.update(complainant_id=None, complainant_name=None, complainant_phone=None,
-                     steps=[s for s in extra["steps"] if s.action not in ("pause", "resume")])
+                     steps=[Shown(s, actor_id="complainant") if complaint.complainant_id
+                            and s.actor_id == complaint.complainant_id else s
+                            for s in extra["steps"] if s.action not in ("pause", "resume")])
     return Shown(complaint, **extra)
 
 

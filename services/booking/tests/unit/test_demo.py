@@ -3,6 +3,8 @@ instruments, bookings in several states and appointment slots."""
 from sqlalchemy import func, select
 
 from services.booking import demo
+from services.common import workdays
+from services.common.db import utcnow
 from services.booking.models import AppointmentSlot, Booking, Instrument
 
 
@@ -22,8 +24,11 @@ def test_seed_is_complete_and_idempotent(db):
     with db.read() as s:
         assert len(set(s.scalars(select(Instrument.station_window_id)).all()) - {None}) == 3
         states = set(s.scalars(select(Booking.status)))
-        assert {"requested", "confirmed"} <= states
+        assert {"requested", "confirmed", "settled", "cancelled"} <= states, states
         assert s.scalar(select(func.count()).select_from(AppointmentSlot)) > 0
+        slot_days = {workdays.local_date(at) for at in s.scalars(select(AppointmentSlot.starts_at))}
+    today = workdays.local_date(utcnow())
+    assert slot_days == {workdays.add_working_days(today, k) for k in range(1, 11)}   # the next 10 working days
     assert demo.seed(db)["instruments"] == 0
 
 

@@ -131,7 +131,11 @@ def test_cancellation_rules(db, instrument, clock):
     call(db, "approve_booking", STAFF, booking_id=late["id"], payload={})
     out = call(db, "cancel_booking", ALICE, booking_id=late["id"], payload={})
     assert out["fee"] == "200.00" and out["fee_reason"] == "late_cancellation"
-    book(db, BOB, instrument_id=instrument["id"], day=2)          # re-booked: the late fee is waived
+    asked = book(db, BOB, instrument_id=instrument["id"], day=2)  # a request alone re-books nothing
+    assert call(db, "get_booking", ALICE, booking_id=late["id"])["fee"] == "200.00"
+    call(db, "reject_booking", STAFF, booking_id=asked["id"], payload={"reason_code": "other", "reason": "维护"})
+    again = book(db, BOB, instrument_id=instrument["id"], day=2)
+    call(db, "approve_booking", STAFF, booking_id=again["id"], payload={})   # re-booked: the late fee is waived
     assert call(db, "get_booking", ALICE, booking_id=late["id"])["fee"] == "0.00"
     third = book(db, instrument_id=instrument["id"], day=2, start=14, end=15)
     call(db, "approve_booking", STAFF, booking_id=third["id"], payload={})
@@ -154,6 +158,35 @@ def test_three_no_shows_in_90_days_suspend_booking(db, instrument, clock):
     assert len(events(db, "booking.no_show")) == 3
     call(db, "lift_suspension", OPERATOR, user_id=ALICE["user_id"])
     assert book(db, instrument_id=instrument["id"], day=8)["status"] == "requested"
+    with db.transaction() as s:     # the appeal forgave those three: one more does not suspend again
+        bookings.record_no_show(s, ALICE["user_id"], "appointment", "a-after-appeal", clock["now"])
+    assert book(db, instrument_id=instrument["id"], day=9)["status"] == "requested"
+
+
+def test_no_shows_older_than_90_days_do_not_count_and_a_suspension_lasts_30_days(db):
+    from services.booking.models import Suspension
+    user, start = "ent-window", dt.datetime(2026, 1, 5, 2, 0)
+    with db.transaction() as s:                 # the third is 91 days after the first: only two count
+        bookings.record_no_show(s, user, "booking", "b-1", start)
+        bookings.record_no_show(s, user, "appointment", "a-1", start + dt.timedelta(days=60))
+        bookings.record_no_show(s, user, "booking", "b-2", start + dt.timedelta(days=91))
+    assert count(db, Suspension) == 0
+    third = start + dt.timedelta(days=92)       # three within 90 days, an appointment among them
+    with db.transaction() as s:
+        bookings.record_no_show(s, user, "appointment", "a-2", third)
+    with db.read() as s:
+        [row] = s.scalars(select(Suspension)).all()
+        assert row.user_id == user and row.until - row.starts_at == dt.timedelta(days=30) and row.no_shows == 3
+        assert bookings.instruments.suspended_until(s, user, third + dt.timedelta(days=29)) is not None
+        assert bookings.instruments.suspended_until(s, user, third + dt.timedelta(days=30, minutes=1)) is None
+
+
+def test_an_institution_cancelling_late_is_never_charged(db, instrument, clock):
+    late = book(db, instrument_id=instrument["id"], day=2)
+    call(db, "approve_booking", STAFF, booking_id=late["id"], payload={})
+    out = call(db, "cancel_booking", STAFF, booking_id=late["id"], payload={"reason": "operator ill"})
+    assert out["fee"] == "0.00" and out["cancelled_by"] == "institution"
+    assert out["fee_reason"] == "not_charged_institution_or_fault"
 
 
 def test_deregistration_withdraws_instruments_at_once(db, instrument, clock):

@@ -100,6 +100,9 @@ def test_calendar_feed_shows_approved_and_cancelled_with_sequence(db, instrument
     call(db, "cancel_booking", ALICE, booking_id=pending["id"], payload={})
     [event] = Calendar.from_ical(call(db, "calendar_feed", token=feed["token"])).walk("VEVENT")
     assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 2
+    never_approved = call(db, "request_booking", ALICE, payload=body(instrument, 3))
+    call(db, "cancel_booking", ALICE, booking_id=never_approved["id"], payload={})
+    assert len(Calendar.from_ical(call(db, "calendar_feed", token=feed["token"])).walk("VEVENT")) == 1
     with pytest.raises(Exception):
         call(db, "create_calendar_feed", ALICE, payload={"kind": "instrument", "instrument_id": instrument["id"]})
     staff_feed = call(db, "create_calendar_feed", STAFF, payload={"kind": "instrument",

@@ -114,6 +114,8 @@ def test_full_flow_with_pause_and_return_once(db):
                                                   "return", "decide_return", "answer", "decide", "tell",
                                                   "satisfaction"]
     assert len(out["pauses"]) == 1 and out["pauses"][0]["ended_at"]
+    seen = call(db, "get_complaint", INSTITUTION, complaint_id=cid, query={})
+    assert "ent-1" not in str(seen) and seen["steps"][-1]["actor_id"] == "complainant"
     closed = events(db, "complaint.closed")[0]["data"]
     assert closed["evaluation"]["service_type"] == "complaint" and closed["evaluation"]["enterprise_id"] == "ent-1"
     body = str(events(db))
@@ -253,3 +255,41 @@ def test_a_deregistered_institution_takes_no_new_complaints_but_a_known_link_is_
         call(db, "file_complaint", ENTERPRISE, payload=WEB)
     assert refused.value.errors == {"institution_id": ["不是平台入驻的技术机构 / Not an institution of the platform"]}
     assert len(_complaints(db)) == 1
+
+
+def test_pause_intervals_survive_a_change_of_the_rules_and_a_recompute(db, tmp_path, monkeypatch):
+    """Waiting for the complainant stays excluded after the rules file changes and clocks are recomputed."""
+    from services.common import sla
+    from services.common.config import sla_rules_file
+    from services.common.sla_recompute import recompute_changed
+    from services.feedback.common import happening_at
+    start = dt.datetime(2026, 11, 2, 2, 0)                 # Monday 10:00 Shanghai
+    with happening_at(start):
+        cid = call(db, "file_complaint", ENTERPRISE, payload=WEB)["id"]
+        act(db, OPERATOR, cid, action="accept")
+        act(db, OPERATOR, cid, action="pause", reason="等待投诉人补充材料")
+    with happening_at(start + dt.timedelta(days=7)):       # a working week paused
+        act(db, OPERATOR, cid, action="resume")
+
+    def close_clock():
+        with db.read() as s:
+            clock = s.scalars(select(sla.SlaClock).where(sla.SlaClock.subject_id == cid,
+                                                         sla.SlaClock.rule == "feedback.complaint_close")).one()
+            return clock.due_at, clock.limit_working_days
+    before = close_clock()
+    assert before[0] > dt.datetime(2026, 11, 2) + dt.timedelta(days=21 + 7)      # 15 wd + the paused 5 wd
+    doc = json.loads(sla_rules_file().read_text(encoding="utf-8"))
+    for rule in doc["rules"]:
+        if rule["name"] == "feedback.complaint_close":
+            rule["limit_working_days"] = 20
+    changed = tmp_path / "sla_rules.json"
+    changed.write_text(json.dumps(doc), encoding="utf-8")
+    monkeypatch.setenv("QI_SLA_RULES_FILE", str(changed))
+    with db.transaction() as s:
+        s.execute(text("UPDATE sla_clock SET calendar_version = NULL"))
+    with db.transaction() as s:
+        assert recompute_changed(s) >= 1
+    after = close_clock()
+    assert after == before
+    shown = call(db, "get_complaint", OPERATOR, complaint_id=cid, query={})
+    assert len(shown["pauses"]) == 1 and shown["pauses"][0]["ended_at"]

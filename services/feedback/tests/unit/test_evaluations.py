@@ -144,3 +144,19 @@ def test_each_evaluation_announces_the_institution_rating(db):
     data = rated[0]["data"]
     assert data["institution_id"] == "inst-1" and data["satisfaction"] == 1.0 and data["evaluations"] == 1
     assert data["period"].startswith("20") and "-Q" in data["period"] and data["computed_at"].endswith("Z")
+
+
+def test_each_producers_documented_example_opens_an_invitation(db):
+    """The consumers are built against the documented events (docs/asyncapi.yaml is generated from
+    these contracts): every finished-service example, as its producer declares it, opens one."""
+    import importlib
+
+    from services.common.events import make_envelope
+    from services.feedback.service import FINISHED
+    for consumer, (source, event_type) in FINISHED.items():
+        declared = importlib.import_module(f"services.{source}.contract.events").EVENTS
+        example = next(e.example for e in declared if e.type == event_type)
+        assert example and example.get("evaluation"), (source, event_type)
+        envelope = make_envelope(source, event_type, "example", example)
+        assert invite_from(db, f"feedback.{consumer}", envelope) == "opened", (source, event_type)
+    assert call(db, "list_evaluations", OPERATOR, query={})["total"] == len(FINISHED)
