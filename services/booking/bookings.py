@@ -380,15 +380,6 @@ def record_no_show(session: Session, user_id: str, subject_type: str, subject_id
         session.flush()
 
 
-def lift_suspension(session: Session, principal: dict, user_id: str, now: dt.datetime | None = None) -> dict:
-    now = now_or(now)
-    rows = session.scalars(select(Suspension).where(Suspension.user_id == user_id, Suspension.lifted_at.is_(None),
-                                                    Suspension.until > now)).all()
-    for row in rows:
-        row.lifted_at, row.lifted_by = now, str(principal["user_id"])
-    return {"user_id": user_id, "lifted": len(rows)}
-
-
 def open_clocks(session: Session, principal: dict, overdue=None, calendar_gap=None) -> list:
     if not is_reader(principal):
         raise Forbidden("Staff only / 仅限工作人员")

@@ -173,6 +173,13 @@ class Suspension(Base):
     no_shows: Mapped[int] = mapped_column(Integer, nullable=False)
     lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     lifted_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The user's appeal and the operators' decision (services.booking.suspensions).
+    appeal_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    appealed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(10), nullable=True)   # lifted, upheld
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class UserQualification(Base):

@@ -178,6 +178,35 @@ class LiftOut(Schema):
     lifted = fields.Integer(metadata={"description": "Active suspensions lifted"})
 
 
+class SuspensionQuery(Schema):
+    appealed = fields.Boolean(load_default=None, allow_none=True, metadata={"description": "Only (not) appealed ones"})
+
+
+class AppealIn(Schema):
+    reason = fields.String(required=True, validate=validate.Length(5, 1000),
+                           metadata={"description": "Why the no-shows should not count / 申诉理由"})
+
+
+class AppealDecisionIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("lifted", "upheld")))
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+class SuspensionOut(Schema):
+    id = fields.String()
+    user_id = fields.String()
+    state = fields.String(metadata={"description": "active, ended or lifted"})
+    starts_at = fields.String()
+    until = fields.String()
+    no_shows = fields.Integer()
+    appeal_reason = fields.String(allow_none=True)
+    appealed_at = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True, metadata={"description": "lifted or upheld"})
+    decision_reason = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    lifted_at = fields.String(allow_none=True)
+
+
 # -- waitlist, weekly series, calendar feeds ---------------------------------------------------------
 class WaitlistIn(BookingIn):
     pass

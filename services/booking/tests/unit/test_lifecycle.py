@@ -163,6 +163,40 @@ def test_three_no_shows_in_90_days_suspend_booking(db, instrument, clock):
     assert book(db, instrument_id=instrument["id"], day=9)["status"] == "requested"
 
 
+def test_a_suspended_user_appeals_once_and_an_operator_decides(db, instrument, clock):
+    from services.common.audit import AuditEntry
+    for day in (2, 3, 4):
+        b = book(db, instrument_id=instrument["id"], day=day)
+        call(db, "approve_booking", STAFF, booking_id=b["id"], payload={})
+    with pytest.raises(Conflict) as none_yet:
+        call(db, "appeal_suspension", ALICE, payload={"reason": "系统故障未能签到"})
+    assert none_yet.value.code == "no_active_suspension"
+    clock["now"] = dt.datetime(2026, 12, 4, 3, 0)
+    with db.transaction() as s:
+        assert bookings.mark_no_shows(s, clock["now"]) == 3
+    with pytest.raises(ValidationFailed):                     # too short a reason: nothing written
+        call(db, "appeal_suspension", ALICE, payload={"reason": "x"})
+    appealed = call(db, "appeal_suspension", ALICE, payload={"reason": "系统故障未能签到，附工单号"})
+    assert appealed["state"] == "active" and appealed["appealed_at"] and appealed["decision"] is None
+    with pytest.raises(Conflict):
+        call(db, "appeal_suspension", ALICE, payload={"reason": "再次申诉一下可以吗"})
+    assert call(db, "list_suspensions", BOB) == []            # others see only their own
+    assert [x["id"] for x in call(db, "list_suspensions", OPERATOR, appealed=True)] == [appealed["id"]]
+    with pytest.raises(Forbidden):
+        call(db, "decide_suspension_appeal", ALICE, suspension_id=appealed["id"],
+             payload={"decision": "lifted", "reason": "自己批准"})
+    decided = call(db, "decide_suspension_appeal", OPERATOR, suspension_id=appealed["id"],
+                   payload={"decision": "lifted", "reason": "核实为系统故障"})
+    assert decided["state"] == "lifted" and decided["decision"] == "lifted"
+    assert book(db, instrument_id=instrument["id"], day=8)["status"] == "requested"
+    with pytest.raises(Conflict):
+        call(db, "decide_suspension_appeal", OPERATOR, suspension_id=appealed["id"],
+             payload={"decision": "upheld", "reason": "改判"})
+    with db.read() as s:
+        actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.target_id == appealed["id"])))
+    assert actions == {"suspension.appeal", "suspension.appeal_lifted"}
+
+
 def test_no_shows_older_than_90_days_do_not_count_and_a_suspension_lasts_30_days(db):
     from services.booking.models import Suspension
     user, start = "ent-window", dt.datetime(2026, 1, 5, 2, 0)
