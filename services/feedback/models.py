@@ -144,7 +144,8 @@ class Complaint(Base):
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
-    number: Mapped[str] = mapped_column(String(16), nullable=False, unique=True)   # TS-YYYYMMDD-NNNN
+    # TS-YYYYMMDD-NNNN; a day past its 9,999th complaint goes on with five digits (20 leaves room).
+    number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     complainant_id: Mapped[str | None] = mapped_column(REF, nullable=True)        # the account, if any
     complainant_name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)

@@ -57,3 +57,16 @@ def test_bad_complaint_is_refused_and_a_closed_one_invites_an_evaluation(running
                     if e["service_id"] == c["id"]]
     found = eventually(invited)
     assert len(found) == 1 and found[0]["institution_id"] is None
+
+
+def test_a_day_past_its_9999th_complaint_goes_on_with_five_digits(running):
+    """The column once held 16 characters: on PostgreSQL the 10,000th number of a day was a database error."""
+    from sqlalchemy import update
+
+    from services.feedback.models import ComplaintCounter
+    with running.rpc(ENTERPRISE) as feedback:
+        day = feedback.file_complaint(WEB)["number"][3:11]
+    with running.db.transaction() as session:
+        session.execute(update(ComplaintCounter).where(ComplaintCounter.day == day).values(last=9999))
+    with running.rpc(ENTERPRISE) as feedback:
+        assert feedback.file_complaint(WEB)["number"] == f"TS-{day}-10000"
