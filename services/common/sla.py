@@ -104,8 +104,13 @@ def attributed_to(principal: dict | None) -> dict:
 
 
 def start_clock(session: Session, rule_name: str, subject_type: str, subject_id,
-                at: dt.datetime | None = None, institution_id=None, window_id=None) -> SlaClock:
-    """Start a clock; `institution_id` / `window_id` attribute its verdict in the statistics."""
+                at: dt.datetime | None = None, institution_id=None, window_id=None,
+                limit_working_days: int | None = None) -> SlaClock:
+    """Start a clock; `institution_id` / `window_id` attribute its verdict in the statistics.
+
+    `limit_working_days` replaces the rule's limit for this clock (a limit operators set in
+    their own data, e.g. a complaint type's reply limit); the clock keeps it, as it keeps
+    the rule's, when the rules change later."""
     get_rule(rule_name)
     existing = find_clock(session, rule_name, subject_type, subject_id)
     if existing is not None:
@@ -115,7 +120,7 @@ def start_clock(session: Session, rule_name: str, subject_type: str, subject_id,
     at = _utc(at)
     clock = SlaClock(id=str(uuid.uuid4()), rule=rule_name, subject_type=subject_type, subject_id=str(subject_id),
                      state=RUNNING, started_at=at, overdue=False, restarts=0, calendar_gap=False, history="[]",
-                     limit_working_days=get_rule(rule_name).limit_working_days)
+                     limit_working_days=limit_working_days or get_rule(rule_name).limit_working_days)
     _attribute(clock, institution_id, window_id)
     _log(clock, at, "start")
     _compute_due(clock)

@@ -199,6 +199,14 @@ def _reply_rule(session: Session, complaint: Complaint) -> str:
     return rule.reply_rule if rule else REPLY_RULE
 
 
+def _start_reply_clock(session: Session, complaint: Complaint, at) -> None:
+    # The type's reply limit as operators set it now; the clock keeps it if they change it later.
+    rule = rules.rule_for(session, complaint.type)
+    sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
+                    institution_id=complaint.institution_id,
+                    limit_working_days=rule.reply_working_days if rule else None)
+
+
 def _forbid(ok: bool, en: str, zh: str) -> None:
     if not ok:
         raise Forbidden(f"{en} / {zh}", code="not_allowed")
@@ -235,8 +243,7 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
         complaint.state, complaint.investigated_at = "investigated", at
     elif action == "forward":
         complaint.state, complaint.forwarded_at = "forwarded", at
-        sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
-                        institution_id=complaint.institution_id)
+        _start_reply_clock(session, complaint, at)
         _event(session, "complaint.forwarded", complaint, at)
     elif action == "answer":
         complaint.state, complaint.answered_at, complaint.answer = "answered", at, data["note"]
@@ -252,8 +259,7 @@ def act(session: Session, principal: dict, complaint_id: str, data: dict) -> Sho
             complaint.state, complaint.return_decision = "investigated", "accepted"
         else:
             complaint.state, complaint.return_decision = "forwarded", "refused"
-            sla.start_clock(session, _reply_rule(session, complaint), CASE, complaint.id, at=at,
-                            institution_id=complaint.institution_id)
+            _start_reply_clock(session, complaint, at)
     elif action == "decide":
         complaint.state, complaint.decided_at = "decided", at
         complaint.outcome, complaint.outcome_text = data["outcome"], data["note"]

@@ -210,6 +210,7 @@ class SupervisionRule(Base):
     complaint_type: Mapped[str] = mapped_column(String(30), primary_key=True)
     handler_role: Mapped[str] = mapped_column(String(20), nullable=False)
     reply_rule: Mapped[str] = mapped_column(String(100), nullable=False)
+    reply_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)   # None: the SLA rule's limit
     escalate_to: Mapped[str] = mapped_column(String(20), nullable=False)
     escalate_after_working_days: Mapped[int] = mapped_column(Integer, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

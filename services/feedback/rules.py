@@ -19,7 +19,8 @@ from .common import iso, now
 from .contract.vocabulary import settings
 from .models import SupervisionRule, SupervisionRuleVersion
 
-FIELDS = ("handler_role", "reply_rule", "escalate_to", "escalate_after_working_days")
+# reply_working_days: the reply limit of the type in working days; None: the SLA rule's (sla_rules.json).
+FIELDS = ("handler_role", "reply_rule", "reply_working_days", "escalate_to", "escalate_after_working_days")
 
 
 def _body(rule: SupervisionRule) -> dict:
@@ -30,7 +31,7 @@ def ensure_defaults(session: Session) -> int:
     added = 0
     for spec in settings()["supervision_rules"]:
         if session.get(SupervisionRule, spec["complaint_type"]) is None:
-            rule = SupervisionRule(complaint_type=spec["complaint_type"], **{f: spec[f] for f in FIELDS}, version=1,
+            rule = SupervisionRule(complaint_type=spec["complaint_type"], **{f: spec.get(f) for f in FIELDS}, version=1,
                                    updated_at=now(), updated_by="system")
             session.add(rule)
             session.add(SupervisionRuleVersion(complaint_type=rule.complaint_type, version=1,
@@ -54,7 +55,7 @@ def put_rule(session: Session, principal: dict, complaint_type: str, data: dict)
         raise NotFound("No rule for this complaint type / 无此投诉类型的规则", code="rule_not_found")
     before = _body(rule)
     for f in FIELDS:
-        setattr(rule, f, data[f])
+        setattr(rule, f, data.get(f))
     rule.version += 1
     rule.updated_at = now()
     rule.updated_by = str(principal["user_id"])

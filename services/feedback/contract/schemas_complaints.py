@@ -168,6 +168,9 @@ class SupervisionRuleIn(Schema):
     handler_role = fields.String(required=True, validate=validate.OneOf(PLATFORM_STAFF),
                                  metadata={"description": "Platform staff role whose queue the type is in"})
     reply_rule = fields.String(required=True, validate=validate.OneOf(("feedback.complaint_reply",)))
+    reply_working_days = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=60),
+                                        metadata={"description": "The institution's reply limit for this type in "
+                                                                 "working days; null: the SLA rule's"})
     escalate_to = fields.String(required=True, validate=validate.OneOf(STAFF_READERS))
     escalate_after_working_days = fields.Integer(required=True, validate=validate.Range(min=1, max=60))
 
@@ -176,6 +179,7 @@ class SupervisionRuleOut(Schema):
     complaint_type = fields.String()
     handler_role = fields.String()
     reply_rule = fields.String()
+    reply_working_days = fields.Integer(allow_none=True)
     escalate_to = fields.String()
     escalate_after_working_days = fields.Integer()
     version = fields.Integer()

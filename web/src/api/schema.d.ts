@@ -5914,6 +5914,11 @@ export interface components {
             handler_role: "window" | "operator" | "admin";
             /** @enum {string} */
             reply_rule: "feedback.complaint_reply";
+            /**
+             * @description The institution's reply limit for this type in working days; null: the SLA rule's
+             * @default null
+             */
+            reply_working_days: number | null;
         };
         SupervisionRuleOut: {
             complaint_type?: string;
@@ -5921,6 +5926,7 @@ export interface components {
             escalate_to?: string;
             handler_role?: string;
             reply_rule?: string;
+            reply_working_days?: number | null;
             /**
              * Format: date-time
              * @description ISO 8601 UTC instant

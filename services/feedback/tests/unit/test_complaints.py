@@ -176,6 +176,30 @@ def test_supervision_rules_edited_with_history(db):
     assert [x["id"] for x in queue] == [c["id"]]
 
 
+def test_operators_set_a_types_reply_limit_and_a_running_clock_keeps_its_own(db):
+    from services.common import sla
+    from services.feedback.complaints import CASE
+    rule = {"handler_role": "operator", "reply_rule": "feedback.complaint_reply", "escalate_to": "admin",
+            "escalate_after_working_days": 2}
+    with pytest.raises(ValidationFailed):
+        call(db, "put_supervision_rule", OPERATOR, complaint_type="charging", payload={**rule, "reply_working_days": 0})
+    out = call(db, "put_supervision_rule", OPERATOR, complaint_type="charging", payload={**rule, "reply_working_days": 2})
+    assert out["reply_working_days"] == 2
+    c = call(db, "file_complaint", ENTERPRISE, payload={**WEB, "type": "charging"})
+    other = call(db, "file_complaint", ENTERPRISE, payload={**WEB, "type": "time_limit"})
+    for cid in (c["id"], other["id"]):
+        for action in ({"action": "accept"}, {"action": "investigate", "note": "n"}, {"action": "forward"}):
+            act(db, OPERATOR, cid, **action)
+    call(db, "put_supervision_rule", OPERATOR, complaint_type="charging", payload={**rule, "reply_working_days": 7})
+    with db.read() as session:
+        mine = sla.find_clock(session, "feedback.complaint_reply", CASE, c["id"])
+        default = sla.find_clock(session, "feedback.complaint_reply", CASE, other["id"])
+        assert mine.limit_working_days == 2     # as the rule said when the clock started
+        assert default.limit_working_days == sla.get_rule("feedback.complaint_reply").limit_working_days
+    history = call(db, "supervision_rule_history", OPERATOR, complaint_type="charging")
+    assert [h["body"]["reply_working_days"] for h in history] == [None, 2, 7]
+
+
 def test_an_unanswered_forwarded_complaint_is_escalated_once_by_its_rule(db):
     from services.feedback import complaints
     c = call(db, "file_complaint", ENTERPRISE, payload=WEB)
