@@ -34,9 +34,13 @@ def test_operator_changes_a_supervision_rule_and_reads_its_history(ui):  # noqa:
     days = page.locator(":is([data-test=sr-days] input, input[data-test=sr-days])")
     new_days = 7 if days.input_value() != "7" else 8
     days.fill(str(new_days))
+    reply = page.locator(":is([data-test=sr-reply-days-input] input, input[data-test=sr-reply-days-input])")
+    reply_days = 4 if reply.input_value() != "4" else 6
+    reply.fill(str(reply_days))
     page.click("[data-test=sr-save]")
     row = page.locator(f"[data-test=supervision-rules] {BODY}", has_text="其他").first
     row.get_by_text(f"{new_days} 个工作日后升级至").wait_for()
+    row.get_by_text(f"{reply_days} 个工作日内").wait_for()      # the type's own reply limit, kept by the PUT
     row.locator("[data-test=sr-history]").click()
     versions = page.locator(f"[data-test=sr-versions] {BODY}")
     versions.first.wait_for()

@@ -48,7 +48,7 @@ export default {
   },
   supervision: {
     title: "Supervision rules", intro: "For each complaint type: whose queue it is in, the reply time limit, and who it escalates to after how many working days. Every change is kept as a version.",
-    readOnly: "Read only: operators change the rules", handler: "Handled by", replyRule: "Reply time limit", escalation: "Escalation", escalateTo: "Escalate to",
+    readOnly: "Read only: operators change the rules", handler: "Handled by", replyRule: "Reply time limit", replyDays: "Reply limit (working days)", replyDaysDefault: "the SLA rule's", replyWithin: "within {n} working days", escalation: "Escalation", escalateTo: "Escalate to",
     afterDays: "After (working days)", after: "to {to} after {n} working days", version: "Version", updated: "Changed", edit: "Change", history: "History",
     historyOf: "History of {type}", replyRules: { feedback_complaint_reply: "Complaint reply limit (SLA rule)" }, rule: "Rule", changedBy: "Changed by", saved: "Rule changed (a new version)", line: "{handler} handles; to {to} after {n} working days",
   },

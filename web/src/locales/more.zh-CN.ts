@@ -47,7 +47,7 @@ export default {
   },
   supervision: {
     title: "监督规则", intro: "各投诉类型由谁办理、答复时限，以及超过多少个工作日后升级给谁。每次修改都保留为一个版本。",
-    readOnly: "只读：监督规则由平台运营人员修改", handler: "办理人", replyRule: "答复时限", escalation: "升级", escalateTo: "升级至",
+    readOnly: "只读：监督规则由平台运营人员修改", handler: "办理人", replyRule: "答复时限", replyDays: "答复时限（工作日）", replyDaysDefault: "按 SLA 规则", replyWithin: "{n} 个工作日内", escalation: "升级", escalateTo: "升级至",
     afterDays: "超过（工作日）", after: "{n} 个工作日后升级至{to}", version: "版本", updated: "修改时间", edit: "修改", history: "修改记录",
     historyOf: "{type}的修改记录", replyRules: { feedback_complaint_reply: "投诉答复时限（SLA 规则）" }, rule: "规则", changedBy: "修改人", saved: "规则已修改（新版本）", line: "{handler}办理；{n} 个工作日后升级至{to}",
   },
