@@ -123,6 +123,15 @@ def test_availability_judged_for_self_or_assisted_use(platform, ui):  # noqa: F8
     expect(page.locator("[data-test=slot-free]")).to_have_count(counts[1])
     assert_clean(page, console)
     u.shot("notices-03-availability-assisted")
+    # In English the rules' working days agree in number ("1 working day", "20 working days").
+    page.evaluate("localStorage.setItem('qi.locale', 'en')")
+    page.reload()
+    for n in (inst["rules"]["notice_working_days"], inst["rules"]["horizon_working_days"]):
+        page.locator(".el-descriptions").get_by_text(f"{n} working day{'' if n == 1 else 's'}", exact=True).first.wait_for()
+    assert "1 working days" not in page.inner_text("body")
+    page.goto(page.url.split("/instruments")[0] + "/notices")
+    page.locator("[data-test=qualifications]").wait_for()
+    assert_clean(page, console)
 
 
 @one_backend
