@@ -214,7 +214,7 @@ def test_operator_records_training_attendance(platform, ui):  # noqa: F811
     assert_clean(page, console)
     while dt.datetime.now(SHANGHAI) <= starts:     # attendance is recorded once the training started
         time.sleep(0.5)
-    page.fill("[data-test=tr-id] input", training_id)
+    page.fill(":is([data-test=tr-id] input, input[data-test=tr-id])", training_id)
     page.click("[data-test=tr-open-id]")
     page.locator("[data-test=tr-title]", has_text=title).wait_for()
     page.locator(f"[data-test=tr-user-{ent['id']}]").click()
