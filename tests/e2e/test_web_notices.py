@@ -224,3 +224,13 @@ def test_operator_records_training_attendance(platform, ui):  # noqa: F811
     u.shot("notices-05-training-attendance")
     signups = requests.get(platform.gateway_url + f"/api/v1/trainings/{training_id}/signups", headers=op_headers, timeout=30).json()["items"]
     assert [s["attended_at"] is not None for s in signups if s["user_id"] == ent["id"]] == [True]
+
+    # Attendance grants the qualification on the instrument needing icpms-operation: the user sees it.
+    _until(lambda: [q for q in requests.get(platform.gateway_url + "/api/v1/booking-qualifications", headers=ent_headers,
+                                            timeout=30).json() if q["training_id"] == training_id], "the qualification granted")
+    u2 = ui()
+    console2 = watch_console(u2)
+    page = u2.login("ent-demo", "/notices")
+    page.locator("[data-test=qualifications] .el-table__row", has_text="培训取得").first.get_by_text("有效").wait_for()
+    assert_clean(page, console2)
+    u2.shot("notices-06-qualification")
