@@ -11,7 +11,7 @@ from tests.e2e.test_web_ui import PASSWORD
 
 # A vue-i18n key shown as-is looks like "series.bookN" / "navMore.support".
 RAW_KEY = re.compile(r"\b(?:navMore|series|waitlist|feeds|instrEdit|supervision|callbacks|support|improve|rectify|booking|"
-                     r"feedback|common|nav|role|category)\.[A-Za-z_]+\b")
+                     r"feedback|common|nav|role|category|notices|usage|trainings)\.[A-Za-z_]+\b")
 
 
 def watch_console(u) -> list[str]:

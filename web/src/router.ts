@@ -38,6 +38,8 @@ const routes: RouteRecordRaw[] = [
     meta: { roles: ["enterprise", "person", "institution", "regulator", ...STAFF] } },
   { path: "/booking-series", name: "booking-series", component: () => import("./views/BookingSeriesPage.vue"),
     meta: { roles: ["enterprise", "person", "institution"] } },
+  { path: "/notices", name: "notices", component: () => import("./views/NoticesPage.vue"), meta: { roles: [] } },
+  { path: "/trainings", name: "trainings", component: () => import("./views/TrainingsPage.vue") },
   { path: "/waitlist", name: "waitlist", component: () => import("./views/BookingWaitlistPage.vue"), meta: { roles: [] } },
   { path: "/calendar-feeds", name: "calendar-feeds", component: () => import("./views/BookingCalendarFeedsPage.vue"),
     meta: { roles: ["enterprise", "person", "institution", ...STAFF] } },

@@ -21,7 +21,7 @@ export default {
   },
   guide: {
     conditions: "Acceptance conditions", materials: "Materials", steps: "Steps", limit: "Time limit", fees: "Fees", channels: "Channels",
-    workingDays: "{n} working days", version: "Version {n}",
+    workingDays: "{n} working days | {n} working day | {n} working days", version: "Version {n}",
   },
   search: {
     q: "Keywords", category: "Category", region: "Region", qualification: "Qualification", standard: "Standard", priceMax: "Max price (yuan)",

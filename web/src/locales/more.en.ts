@@ -3,7 +3,7 @@
 // en.ts's messages by i18n.ts; zh-CN in more.zh-CN.ts has the same keys).
 export default {
   navMore: {
-    series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
+    trainings: "Trainings", notices: "Notifications", series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
     supervision: "Supervision rules", callbacks: "Callbacks", support: "Support", improvements: "Improvement", rectifications: "Rectification",
     bookingMore: "Booking", feedbackMore: "Feedback", evaluations: "Evaluations",
   },
@@ -88,5 +88,20 @@ export default {
     actions: { open: "Opened", verify: "Verify", rectify: "Rectify", explain: "Explain", appeal: "Appeal", decide_appeal: "Decide the appeal",
       recheck: "Re-check", call_back: "Call back", close: "Close" },
     results: { satisfied: "Satisfied", dissatisfied: "Dissatisfied", unreachable: "Unreachable" },
+  },
+  notices: {
+    title: "Notifications", booking: "Booking notifications", escalations: "Escalation notices", qualifications: "My qualifications",
+    none: "Nothing new", noQualifications: "No instrument qualifications yet", when: "When", kind: "Kind", message: "Message",
+    read: "Mark read", wasRead: "Read", markedRead: "Marked read", source: "Source", validUntil: "Valid until",
+    kinds: { waitlist_offered: "Waitlist offer", waitlist_lapsed: "Offer lapsed", complaint_escalated: "Complaint escalated", rectification_escalated: "Rectification escalated" },
+    sources: { staff: "Granted by staff", training: "Training" }, states: { valid: "Valid", expired: "Expired" },
+  },
+  usage: { start: "Start use", stop: "Stop use", started: "Use started", stopped: "Use stopped: fee from actual use" },
+  trainings: {
+    title: "Trainings", intro: "Upcoming training events. Attending a training that carries a qualification lets you book the instruments that need it.",
+    none: "No upcoming trainings", name: "Training", starts: "Starts", venue: "Venue", online: "Online", seats: "Confirmed / seats",
+    participants: "Participants", attendance: "Record attendance", byId: "Training id (also one already started)",
+    attendedN: "{n} of {all} confirmed attended", noneConfirmed: "No confirmed participants", attendedAt: "attended, recorded {at}",
+    record: "Record attendance", recordedMsg: "Attendance recorded: {n} newly marked", grants: "Attendance grants qualification {code} on the instruments that need it",
   },
 };

@@ -2,7 +2,7 @@
 // 差评整改页面的文字（由 i18n.ts 并入 zh-CN.ts；英文见 more.en.ts，键相同）。
 export default {
   navMore: {
-    series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
+    trainings: "培训活动", notices: "消息通知", series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
     supervision: "监督规则", callbacks: "回访", support: "技术支持", improvements: "持续改进", rectifications: "差评整改",
     bookingMore: "仪器预约", feedbackMore: "评价监督", evaluations: "服务评价",
   },
@@ -87,5 +87,20 @@ export default {
     actions: { open: "生成", verify: "核实", rectify: "整改", explain: "说明", appeal: "申诉", decide_appeal: "裁定申诉",
       recheck: "复核", call_back: "回访", close: "办结" },
     results: { satisfied: "满意", dissatisfied: "不满意", unreachable: "无法联系" },
+  },
+  notices: {
+    title: "消息通知", booking: "预约通知", escalations: "升级督办通知", qualifications: "我的上机资质",
+    none: "暂无新消息", noQualifications: "暂无仪器上机资质", when: "时间", kind: "类型", message: "内容",
+    read: "标记已读", wasRead: "已读", markedRead: "已标记为已读", source: "来源", validUntil: "有效期至",
+    kinds: { waitlist_offered: "候补释放", waitlist_lapsed: "候补已失效", complaint_escalated: "投诉升级", rectification_escalated: "整改升级" },
+    sources: { staff: "机构授予", training: "培训取得" }, states: { valid: "有效", expired: "已过期" },
+  },
+  usage: { start: "开始上机", stop: "结束上机", started: "已开始上机", stopped: "已结束上机：按实际用时计费" },
+  trainings: {
+    title: "培训活动", intro: "即将举办的培训。参加带资质的培训后，可预约需要该资质的仪器。",
+    none: "暂无即将举办的培训", name: "培训", starts: "开始时间", venue: "地点", online: "线上", seats: "已确认 / 名额",
+    participants: "参训名单", attendance: "登记出勤", byId: "培训编号（也可为已开始的培训）",
+    attendedN: "已确认 {all} 人，出勤 {n} 人", noneConfirmed: "暂无已确认的报名", attendedAt: "已出勤，登记于 {at}",
+    record: "登记出勤", recordedMsg: "已登记出勤：新增 {n} 人", grants: "出勤即授予资质 {code}（适用于需要该资质的仪器）",
   },
 };
