@@ -8,18 +8,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from services.booking import appointments, common
+from services.booking import appointments
 from services.booking.models import Appointment, AppointmentSlot
-from services.booking.tests.helpers import (ALICE, BOB, NOW, OPERATOR, WINDOW, apply_link, call, case_event,
+from services.booking.tests.helpers import (ALICE, BOB, OPERATOR, WINDOW, apply_link, call, case_event,
                                             demand_event, events, new_key, window_services)
 from services.common.errors import Conflict, Forbidden, ValidationFailed
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    state = {"now": NOW}
-    monkeypatch.setattr(common, "clock", lambda: state["now"])
-    return state
 
 
 @pytest.fixture(autouse=True)

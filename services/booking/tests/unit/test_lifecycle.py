@@ -6,18 +6,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from services.booking import bookings, common
+from services.booking import bookings
 from services.booking.models import Booking, Instrument, SlotClaim
-from services.booking.tests.helpers import (ALICE, BOB, NOW, OPERATOR, OTHER_STAFF, STAFF, apply, approved, call,
+from services.booking.tests.helpers import (ALICE, BOB, OPERATOR, OTHER_STAFF, STAFF, apply, approved, call,
                                             deregistered, events, instrument_payload, local, new_key)
 from services.common.errors import Conflict, Forbidden, ValidationFailed
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    state = {"now": NOW}
-    monkeypatch.setattr(common, "clock", lambda: state["now"])
-    return state
 
 
 @pytest.fixture

@@ -7,21 +7,13 @@ import datetime as dt
 
 import pytest
 
-from services.booking import common
 from services.booking import rules as engine
-from services.booking.tests.helpers import (ALICE, BOB, NOW, STAFF, apply, approved, call, instrument_payload, local,
+from services.booking.tests.helpers import (ALICE, BOB, STAFF, apply, approved, call, instrument_payload, local,
                                             new_key)
 from services.common.errors import ValidationFailed
 from services.common.events import make_envelope
 
 TRAINING = "7b1d3f5a-9c2e-4a6b-8d0f-2e4c6a8b0d13"
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    state = {"now": NOW}
-    monkeypatch.setattr(common, "clock", lambda: state["now"])
-    return state
 
 
 def attended(user_id=ALICE["user_id"], code="icpms-operation", on="2026-12-01"):

@@ -8,19 +8,12 @@ import datetime as dt
 import pytest
 from icalendar import Calendar
 
-from services.booking import common, waitlist
+from services.booking import waitlist
 from services.booking.tests.helpers import (ALICE, BOB, NOW, STAFF, apply, approved, call, events, instrument_payload,
                                             local, new_key)
 from services.common.errors import Conflict, NotFound, ValidationFailed
 
 CAROL = {"user_id": "ent-carol", "role": "enterprise"}
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    state = {"now": NOW}
-    monkeypatch.setattr(common, "clock", lambda: state["now"])
-    return state
 
 
 @pytest.fixture

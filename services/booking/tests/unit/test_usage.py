@@ -8,17 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from services.booking import common
 from services.booking.models import UsageRecord
-from services.booking.tests.helpers import ALICE, NOW, STAFF, apply, approved, call, events, instrument_payload, local
+from services.booking.tests.helpers import ALICE, STAFF, apply, approved, call, events, instrument_payload, local
 from services.common.errors import Conflict, Forbidden, ValidationFailed
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    state = {"now": NOW}
-    monkeypatch.setattr(common, "clock", lambda: state["now"])
-    return state
 
 
 @pytest.fixture
