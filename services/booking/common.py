@@ -90,7 +90,8 @@ def wrong_state(what: str, status: str) -> Conflict:
 
 
 def not_found(kind: str) -> NotFound:
-    zh = {"instrument": "仪器", "booking": "预约", "slot": "预约时段", "appointment": "窗口预约"}[kind]
+    zh = {"instrument": "仪器", "booking": "预约", "slot": "预约时段", "appointment": "窗口预约",
+          "suspension": "爽约暂停"}[kind]
     return NotFound(f"No such {kind} / {zh}不存在", code=f"{kind}_not_found")
 
 

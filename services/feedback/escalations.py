@@ -16,6 +16,7 @@ import datetime as dt
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from services.common import sla
 from services.common.errors import NotFound
 from services.common.outbox import record_event
 
@@ -54,8 +55,11 @@ def rectifications_overdue(session: Session, clocks, at: dt.datetime | None = No
         case = session.get(Rectification, clock.subject_id)
         if case is None:
             continue
-        message = (f"差评整改 {case.id[:8]} 超过时限（{clock.rule}），请督办 / "
-                   f"Rectification {case.id[:8]} passed its limit ({clock.rule}): follow it up")
+        # People read the notice: the limit by its description, not by its rule id.
+        limit = sla.get_rule(clock.rule)
+        message = (f"差评整改 {case.id[:8]} 超过时限（{limit.description_zh}，{clock.limit_working_days} 个工作日），"
+                   f"请督办 / Rectification {case.id[:8]} passed its limit ({limit.description_en}, "
+                   f"{clock.limit_working_days} working days): follow it up")
         _notice(session, "rectification.escalated", "rectification", case.id, message,
                 recipient_role=OPERATOR_ROLE, at=at)
         if case.verified_by:

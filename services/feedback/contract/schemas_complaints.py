@@ -18,12 +18,16 @@ class ComplaintIn(Schema):
     complaints with the complainant's name and phone (kept encrypted, shown to platform staff only)."""
 
     channel = fields.String(load_default="web", validate=validate.OneOf(COMPLAINT_CHANNELS))
-    institution_id = fields.String(required=True, blank=False, validate=validate.Length(max=64))
+    institution_id = fields.String(required=True, blank=False, validate=validate.Length(max=64),
+                                   metadata={"description": "An approved institution of the platform (else 422 "
+                                                            "complaint_reference_unknown)"})
     type = fields.String(required=True, validate=validate.OneOf(complaint_types()))
     content = fields.MultilineString(required=True, blank=False, validate=validate.Length(max=4000))
     requests = fields.MultilineString(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     link_type = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(LINK_TYPES))
-    link_id = fields.String(load_default=None, allow_none=True, blank=False, validate=validate.Length(max=64))
+    link_id = fields.String(load_default=None, allow_none=True, blank=False, validate=validate.Length(max=64),
+                            metadata={"description": "A demand, booking, sample or report of that institution the "
+                                                     "platform knows (else 422 complaint_reference_unknown)"})
     complainant_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64),
                                    metadata={"description": "Staff entry: the complainant's account, if any"})
     complainant_name = fields.String(load_default=None, allow_none=True, blank=False,

@@ -3666,8 +3666,12 @@ export interface components {
             /** @default null */
             complainant_phone: string | null;
             content: string;
+            /** @description An approved institution of the platform (else 422 complaint_reference_unknown) */
             institution_id: string;
-            /** @default null */
+            /**
+             * @description A demand, booking, sample or report of that institution the platform knows (else 422 complaint_reference_unknown)
+             * @default null
+             */
             link_id: string | null;
             /**
              * @default null

@@ -10,7 +10,7 @@ from services.booking import bookings
 from services.booking.models import Booking, Instrument, SlotClaim
 from services.booking.tests.helpers import (ALICE, BOB, OPERATOR, OTHER_STAFF, STAFF, apply, approved, call,
                                             deregistered, events, instrument_payload, local, new_key)
-from services.common.errors import Conflict, Forbidden, ValidationFailed
+from services.common.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
 @pytest.fixture
@@ -175,6 +175,9 @@ def test_a_suspended_user_appeals_once_and_an_operator_decides(db, instrument, c
         call(db, "appeal_suspension", ALICE, payload={"reason": "再次申诉一下可以吗"})
     assert call(db, "list_suspensions", BOB) == []            # others see only their own
     assert [x["id"] for x in call(db, "list_suspensions", OPERATOR, appealed=True)] == [appealed["id"]]
+    with pytest.raises(NotFound):
+        call(db, "decide_suspension_appeal", OPERATOR, suspension_id="no-such-suspension",
+             payload={"decision": "lifted", "reason": "核实"})
     with pytest.raises(Forbidden):
         call(db, "decide_suspension_appeal", ALICE, suspension_id=appealed["id"],
              payload={"decision": "lifted", "reason": "自己批准"})

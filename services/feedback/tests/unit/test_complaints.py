@@ -240,6 +240,8 @@ def test_a_rectification_past_its_limit_is_escalated_to_operators(db):
         assert escalations.rectifications_overdue(session, overdue) == 1
     [notice] = call(db, "list_escalation_notices", OPERATOR_2, query={})["items"]
     assert notice["kind"] == "rectification.escalated" and notice["subject_id"] == bad["rectification_id"]
+    rule = sla.get_rule("feedback.rectification_verify")      # read by people: the limit's words, not its id
+    assert rule.description_zh in notice["message"] and "feedback.rectification" not in notice["message"]
     [event] = events(db, "rectification.escalated")
     assert event["data"]["rule"] == "feedback.rectification_verify"
 
