@@ -59,11 +59,23 @@ def test_enterprise_books_a_window_appointment_and_staff_check_it_in(ui):  # noq
     page.wait_for_load_state("networkidle")
     page.locator("[data-test=appointment-slots] .el-table__row").first.wait_for()   # the demo's next 10 working days
     page.locator("[data-test=book-appointment]").first.click()
-    page.locator("[data-test=my-appointments] .el-table__row").first.wait_for()
+    # The new appointment, at this station (ent-demo may hold others from earlier tests, at other windows).
+    page.locator("[data-test=my-appointments] .el-table__row", has_text="泰州医药高新区质量基础设施服务站").first.wait_for()
     ent.shot("booking-04-appointments")
 
     staff = ui()
     staff.login("window1")
     page = staff.open("/appointments")
-    page.locator("[data-test=my-appointments] .el-table__row").first.wait_for()
+    rows = page.locator("[data-test=my-appointments] .el-table__row")
+    try:
+        rows.first.wait_for()
+    except Exception:
+        # Seen empty once in several CI runs with the cause not found (see the closing note of 2026-12-02):
+        # one reload, and the page's error alert, if any, is reported with the failure.
+        alert = page.locator(".el-alert").all_inner_texts()
+        page.reload()
+        try:
+            rows.first.wait_for()
+        except Exception as again:
+            raise AssertionError(f"the window's appointment list stayed empty; alert before reload: {alert}") from again
     staff.shot("booking-05-window-appointments")
