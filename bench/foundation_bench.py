@@ -24,6 +24,7 @@ events) for a run of about 30 s.
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import sys
 import tempfile
@@ -31,6 +32,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -75,17 +77,24 @@ def report(name, elapsed, latencies):
 
 
 def bench_gateway(base, token: str, total: int, concurrency: int):
-    """`base` is one gateway URL, or a list of them: client i talks to base[i % len(base)]."""
+    """`base` is one gateway URL, or a list of them: client i talks to base[i % len(base)].
+
+    Each client is one keep-alive `http.client` connection: the load generator's own CPU
+    competes with the platform for the same cores, and `requests` spends about three times
+    as much per request (measured: 1.37 vs ~0.4 ms), which the floor's kombu clients do not.
+    """
     bases = [base] if isinstance(base, str) else list(base)
 
     def make_worker(i):
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {token}"
-        url = bases[i % len(bases)] + "/api/v1/me"
+        url = urlsplit(bases[i % len(bases)])
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        headers = {"Authorization": f"Bearer {token}"}
 
         def call():
-            response = session.get(url, timeout=10)
-            assert response.status_code == 200, response.text
+            connection.request("GET", "/api/v1/me", headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            assert response.status == 200, body
         return call
     run_concurrently(min(200, total), concurrency, make_worker)  # warm-up
     return run_concurrently(total, concurrency, make_worker)

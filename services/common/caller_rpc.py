@@ -18,13 +18,12 @@ import uuid
 from kombu import Queue
 from nameko.exceptions import ContainerBeingKilled, IncorrectSignature, MalformedRequest
 from nameko.extensions import DependencyProvider, SharedExtension
-from nameko.amqp.publish import Publisher
-from nameko.constants import (AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, LOGIN_METHOD_CONFIG_KEY,
-                              SERIALIZER_CONFIG_KEY)
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
 from nameko.messaging import QueueConsumer
-from nameko.rpc import Responder, Rpc, get_rpc_exchange
+from nameko.rpc import Rpc, get_rpc_exchange
 
 from . import caller, client_address, config, deadlines, fields
+from .direct_rpc import ReplyChannels
 from .errors import DomainError, ServiceUnavailable, Unauthorized
 from .events import exchange
 
@@ -141,22 +140,18 @@ class _Invocation:
             deadlines.reset(token)
 
 
-class ReplyPublisher(Publisher):
-    """Replies go without publisher confirms.
-
-    A confirm makes the worker wait a broker round trip after its work is done, and buys
-    nothing for a reply: the reply queue is the caller's exclusive, non-durable queue, so a
-    confirmed reply is lost just the same when the caller's connection or the broker goes
-    away before it is consumed. Either way the caller times out (504) and retries; a
-    creating write with its Idempotency-Key then gets the stored result, not a second
-    write (services.common.consumer.run_idempotent).
-    """
-
-    use_confirms = False
+_REPLIES: dict[tuple, ReplyChannels] = {}
 
 
-class ReplyResponder(Responder):
-    publisher_cls = ReplyPublisher
+def _reply_channels(config) -> ReplyChannels:
+    """The process's reply channels for this broker (services.common.direct_rpc.ReplyChannels)."""
+    key = (config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config).name)
+    channels = _REPLIES.get(key)
+    if channels is None:
+        channels = _REPLIES[key] = ReplyChannels(key[0], ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                                                 login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+                                                 exchange=key[1])
+    return channels
 
 
 class CallerRpc(Rpc):
@@ -221,14 +216,10 @@ class CallerRpc(Rpc):
             self.rpc_consumer.requeue_message(message)
 
     def handle_result(self, message, worker_ctx, result, exc_info):
-        """nameko's RpcConsumer.handle_result, with the reply published without a confirm
-        (ReplyPublisher); the request is acknowledged after the reply was written, as before."""
-        config = self.container.config
-        responder = ReplyResponder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
-                                   config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
-                                   ssl=config.get(AMQP_SSL_CONFIG_KEY),
-                                   login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
-        result, exc_info = responder.send_response(result, exc_info)
+        """nameko's RpcConsumer.handle_result, with the reply published on a pooled channel
+        without a confirm (direct_rpc.ReplyChannels), to a direct reply-to caller on the
+        default exchange; the request is acknowledged after the reply was written, as before."""
+        result, exc_info = _reply_channels(self.container.config).send(message.properties, result, exc_info)
         self.rpc_consumer.queue_consumer.ack_message(message)
         return result, exc_info
 

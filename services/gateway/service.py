@@ -16,12 +16,12 @@ from kombu.exceptions import OperationalError
 from nameko.events import BROADCAST, event_handler
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from werkzeug.wrappers import Response
 
-from services.common import caller, config, file_responses, platform
+from services.common import caller, config, file_responses
 from services.common.errors import BadRequest, DomainError, ServiceUnavailable
+from services.common.direct_rpc import DirectRpc
 from services.common.nameko_ext import CallerContext
 
 from .auth import RevocationList, bearer_token
@@ -40,10 +40,6 @@ LATENCY = Histogram("qi_gateway_request_seconds", "HTTP request latency", ["rout
 RPC_LATENCY = Histogram("qi_gateway_rpc_seconds", "RPC latency seen by the gateway", ["service", "method", "outcome"])
 
 router = Router(ROUTES)
-# Publishing fails fast when the broker is away (503 broker_unavailable) instead of
-# retrying past the RPC timeout; one retry reconnects a pooled connection the broker closed.
-RPC_OPTIONS = {"expiration": config.rpc_timeout(), "delivery_mode": 1,
-               "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}}
 # Errors meaning "the broker is unreachable or the connection broke" (kombu wraps most in OperationalError).
 BROKER_ERRORS = (OperationalError, AmqpConnectionError, RecoverableConnectionError, OSError, ConnectionError)
 BROKER_RETRY_AFTER = 5
@@ -104,7 +100,10 @@ class Gateway:
     # only after the broker's disk sync, and a request outliving a broker restart
     # has no caller left anyway (the client got a 503/504 and may retry with its
     # Idempotency-Key).
-    # One RpcProxy per service of services.common.platform is added below the class.
+    # One held connection for every call of this process, replies by direct reply-to
+    # (services.common.direct_rpc): a broker that goes away fails the waiting calls at once
+    # (503 broker_unavailable), a service that is not running at publish (503 service_unavailable).
+    rpc = DirectRpc(expiration=config.rpc_timeout())
     revocations = Revocations()
     bus = CallerContext()
 
@@ -119,7 +118,7 @@ class Gateway:
         pings = {}
         for service in SERVICES:
             try:
-                pings[service] = getattr(self, service).ping.call_async()
+                pings[service] = self.rpc.call_async(service, "ping")
             except UnknownService:
                 statuses[service] = "down"
             except Exception as exc:  # broker unreachable
@@ -131,7 +130,10 @@ class Gateway:
                     reply.result()
                 statuses[service] = "ok"
             except eventlet.Timeout:
+                self.rpc.forget(reply)
                 statuses[service] = "timeout"
+            except UnknownService:
+                statuses[service] = "down"
             except Exception as exc:
                 statuses[service] = f"error: {type(exc).__name__}"
         ok = all(v == "ok" for v in statuses.values())
@@ -257,11 +259,14 @@ class Gateway:
         # The service gives up first: a request it picks up after this is dropped, and a
         # write that would commit after it rolls back, so a 504 here means "not done".
         self.bus.set(deadline=time.time() + max(0.1, timeout - config.rpc_deadline_margin()))
+        pending = None
         try:
+            pending = self.rpc.call_async(service, method, *args, **kwargs)
             with eventlet.Timeout(timeout):
-                return getattr(getattr(self, service), method).call_async(*args, **kwargs).result()
+                return pending.result()
         except eventlet.Timeout:
             outcome = "timeout"
+            self.rpc.forget(pending)
             raise GatewayTimeout(f"{service} did not answer within {config.rpc_timeout():g}s / 服务未在时限内响应",
                                  code="service_timeout")
         except UnknownService:
@@ -283,7 +288,3 @@ class Gateway:
         finally:
             RPC_LATENCY.labels(service, method, outcome).observe(time.perf_counter() - started)
 
-
-for _service in platform.present():
-    if _service != "gateway":
-        setattr(Gateway, _service, RpcProxy(_service, **RPC_OPTIONS))

@@ -6,9 +6,14 @@ does not keep the old rights.
 """
 from __future__ import annotations
 
+from sqlalchemy import bindparam, select
+
 from services.common.errors import DomainError, Forbidden, Unauthorized
 
 from .models import User
+
+# The account by id as a plain row: every column, PII decrypted by its column type as the ORM would.
+_ACCOUNT_ROW = select(User.__table__).where(User.__table__.c.id == bindparam("user_id"))
 
 
 def require_principal(principal) -> dict:
@@ -25,7 +30,21 @@ def load_actor(session, principal) -> User:
     too, but the deny-list reaches gateways asynchronously).
     """
     principal = require_principal(principal)
-    user = session.get(User, str(principal["user_id"]))
+    return _checked(session.get(User, str(principal["user_id"])), principal)
+
+
+def read_actor(session, principal):
+    """`load_actor` for a read that changes nothing: the same checks on a plain row.
+
+    GET /me runs on every page of the web and checks the account fresh each time; the
+    ORM's `get` (identity map, instance state, loader) was a third of identity's CPU for
+    it. The row has the model's attribute names and cannot be changed or flushed.
+    """
+    principal = require_principal(principal)
+    return _checked(session.execute(_ACCOUNT_ROW, {"user_id": str(principal["user_id"])}).first(), principal)
+
+
+def _checked(user, principal: dict):
     if user is None or user.status != "active":
         raise Unauthorized("Account not found or disabled / 账号不存在或已停用", code="account_disabled")
     if user.role != principal["role"]:

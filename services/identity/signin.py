@@ -20,7 +20,7 @@ from . import throttle, tokens
 from .models import User
 from .passwords import hash_password, needs_rehash, verify_password
 from .principals import commit_then_raise, require_principal
-from .users import me
+from .users import me_in_transaction
 
 LOGINS = Counter("qi_identity_logins_total", "Sign-in attempts by outcome", ["outcome"])
 
@@ -66,7 +66,7 @@ def sign_in(session, username: str, password: str, ip: str | None = None,
     principal = {"user_id": user.id, "role": user.role, "sid": response["sid"], "ip": ip}
     audit(session, principal, "session.opened", "user", user.id, owner_id=user.id,
           detail={"sid": response["sid"]})
-    response["user"] = me(session, principal)
+    response["user"] = me_in_transaction(session, principal)
     return response
 
 
@@ -75,7 +75,7 @@ def refresh(session, data: dict, client_ip: str | None = None, now: dt.datetime 
     result = commit_then_raise(session, tokens.refresh(session, data["refresh_token"], ip=client_ip, now=now))
     user, response = result
     principal = {"user_id": user.id, "role": user.role, "sid": response["sid"], "ip": client_ip}
-    response["user"] = me(session, principal)
+    response["user"] = me_in_transaction(session, principal)
     return response
 
 

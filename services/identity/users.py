@@ -19,7 +19,7 @@ from services.common.platform import OPERATORS, PLATFORM_STAFF, STAFF_READERS
 
 from . import levels
 from .models import User
-from .principals import load_actor, require_role
+from .principals import load_actor, read_actor, require_role
 
 READ_ANY_USER_ROLES = frozenset(STAFF_READERS)
 LOOKUP_BY_PHONE_ROLES = frozenset(OPERATORS)
@@ -79,6 +79,12 @@ def get_user(session, principal: dict, user_id: str, reveal: bool = False) -> Sh
 
 
 def me(session, principal: dict) -> Shown:
+    """GET /me, in a read session: the account as a plain row (principals.read_actor)."""
+    return Shown(read_actor(session, principal), sid=principal.get("sid"))
+
+
+def me_in_transaction(session, principal: dict) -> Shown:
+    """The caller's account inside a write, with what this transaction changed in it."""
     return Shown(load_actor(session, principal), sid=principal.get("sid"))
 
 

@@ -36,7 +36,7 @@ from . import levels
 from .contract.vocabulary import CODE_PURPOSES
 from .models import PhoneChallenge, User
 from .principals import commit_then_raise, load_actor
-from .users import me
+from .users import me_in_transaction
 
 SOURCE = "identity"
 CODE_TTL = dt.timedelta(minutes=5)
@@ -196,4 +196,4 @@ def verify_phone(session, principal: dict, data: dict):
     """POST /auth/phone/verify: a wrong guess is counted (committed) before it is refused."""
     user = load_actor(session, principal)
     commit_then_raise(session, verify_code(session, user, data["code"], data["purpose"]))
-    return me(session, principal)
+    return me_in_transaction(session, principal)

@@ -3,6 +3,7 @@ gateway recovers from by itself; one service process dying does not stop the pla
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import pytest
 import requests
 
 from deploy.local import Platform
+from tests.conftest import own_vhost
 from tests.e2e.conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -140,7 +142,9 @@ class TcpProxy:
         self.sockets = []
 
 
-def test_broker_outage_is_a_503_and_the_gateway_recovers(platform, tmp_path):
+@contextlib.contextmanager
+def proxied_gateway(platform, tmp_path):
+    """A second gateway of the platform that reaches RabbitMQ through a TcpProxy the test controls."""
     amqp = platform.env["QI_AMQP_URI"]
     broker_port = int(re.search(r"@[^:/]+:(\d+)", amqp).group(1)) if re.search(r"@[^:/]+:(\d+)", amqp) else 5672
     proxy = TcpProxy(broker_port, free_port())
@@ -149,18 +153,29 @@ def test_broker_outage_is_a_503_and_the_gateway_recovers(platform, tmp_path):
            "QI_GATEWAY_PORT": str(free_port()), "QI_METRICS_PORT_GATEWAY": str(free_port())}
     gateway = Platform(env=env, log_dir=tmp_path / "log")
     gateway.start_service("gateway")
-    url = gateway.gateway_url + "/api/v1/catalog/categories"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url, timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "the proxied gateway never answered"
-            time.sleep(0.5)
+        wait_until_answering(gateway.gateway_url + "/api/v1/catalog/categories")
+        yield gateway, proxy
+    finally:
+        gateway.stop()
+        proxy.stop()
 
+
+def wait_until_answering(url):
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(url, timeout=10).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, f"{url} never answered"
+        time.sleep(0.5)
+
+
+def test_broker_outage_is_a_503_and_the_gateway_recovers(platform, tmp_path):
+    with proxied_gateway(platform, tmp_path) as (gateway, proxy):
+        url = gateway.gateway_url + "/api/v1/catalog/categories"
         proxy.stop()  # the broker is gone for this gateway
         for _ in range(3):
             down = requests.get(url, timeout=15)
@@ -178,6 +193,60 @@ def test_broker_outage_is_a_503_and_the_gateway_recovers(platform, tmp_path):
             assert response.status_code in (503, 504), response.text  # never a 500 meanwhile
             assert time.monotonic() < deadline, "the gateway did not recover"
             time.sleep(1)
-    finally:
-        gateway.stop()
-        proxy.stop()
+
+
+def test_a_call_waiting_when_the_broker_goes_is_a_503_not_a_timeout(platform, tmp_path):
+    """The gateway's one connection is read all the time (services.common.direct_rpc): when it
+    breaks, a call still waiting for its reply fails as broker_unavailable (nothing was answered;
+    a retry is safe), not as the 504 service_timeout it would get by waiting out its deadline."""
+    with proxied_gateway(platform, tmp_path) as (gateway, proxy):
+        matching = platform.processes["matching"]
+        outcome = {}
+
+        def search():
+            outcome["response"] = requests.get(gateway.gateway_url + "/api/v1/search/institutions",
+                                               params={"q": "检测"}, timeout=15)
+        os.kill(matching.pid, signal.SIGSTOP)  # the request waits in matching's queue
+        try:
+            waiting = threading.Thread(target=search)
+            waiting.start()
+            time.sleep(1.0)
+            assert waiting.is_alive(), outcome.get("response") and outcome["response"].text
+            proxy.stop()
+            waiting.join(15)
+        finally:
+            os.kill(matching.pid, signal.SIGCONT)
+        response = outcome["response"]
+        assert response.status_code == 503, response.text
+        assert response.json()["code"] == "broker_unavailable"
+
+
+def test_a_service_that_is_not_running_is_a_503(tmp_path):
+    """A gateway alone on a vhost where no service runs: the request no queue takes comes back
+    from the broker (mandatory publish), so the answer is 503 service_unavailable, not a wait."""
+    with own_vhost() as amqp_uri:
+        env = {"QI_DATA_DIR": str(tmp_path), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
+               "QI_METRICS_PORT_GATEWAY": str(free_port()), "QI_RPC_TIMEOUT": "30"}
+        gateway = Platform(env=env, log_dir=tmp_path / "log")
+        gateway.start_service("gateway")
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    health = requests.get(gateway.gateway_url + "/health", timeout=5)
+                    if health.status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.monotonic() < deadline, "the lone gateway never started"
+                time.sleep(0.5)
+            # With a 30 s RPC timeout, a 10 s client timeout passes only if the answer does not wait.
+            down = requests.get(gateway.gateway_url + "/api/v1/catalog/categories", timeout=10)
+            assert down.status_code == 503, down.text
+            assert down.json()["code"] == "service_unavailable"
+            assert int(down.headers["Retry-After"]) > 0
+            ready = requests.get(gateway.gateway_url + "/ready", timeout=10)
+            assert ready.status_code == 503
+            assert set(ready.json()["services"].values()) == {"down"}
+        finally:
+            gateway.stop()

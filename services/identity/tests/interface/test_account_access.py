@@ -220,6 +220,10 @@ def test_operator_disables_a_public_account_which_ends_its_sessions_and_frees_it
     with pytest.raises(errors.DomainError) as refused:
         service.login("li.si", PASSWORD)
     assert refused.value.code == "account_disabled"
+    # A token it still holds reads nothing either (GET /me checks the account row fresh).
+    with pytest.raises(errors.Unauthorized) as gone:
+        service.me({"user_id": target["id"], "role": "person", "sid": login["sid"]})
+    assert gone.value.code == "account_disabled"
     # The same phone and ID number can now be registered by their rightful owner.
     rightful = service.register(person_payload(username="rightful"))
     assert rightful["status"] == "active"

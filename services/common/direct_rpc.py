@@ -1,0 +1,334 @@
+"""Request/reply over RabbitMQ's direct reply-to, on one held connection per process.
+
+The gateway makes one RPC for nearly every HTTP request, so what an RPC costs the
+calling process is what the platform's throughput is made of. nameko's `RpcProxy`
+builds a `Connection` object, acquires a pooled producer and waits for a publisher
+confirm on every call, and its replies go through a durable reply queue that the broker
+stores, delivers and has acknowledged. Here (measured in docs/performance.md):
+
+- requests are published on one channel held for the process's life, with
+  `mandatory`: a request no queue takes (the service is not running) comes back as
+  `basic.return` at once, which is the 503 `service_unavailable` nameko needed the
+  confirm for;
+- replies come on the same channel, from RabbitMQ's `amq.rabbitmq.reply-to`
+  pseudo-queue: no queue to declare, store or acknowledge; the broker routes a reply
+  straight to this connection, or drops it if this connection is gone (the caller
+  then gets its 504 either way);
+- one green thread reads the connection. When the broker closes it or the socket
+  breaks, every waiting call fails at once (503 `broker_unavailable`), not after its
+  timeout, and the next call connects again.
+
+The wire format is nameko's (exchange `nameko-rpc`, routing key `service.method`,
+`{"args", "kwargs"}`, context data as `nameko.*` headers, `{"result", "error"}`
+replies), so every service's entrypoint answers it unchanged; services reply to a
+direct reply-to address on the default exchange (`reply`, below), to any other
+caller (nameko's own proxies, tests) as before.
+
+Without a confirm a request the broker accepted but lost (a broker crash between
+receipt and routing) is never run: the caller waits for its timeout and gets a 504
+that means "not done", which the gateway's contract already says.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import sys
+import uuid
+
+import amqp
+import eventlet
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from kombu.utils.json import dumps, loads
+from nameko.exceptions import UnknownService, UnserializableValueError, deserialize, serialize
+from nameko.extensions import DependencyProvider
+
+log = logging.getLogger(__name__)
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+HEADER_PREFIX = "nameko"
+RPC_EXCHANGE = "nameko-rpc"
+JSON = "application/json"
+
+
+class BrokerGone(ConnectionError):
+    """The connection a call was waiting on closed before its reply came."""
+
+
+class PendingReply:
+    """One call in flight: `result()` waits for the reply and returns or raises it."""
+
+    __slots__ = ("_event", "service")
+
+    def __init__(self, service: str):
+        self._event = Event()
+        self.service = service
+
+    def _send(self, body=None, exc: BaseException | None = None) -> None:
+        if not self._event.ready():
+            if exc is not None:
+                self._event.send_exception(exc)
+            else:
+                self._event.send(body)
+
+    def result(self):
+        body = self._event.wait()
+        error = body.get("error")
+        if error:
+            raise deserialize(error)
+        return body["result"]
+
+
+class DirectReplyClient:
+    """The process's RPC client: one connection, one channel, one reader (see the module)."""
+
+    def __init__(self, amqp_uri: str, *, ssl=None, login_method=None, heartbeat: int = 60,
+                 connect_timeout: float = 5.0, exchange: str = RPC_EXCHANGE):
+        self.amqp_uri = amqp_uri
+        self.ssl = ssl
+        self.login_method = login_method
+        self.heartbeat = heartbeat
+        self.connect_timeout = connect_timeout
+        self.exchange = exchange
+        self._pending: dict[str, PendingReply] = {}
+        # Frames of one publish (and a heartbeat) must not interleave with another's on the socket.
+        self._write = Semaphore()
+        self._connection: Connection | None = None
+        self._channel = None
+        self._reader = None
+        self._ids = itertools.count()
+        self._prefix = f"{os.getpid()}.{uuid.uuid4().hex[:8]}."
+        self._stopped = False
+
+    # -- calls ---------------------------------------------------------------------------
+    def call_async(self, service: str, method: str, args=(), kwargs=None, *, headers: dict | None = None,
+                   expiration: float | None = None) -> PendingReply:
+        """Publish the request; its reply (or failure) arrives on the returned `PendingReply`."""
+        correlation_id = self._prefix + str(next(self._ids))
+        pending = PendingReply(service)
+        properties = {"content_type": JSON, "content_encoding": "utf-8", "reply_to": DIRECT_REPLY_TO,
+                      "correlation_id": correlation_id, "delivery_mode": 1,
+                      "application_headers": {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()
+                                              if v is not None}}
+        if expiration is not None:
+            properties["expiration"] = str(int(expiration * 1000))
+        body = dumps({"args": list(args), "kwargs": kwargs or {}})
+        self._pending[correlation_id] = pending
+        try:
+            self._publish(amqp.Message(body, **properties), f"{service}.{method}")
+        except BaseException:
+            self._pending.pop(correlation_id, None)
+            raise
+        return pending
+
+    def forget(self, pending: PendingReply) -> None:
+        """The caller stopped waiting (its timeout): a late reply is then dropped."""
+        for key, value in list(self._pending.items()):
+            if value is pending:
+                del self._pending[key]
+                return
+
+    def call(self, service: str, method: str, args=(), kwargs=None, *, headers=None, timeout: float,
+             expiration: float | None = None):
+        pending = self.call_async(service, method, args, kwargs, headers=headers, expiration=expiration)
+        try:
+            with eventlet.Timeout(timeout):
+                return pending.result()
+        except eventlet.Timeout:
+            self.forget(pending)
+            raise
+
+    def _publish(self, message, routing_key: str) -> None:
+        # One reconnection: a connection the broker closed while idle is noticed by the
+        # reader, but a publish may come first.
+        for attempt in (1, 2):
+            channel = self._ensure_channel()
+            try:
+                with self._write:
+                    channel.basic_publish(message, exchange=self.exchange, routing_key=routing_key, mandatory=True)
+                return
+            except (OSError, ConnectionError, amqp.exceptions.AMQPError) as exc:
+                self._drop(channel, exc)
+                if attempt == 2:
+                    raise
+
+    # -- the connection ------------------------------------------------------------------
+    def _ensure_channel(self):
+        if self._channel is not None:
+            return self._channel
+        with self._write:
+            if self._channel is None:
+                if self._stopped:
+                    raise BrokerGone("the RPC client is stopped")
+                connection = Connection(self.amqp_uri, ssl=self.ssl, login_method=self.login_method,
+                                        heartbeat=self.heartbeat, connect_timeout=self.connect_timeout)
+                try:
+                    connection.connect()
+                    channel = connection.channel()
+                    # As nameko's proxies do: on a vhost where no service ever ran, a publish to an
+                    # exchange that does not exist would close the channel instead of returning.
+                    channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
+                    channel.events["basic_return"].add(self._on_return)
+                    channel.basic_consume(DIRECT_REPLY_TO, no_ack=True, callback=self._on_reply)
+                except BaseException:
+                    connection.release()
+                    raise
+                self._connection, self._channel = connection, channel
+                self._reader = eventlet.spawn(self._read, connection, channel)
+        return self._channel
+
+    def _read(self, connection: Connection, channel) -> None:
+        interval = max(1.0, self.heartbeat / 4) if self.heartbeat else 5.0
+        while self._channel is channel:
+            try:
+                connection.drain_events(timeout=interval)
+            except socket.timeout:
+                pass
+            except Exception as exc:
+                self._drop(channel, exc)
+                return
+            if self.heartbeat:
+                try:
+                    with self._write:
+                        connection.heartbeat_check()
+                except Exception as exc:
+                    self._drop(channel, exc)
+                    return
+
+    def _drop(self, channel, exc: BaseException) -> None:
+        """Fail every waiting call and forget the connection; the next call opens a new one."""
+        if self._channel is not channel:
+            return
+        connection, self._connection, self._channel = self._connection, None, None
+        waiting, self._pending = self._pending, {}
+        if waiting:
+            log.warning("broker connection lost with %d RPCs waiting: %s", len(waiting), exc)
+        for pending in waiting.values():
+            pending._send(exc=BrokerGone(f"broker connection lost: {type(exc).__name__}"))
+        try:
+            connection.release()
+        except Exception:
+            pass
+
+    def _on_reply(self, message) -> None:
+        pending = self._pending.pop(message.properties.get("correlation_id"), None)
+        if pending is None:
+            return  # its caller gave up (504) or the id is not ours
+        try:
+            pending._send(loads(message.body))
+        except ValueError as exc:
+            pending._send(exc=exc)
+
+    def _on_return(self, exc, exchange, routing_key, message) -> None:
+        pending = self._pending.pop(message.properties.get("correlation_id"), None)
+        if pending is not None:
+            pending._send(exc=UnknownService(pending.service))
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._channel is not None:
+            self._drop(self._channel, BrokerGone("stopping"))
+
+
+class DirectRpc(DependencyProvider):
+    """For nameko services that call others: `self.rpc.call_async(service, method, *args, **kwargs)`.
+
+    The worker's context data (the caller's token, sealed address, request id and
+    deadline, set by `CallerContext`) travel as the request's headers, as with nameko's
+    proxies. `expiration` (seconds) drops a request the service has not picked up by then.
+    """
+
+    def __init__(self, *, expiration: float | None = None):
+        self.expiration = expiration
+        self.client: DirectReplyClient | None = None
+
+    def setup(self):
+        config = self.container.config
+        self.client = DirectReplyClient(config["AMQP_URI"], ssl=config.get("AMQP_SSL"),
+                                        login_method=config.get("LOGIN_METHOD"))
+
+    def stop(self):
+        self.client.stop()
+
+    def kill(self):
+        self.client.stop()
+
+    def get_dependency(self, worker_ctx):
+        return _WorkerRpc(self.client, worker_ctx, self.expiration)
+
+
+class _WorkerRpc:
+    __slots__ = ("client", "worker_ctx", "expiration")
+
+    def __init__(self, client, worker_ctx, expiration):
+        self.client, self.worker_ctx, self.expiration = client, worker_ctx, expiration
+
+    def call_async(self, service: str, method: str, /, *args, **kwargs) -> PendingReply:
+        # Positional-only: a call's own keywords (query fields) may be named "service" or "method".
+        return self.client.call_async(service, method, args, kwargs, headers=self.worker_ctx.context_data,
+                                      expiration=self.expiration)
+
+    def forget(self, pending: PendingReply) -> None:
+        self.client.forget(pending)
+
+
+# -- the service side: replies -----------------------------------------------------------------
+class ReplyChannels:
+    """Replies of one service process, published on pooled channels without confirms.
+
+    A confirm would make the worker wait a broker round trip after its work is done and
+    buys nothing for a reply: the caller's reply queue (or direct reply-to consumer) is
+    tied to its connection, so a confirmed reply is lost just the same when that goes.
+    Either way the caller times out (504) and retries; a creating write retried with its
+    Idempotency-Key gets the stored result (services.common.consumer.run_idempotent).
+    """
+
+    def __init__(self, amqp_uri: str, *, ssl=None, login_method=None, exchange: str = RPC_EXCHANGE):
+        self.amqp_uri, self.ssl, self.login_method, self.exchange = amqp_uri, ssl, login_method, exchange
+        self._free: list = []   # idle (connection, channel) pairs, most recently used last
+
+    def _open(self):
+        connection = Connection(self.amqp_uri, ssl=self.ssl, login_method=self.login_method, heartbeat=0,
+                                connect_timeout=5)
+        connection.connect()
+        return connection, connection.channel()
+
+    def send(self, request_properties: dict, result, exc_info) -> tuple:
+        """Answer one request as nameko's Responder does; returns (result, exc_info) as sent."""
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        try:
+            body = dumps({"result": result, "error": error})
+        except Exception:  # nameko's "disaster avoidance": the caller gets an error, not silence
+            exc_info = sys.exc_info()
+            body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
+            result = None
+        reply_to = request_properties["reply_to"]
+        exchange = "" if reply_to.startswith(DIRECT_REPLY_TO) else self.exchange
+        message = amqp.Message(body, content_type=JSON, content_encoding="utf-8", delivery_mode=1,
+                               correlation_id=request_properties.get("correlation_id"))
+        for attempt in (1, 2):
+            pair = self._free.pop() if self._free else self._open()
+            try:
+                pair[1].basic_publish(message, exchange=exchange, routing_key=reply_to)
+            except (OSError, ConnectionError, amqp.exceptions.AMQPError):
+                try:
+                    pair[0].release()
+                except Exception:
+                    pass
+                if attempt == 2:
+                    raise
+                continue
+            self._free.append(pair)
+            return result, exc_info
+        return result, exc_info
+
+    def close(self) -> None:
+        while self._free:
+            connection, _ = self._free.pop()
+            try:
+                connection.release()
+            except Exception:
+                pass

@@ -1,0 +1,120 @@
+"""Replies and pending calls of services.common.direct_rpc, without a broker.
+
+The broker paths (a service not running, the connection breaking under a waiting
+call, replies to nameko's own proxies) run for real in tests/e2e/test_resilience.py
+and in every interface test that calls a service with nameko's ClusterRpcProxy.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from nameko.exceptions import UnknownService
+
+from services.common.direct_rpc import DirectReplyClient, PendingReply, ReplyChannels
+from services.common.errors import NotFound
+
+
+class FakeChannel:
+    def __init__(self, fail: bool = False):
+        self.fail = fail
+        self.published = []
+
+    def basic_publish(self, message, exchange, routing_key, **_):
+        if self.fail:
+            raise ConnectionResetError("gone")
+        self.published.append((exchange, routing_key, message))
+
+
+class FakeConnection:
+    released = False
+
+    def release(self):
+        self.released = True
+
+
+def channels_with(*pairs) -> tuple[ReplyChannels, list]:
+    channels = ReplyChannels("amqp://unused/", exchange="nameko-rpc")
+    opened = []
+
+    def open_new():
+        pair = (FakeConnection(), FakeChannel())
+        opened.append(pair)
+        return pair
+    channels._open = open_new
+    channels._free = list(pairs)
+    return channels, opened
+
+
+def test_a_direct_reply_to_caller_is_answered_on_the_default_exchange():
+    channel = FakeChannel()
+    replies, _ = channels_with((FakeConnection(), channel))
+    replies.send({"reply_to": "amq.rabbitmq.reply-to.g1h2AA", "correlation_id": "c-1"}, {"ok": 1}, None)
+    [(exchange, routing_key, message)] = channel.published
+    assert (exchange, routing_key) == ("", "amq.rabbitmq.reply-to.g1h2AA")
+    assert message.properties["correlation_id"] == "c-1"
+    assert json.loads(message.body) == {"result": {"ok": 1}, "error": None}
+
+
+def test_a_nameko_proxy_is_answered_on_the_rpc_exchange_as_before():
+    channel = FakeChannel()
+    replies, _ = channels_with((FakeConnection(), channel))
+    replies.send({"reply_to": "5b1c1d7e-reply-queue", "correlation_id": "c-2"}, None,
+                 (NotFound, NotFound("no such thing"), None))
+    [(exchange, routing_key, message)] = channel.published
+    assert (exchange, routing_key) == ("nameko-rpc", "5b1c1d7e-reply-queue")
+    error = json.loads(message.body)["error"]
+    assert error["exc_type"] == "NotFound"
+
+
+def test_an_unserialisable_result_is_answered_as_an_error_not_silence():
+    channel = FakeChannel()
+    replies, _ = channels_with((FakeConnection(), channel))
+    result, exc_info = replies.send({"reply_to": "amq.rabbitmq.reply-to.x", "correlation_id": "c"}, {"x": object()},
+                                    None)
+    assert result is None and exc_info is not None
+    assert json.loads(channel.published[0][2].body)["error"]["exc_type"] == "UnserializableValueError"
+
+
+def test_a_pooled_connection_the_broker_closed_is_replaced_once():
+    dead = (FakeConnection(), FakeChannel(fail=True))
+    replies, opened = channels_with(dead)
+    replies.send({"reply_to": "amq.rabbitmq.reply-to.x", "correlation_id": "c"}, 1, None)
+    assert dead[0].released
+    [(_, fresh)] = opened
+    assert len(fresh.published) == 1
+    assert replies._free == [opened[0]]   # the fresh one is pooled, the dead one is not
+
+
+def test_replies_match_their_calls_and_a_forgotten_call_drops_its_late_reply():
+    client = DirectReplyClient("amqp://unused/")
+    first, second = PendingReply("identity"), PendingReply("identity")
+    client._pending = {"a": first, "b": second}
+    client.forget(first)
+
+    class Message:
+        def __init__(self, correlation_id, body):
+            self.properties = {"correlation_id": correlation_id}
+            self.body = body
+    client._on_reply(Message("a", b'{"result": "late", "error": null}'))   # dropped: nobody waits
+    client._on_reply(Message("b", b'{"result": "mine", "error": null}'))
+    assert second.result() == "mine"
+    assert client._pending == {}
+
+
+def test_a_returned_request_is_unknown_service_and_a_lost_connection_fails_every_waiting_call():
+    client = DirectReplyClient("amqp://unused/")
+    returned, waiting = PendingReply("booking"), PendingReply("identity")
+    client._pending = {"r": returned, "w": waiting}
+
+    class Message:
+        properties = {"correlation_id": "r"}
+    client._on_return(None, "nameko-rpc", "booking.ping", Message())
+    with pytest.raises(UnknownService):
+        returned.result()
+
+    client._channel, client._connection = object(), FakeConnection()
+    client._drop(client._channel, OSError("reset"))
+    with pytest.raises(ConnectionError):
+        waiting.result()
+    assert client._channel is None and client._pending == {}
