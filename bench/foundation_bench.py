@@ -132,6 +132,7 @@ def bench_raw_kombu(amqp_uri: str, total: int, concurrency: int):
     server = ctx.Process(target=echo_server, args=(amqp_uri, queue_name, ready, stop), daemon=True)
     server.start()
     ready.wait(10)
+    broker = broker_pid()
 
     def make_worker(_):
         conn = Connection(amqp_uri)
@@ -155,11 +156,19 @@ def bench_raw_kombu(amqp_uri: str, total: int, concurrency: int):
             while "body" not in got:
                 conn.drain_events(timeout=10)
         return call
+    before = (cpu_seconds(server.pid), cpu_seconds(broker) if broker else 0.0, time.process_time())
     run_concurrently(min(200, total), concurrency, make_worker)
     result = run_concurrently(total, concurrency, make_worker)
+    n = total + min(200, total)
+    FLOOR_CPU.update({"echo server": (cpu_seconds(server.pid) - before[0]) * 1000 / n,
+                      "broker": ((cpu_seconds(broker) - before[1]) * 1000 / n) if broker else 0.0,
+                      "kombu clients": (time.process_time() - before[2]) * 1000 / n})
     stop.set()
     server.join(5)
     return result
+
+
+FLOOR_CPU: dict[str, float] = {}   # CPU per request of the last floor run, by process (ms)
 
 
 def bench_relay(amqp_uri: str, url: str, label: str, count: int, batch_size: int):
@@ -258,6 +267,10 @@ def run_gateway(amqp_uri: str, args) -> None:
         print("  CPU per request of the gateway read (/proc, warm-up included): "
               + ", ".join(f"{name} {ms:.2f} ms" for name, ms in used.items()) + f", HTTP clients {client:.2f} ms"
               + ("  (the broker's figure counts every vhost)" if "broker" in used else ""))
+        gateway_cpu, floor_cpu = sum(used.values()) + client, sum(FLOOR_CPU.values())
+        print("  CPU per request of the floor: " + ", ".join(f"{name} {ms:.2f} ms" for name, ms in FLOOR_CPU.items())
+              + f"; all counted processes: gateway read {gateway_cpu:.2f} ms vs floor {floor_cpu:.2f} ms"
+              + f" (on {os.cpu_count()} cores a CPU-bound ceiling of {floor_cpu / gateway_cpu:.2f}x the floor)")
     finally:
         platform.stop()
 

@@ -118,3 +118,28 @@ def test_a_returned_request_is_unknown_service_and_a_lost_connection_fails_every
     with pytest.raises(ConnectionError):
         waiting.result()
     assert client._channel is None and client._pending == {}
+
+
+def test_replies_with_kombu_typed_values_decode_as_kombu_does():
+    from decimal import Decimal
+    from kombu.utils.json import dumps
+    from services.common.direct_rpc import _decode
+    body = dumps({"result": {"fee": Decimal("12.30"), "name": "检测"}, "error": None}).encode()
+    assert _decode(body) == {"result": {"fee": Decimal("12.30"), "name": "检测"}, "error": None}
+    assert _decode(body.decode()) == _decode(body)   # py-amqp gives a utf-8 body as text
+    for plain in (b'{"result": {"a": [1, 2]}, "error": null}', '{"result": {"a": [1, 2]}, "error": null}'):
+        assert _decode(plain) == {"result": {"a": [1, 2]}, "error": None}
+
+
+def test_an_unreadable_reply_fails_its_own_call_only():
+    client = DirectReplyClient("amqp://unused/")
+    broken, other = PendingReply("identity"), PendingReply("identity")
+    client._pending = {"a": broken, "b": other}
+
+    class Message:
+        properties = {"correlation_id": "a"}
+        body = "{not json"
+    client._on_reply(Message())
+    with pytest.raises(ValueError):
+        broken.result()
+    assert client._pending == {"b": other}
