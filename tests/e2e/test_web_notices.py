@@ -154,6 +154,8 @@ def test_staff_start_and_stop_use_and_check_in_only_in_its_window(platform, ui):
     soon = requests.post(platform.gateway_url + "/api/v1/bookings", headers={**ent_headers, "Idempotency-Key": str(uuid.uuid4())},
                          json={"instrument_id": inst_id, "starts_at": start.isoformat(), "ends_at": (start + dt.timedelta(minutes=15)).isoformat()}, timeout=30)
     assert soon.status_code == 201, soon.text
+    opens = dt.datetime.fromisoformat(soon.json()["check_in_opens_at"].replace("Z", "+00:00"))
+    assert opens == start - dt.timedelta(minutes=30), "the page offers check-in from the moment the API names"
     later_start = start + dt.timedelta(days=7)
     later = requests.post(platform.gateway_url + "/api/v1/bookings", headers={**ent_headers, "Idempotency-Key": str(uuid.uuid4())},
                           json={"instrument_id": inst_id, "starts_at": later_start.isoformat(),

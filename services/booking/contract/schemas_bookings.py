@@ -97,6 +97,8 @@ class BookingOut(Schema):
     reason_code = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     checkin_code = fields.String(allow_none=True, metadata={"description": "Shown to the institution's staff only"})
+    check_in_opens_at = Utc(metadata={"description": "From then until ends_at the booking can be checked in and its "
+                                                     "use started (checkin_opens_minutes_before in the policy)"})
     checked_in_at = Utc(allow_none=True)
     actual_start = Utc(allow_none=True)
     actual_end = Utc(allow_none=True)
