@@ -1,27 +1,10 @@
-// The window appointments page against answers the test releases one by one (jsdom has no
-// gateway; the real page runs against one in tests/e2e/test_web_booking.py): the order the
-// answers arrive in is what these tests choose, which a browser test cannot.
-import { describe, it, expect, vi, beforeEach } from "vitest";
+// The window appointments page against answers the test releases one by one (tests/answers.ts;
+// the real page runs against the platform in tests/e2e/test_web_booking.py).
+import { describe, it, expect, beforeEach } from "vitest";
 import { mount, flushPromises, RouterLinkStub } from "@vue/test-utils";
 import ElementPlus, { ElSelect } from "element-plus";
 
-// Each request waits in `pending` until the test answers it (fetch is read when the client module loads).
-const pending = vi.hoisted(() => {
-  const list: { url: URL; request: Request; answer: (status: number, body: unknown) => void }[] = [];
-  globalThis.fetch = ((input: Request) => new Promise<Response>((resolve) => {
-    list.push({ url: new URL(input.url), request: input, answer: (status, body) => resolve(new Response(JSON.stringify(body), {
-      status, headers: { "Content-Type": status < 400 ? "application/json" : "application/problem+json" } })) });
-  })) as typeof fetch;
-  // The app calls its own origin with relative paths; jsdom's page is http://localhost:3000/.
-  const NodeRequest = globalThis.Request;
-  globalThis.Request = class extends NodeRequest {
-    constructor(input: RequestInfo | URL, init?: RequestInit) {
-      super(typeof input === "string" ? new URL(input, "http://localhost:3000") : input, init);
-    }
-  } as typeof Request;
-  return list;
-});
-
+import { answer, pending } from "./answers";   // first: it installs fetch before the client loads
 import { i18n, setLocale } from "../src/i18n";
 import { session } from "../src/session";
 import BookingAppointmentsPage from "../src/views/BookingAppointmentsPage.vue";
@@ -33,15 +16,6 @@ const slot = (id: string, window_id: string) => ({ id, window_id, starts_at: "20
 const APPOINTMENT = { id: "a-1", window_id: "demo-window-1", service_item: "tst.matching", status: "booked",
   starts_at: "2026-12-04T01:00:00Z" };
 
-/** Answers the oldest waiting request whose path (and window_id, when given) match. */
-async function answer(path: string, body: unknown, windowId?: string, status = 200) {
-  await flushPromises();
-  const i = pending.findIndex((p) => p.url.pathname === path
-    && (windowId === undefined || p.url.searchParams.get("window_id") === windowId));
-  expect(i, `a waiting request for ${path} ${windowId ?? ""}`).toBeGreaterThanOrEqual(0);
-  pending.splice(i, 1)[0].answer(status, body);
-  await flushPromises();
-}
 const choose = async (wrapper: ReturnType<typeof mount>, windowId: string) => {
   const select = wrapper.findComponent(ElSelect);
   select.vm.$emit("update:modelValue", windowId);
