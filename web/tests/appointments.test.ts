@@ -35,7 +35,8 @@ describe("window appointments page", () => {
     const wrapper = mount(BookingAppointmentsPage, { global });
     await answer("/api/v1/windows", WINDOWS);
     await answer("/api/v1/appointment-slots", [slot("s-lab", "iw-tzzj")], "iw-tzzj");     // the first window's
-    await answer("/api/v1/appointments", []);
+    expect(pending.find((p) => p.url.pathname === "/api/v1/appointments")?.url.searchParams.has("from")).toBe(false);
+    await answer("/api/v1/appointments", []);                                            // their own, latest first
     expect(bookButtons(wrapper)).toHaveLength(1);
 
     await choose(wrapper, "demo-window-1");
@@ -63,6 +64,9 @@ describe("window appointments page", () => {
     await answer("/api/v1/windows", WINDOWS);
     await answer("/api/v1/appointment-slots", { code: "upstream_timeout", title: "超时 / Timed out" },
       "demo-window-1", 504);
+    // Today's and later, soonest first: today is Beijing's, whatever the browser's zone.
+    const asked = pending.find((p) => p.url.pathname === "/api/v1/appointments");
+    expect(asked?.url.searchParams.get("from")).toBe(new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date()));
     await answer("/api/v1/appointments", [APPOINTMENT]);
     expect(wrapper.findAll("[data-test=my-appointments] .el-table__row")).toHaveLength(1);
     expect(wrapper.find("[data-test=problem]").exists()).toBe(true);

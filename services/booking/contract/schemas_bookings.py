@@ -153,6 +153,9 @@ class AppointmentIn(Schema):
 
 class AppointmentQuery(Schema):
     window_id = fields.String(validate=validate.Length(1, 64))
+    from_ = fields.Date(data_key="from", metadata={"description": "From this day (Asia/Shanghai) on, soonest first; "
+                                                                 "without it the latest come first"})
+    to = fields.Date(metadata={"description": "Up to this day (Asia/Shanghai), inclusive"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 

@@ -7048,7 +7048,11 @@ export interface operations {
     booking_list_appointments: {
         parameters: {
             query?: {
+                /** @description From this day (Asia/Shanghai) on, soonest first; without it the latest come first */
+                from?: string;
                 limit?: number;
+                /** @description Up to this day (Asia/Shanghai), inclusive */
+                to?: string;
                 window_id?: string;
             };
             header?: never;
