@@ -86,19 +86,25 @@ def publish_slots(session: Session, principal: dict, data: dict) -> list:
     return [slot_view(s) for s in out]
 
 
+def _day_start(day: dt.date) -> dt.datetime:
+    """The start of a Beijing-time day as naive UTC: `from` / `to` name Shanghai days, not UTC ones."""
+    return engine.to_utc(dt.datetime(day.year, day.month, day.day, tzinfo=engine.SHANGHAI))
+
+
+def _in_days(stmt, column, query: dict):
+    if query.get("from_"):
+        stmt = stmt.where(column >= _day_start(query["from_"]))
+    if query.get("to"):
+        stmt = stmt.where(column < _day_start(query["to"] + dt.timedelta(days=1)))
+    return stmt
+
+
 def list_slots(session: Session, query: dict, now: dt.datetime | None = None) -> list:
     now = now_or(now)
     stmt = select(AppointmentSlot).where(AppointmentSlot.starts_at > now)
     if query.get("window_id"):
         stmt = stmt.where(AppointmentSlot.window_id == query["window_id"])
-    if query.get("from_"):
-        f = query["from_"]
-        stmt = stmt.where(AppointmentSlot.starts_at >= engine.to_utc(dt.datetime(f.year, f.month, f.day,
-                                                                                 tzinfo=engine.SHANGHAI)))
-    if query.get("to"):
-        t = query["to"] + dt.timedelta(days=1)
-        stmt = stmt.where(AppointmentSlot.starts_at < engine.to_utc(dt.datetime(t.year, t.month, t.day,
-                                                                                tzinfo=engine.SHANGHAI)))
+    stmt = _in_days(stmt, AppointmentSlot.starts_at, query)
     return [slot_view(s) for s in session.scalars(stmt.order_by(AppointmentSlot.starts_at).limit(500))]
 
 
@@ -231,7 +237,11 @@ def list_appointments(session: Session, principal: dict, query: dict) -> list:
         stmt = stmt.where(Appointment.user_id == str(principal["user_id"]))
     if query.get("window_id"):
         stmt = stmt.where(Appointment.window_id == query["window_id"])
-    return session.scalars(stmt.order_by(Appointment.starts_at.desc()).limit(query["limit"])).all()
+    stmt = _in_days(stmt, Appointment.starts_at, query)
+    # From a day on, the soonest first (a window's day ahead: today's are never cut by the limit);
+    # otherwise the latest first (one's own history).
+    order = Appointment.starts_at.asc() if query.get("from_") else Appointment.starts_at.desc()
+    return session.scalars(stmt.order_by(order, Appointment.id).limit(query["limit"])).all()
 
 
 def mark_no_shows(session: Session, now: dt.datetime | None = None) -> int:

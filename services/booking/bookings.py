@@ -27,8 +27,8 @@ from services.common.money import money_str, to_money
 
 from . import fees, instruments, metrics
 from . import rules as engine
-from .common import (event, iso, is_institution_staff, is_operator, is_reader, not_found, now_or, policy, refuse,
-                     require_caller, require_institution_staff, slot_taken, utc, wrong_state)
+from .common import (check_in_opens_at, event, iso, is_institution_staff, is_operator, is_reader, not_found, now_or,
+                     policy, refuse, require_caller, require_institution_staff, slot_taken, utc, wrong_state)
 from .models import Booking, Instrument, NoShow, SlotClaim, Suspension, UsageRecord
 
 APPROVAL_RULE = "booking.approval"
@@ -58,6 +58,7 @@ def view(session: Session, b: Booking, principal: dict | None) -> dict:
         "fee_reason", "cancelled_by", "payment_source", "voucher_number", "paid_amount", "settled_at", "created_at")}
     out["instrument_name"] = inst.name if inst else None
     out["checkin_code"] = b.checkin_code if staff else None
+    out["check_in_opens_at"] = check_in_opens_at(b.starts_at)
     usage = session.scalars(select(UsageRecord).where(UsageRecord.booking_id == b.id)).first()
     out["usage_record_id"], out["in_use"] = (usage.id, usage.stopped_at is None) if usage else (None, False)
     return out
@@ -265,8 +266,7 @@ def check_in(session: Session, principal: dict, booking_id: str, data: dict, now
                                    code="checkin_code_wrong")
     if b.status != "confirmed":
         raise wrong_state("check in", b.status)
-    opens = b.starts_at - dt.timedelta(minutes=policy()["checkin_opens_minutes_before"])
-    if now < opens or now >= b.ends_at:
+    if now < check_in_opens_at(b.starts_at) or now >= b.ends_at:
         raise wrong_state("check in (outside the check-in window)", b.status)
     b.status, b.checked_in_at, b.updated_at = "checked_in", now, now
     b.sequence = (b.sequence or 0) + 1

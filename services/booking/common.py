@@ -22,6 +22,16 @@ def policy() -> dict:
     return json.loads((DATA / "policy.json").read_text(encoding="utf-8"))
 
 
+def check_in_lead() -> dt.timedelta:
+    """How long before its start a booking can be checked in and its use started (policy.json);
+    bookings' responses carry the resulting `check_in_opens_at`, so no client repeats the figure."""
+    return dt.timedelta(minutes=policy()["checkin_opens_minutes_before"])
+
+
+def check_in_opens_at(starts_at: dt.datetime) -> dt.datetime:
+    return starts_at - check_in_lead()
+
+
 def utc(value: dt.datetime) -> dt.datetime:
     """An aware datetime (from a request) as naive UTC, whole minutes kept."""
     if value.tzinfo is None:

@@ -17,7 +17,7 @@ from services.common.errors import Conflict, NotFound, ValidationFailed
 
 from . import bookings, instruments
 from . import rules as engine
-from .common import event, now_or, policy, require_institution_staff, utc, wrong_state
+from .common import check_in_lead, check_in_opens_at, event, now_or, require_institution_staff, utc, wrong_state
 from .models import Booking, UsageRecord
 
 SLACK = dt.timedelta(minutes=5)   # a terminal's clock a little ahead is not "the future"
@@ -55,8 +55,7 @@ def _start_on(session: Session, principal: dict, b: Booking, at: dt.datetime, no
         raise wrong_state("start use of", b.status)
     if session.scalars(select(UsageRecord).where(UsageRecord.booking_id == b.id)).first() is not None:
         raise Conflict("Use of this booking is already recorded / 该预约的使用已登记", code="usage_already_started")
-    opens = b.starts_at - dt.timedelta(minutes=policy()["checkin_opens_minutes_before"])
-    if at < opens or at >= b.ends_at:
+    if at < check_in_opens_at(b.starts_at) or at >= b.ends_at:
         raise ValidationFailed("Use must start within the booking's time / 须在预约时段内开始使用",
                                errors={"at": ["outside the booking / 不在预约时段内"]}, code="usage_outside_booking")
     _require_idle(session, b.instrument_id)
@@ -117,7 +116,7 @@ def start_walk_in(session: Session, principal: dict, instrument_id: str, data: d
         raise Conflict("The instrument is withdrawn / 仪器已下架", code="instrument_withdrawn")
     at = _moment(data, now)
     _require_idle(session, inst.id)
-    opens = dt.timedelta(minutes=policy()["checkin_opens_minutes_before"])
+    opens = check_in_lead()
     covering = [b for b in session.scalars(select(Booking).where(
         Booking.instrument_id == inst.id, Booking.status.in_(("confirmed", "checked_in")),
         Booking.starts_at <= at + opens, Booking.ends_at > at)).all()

@@ -322,8 +322,9 @@ def _close_event(session: Session, complaint: Complaint, at) -> None:
 
 def escalate_due(session: Session, at=None) -> list[Complaint]:
     """Forwarded complaints unanswered for the rule's `escalate_after_working_days` are escalated
-    (once) to the rule's `escalate_to` role: a step, an audit entry, notices to that role and the
-    handler, and complaint.escalated (run by the service's sweep; services.feedback.escalations)."""
+    (once) to the rule's `escalate_to` role (run by the service's sweep); what an escalation writes
+    (audit entry, notices to that role and the handler, step, complaint.escalated) is
+    services.feedback.escalations.complaint_escalated's."""
     from services.common.errors import CalendarYearMissing
     from services.common.workdays import get_calendar
     at = at or now()
@@ -338,9 +339,6 @@ def escalate_due(session: Session, at=None) -> list[Complaint]:
         except CalendarYearMissing:
             continue
         if waited >= rule.escalate_after_working_days:
-            add_step(session, CASE, complaint.id, "escalate", None, note=rule.escalate_to, at=at)
-            audit(session, None, "complaint.escalated", "complaint", complaint.id,
-                  detail={"to": rule.escalate_to, "working_days": waited})
             escalations.complaint_escalated(session, complaint, rule.escalate_to, waited, at)
             escalated.append(complaint)
     return escalated

@@ -1,6 +1,7 @@
 """Escalation notices (6.5.1): when a complaint or rectification passes an escalation point, the
 people responsible hear of it — a notice listed through the API and an event.
 
+Every escalation goes through `_escalate` (notices, step, event), whatever escalated.
 Escalation points:
   - a forwarded complaint unanswered for its supervision rule's `escalate_after_working_days`
     (complaints.escalate_due): the rule's `escalate_to` role and the staff member handling it;
@@ -17,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from services.common import sla
+from services.common.audit import audit
 from services.common.errors import NotFound
 from services.common.outbox import record_event
 
@@ -26,27 +28,36 @@ from .models import Complaint, Notification, Rectification
 OPERATOR_ROLE = "operator"
 
 
-def _notice(session: Session, kind: str, subject_type: str, subject_id: str, message: str,
-            recipient_id: str | None = None, recipient_role: str | None = None, at=None) -> None:
-    session.add(Notification(recipient_id=recipient_id, recipient_role=recipient_role, kind=kind,
-                             subject_type=subject_type, subject_id=subject_id, message=message, created_at=at or now()))
+def _escalate(session: Session, kind: str, subject_type: str, subject_id: str, message: str, *, to_role: str,
+              to_user: str | None, step_note: str, event: dict, at: dt.datetime) -> None:
+    """The one way anything escalates: a notice to the role, one to the person responsible (when
+    there is one), the case's `escalate` step, and the `kind` event (ids only)."""
+    recipients = [{"recipient_role": to_role}] + ([{"recipient_id": to_user}] if to_user else [])
+    for recipient in recipients:
+        session.add(Notification(kind=kind, subject_type=subject_type, subject_id=subject_id, message=message,
+                                 created_at=at, **recipient))
+    add_step(session, subject_type, subject_id, "escalate", None, note=step_note, at=at)
+    record_event(session, SOURCE, kind, subject_id, event)
 
 
-def complaint_escalated(session: Session, complaint: Complaint, escalate_to: str, waited: int, at) -> None:
-    """A forwarded complaint passed its rule's escalation point: notices and complaint.escalated."""
+def complaint_escalated(session: Session, complaint: Complaint, escalate_to: str, waited: int,
+                        at: dt.datetime | None = None) -> None:
+    """A forwarded complaint passed its rule's escalation point (complaints.escalate_due found it):
+    an audit entry, notices to the rule's role and the handler, the step and complaint.escalated."""
+    at = at or now()
+    audit(session, None, "complaint.escalated", "complaint", complaint.id,
+          detail={"to": escalate_to, "working_days": waited})
     message = (f"投诉 {complaint.number} 已转办 {waited} 个工作日未答复，已升级 / "
                f"Complaint {complaint.number} unanswered {waited} working days after forwarding: escalated")
-    _notice(session, "complaint.escalated", "complaint", complaint.id, message, recipient_role=escalate_to, at=at)
-    if complaint.handler_id:
-        _notice(session, "complaint.escalated", "complaint", complaint.id, message,
-                recipient_id=complaint.handler_id, at=at)
-    record_event(session, SOURCE, "complaint.escalated", complaint.id, {
-        "complaint_id": complaint.id, "number": complaint.number, "institution_id": complaint.institution_id,
-        "type": complaint.type, "escalated_to": escalate_to, "working_days": waited, "at": iso(at)})
+    _escalate(session, "complaint.escalated", "complaint", complaint.id, message, to_role=escalate_to,
+              to_user=complaint.handler_id, step_note=escalate_to, at=at, event={
+                  "complaint_id": complaint.id, "number": complaint.number, "institution_id": complaint.institution_id,
+                  "type": complaint.type, "escalated_to": escalate_to, "working_days": waited, "at": iso(at)})
 
 
 def rectifications_overdue(session: Session, clocks, at: dt.datetime | None = None) -> int:
-    """Rectification clocks the sweep found newly overdue: notices and rectification.escalated."""
+    """Rectification clocks the sweep found newly overdue: notices to the operators and whoever
+    verified it, the step and rectification.escalated."""
     at = at or now()
     count = 0
     for clock in clocks:
@@ -60,15 +71,10 @@ def rectifications_overdue(session: Session, clocks, at: dt.datetime | None = No
         message = (f"差评整改 {case.id[:8]} 超过时限（{limit.description_zh}，{clock.limit_working_days} 个工作日），"
                    f"请督办 / Rectification {case.id[:8]} passed its limit ({limit.description_en}, "
                    f"{clock.limit_working_days} working days): follow it up")
-        _notice(session, "rectification.escalated", "rectification", case.id, message,
-                recipient_role=OPERATOR_ROLE, at=at)
-        if case.verified_by:
-            _notice(session, "rectification.escalated", "rectification", case.id, message,
-                    recipient_id=case.verified_by, at=at)
-        add_step(session, "rectification", case.id, "escalate", None, note=clock.rule, at=at)
-        record_event(session, SOURCE, "rectification.escalated", case.id, {
-            "rectification_id": case.id, "institution_id": case.institution_id, "rule": clock.rule,
-            "due_at": iso(clock.due_at), "at": iso(at)})
+        _escalate(session, "rectification.escalated", "rectification", case.id, message, to_role=OPERATOR_ROLE,
+                  to_user=case.verified_by, step_note=clock.rule, at=at, event={
+                      "rectification_id": case.id, "institution_id": case.institution_id, "rule": clock.rule,
+                      "due_at": iso(clock.due_at), "at": iso(at)})
         count += 1
     return count
 

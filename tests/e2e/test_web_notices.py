@@ -54,9 +54,18 @@ def test_waitlist_offer_is_a_booking_notification_marked_read(platform, ui):  # 
                                                    timeout=30).json() if n["subject_id"] == entry.json()["id"]],
                   "the offer notification")[0]
 
+    unread = len(requests.get(platform.gateway_url + "/api/v1/booking-notifications", params={"unread": "true"},
+                              headers=person_headers, timeout=30).json())
+    assert unread >= 1
+
     u = ui()
     console = watch_console(u)
-    page = u.login("person-demo", "/notices")
+    page = u.login("person-demo", "/")
+    badge = page.locator("[data-test=notices-unread]")
+    expect(badge).to_be_visible()        # in the bar, not folded into its "more" menu
+    expect(badge.locator(".el-badge__content")).to_have_text(str(min(unread, 99)))   # the Notices menu item's count
+    u.shot("notices-00-unread-badge")
+    page = u.open("/notices")
     row = page.locator("[data-test=booking-notices] .el-table__row", has_text=note["title"]).first
     row.get_by_text("候补释放").wait_for()
     page.locator("[data-test=qualifications]").wait_for()
@@ -67,6 +76,10 @@ def test_waitlist_offer_is_a_booking_notification_marked_read(platform, ui):  # 
     page.locator("[data-test=booking-notices] .el-table__row", has_text=note["title"]).first.locator("[data-test=bn-was-read]").wait_for()
     after = requests.get(platform.gateway_url + "/api/v1/booking-notifications", headers=person_headers, timeout=30).json()
     assert [n["read"] for n in after if n["id"] == note["id"]] == [True]
+    if unread > 1:      # one fewer at once, without a reload
+        expect(badge.locator(".el-badge__content")).to_have_text(str(min(unread - 1, 99)))
+    else:
+        expect(badge).to_have_count(0)
     assert_clean(page, console)
 
 
@@ -82,16 +95,27 @@ def test_operator_reads_an_escalation_notice(platform, ui):  # noqa: F811
                      {"id": str(uuid.uuid4()), "sid": str(uuid.uuid4()), "m": message, "at": dt.datetime.utcnow()})
     engine.dispose()
 
+    headers, _ = token(platform, "operator1")
+    unread = (len(requests.get(platform.gateway_url + "/api/v1/booking-notifications", params={"unread": "true", "limit": 200},
+                               headers=headers, timeout=30).json())
+              + len(requests.get(platform.gateway_url + "/api/v1/escalation-notices", params={"unread": "true", "limit": 200},
+                                 headers=headers, timeout=30).json()["items"]))
+    assert unread >= 1
+
     u = ui()
     console = watch_console(u)
     page = u.login("operator1", "/notices")
+    badge = page.locator("[data-test=notices-unread] .el-badge__content")
+    expect(badge).to_have_text(str(min(unread, 99)))          # staff: escalation notices count too
     row = page.locator("[data-test=escalation-notices] .el-table__row", has_text=message[:20]).first
     row.get_by_text("投诉升级").wait_for()
     assert_clean(page, console)
     u.shot("notices-02-escalation")
     row.locator("[data-test=en-read]").click()
     page.locator("[data-test=escalation-notices] .el-table__row", has_text=message[:20]).first.locator("[data-test=en-was-read]").wait_for()
-    headers, _ = token(platform, "operator1")
+    expect(page.locator("[data-test=notices-unread]")).to_have_count(1 if unread > 1 else 0)
+    if unread > 1:
+        expect(badge).to_have_text(str(min(unread - 1, 99)))
     items = requests.get(platform.gateway_url + "/api/v1/escalation-notices", headers=headers, timeout=30).json()["items"]
     assert [n["read_at"] is not None for n in items if n["message"] == message] == [True]
     assert_clean(page, console)
@@ -154,6 +178,8 @@ def test_staff_start_and_stop_use_and_check_in_only_in_its_window(platform, ui):
     soon = requests.post(platform.gateway_url + "/api/v1/bookings", headers={**ent_headers, "Idempotency-Key": str(uuid.uuid4())},
                          json={"instrument_id": inst_id, "starts_at": start.isoformat(), "ends_at": (start + dt.timedelta(minutes=15)).isoformat()}, timeout=30)
     assert soon.status_code == 201, soon.text
+    opens = dt.datetime.fromisoformat(soon.json()["check_in_opens_at"].replace("Z", "+00:00"))
+    assert opens == start - dt.timedelta(minutes=30), "the page offers check-in from the moment the API names"
     later_start = start + dt.timedelta(days=7)
     later = requests.post(platform.gateway_url + "/api/v1/bookings", headers={**ent_headers, "Idempotency-Key": str(uuid.uuid4())},
                           json={"instrument_id": inst_id, "starts_at": later_start.isoformat(),

@@ -97,6 +97,8 @@ class BookingOut(Schema):
     reason_code = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     checkin_code = fields.String(allow_none=True, metadata={"description": "Shown to the institution's staff only"})
+    check_in_opens_at = Utc(metadata={"description": "From then until ends_at the booking can be checked in and its "
+                                                     "use started (checkin_opens_minutes_before in the policy)"})
     checked_in_at = Utc(allow_none=True)
     actual_start = Utc(allow_none=True)
     actual_end = Utc(allow_none=True)
@@ -151,6 +153,9 @@ class AppointmentIn(Schema):
 
 class AppointmentQuery(Schema):
     window_id = fields.String(validate=validate.Length(1, 64))
+    from_ = fields.Date(data_key="from", metadata={"description": "From this day (Asia/Shanghai) on, soonest first; "
+                                                                 "without it the latest come first"})
+    to = fields.Date(metadata={"description": "Up to this day (Asia/Shanghai), inclusive"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 

@@ -3252,6 +3252,11 @@ export interface components {
             /** Format: date-time */
             approval_due_at?: string | null;
             cancelled_by?: string | null;
+            /**
+             * Format: date-time
+             * @description From then until ends_at the booking can be checked in and its use started (checkin_opens_minutes_before in the policy)
+             */
+            check_in_opens_at?: string;
             /** Format: date-time */
             checked_in_at?: string | null;
             /** @description Shown to the institution's staff only */
@@ -7043,7 +7048,11 @@ export interface operations {
     booking_list_appointments: {
         parameters: {
             query?: {
+                /** @description From this day (Asia/Shanghai) on, soonest first; without it the latest come first */
+                from?: string;
                 limit?: number;
+                /** @description Up to this day (Asia/Shanghai), inclusive */
+                to?: string;
                 window_id?: string;
             };
             header?: never;

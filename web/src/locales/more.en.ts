@@ -3,7 +3,7 @@
 // en.ts's messages by i18n.ts; zh-CN in more.zh-CN.ts has the same keys).
 export default {
   navMore: {
-    trainings: "Trainings", notices: "Notifications", series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
+    trainings: "Trainings", notices: "Notifications", unread: "Notifications, {n} unread", series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
     supervision: "Supervision rules", callbacks: "Callbacks", support: "Support", improvements: "Improvement", rectifications: "Rectification",
     bookingMore: "Booking", feedbackMore: "Feedback", evaluations: "Evaluations",
   },

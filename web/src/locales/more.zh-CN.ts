@@ -2,7 +2,7 @@
 // 差评整改页面的文字（由 i18n.ts 并入 zh-CN.ts；英文见 more.en.ts，键相同）。
 export default {
   navMore: {
-    trainings: "培训活动", notices: "消息通知", series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
+    trainings: "培训活动", notices: "消息通知", unread: "消息通知，{n} 条未读", series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
     supervision: "监督规则", callbacks: "回访", support: "技术支持", improvements: "持续改进", rectifications: "差评整改",
     bookingMore: "仪器预约", feedbackMore: "评价监督", evaluations: "服务评价",
   },

@@ -115,3 +115,24 @@ def test_slots_offer_only_the_windows_items_and_links_must_be_the_enterprises_ow
     a = call(db, "book_appointment", ALICE, payload={"slot_id": nine["id"], "service_item": "ip.filing",
                                                      "case_id": "c-2"})
     assert a["case_id"] == "c-2"
+
+
+def test_the_windows_list_from_a_day_on_comes_soonest_first(db, clock):
+    third = publish(db, date="2026-12-03", times=("09:00",))[0]
+    fourth = publish(db, date="2026-12-04", times=("09:00",))[0]
+    early = call(db, "book_appointment", ALICE, payload={"slot_id": third["id"], "service_item": "tst.matching"})
+    late = call(db, "book_appointment", BOB, payload={"slot_id": fourth["id"], "service_item": "tst.matching"})
+
+    def ids(**query):
+        return [a["id"] for a in call(db, "list_appointments", WINDOW, query=query)]
+    # With many days ahead booked, a limit cut the soonest (today's) first: from a day on, they come first.
+    assert ids(limit=1) == [late["id"]]                                  # one's history: the latest first
+    assert ids(**{"from": "2026-12-03", "limit": 1}) == [early["id"]]
+    assert ids(**{"from": "2026-12-04"}) == [late["id"]]
+    assert ids(to="2026-12-03") == [early["id"]]
+    with pytest.raises(ValidationFailed):
+        call(db, "list_appointments", WINDOW, query={"from": "3 Dec"})
+    # The slots' list takes the same days.
+    slots = [[x["id"] for x in call(db, "list_appointment_slots", query={"window_id": "demo-window-1", **days})]
+             for days in ({"from": "2026-12-04"}, {"to": "2026-12-03"})]
+    assert slots == [[fourth["id"]], [third["id"]]]

@@ -71,6 +71,21 @@ def test_availability_explains_and_booking_agrees(db, instrument):
                                                                                    "to": "2027-03-01"})
 
 
+def test_the_booking_says_when_check_in_opens_and_check_in_keeps_to_it(db, instrument, clock):
+    b = book(db, instrument_id=instrument["id"], start=9, end=11)
+    call(db, "approve_booking", STAFF, booking_id=b["id"], payload={})
+    seen = call(db, "get_booking", ALICE, booking_id=b["id"])
+    code = call(db, "get_booking", STAFF, booking_id=b["id"])["checkin_code"]
+    assert seen["check_in_opens_at"] == "2026-12-02T00:30:00Z"          # 08:30 Beijing time, 30 minutes before 09:00
+    assert [x["check_in_opens_at"] for x in call(db, "list_bookings", ALICE, query={})] == [seen["check_in_opens_at"]]
+    opens = dt.datetime(2026, 12, 2, 0, 30)
+    clock["now"] = opens - dt.timedelta(seconds=1)
+    with pytest.raises(Conflict):
+        call(db, "check_in_booking", ALICE, booking_id=b["id"], payload={"code": code})
+    clock["now"] = opens
+    assert call(db, "check_in_booking", ALICE, booking_id=b["id"], payload={"code": code})["status"] == "checked_in"
+
+
 def test_the_full_lifecycle_with_fee_and_voucher(db, instrument, clock):
     b = book(db, instrument_id=instrument["id"], start=9, end=11)
     assert b["status"] == "requested" and b["approval_due_at"]

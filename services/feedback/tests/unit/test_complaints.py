@@ -244,6 +244,10 @@ def test_a_rectification_past_its_limit_is_escalated_to_operators(db):
     assert rule.description_zh in notice["message"] and "feedback.rectification" not in notice["message"]
     [event] = events(db, "rectification.escalated")
     assert event["data"]["rule"] == "feedback.rectification_verify"
+    from services.feedback.common import steps_of
+    with db.read() as session:         # the same shape as a complaint's escalation: the case's step
+        assert [(s.action, s.note) for s in steps_of(session, "rectification", bad["rectification_id"])][-1] == \
+            ("escalate", "feedback.rectification_verify")
 
 
 def _complaints(db):
