@@ -109,5 +109,6 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close() ends the read's transaction with a rollback, once (a rollback() before it
+            # returned the connection to the pool, which rolled back a second time).
             session.close()
