@@ -20,9 +20,11 @@ stores, delivers and has acknowledged. Here (measured in docs/performance.md):
 
 The wire format is nameko's (exchange `nameko-rpc`, routing key `service.method`,
 `{"args", "kwargs"}`, context data as `nameko.*` headers, `{"result", "error"}`
-replies), so every service's entrypoint answers it unchanged; services reply to a
-direct reply-to address on the default exchange (`reply`, below), to any other
-caller (nameko's own proxies, tests) as before.
+replies). A direct reply-to address must be answered on the default exchange, which
+the platform's entrypoint does (`ReplyChannels`, below; every RPC method is one:
+services/common/tests/test_rpc_entrypoints.py); nameko's plain `rpc` answers on
+`nameko-rpc`, where such a reply is dropped. Other callers (nameko's own proxies, tests)
+are answered on `nameko-rpc` as before.
 
 Without a confirm a request the broker accepted but lost (a broker crash between
 receipt and routing) is never run: the caller waits for its timeout and gets a 504
@@ -45,7 +47,7 @@ from eventlet.semaphore import Semaphore
 from kombu import Connection
 from kombu.utils.json import dumps, loads
 from nameko.exceptions import UnknownService, UnserializableValueError, deserialize, serialize
-from nameko.extensions import DependencyProvider
+from nameko.extensions import DependencyProvider, SharedExtension
 
 log = logging.getLogger(__name__)
 
@@ -244,17 +246,8 @@ class DirectReplyClient:
             self._drop(self._channel, BrokerGone("stopping"))
 
 
-class DirectRpc(DependencyProvider):
-    """For nameko services that call others: `self.rpc.call_async(service, method, *args, **kwargs)`.
-
-    The worker's context data (the caller's token, sealed address, request id and
-    deadline, set by `CallerContext`) travel as the request's headers, as with nameko's
-    proxies. `expiration` (seconds) drops a request the service has not picked up by then.
-    """
-
-    def __init__(self, *, expiration: float | None = None):
-        self.expiration = expiration
-        self.client: DirectReplyClient | None = None
+class _ProcessClient(SharedExtension):
+    """The container's one DirectReplyClient, shared by every provider below."""
 
     def setup(self):
         config = self.container.config
@@ -267,8 +260,22 @@ class DirectRpc(DependencyProvider):
     def kill(self):
         self.client.stop()
 
+
+class DirectRpc(DependencyProvider):
+    """For the gateway: `self.rpc.call_async(service, method, *args, **kwargs)`, waited on by the caller.
+
+    The worker's context data (the caller's token, sealed address, request id and
+    deadline, set by `CallerContext`) travel as the request's headers, as with nameko's
+    proxies. `expiration` (seconds) drops a request the service has not picked up by then.
+    """
+
+    process_client = _ProcessClient()
+
+    def __init__(self, *, expiration: float | None = None):
+        self.expiration = expiration
+
     def get_dependency(self, worker_ctx):
-        return _WorkerRpc(self.client, worker_ctx, self.expiration)
+        return _WorkerRpc(self.process_client.client, worker_ctx, self.expiration)
 
 
 class _WorkerRpc:
@@ -284,6 +291,54 @@ class _WorkerRpc:
 
     def forget(self, pending: PendingReply) -> None:
         self.client.forget(pending)
+
+
+class ServiceRpc(DependencyProvider):
+    """For a service calling another: `self.identity.get_user(user_id)`, as with nameko's RpcProxy,
+    but never waiting longer than the call it serves may take.
+
+    The wait is what is left of the caller's deadline (services.common.deadlines), at most the
+    RPC timeout (also for work without a deadline: timers); nameko's proxy would wait for ever for a reply
+    from a process that died holding the request. Past it: DeadlineExceeded, so the worker
+    ends as its caller already has. A service not running or a broker that went away is a
+    503, not a 500. The caller's token travels along in the context data: the called
+    service verifies it, as it does the gateway's.
+    """
+
+    process_client = _ProcessClient()
+
+    def __init__(self, service: str):
+        self.service = service
+
+    def get_dependency(self, worker_ctx):
+        return _ServiceCalls(self.process_client.client, worker_ctx, self.service)
+
+
+class _ServiceCalls:
+    __slots__ = ("_client", "_worker_ctx", "_service")
+
+    def __init__(self, client, worker_ctx, service):
+        self._client, self._worker_ctx, self._service = client, worker_ctx, service
+
+    def __getattr__(self, method: str):
+        def call(*args, **kwargs):
+            from . import config, deadlines
+            from .errors import ServiceUnavailable
+            left = deadlines.remaining()
+            timeout = config.rpc_timeout() if left is None else max(0.0, min(left, config.rpc_timeout()))
+            try:
+                return self._client.call(self._service, method, args, kwargs, headers=self._worker_ctx.context_data,
+                                         timeout=timeout, expiration=max(0.1, timeout))
+            except eventlet.Timeout:
+                raise deadlines.expired_error() from None
+            except UnknownService:
+                raise ServiceUnavailable(f"{self._service} is not running / 服务未运行", code="service_unavailable",
+                                         retry_after=5) from None
+            except (OSError, ConnectionError, amqp.exceptions.AMQPError) as exc:
+                raise ServiceUnavailable(f"Message broker unreachable: {type(exc).__name__} / 消息总线不可用",
+                                         code="broker_unavailable", retry_after=5) from None
+        call.__name__ = method
+        return call
 
 
 # -- the service side: replies -----------------------------------------------------------------

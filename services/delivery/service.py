@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
 from services.common import config, sla
 from services.common.collectors import register_service_collectors
 from services.common.db import Database, engine_for
+from services.common.direct_rpc import ServiceRpc
 from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EVENTS, MetricsServer,
                                         OutboxRelayProvider, idempotent_event_handler, rpc, subscribe)
 from services.common.pipeline import expose
@@ -49,7 +49,7 @@ class DeliveryService:
     relay = OutboxRelayProvider()
     metrics = MetricsServer()
     sla_metrics = SlaMetrics()
-    matching = RpcProxy("matching", expiration=config.rpc_timeout())
+    matching = ServiceRpc("matching")
 
     def operation_dependencies(self) -> dict:
         def publish_demand(payload, key):

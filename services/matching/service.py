@@ -23,7 +23,6 @@ import logging
 import threading
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -31,6 +30,7 @@ from services.common import config, sla
 from services.common.collectors import register_service_collectors
 from services.common.db import Database, engine_for
 from services.common.errors import NotFound
+from services.common.direct_rpc import ServiceRpc
 from services.common.nameko_ext import (DatabaseProvider, INSTITUTION_PROFILE_EVENTS, MetricsServer,
                                         OutboxRelayProvider, idempotent_event_handler, rpc, subscribe)
 from services.common.pipeline import expose
@@ -83,7 +83,7 @@ class MatchingService:
     relay = OutboxRelayProvider()
     metrics = MetricsServer()
     sla_metrics = SlaMetrics()
-    identity = RpcProxy("identity", expiration=config.rpc_timeout())
+    identity = ServiceRpc("identity")
 
     @rpc
     def ping(self) -> dict:

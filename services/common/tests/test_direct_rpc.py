@@ -143,3 +143,46 @@ def test_an_unreadable_reply_fails_its_own_call_only():
     with pytest.raises(ValueError):
         broken.result()
     assert client._pending == {"b": other}
+
+
+class FailingClient:
+    def __init__(self, exc):
+        self.exc = exc
+        self.timeouts = []
+
+    def call(self, service, method, args, kwargs, *, headers, timeout, expiration):
+        self.timeouts.append(timeout)
+        raise self.exc
+
+
+class Worker:
+    context_data = {}
+
+
+@pytest.mark.parametrize("failure, code", [
+    (UnknownService("identity"), "service_unavailable"),
+    (ConnectionResetError("reset"), "broker_unavailable"),
+])
+def test_a_service_calling_another_gets_a_503_when_it_is_not_there(failure, code):
+    from services.common.direct_rpc import _ServiceCalls
+    from services.common.errors import ServiceUnavailable
+    with pytest.raises(ServiceUnavailable) as caught:
+        _ServiceCalls(FailingClient(failure), Worker(), "identity").get_user("u-1")
+    assert caught.value.code == code
+
+
+def test_a_service_calling_another_waits_no_longer_than_its_own_caller(monkeypatch):
+    import eventlet
+    from services.common import deadlines
+    from services.common.direct_rpc import _ServiceCalls
+    monkeypatch.setenv("QI_RPC_TIMEOUT", "5")
+    client = FailingClient(eventlet.Timeout())
+    token = deadlines.activate(__import__("time").time() + 1.5, "matching", "publish_demand")
+    try:
+        with pytest.raises(deadlines.DeadlineExceeded):
+            _ServiceCalls(client, Worker(), "identity").account_kind("u-1")
+    finally:
+        deadlines.reset(token)
+    with pytest.raises(deadlines.DeadlineExceeded):
+        _ServiceCalls(client, Worker(), "identity").ping()
+    assert 1.0 < client.timeouts[0] <= 1.5 and client.timeouts[1] == 5.0

@@ -8,6 +8,8 @@ from __future__ import annotations
 from nameko.contextdata import ContextDataProvider
 from nameko.rpc import rpc
 
+from services.common.nameko_ext import rpc as platform_rpc
+
 
 class Token(ContextDataProvider):
     context_key = "qi.access_token"
@@ -28,7 +30,9 @@ class FakeMatching:
     name = "matching"
     token = Token()
 
-    @rpc
+    # The platform's entrypoint, as the real matching's: delivery calls it over direct reply-to
+    # (services.common.direct_rpc), which nameko's plain `rpc` does not answer.
+    @platform_rpc
     def publish_demand(self, payload, idempotency_key=None):
         PUBLISHED.append({"payload": payload, "key": idempotency_key, "token": bool(self.token)})
         return {"id": f"demand-{len(PUBLISHED)}", "status": "published"}
