@@ -30,12 +30,13 @@ import functools
 import itertools
 import re
 
-from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, bindparam, literal_column
+from sqlalchemy import Column, MetaData, Table, bindparam, literal_column
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from . import text
+from .models import RankedInstitution
 
 # Every points value a term can carry (index.term_points of each possible weight).
 POINT_CLASSES = tuple(sorted({int(round(w * f * 100)) for w in text.FIELD_WEIGHTS.values()
@@ -48,9 +49,9 @@ _SAFE = re.compile(r"[0-9a-z\u4e00-\u9fff:._]+")
 
 
 # idx_rank as PostgreSQL has it: with the term array (not in the ORM model, SQLite has no such column).
-PG_RANK = Table("idx_rank", MetaData(), Column("institution_id", String(64), primary_key=True),
-                Column("qualified_until", Date), Column("rating", Float), Column("reputation", Integer),
-                Column("doc", Integer), Column("terms", postgresql.ARRAY(postgresql.TEXT)))
+PG_RANK = Table("idx_rank", MetaData(), *[Column(c.name, c.type, primary_key=c.primary_key)
+                                            for c in RankedInstitution.__table__.columns],
+                Column("terms", postgresql.ARRAY(postgresql.TEXT)))
 
 
 def is_facet(term: str) -> bool:

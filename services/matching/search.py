@@ -35,7 +35,7 @@ from services.common.money import to_money
 
 from . import card_cache, postings, text
 from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
+from .models import QUALIFIED_UNTIL_COLUMNS, IndexedCapability, IndexedInstitution, RankedInstitution
 from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
 
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
@@ -56,24 +56,41 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         raise ValidationFailed("Invalid cursor / 游标无效", errors={"cursor": ["invalid"]}) from None
 
 
-def _capability_condition(params: dict, owner=IndexedInstitution.id):
-    """Capability-level conditions that must hold together on one capability
-    (of the institution whose id is the column `owner`)."""
-    conditions = []
-    if params.get("price_max") is not None:
-        conditions.append(IndexedCapability.price_yuan <= to_money(params["price_max"]))
-    if params.get("cycle_max") is not None:
-        conditions.append(IndexedCapability.cycle_working_days <= params["cycle_max"])
-    if not conditions:
-        return None, []
-    if params.get("category"):
-        conditions.append(IndexedCapability.category == params["category"])
-    if params.get("item"):
-        conditions.append(IndexedCapability.item_code == params["item"])
+def _capability_condition(params: dict, rank=RankedInstitution):
+    """Capability-level conditions that must hold together on one capability of the
+    institution of the idx_rank row `rank`; None without a price or cycle filter.
+
+    Answered from the rank row's filter facts (index.filter_facts) where they decide:
+    the lowest price and shortest cycle are necessary conditions, and with only one of
+    the two (and no item or standard) they are sufficient too, given the category when
+    all the institution's capabilities share it. Only institutions with capabilities in
+    several categories, or a filter combining price, cycle, item or standard, fall back
+    to the EXISTS over their idx_capability rows (covering index)."""
+    price, cycle = params.get("price_max"), params.get("cycle_max")
+    if price is None and cycle is None:
+        return None
+    category, item = params.get("category"), params.get("item")
     key = text.standard_key(params.get("standard"))
+    necessary, exact = [], [IndexedCapability.institution_id == rank.institution_id]
+    if price is not None:
+        necessary.append(rank.lowest_price_yuan <= to_money(price))
+        exact.append(IndexedCapability.price_yuan <= to_money(price))
+    if cycle is not None:
+        necessary.append(rank.shortest_cycle_working_days <= cycle)
+        exact.append(IndexedCapability.cycle_working_days <= cycle)
+    if category:
+        exact.append(IndexedCapability.category == category)
+    if item:
+        exact.append(IndexedCapability.item_code == item)
     if key:
-        conditions.append(IndexedCapability.standard_keys.like(f"% {key} %"))
-    return _exists(IndexedCapability.institution_id == owner, *conditions), conditions
+        exact.append(IndexedCapability.standard_keys.like(f"% {key} %"))
+    if (price is None or cycle is None) and not item and not key:
+        if not category:
+            return and_(*necessary)
+        # One category for all: the cheapest (quickest) capability is of that category.
+        return and_(*necessary, or_(rank.capability_category == category,
+                                    and_(rank.capability_category.is_(None), _exists(*exact))))
+    return and_(*necessary, _exists(*exact))
 
 
 def _exists(*conditions):
@@ -81,11 +98,9 @@ def _exists(*conditions):
     return select(_int(1)).where(*conditions).exists()
 
 
-def _qualification_condition(qualification: str, today: dt.date, owner=IndexedInstitution.id):
-    return _exists(
-        IndexedQualification.institution_id == owner, IndexedQualification.type == qualification,
-        IndexedQualification.status == "valid",
-        (IndexedQualification.valid_to.is_(None)) | (IndexedQualification.valid_to >= today))
+def _qualification_condition(qualification: str, today: dt.date, rank=RankedInstitution):
+    """A currently valid qualification of that type: its latest valid_to, kept in the rank row."""
+    return getattr(rank, QUALIFIED_UNTIL_COLUMNS[qualification]) >= today
 
 
 def facet_terms(params: dict) -> list[str]:
@@ -179,10 +194,10 @@ def _ranked(session: Session, params: dict, classes: dict, required: list[str], 
     if params.get("rating_min") is not None:
         query = query.where(rank.rating >= params["rating_min"])
     if params.get("qualification"):
-        query = query.where(_qualification_condition(params["qualification"], today, rank.institution_id))
-    capability_exists, _ = _capability_condition(params, rank.institution_id)
-    if capability_exists is not None:
-        query = query.where(capability_exists)
+        query = query.where(_qualification_condition(params["qualification"], today))
+    capability = _capability_condition(params)
+    if capability is not None:
+        query = query.where(capability)
     return query.subquery("ranked")
 
 
@@ -206,24 +221,22 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
     ranked = _ranked(session, params, classes, required, len(known), today)
 
     after = _decode_cursor(params["cursor"]) if params.get("cursor") else None
-    if _has_row_filters(params):
-        # Conditions per candidate row (EXISTS on capabilities/qualifications) cost more
-        # than the rows: evaluate them once, and count and page the result here.
-        matches = sorted(session.execute(select(ranked)).all(), key=lambda r: (-r.score, r.id))
-        total = len(matches)
-        if after:
-            key = (-int(round(after[0] * MICRO)), after[1])
-            matches = [r for r in matches if (-r.score, r.id) > key]
-        rows = matches[:limit + 1]
+    filtered = _has_row_filters(params)
+    if filtered:
+        # The full-text index cannot count rows the filters drop: the count comes with the
+        # page, as a window over the same matching set (one evaluation of the filters).
+        ranked = select(ranked, func.count().over().label("total")).subquery("counted")
+    page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
+    if after:
+        # Keyset, not offset: an institution indexed or removed meanwhile does not
+        # shift the following pages by one.
+        score = int(round(after[0] * MICRO))
+        page_query = page_query.where(or_(ranked.c.score < score, and_(ranked.c.score == score,
+                                                                        ranked.c.id > after[1])))
+    rows = session.execute(page_query).all()
+    if filtered:
+        total = rows[0].total if rows else (session.scalar(select(func.count()).select_from(ranked)) if after else 0)
     else:
-        page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
-        if after:
-            # Keyset, not offset: an institution indexed or removed meanwhile does not
-            # shift the following pages by one.
-            score = int(round(after[0] * MICRO))
-            page_query = page_query.where(or_(ranked.c.score < score, and_(ranked.c.score == score,
-                                                                            ranked.c.id > after[1])))
-        rows = session.execute(page_query).all()
         # The full-text index counts its hits itself (every candidate has a rank row).
         total = (postings.count(session, classes, required) if required
                  else session.scalar(select(func.count()).select_from(RankedInstitution)))
