@@ -171,3 +171,36 @@ def test_rank_row_follows_reputation_and_status(db):
     apply(db, deregistered_event(snap["institution_id"], revision=3))
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(RankedInstitution)) == 0
+
+
+def test_migration_fills_the_filter_facts_as_the_indexer_does(db):
+    """matching_0006 computes idx_rank's filter facts of an existing index in SQL; they must be
+    those index.filter_facts writes (downgrade drops them, upgrade recomputes them)."""
+    from alembic import command
+    from services.common.migrate import alembic_config
+
+    made = [profile(qualifications=[qualification("CMA", valid_to=None), qualification("CMA", valid_to="2031-05-01"),
+                                    qualification("CNAS", status="suspended")],
+                    capabilities=[capability(price=None, cycle=9), capability(price="120.50", cycle=None)]),
+            profile(qualifications=[qualification("LEGAL_METROLOGY", valid_to="2020-01-01")],
+                    capabilities=[capability(category="metrology", price="80"), capability(price="60", cycle=2)]),
+            profile(qualifications=[], capabilities=[])]
+    for snap in made:
+        apply(db, profile_event(snap))
+    columns = [c for c in RankedInstitution.__table__.columns.keys() if c in index.filter_facts([], [])]
+
+    def facts():
+        with db.read() as session:
+            return {row[0]: tuple(row[1:]) for row in session.execute(select(
+                RankedInstitution.institution_id, *[getattr(RankedInstitution, c) for c in columns]))}
+    written = facts()
+    assert written[made[0]["institution_id"]] == (dt.date(9999, 12, 31), None, None, None, None,
+                                                  Decimal("120.50"), 9, "testing")
+    assert written[made[1]["institution_id"]][2] == dt.date(2020, 1, 1)  # the filter compares it with today
+    assert written[made[1]["institution_id"]][5:] == (Decimal("60.00"), 2, None)  # two categories
+    assert written[made[2]["institution_id"]] == (None,) * 8
+    url = db.engine.url.render_as_string(hide_password=False)
+    db.engine.dispose()
+    command.downgrade(alembic_config("matching", url), "matching_0005")
+    command.upgrade(alembic_config("matching", url), "heads")
+    assert facts() == written
