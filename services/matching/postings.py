@@ -30,7 +30,7 @@ import functools
 import itertools
 import re
 
-from sqlalchemy import Column, MetaData, Table, bindparam, literal_column
+from sqlalchemy import Column, MetaData, Table, bindparam
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
@@ -143,13 +143,13 @@ def key_column(sqlite: bool):
     return "doc" if sqlite else "institution_id"
 
 
-def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required: list[str]):
-    """A subquery (key, pts) and how many rows an institution has in it: either one row per
-    matching institution with its summed points (few class combinations), or one row per
-    required non-facet term and matching institution with that term's points (to be summed
-    by the caller); an institution not holding every required term appears not at all.
-    With only facet terms: one row per match, pts 0."""
-    sqlite = is_sqlite(session)
+def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: list[str]) -> tuple[str, dict, int]:
+    """The SQL of a query (key, pts), its parameters (PostgreSQL's: text arrays), and how many
+    rows an institution has in it: either one row per matching institution with its summed
+    points (few class combinations), or one row per required non-facet term and matching
+    institution with that term's points (to be summed by the caller); an institution not
+    holding every required term appears not at all. With only facet terms: one row per
+    match, pts 0."""
     scored = [t for t in required if not is_facet(t)] or required[:1]
     params: dict = {}
     parts = []
@@ -169,7 +169,7 @@ def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required:
             else:
                 params[name] = [token(t, p) for t, p in zip(scored, combination)] + [token(f, 0) for f in facets]
                 parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
-        return _statement(parts, params, sqlite), 1
+        return " UNION ALL ".join(parts), params, 1
     for term in scored:
         others = [t for t in required if t != term]
         for points in classes[term]:
@@ -187,14 +187,7 @@ def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required:
                     condition.append(f"terms && :{name}o{j}")
                 parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE "
                              + " AND ".join(condition))
-    return _statement(parts, params, sqlite), len(scored)
-
-
-def _statement(parts: list[str], params: dict, sqlite: bool):
-    statement = sql_text(" UNION ALL ".join(parts))
-    if not sqlite:
-        statement = statement.bindparams(*[bindparam(k, type_=postgresql.ARRAY(postgresql.TEXT)) for k in params])
-    return statement.bindparams(**params).columns(literal_column("key"), literal_column("pts"))
+    return " UNION ALL ".join(parts), params, len(scored)
 
 
 def _fts_any(term: str, classes: tuple[int, ...]) -> str:

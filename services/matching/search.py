@@ -6,19 +6,16 @@ Semantics, kept simple enough to explain to a user:
   has never seen are reported back as `ignored_terms` instead of emptying the
   result;
 * facets (category, item, region, park, standard) are indexed terms too, so all
-  text and facet matching is one indexed GROUP BY over `idx_term`;
+  text and facet matching is the full-text index's (postings.py);
 * price, cycle and the capability facets given with them must hold for one and
   the same capability; a qualification filter needs a currently valid one;
 * the score is a weighted sum whose parts are returned as `explain`, ties
   broken by institution id, which makes the keyset cursor stable.
 
-Performance: the score is computed in SQL, in integer micro-points (see
-scoring.py): text relevance from the summed `points` of the matched terms, the
-qualification part from `qualified_until` against today, and the rating/on-time
-part precomputed at index time (`idx_rank.reputation`). The database
-orders by (score, id) and returns one page (LIMIT, keyset after the cursor), so
-only that page reaches Python, where `explain` is built from the same integers.
-`total` stays exact: it is a COUNT over the same matching set (no rows fetched).
+Performance: the score is computed in SQL, in integer micro-points (ranking.py,
+scoring.py), and the database returns one page of the ordered matching set and its
+exact total, so only that page reaches Python, where `explain` is built from the same
+integers.
 """
 from __future__ import annotations
 
@@ -27,20 +24,19 @@ import datetime as dt
 import functools
 import json
 
-from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import NotFound, ValidationFailed
 from services.common.money import to_money
 
-from . import card_cache, postings, text
+from . import card_cache, postings, ranking, text
 from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
-from .models import QUALIFIED_UNTIL_COLUMNS, IndexedCapability, IndexedInstitution, RankedInstitution
-from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
+from .models import IndexedInstitution
+from .ranking import MAX_TERM_POINTS
+from .scoring import MICRO, NEUTRAL, WEIGHTS
 
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
-MAX_TERM_POINTS = int(round(MAX_TERM_WEIGHT * 100))
-_TEXT_NUM, _TEXT_DEN = text_fraction(MAX_TERM_POINTS)
 
 
 def _encode_cursor(score: float, institution_id: str) -> str:
@@ -54,53 +50,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         return float(score), str(institution_id)
     except Exception:
         raise ValidationFailed("Invalid cursor / 游标无效", errors={"cursor": ["invalid"]}) from None
-
-
-def _capability_condition(params: dict, rank=RankedInstitution):
-    """Capability-level conditions that must hold together on one capability of the
-    institution of the idx_rank row `rank`; None without a price or cycle filter.
-
-    Answered from the rank row's filter facts (index.filter_facts) where they decide:
-    the lowest price and shortest cycle are necessary conditions, and with only one of
-    the two (and no item or standard) they are sufficient too, given the category when
-    all the institution's capabilities share it. Only institutions with capabilities in
-    several categories, or a filter combining price, cycle, item or standard, fall back
-    to the EXISTS over their idx_capability rows (covering index)."""
-    price, cycle = params.get("price_max"), params.get("cycle_max")
-    if price is None and cycle is None:
-        return None
-    category, item = params.get("category"), params.get("item")
-    key = text.standard_key(params.get("standard"))
-    necessary, exact = [], [IndexedCapability.institution_id == rank.institution_id]
-    if price is not None:
-        necessary.append(rank.lowest_price_yuan <= to_money(price))
-        exact.append(IndexedCapability.price_yuan <= to_money(price))
-    if cycle is not None:
-        necessary.append(rank.shortest_cycle_working_days <= cycle)
-        exact.append(IndexedCapability.cycle_working_days <= cycle)
-    if category:
-        exact.append(IndexedCapability.category == category)
-    if item:
-        exact.append(IndexedCapability.item_code == item)
-    if key:
-        exact.append(IndexedCapability.standard_keys.like(f"% {key} %"))
-    if (price is None or cycle is None) and not item and not key:
-        if not category:
-            return and_(*necessary)
-        # One category for all: the cheapest (quickest) capability is of that category.
-        return and_(*necessary, or_(rank.capability_category == category,
-                                    and_(rank.capability_category.is_(None), _exists(*exact))))
-    return and_(*necessary, _exists(*exact))
-
-
-def _exists(*conditions):
-    # EXISTS (SELECT 1 ...), not SELECT *: SQLite then answers it from the covering index alone.
-    return select(_int(1)).where(*conditions).exists()
-
-
-def _qualification_condition(qualification: str, today: dt.date, rank=RankedInstitution):
-    """A currently valid qualification of that type: its latest valid_to, kept in the rank row."""
-    return getattr(rank, QUALIFIED_UNTIL_COLUMNS[qualification]) >= today
 
 
 def facet_terms(params: dict) -> list[str]:
@@ -122,27 +71,6 @@ def facet_terms(params: dict) -> list[str]:
     return terms
 
 
-def _text_micro(points, n_words: int):
-    """Text contribution in micro-points: round(0.55 * min(1, weight sum / (n_words *
-    MAX_TERM_WEIGHT)), 6) from the summed points (hundredths), rounded half up, all
-    in integer arithmetic so SQLite and PostgreSQL agree with Python. Works on a SQL
-    expression and on a plain int alike. (The float formula it replaces rounded an
-    exact tie, possible only with 4+ query words, by float noise; this rounds it up.)"""
-    numerator, denominator = _TEXT_NUM, _TEXT_DEN * n_words
-    # floor((2 * num * points + den) / (2 * den)) == round half up of num * points / den;
-    # `//` renders as integer division on both databases (all operands are integers).
-    if isinstance(points, int):
-        return min(TEXT_MICRO, (2 * numerator * points + denominator) // (2 * denominator))
-    k = (points * _int(2 * numerator) + _int(denominator)) // _int(2 * denominator)
-    return case((k >= _int(TEXT_MICRO), _int(TEXT_MICRO)), else_=k)
-
-
-def _int(value: int):
-    # Constants inlined as integer literals, not bound parameters: no driver can
-    # then type them as numeric, which would turn the integer division into a real one.
-    return literal_column(str(int(value)), Integer)
-
-
 def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, list[dict]]:
     """`explain` of an institution with `points` summed term points; the parts add
     up to the score `_ranked` computed in SQL for it."""
@@ -162,48 +90,8 @@ def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, 
                 "note": note} for f, v, note in parts]
     # The text contribution is the integer the database ranked by (identical to
     # the float formula except for the half-up tie rule documented in _text_micro).
-    explain[0]["contribution"] = (_text_micro(points, n_words) if n_words else 0) / MICRO
+    explain[0]["contribution"] = (ranking.text_micro(points, n_words) if n_words else 0) / MICRO
     return round(sum(e["contribution"] for e in explain), 6), explain
-
-
-def _ranked(session: Session, params: dict, classes: dict, required: list[str], n_words: int, today: dt.date):
-    """The matching institutions with their score (micro-points), as a subquery:
-    id, qualified_until, points (summed term points), score.
-
-    The candidates and their points come from the full-text index (postings.py:
-    FTS5 on SQLite, GIN on PostgreSQL); the score is added up over the narrow
-    idx_rank (whose rows are exactly the active institutions), never idx_institution
-    with its snapshots."""
-    rank = RankedInstitution
-    if required:
-        hits, n_scored = postings.scored_hits(session, classes, required)
-        hits = hits.subquery("hits")
-        if n_scored > 1:
-            # One row per scored term: an institution's points are their sum.
-            hits = select(hits.c.key, func.sum(hits.c.pts).label("pts")).group_by(hits.c.key).subquery("matched")
-        points = hits.c.pts
-        text_micro = _text_micro(points, n_words) if n_words else _int(0)
-        key = getattr(rank, postings.key_column(postings.is_sqlite(session)))
-        query = select(rank.institution_id.label("id")).join_from(hits, rank, key == hits.c.key)
-    else:
-        points = text_micro = _int(0)
-        query = select(rank.institution_id.label("id"))
-    qualified = case((rank.qualified_until >= today, _int(QUALIFIED_MICRO)), else_=_int(0))
-    score = text_micro + qualified + rank.reputation
-    query = query.add_columns(rank.qualified_until, points.label("points"), score.label("score"))
-    if params.get("rating_min") is not None:
-        query = query.where(rank.rating >= params["rating_min"])
-    if params.get("qualification"):
-        query = query.where(_qualification_condition(params["qualification"], today))
-    capability = _capability_condition(params)
-    if capability is not None:
-        query = query.where(capability)
-    return query.subquery("ranked")
-
-
-def _has_row_filters(params: dict) -> bool:
-    """Conditions checked on idx_rank/idx_capability rows, not in the full-text index."""
-    return any(params.get(k) is not None for k in ("rating_min", "qualification", "price_max", "cycle_max"))
 
 
 def search(session: Session, params: dict, today: dt.date | None = None) -> dict:
@@ -218,28 +106,9 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
     if (words and not known) or any(f not in classes for f in facets):
         return empty  # a facet no institution has: nothing matches
     required = list(dict.fromkeys(known + facets))
-    ranked = _ranked(session, params, classes, required, len(known), today)
-
     after = _decode_cursor(params["cursor"]) if params.get("cursor") else None
-    filtered = _has_row_filters(params)
-    if filtered:
-        # The full-text index cannot count rows the filters drop: the count comes with the
-        # page, as a window over the same matching set (one evaluation of the filters).
-        ranked = select(ranked, func.count().over().label("total")).subquery("counted")
-    page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
-    if after:
-        # Keyset, not offset: an institution indexed or removed meanwhile does not
-        # shift the following pages by one.
-        score = int(round(after[0] * MICRO))
-        page_query = page_query.where(or_(ranked.c.score < score, and_(ranked.c.score == score,
-                                                                        ranked.c.id > after[1])))
-    rows = session.execute(page_query).all()
-    if filtered:
-        total = rows[0].total if rows else (session.scalar(select(func.count()).select_from(ranked)) if after else 0)
-    else:
-        # The full-text index counts its hits itself (every candidate has a rank row).
-        total = (postings.count(session, classes, required) if required
-                 else session.scalar(select(func.count()).select_from(RankedInstitution)))
+    found = ranking.page(session, params, classes, required, len(known), today, limit, after, MICRO)
+    rows, total = found.rows, found.total
     page = rows[:limit]
     items = _hydrate(session, page, known, params, today)
     next_cursor = _encode_cursor(page[-1].score / MICRO, page[-1].id) if len(rows) > limit else None
@@ -251,31 +120,36 @@ _CAPABILITY_FILTERS = ("category", "item", "standard", "price_max", "cycle_max")
 
 
 def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
-    if any(params.get(k) is not None for k in _CAPABILITY_FILTERS) and not _capability_fits(cap, params):
-        return False
-    if not words:
-        return True
-    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
-                              cap.get("parameter") or "", cap.get("category") or "")
-    return any(w in terms for w in words)
+    return _capability_matcher(words, params)(_capability_facts(cap))
 
 
-def _capability_fits(cap: dict, params: dict) -> bool:
-    if params.get("category") and cap.get("category") != params["category"]:
-        return False
-    if params.get("item") and str(cap.get("item_code") or "").lower() != str(params["item"]).lower():
-        return False
+def _capability_facts(cap: dict) -> tuple:
+    """What matching a capability needs, worked out once per card (not per search)."""
+    return (cap.get("category"), str(cap.get("item_code") or "").lower(), text.split_standards(cap.get("method_standard")),
+            to_money(cap.get("price_yuan")), cap.get("cycle_working_days"),
+            _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
+                              cap.get("parameter") or "", cap.get("category") or ""))
+
+
+def _capability_matcher(words: list[str], params: dict):
+    """A capability (its `_capability_facts`) fits the filters and holds one of the words:
+    the test built once per search, run for every capability on the page."""
+    category, item = params.get("category"), str(params.get("item") or "").lower()
     key = text.standard_key(params.get("standard")) if params.get("standard") else None
-    keys = text.split_standards(cap.get("method_standard"))
-    if key and key not in keys:
-        return False
-    if params.get("price_max") is not None and (cap.get("price_yuan") is None
-                                                or to_money(cap["price_yuan"]) > to_money(params["price_max"])):
-        return False
-    if params.get("cycle_max") is not None and (cap.get("cycle_working_days") is None
-                                                or cap["cycle_working_days"] > params["cycle_max"]):
-        return False
-    return True
+    price = to_money(params.get("price_max")) if params.get("price_max") is not None else None
+    cycle = params.get("cycle_max")
+    filtered = any(params.get(k) is not None for k in _CAPABILITY_FILTERS)
+    wanted = frozenset(words)
+
+    def matches(facts) -> bool:
+        cap_category, cap_item, keys, cap_price, cap_cycle, terms = facts
+        if filtered and ((category and cap_category != category) or (item and cap_item != item)
+                         or (key and key not in keys)
+                         or (price is not None and (cap_price is None or cap_price > price))
+                         or (cycle is not None and (cap_cycle is None or cap_cycle > cycle))):
+            return False
+        return not wanted or not wanted.isdisjoint(terms)
+    return matches
 
 
 # Memoised: every page shows up to 20 institutions x their capabilities, and the
@@ -303,25 +177,36 @@ def public_profile(snapshot: dict, today: dt.date) -> dict:
             "qualifications": quals}
 
 
+def _card(snapshot: dict, today: dt.date) -> tuple:
+    """card_cache's entry: public profile, capabilities, and their `_capability_facts`."""
+    capabilities = snapshot.get("capabilities") or []
+    return public_profile(snapshot, today), capabilities, [_capability_facts(c) for c in capabilities]
+
+
+_INSTITUTION = IndexedInstitution.__table__
+# Built once (with an expanding IN): SQLAlchemy's cache key for a new select() per search cost
+# as much as running it.
+_PAGE_ROWS = select(_INSTITUTION.c.id, _INSTITUTION.c.revision, _INSTITUTION.c.rating, _INSTITUTION.c.on_time_rate,
+                    _INSTITUTION.c.qualified_until).where(_INSTITUTION.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: int = 5) -> list[dict]:
-    """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
+    """Items for one page of ranking.page's rows: profile, matched capabilities, score and explain."""
     if not page:
         return []
-    inst = IndexedInstitution
     # Core rows of the columns needed, not ORM objects; the snapshots come from the card cache.
-    rows = {r.id: r for r in session.execute(select(
-        inst.id, inst.revision, inst.rating, inst.on_time_rate, inst.qualified_until).where(
-        inst.id.in_([p.id for p in page])))}
+    rows = {r.id: r for r in session.connection().execute(_PAGE_ROWS, {"ids": [p.id for p in page]})}
     ids = [p.id for p in page if p.id in rows]  # one deregistered between the two reads (READ COMMITTED) is left out
-    cards = card_cache.cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today(), public_profile)
+    cards = card_cache.cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today(), _card)
+    matches = _capability_matcher(words, params)
     items = []
     for ranked in page:
         row, card = rows.get(ranked.id), cards.get(ranked.id)
         if row is None or card is None:
             continue
         _, explain = _components(row, ranked.points, len(words), today)
-        profile, capabilities = card
-        caps = [c for c in capabilities if capability_matches(c, words, params)]
+        profile, capabilities, facts = card
+        caps = [c for c, f in zip(capabilities, facts) if matches(f)]
         items.append({**profile, "institution_id": ranked.id,
                       "rating": row.rating, "on_time_rate": row.on_time_rate,
                       "matched_capabilities": caps[:max_caps], "matched_capability_count": len(caps),
