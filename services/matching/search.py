@@ -95,7 +95,11 @@ def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, 
 
 
 def search(session: Session, params: dict, today: dt.date | None = None) -> dict:
-    today = today or dt.date.today()
+    with postings.search_plans(session):
+        return _search(session, params, today or dt.date.today())
+
+
+def _search(session: Session, params: dict, today: dt.date) -> dict:
     limit = int(params.get("limit") or 20)
     words = text.query_terms(params.get("q"))
     facets = facet_terms(params)
@@ -250,8 +254,9 @@ def propose(session: Session, demand, limit: int = 10, today: dt.date | None = N
     soft = list(dict.fromkeys(words + (["std:" + std_key] if std_key else [])
                               + (["item:" + demand.item_code.lower()] if demand.item_code else [])
                               + (["region:" + demand.region] if demand.region else [])))
-    classes = postings.present_classes(session, [cat_term] + soft)
-    matched = postings.holders(session, classes, soft, within=cat_term)
+    with postings.search_plans(session):
+        classes = postings.present_classes(session, [cat_term] + soft)
+        matched = postings.holders(session, classes, soft, within=cat_term)
     candidates = {i: t for i, t in matched.items() if cat_term in t}
     if not candidates:
         return []

@@ -204,3 +204,22 @@ def test_migration_fills_the_filter_facts_as_the_indexer_does(db):
     command.downgrade(alembic_config("matching", url), "matching_0005")
     command.upgrade(alembic_config("matching", url), "heads")
     assert facts() == written
+
+
+def test_search_plans_hold_for_the_search_only(db):
+    """PostgreSQL: the search's statements run without sequential scans or parallel workers,
+    and the transaction's settings are as before once it returns (SQLite: nothing to set)."""
+    from sqlalchemy import text as sql_text
+    apply(db, profile_event(profile()))
+    with db.read() as session:
+        if not postings.is_sqlite(session):
+            settings = sql_text("SELECT current_setting('enable_seqscan'), "
+                                "current_setting('max_parallel_workers_per_gather')")
+            before = tuple(session.execute(settings).first())
+            with postings.search_plans(session):
+                assert tuple(session.execute(settings).first()) == ("off", "0")
+            assert tuple(session.execute(settings).first()) == before
+            assert search.search(session, {"q": "检测"})["total"] == 1
+            assert tuple(session.execute(settings).first()) == before
+        else:
+            assert search.search(session, {"q": "检测"})["total"] == 1
