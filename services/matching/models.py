@@ -106,7 +106,7 @@ OPEN_ENDED = dt.date(9999, 12, 31)  # valid_to of a qualification without an end
 
 class IndexedCapability(Base):
     __tablename__ = "idx_capability"
-    # Covering the search's price/cycle EXISTS (matching_0005).
+    # Covering the search's price/cycle EXISTS (matching_0005), run where idx_rank's facts do not decide.
     __table_args__ = (Index("ix_idx_capability_institution", "institution_id", "category", "price_yuan",
                             "cycle_working_days"),)
 
@@ -126,7 +126,8 @@ class IndexedCapability(Base):
 
 class IndexedQualification(Base):
     __tablename__ = "idx_qualification"
-    # Covering the search's "currently valid qualification" EXISTS (matching_0005).
+    # Covering the "currently valid qualification" EXISTS the search ran per candidate (matching_0005);
+    # it reads idx_rank's <type>_valid_until since matching_0006, computed from these rows.
     __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type", "status", "valid_to"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -166,11 +166,6 @@ def _pg_known(session: Session, term: str) -> bool:
         {"tokens": [token(term, p) for p in classes_of(term)]}).first() is not None
 
 
-def key_column(sqlite: bool):
-    """The idx_rank column the candidate rows join on (FTS5 rowid = doc; on PostgreSQL the id)."""
-    return "doc" if sqlite else "institution_id"
-
-
 def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: list[str]) -> tuple[str, dict, int]:
     """The SQL of a query (key, pts), its parameters (PostgreSQL's: text arrays), and how many
     rows an institution has in it: either one row per matching institution with its summed

@@ -73,7 +73,7 @@ def facet_terms(params: dict) -> list[str]:
 
 def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, list[dict]]:
     """`explain` of an institution with `points` summed term points; the parts add
-    up to the score `_ranked` computed in SQL for it."""
+    up to the score ranking.page computed in SQL for it."""
     text_part = min(1.0, points / (n_words * MAX_TERM_POINTS)) if n_words else 0.0
     qualified = row.qualified_until is not None and row.qualified_until >= today
     rating = row.rating / 5.0 if row.rating is not None else NEUTRAL
@@ -89,7 +89,7 @@ def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, 
     explain = [{"factor": f, "value": round(v, 4), "weight": WEIGHTS[f], "contribution": round(WEIGHTS[f] * v, 6),
                 "note": note} for f, v, note in parts]
     # The text contribution is the integer the database ranked by (identical to
-    # the float formula except for the half-up tie rule documented in _text_micro).
+    # the float formula except for the half-up tie rule documented in ranking.text_micro).
     explain[0]["contribution"] = (ranking.text_micro(points, n_words) if n_words else 0) / MICRO
     return round(sum(e["contribution"] for e in explain), 6), explain
 
