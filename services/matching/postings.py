@@ -21,8 +21,8 @@ characters, anything else is hex-encoded), PostgreSQL with `@>`/`&&` on text[].
 
 SQLite: `idx_fts(rowid = idx_rank.doc, terms)` and its vocabulary `idx_fts_vocab`
 (which tokens exist: the classes of a query term, and whether it is known at all).
-PostgreSQL: `idx_rank.terms text[]` with a GIN index; the classes are all tried
-(an absent key costs one GIN probe).
+PostgreSQL: `idx_rank.terms text[]` with a GIN index; which classes a term has is one GIN
+probe per possible class (`_pg_present_classes`).
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, 
     if not terms:
         return {}
     if not is_sqlite(session):
-        return {t: classes_of(t) for t in terms if _pg_known(session, t)}
+        return _pg_present_classes(session, terms)
     # One vocabulary range per term (the tokens `term~<points>` sort together); a range
     # is one b-tree seek, where an IN list of every possible class was a probe each.
     params, parts = {}, []
@@ -160,19 +160,34 @@ def present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, 
     return {t: tuple(sorted(ps, reverse=True)) for t, ps in out.items()}
 
 
-def _pg_known(session: Session, term: str) -> bool:
-    return session.execute(sql_text("SELECT 1 FROM idx_rank WHERE terms && :tokens LIMIT 1").bindparams(
-        bindparam("tokens", type_=postgresql.ARRAY(postgresql.TEXT))),
-        {"tokens": [token(term, p) for p in classes_of(term)]}).first() is not None
+# Which of the tokens some institution holds: one GIN probe per token (PostgreSQL keeps no
+# vocabulary of array elements), all terms' classes in one statement.
+_PG_PRESENT = sql_text("SELECT tok FROM unnest(:tokens) AS tok "
+                       "WHERE EXISTS (SELECT 1 FROM idx_rank WHERE terms @> ARRAY[tok])").bindparams(
+    bindparam("tokens", type_=postgresql.ARRAY(postgresql.TEXT)))
 
 
-def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: list[str]) -> tuple[str, dict, int]:
+def _pg_present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, ...]]:
+    # The classes actually held, not every possible one: a query term then brings one candidate
+    # lookup per class it has (2-3, not 17), and a multi-word query few enough class
+    # combinations for scored_hits' one-lookup-per-combination form.
+    tokens = [token(t, p) for t in terms for p in classes_of(t)]
+    out: dict[str, list[int]] = {}
+    for tok in session.execute(_PG_PRESENT, {"tokens": tokens}).scalars():
+        term, points = tok.rsplit("~", 1)
+        out.setdefault(term, []).append(int(points))
+    return {t: tuple(sorted(ps, reverse=True)) for t, ps in out.items()}
+
+
+def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: list[str],
+                pg_columns: str = "institution_id AS key") -> tuple[str, dict, int]:
     """The SQL of a query (key, pts), its parameters (PostgreSQL's: text arrays), and how many
     rows an institution has in it: either one row per matching institution with its summed
     points (few class combinations), or one row per required non-facet term and matching
     institution with that term's points (to be summed by the caller); an institution not
     holding every required term appears not at all. With only facet terms: one row per
-    match, pts 0."""
+    match, pts 0. On PostgreSQL the hits are idx_rank rows themselves: `pg_columns` says
+    which of their columns to return beside pts (the ranking takes them all, no join back)."""
     scored = [t for t in required if not is_facet(t)] or required[:1]
     params: dict = {}
     parts = []
@@ -191,7 +206,7 @@ def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: lis
                 parts.append(f"SELECT rowid AS key, {pts} AS pts FROM idx_fts WHERE idx_fts MATCH :{name}")
             else:
                 params[name] = [token(t, p) for t, p in zip(scored, combination)] + [token(f, 0) for f in facets]
-                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
+                parts.append(f"SELECT {pg_columns}, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
         return " UNION ALL ".join(parts), params, 1
     for term in scored:
         others = [t for t in required if t != term]
@@ -208,7 +223,7 @@ def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: lis
                 for j, other in enumerate(o for o in others if not is_facet(o)):
                     params[f"{name}o{j}"] = [token(other, p) for p in classes[other]]
                     condition.append(f"terms && :{name}o{j}")
-                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE "
+                parts.append(f"SELECT {pg_columns}, {pts} AS pts FROM idx_rank WHERE "
                              + " AND ".join(condition))
     return " UNION ALL ".join(parts), params, len(scored)
 
