@@ -37,7 +37,6 @@ from .scoring import QUALIFIED_MICRO, TEXT_MICRO, text_fraction
 
 MAX_TERM_POINTS = int(round(max(text.FIELD_WEIGHTS.values()) * 100))
 _TEXT_NUM, _TEXT_DEN = text_fraction(MAX_TERM_POINTS)
-ROW_FILTERS = ("rating_min", "qualification", "price_max", "cycle_max")
 _TYPES = {"today": Date(), "rating_min": Float(), "price_max": MONEY, "cycle_max": Integer(), "category": String(),
           "item": String(), "standard_like": String(), "after_score": Integer(), "after_id": String(),
           "limit": Integer()}
@@ -69,11 +68,6 @@ def _text_micro_sql(points: str, n_words: int) -> str:
 class Page:
     rows: list       # rows (id, points, score), best first, up to limit + 1
     total: int
-
-
-def has_row_filters(params: dict) -> bool:
-    """Conditions checked on idx_rank/idx_capability rows, not in the full-text index."""
-    return any(params.get(k) is not None for k in ROW_FILTERS)
 
 
 def page(session: Session, params: dict, classes: dict, required: list[str], n_words: int, today: dt.date,
