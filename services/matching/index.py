@@ -20,7 +20,8 @@ from services.common.db import utcnow
 from services.common.money import to_money
 
 from . import postings, text
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
+from .models import (OPEN_ENDED, QUALIFIED_UNTIL_COLUMNS, IndexedCapability, IndexedInstitution, IndexedQualification,
+                     RankedInstitution)
 from .scoring import reputation_points
 
 log = logging.getLogger(__name__)
@@ -188,26 +189,47 @@ def _index_profile(session, current, institution_id, revision, profile: dict) ->
         # The FTS5 rowid of an institution is its idx_institution rowid: stable, as the row is never deleted.
         doc = connection.execute(_DOC_OF, {"id": institution_id}).scalar_one()
     terms = {term: term_points(weight) for term, weight in institution_terms(profile).items()}
+    qualifications = [dict(id=str(q["qualification_id"]), institution_id=institution_id, type=q.get("type") or "OTHER",
+                           number=q.get("number"), scope=q.get("scope"), valid_to=_date(q.get("valid_to")),
+                           status=q.get("status") or "valid") for q in profile.get("qualifications") or []]
+    capabilities = [dict(id=str(c["capability_id"]), institution_id=institution_id,
+                         category=c.get("category") or "other", item_code=c.get("item_code"),
+                         item_name=c.get("item_name"), product=c.get("product"), parameter=c.get("parameter"),
+                         method_standard=c.get("method_standard"),
+                         standard_keys=" " + " ".join(text.split_standards(c.get("method_standard"))) + " ",
+                         price_yuan=to_money(c.get("price_yuan")), cycle_working_days=c.get("cycle_working_days"),
+                         qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
     rank = dict(institution_id=institution_id, qualified_until=values["qualified_until"], rating=rating,
-                reputation=reputation_points(rating, on_time_rate), doc=doc)
+                reputation=reputation_points(rating, on_time_rate), doc=doc,
+                **filter_facts(qualifications, capabilities))
     if sqlite:
         connection.execute(_INSERT_RANK, rank)
         connection.execute(_INSERT_FTS, {"doc": doc, "terms": postings.document(terms, True)})
     else:
         connection.execute(_INSERT_PG_RANK, dict(rank, terms=postings.document(terms, False)))
-    rows = [dict(id=str(q["qualification_id"]), institution_id=institution_id, type=q.get("type") or "OTHER",
-                 number=q.get("number"), scope=q.get("scope"), valid_to=_date(q.get("valid_to")),
-                 status=q.get("status") or "valid") for q in profile.get("qualifications") or []]
-    if rows:
-        connection.execute(_INSERT_QUALIFICATIONS, rows)
-    rows = [dict(id=str(c["capability_id"]), institution_id=institution_id, category=c.get("category") or "other",
-                 item_code=c.get("item_code"), item_name=c.get("item_name"), product=c.get("product"),
-                 parameter=c.get("parameter"), method_standard=c.get("method_standard"),
-                 standard_keys=" " + " ".join(text.split_standards(c.get("method_standard"))) + " ",
-                 price_yuan=to_money(c.get("price_yuan")), cycle_working_days=c.get("cycle_working_days"),
-                 qualification_id=c.get("qualification_id")) for c in profile.get("capabilities") or []]
-    if rows:
-        connection.execute(_INSERT_CAPABILITIES, rows)
+    if qualifications:
+        connection.execute(_INSERT_QUALIFICATIONS, qualifications)
+    if capabilities:
+        connection.execute(_INSERT_CAPABILITIES, capabilities)
+
+
+def filter_facts(qualifications: list[dict], capabilities: list[dict]) -> dict:
+    """idx_rank's filter columns from an institution's idx_qualification and idx_capability rows
+    (as inserted): what search.py's qualification and price/cycle filters need to know, so that
+    they read the rank row instead of running an EXISTS per candidate."""
+    facts: dict = dict.fromkeys(QUALIFIED_UNTIL_COLUMNS.values())
+    for q in qualifications:
+        column = QUALIFIED_UNTIL_COLUMNS.get(q["type"])
+        if column and q["status"] == "valid":
+            until = q["valid_to"] or OPEN_ENDED
+            facts[column] = until if facts[column] is None else max(facts[column], until)
+    prices = [c["price_yuan"] for c in capabilities if c["price_yuan"] is not None]
+    cycles = [c["cycle_working_days"] for c in capabilities if c["cycle_working_days"] is not None]
+    categories = {c["category"] for c in capabilities}
+    facts.update(lowest_price_yuan=min(prices) if prices else None,
+                 shortest_cycle_working_days=min(cycles) if cycles else None,
+                 capability_category=categories.pop() if len(categories) == 1 else None)
+    return facts
 
 
 def set_reputation(session: Session, institution_id: str, rating: float | None, on_time_rate: float | None) -> None:

@@ -5,7 +5,8 @@ The index is a read model: only `index.apply_registry_event` writes it, from the
 registry's public events (matching never reads the registry's database). The
 migrations (matching_0001, then matching_0002 for idx_rank and term points,
 matching_0003 for money as Numeric, matching_0004 for the ratings from feedback,
-matching_0005 for the full-text index of postings.py in place of idx_term) create
+matching_0005 for the full-text index of postings.py in place of idx_term,
+matching_0006 for the filter facts in idx_rank) create
 exactly these tables; change both together. The full-text parts are not ORM tables:
 SQLite's FTS5 `idx_fts` (+ `idx_fts_vocab`), PostgreSQL's `idx_rank.terms` (GIN).
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.db import utcnow, new_id  # noqa: F401 (new_id re-exported)
 
 from .contract.vocabulary import CHANNELS, DEMAND_STATUSES  # noqa: F401 (the vocabularies live in the contract)
+from .contract.vocabulary import QUALIFICATION_TYPES
 
 # Money: Decimal yuan with two places (services/common/money.py); 11 integer digits
 # hold every bound the schemas allow (below ten billion) with room to spare.
@@ -80,11 +82,31 @@ class RankedInstitution(Base):
     # SQLite: the institution's FTS5 rowid in idx_fts (its idx_institution rowid). PostgreSQL keeps the
     # terms in this table instead (`terms text[]` with a GIN index, postings.PG_RANK); doc stays NULL.
     doc: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Filter facts (index.filter_facts): the price/cycle/qualification filters are answered
+    # from these columns of the row the score already reads, instead of an EXISTS on
+    # idx_capability / idx_qualification per candidate (which cost more than the rest of
+    # the query). Per qualification type (QUALIFIED_UNTIL_COLUMNS): the latest valid_to of
+    # the institution's qualifications of that type with status 'valid' (OPEN_ENDED for
+    # one without an end), NULL when it holds none.
+    cma_valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    cnas_valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    legal_metrology_valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    cert_body_valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    other_valid_until: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    # Over the institution's capabilities: the lowest price, the shortest cycle, and the
+    # category when all of them have the same one (NULL: none, or several categories).
+    lowest_price_yuan: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
+    shortest_cycle_working_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    capability_category: Mapped[str | None] = mapped_column(String(30), nullable=True)
+
+
+QUALIFIED_UNTIL_COLUMNS = {t: t.lower() + "_valid_until" for t in QUALIFICATION_TYPES}
+OPEN_ENDED = dt.date(9999, 12, 31)  # valid_to of a qualification without an end
 
 
 class IndexedCapability(Base):
     __tablename__ = "idx_capability"
-    # Covering the search's price/cycle EXISTS (matching_0005).
+    # Covering the search's price/cycle EXISTS (matching_0005), run where idx_rank's facts do not decide.
     __table_args__ = (Index("ix_idx_capability_institution", "institution_id", "category", "price_yuan",
                             "cycle_working_days"),)
 
@@ -104,7 +126,8 @@ class IndexedCapability(Base):
 
 class IndexedQualification(Base):
     __tablename__ = "idx_qualification"
-    # Covering the search's "currently valid qualification" EXISTS (matching_0005).
+    # Covering the "currently valid qualification" EXISTS the search ran per candidate (matching_0005);
+    # it reads idx_rank's <type>_valid_until since matching_0006, computed from these rows.
     __table_args__ = (Index("ix_idx_qualification_institution", "institution_id", "type", "status", "valid_to"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -21,21 +21,23 @@ characters, anything else is hex-encoded), PostgreSQL with `@>`/`&&` on text[].
 
 SQLite: `idx_fts(rowid = idx_rank.doc, terms)` and its vocabulary `idx_fts_vocab`
 (which tokens exist: the classes of a query term, and whether it is known at all).
-PostgreSQL: `idx_rank.terms text[]` with a GIN index; the classes are all tried
-(an absent key costs one GIN probe).
+PostgreSQL: `idx_rank.terms text[]` with a GIN index; which classes a term has is one GIN
+probe per possible class (`_pg_present_classes`).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import re
 
-from sqlalchemy import Column, Date, Float, Integer, MetaData, String, Table, bindparam, literal_column
+from sqlalchemy import Column, MetaData, Table, bindparam
 from sqlalchemy import text as sql_text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from . import text
+from .models import RankedInstitution
 
 # Every points value a term can carry (index.term_points of each possible weight).
 POINT_CLASSES = tuple(sorted({int(round(w * f * 100)) for w in text.FIELD_WEIGHTS.values()
@@ -48,9 +50,9 @@ _SAFE = re.compile(r"[0-9a-z\u4e00-\u9fff:._]+")
 
 
 # idx_rank as PostgreSQL has it: with the term array (not in the ORM model, SQLite has no such column).
-PG_RANK = Table("idx_rank", MetaData(), Column("institution_id", String(64), primary_key=True),
-                Column("qualified_until", Date), Column("rating", Float), Column("reputation", Integer),
-                Column("doc", Integer), Column("terms", postgresql.ARRAY(postgresql.TEXT)))
+PG_RANK = Table("idx_rank", MetaData(), *[Column(c.name, c.type, primary_key=c.primary_key)
+                                            for c in RankedInstitution.__table__.columns],
+                Column("terms", postgresql.ARRAY(postgresql.TEXT)))
 
 
 def is_facet(term: str) -> bool:
@@ -109,12 +111,39 @@ def documents(session: Session) -> dict[str, dict[str, int]]:
 
 
 # -- reading --------------------------------------------------------------------------------
+# PostgreSQL planner settings for a search's statements (search_plans).
+_SEARCH_SETTINGS = {"enable_seqscan": "off", "max_parallel_workers_per_gather": "0"}
+
+
+@contextlib.contextmanager
+def search_plans(session: Session):
+    """PostgreSQL: the statements inside use the GIN index, never a sequential scan of
+    idx_rank, and no parallel workers.
+
+    A common term is held by a quarter of the institutions, so the planner, costing `&&`/`@>`
+    like any operator, prefers reading the whole table; but each row's check compares the
+    query's tokens with the row's few hundred (measured at 10k institutions: a count 547 ms by
+    sequential scan, 13.6 ms by the GIN index). And starting parallel workers for a query of a
+    few milliseconds costs more than it saves (the page statement 35 ms with two workers on the
+    loaded 2-core machine). Set for the current transaction only (`set_config(..., true)`) and
+    put back as they were afterwards (after an error the transaction's end puts them back)."""
+    if is_sqlite(session):
+        yield
+        return
+    names = list(_SEARCH_SETTINGS)
+    before = session.execute(sql_text("SELECT " + ", ".join(
+        f"current_setting('{n}'), set_config('{n}', '{v}', true)" for n, v in _SEARCH_SETTINGS.items()))).first()
+    yield
+    session.execute(sql_text("SELECT " + ", ".join(f"set_config('{n}', :v{i}, true)" for i, n in enumerate(names))),
+                    {f"v{i}": before[2 * i] for i in range(len(names))})
+
+
 def present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, ...]]:
     """For each term the points classes the index holds it with (empty: unknown term)."""
     if not terms:
         return {}
     if not is_sqlite(session):
-        return {t: classes_of(t) for t in terms if _pg_known(session, t)}
+        return _pg_present_classes(session, terms)
     # One vocabulary range per term (the tokens `term~<points>` sort together); a range
     # is one b-tree seek, where an IN list of every possible class was a probe each.
     params, parts = {}, []
@@ -131,24 +160,34 @@ def present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, 
     return {t: tuple(sorted(ps, reverse=True)) for t, ps in out.items()}
 
 
-def _pg_known(session: Session, term: str) -> bool:
-    return session.execute(sql_text("SELECT 1 FROM idx_rank WHERE terms && :tokens LIMIT 1").bindparams(
-        bindparam("tokens", type_=postgresql.ARRAY(postgresql.TEXT))),
-        {"tokens": [token(term, p) for p in classes_of(term)]}).first() is not None
+# Which of the tokens some institution holds: one GIN probe per token (PostgreSQL keeps no
+# vocabulary of array elements), all terms' classes in one statement.
+_PG_PRESENT = sql_text("SELECT tok FROM unnest(:tokens) AS tok "
+                       "WHERE EXISTS (SELECT 1 FROM idx_rank WHERE terms @> ARRAY[tok])").bindparams(
+    bindparam("tokens", type_=postgresql.ARRAY(postgresql.TEXT)))
 
 
-def key_column(sqlite: bool):
-    """The idx_rank column the candidate rows join on (FTS5 rowid = doc; on PostgreSQL the id)."""
-    return "doc" if sqlite else "institution_id"
+def _pg_present_classes(session: Session, terms: list[str]) -> dict[str, tuple[int, ...]]:
+    # The classes actually held, not every possible one: a query term then brings one candidate
+    # lookup per class it has (2-3, not 17), and a multi-word query few enough class
+    # combinations for scored_hits' one-lookup-per-combination form.
+    tokens = [token(t, p) for t in terms for p in classes_of(t)]
+    out: dict[str, list[int]] = {}
+    for tok in session.execute(_PG_PRESENT, {"tokens": tokens}).scalars():
+        term, points = tok.rsplit("~", 1)
+        out.setdefault(term, []).append(int(points))
+    return {t: tuple(sorted(ps, reverse=True)) for t, ps in out.items()}
 
 
-def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required: list[str]):
-    """A subquery (key, pts) and how many rows an institution has in it: either one row per
-    matching institution with its summed points (few class combinations), or one row per
-    required non-facet term and matching institution with that term's points (to be summed
-    by the caller); an institution not holding every required term appears not at all.
-    With only facet terms: one row per match, pts 0."""
-    sqlite = is_sqlite(session)
+def scored_hits(sqlite: bool, classes: dict[str, tuple[int, ...]], required: list[str],
+                pg_columns: str = "institution_id AS key") -> tuple[str, dict, int]:
+    """The SQL of a query (key, pts), its parameters (PostgreSQL's: text arrays), and how many
+    rows an institution has in it: either one row per matching institution with its summed
+    points (few class combinations), or one row per required non-facet term and matching
+    institution with that term's points (to be summed by the caller); an institution not
+    holding every required term appears not at all. With only facet terms: one row per
+    match, pts 0. On PostgreSQL the hits are idx_rank rows themselves: `pg_columns` says
+    which of their columns to return beside pts (the ranking takes them all, no join back)."""
     scored = [t for t in required if not is_facet(t)] or required[:1]
     params: dict = {}
     parts = []
@@ -167,8 +206,8 @@ def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required:
                 parts.append(f"SELECT rowid AS key, {pts} AS pts FROM idx_fts WHERE idx_fts MATCH :{name}")
             else:
                 params[name] = [token(t, p) for t, p in zip(scored, combination)] + [token(f, 0) for f in facets]
-                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
-        return _statement(parts, params, sqlite), 1
+                parts.append(f"SELECT {pg_columns}, {pts} AS pts FROM idx_rank WHERE terms @> :{name}")
+        return " UNION ALL ".join(parts), params, 1
     for term in scored:
         others = [t for t in required if t != term]
         for points in classes[term]:
@@ -184,16 +223,9 @@ def scored_hits(session: Session, classes: dict[str, tuple[int, ...]], required:
                 for j, other in enumerate(o for o in others if not is_facet(o)):
                     params[f"{name}o{j}"] = [token(other, p) for p in classes[other]]
                     condition.append(f"terms && :{name}o{j}")
-                parts.append(f"SELECT institution_id AS key, {pts} AS pts FROM idx_rank WHERE "
+                parts.append(f"SELECT {pg_columns}, {pts} AS pts FROM idx_rank WHERE "
                              + " AND ".join(condition))
-    return _statement(parts, params, sqlite), len(scored)
-
-
-def _statement(parts: list[str], params: dict, sqlite: bool):
-    statement = sql_text(" UNION ALL ".join(parts))
-    if not sqlite:
-        statement = statement.bindparams(*[bindparam(k, type_=postgresql.ARRAY(postgresql.TEXT)) for k in params])
-    return statement.bindparams(**params).columns(literal_column("key"), literal_column("pts"))
+    return " UNION ALL ".join(parts), params, len(scored)
 
 
 def _fts_any(term: str, classes: tuple[int, ...]) -> str:

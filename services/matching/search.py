@@ -6,19 +6,16 @@ Semantics, kept simple enough to explain to a user:
   has never seen are reported back as `ignored_terms` instead of emptying the
   result;
 * facets (category, item, region, park, standard) are indexed terms too, so all
-  text and facet matching is one indexed GROUP BY over `idx_term`;
+  text and facet matching is the full-text index's (postings.py);
 * price, cycle and the capability facets given with them must hold for one and
   the same capability; a qualification filter needs a currently valid one;
 * the score is a weighted sum whose parts are returned as `explain`, ties
   broken by institution id, which makes the keyset cursor stable.
 
-Performance: the score is computed in SQL, in integer micro-points (see
-scoring.py): text relevance from the summed `points` of the matched terms, the
-qualification part from `qualified_until` against today, and the rating/on-time
-part precomputed at index time (`idx_rank.reputation`). The database
-orders by (score, id) and returns one page (LIMIT, keyset after the cursor), so
-only that page reaches Python, where `explain` is built from the same integers.
-`total` stays exact: it is a COUNT over the same matching set (no rows fetched).
+Performance: the score is computed in SQL, in integer micro-points (ranking.py,
+scoring.py), and the database returns one page of the ordered matching set and its
+exact total, so only that page reaches Python, where `explain` is built from the same
+integers.
 """
 from __future__ import annotations
 
@@ -27,20 +24,19 @@ import datetime as dt
 import functools
 import json
 
-from sqlalchemy import Integer, and_, case, func, literal_column, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.common.errors import NotFound, ValidationFailed
 from services.common.money import to_money
 
-from . import card_cache, postings, text
+from . import card_cache, postings, ranking, text
 from .contract.vocabulary import INDEX_ACTIVE, LOOKUPS
-from .models import IndexedCapability, IndexedInstitution, IndexedQualification, RankedInstitution
-from .scoring import MICRO, NEUTRAL, QUALIFIED_MICRO, TEXT_MICRO, WEIGHTS, text_fraction
+from .models import IndexedInstitution
+from .ranking import MAX_TERM_POINTS
+from .scoring import MICRO, NEUTRAL, WEIGHTS
 
 MAX_TERM_WEIGHT = max(text.FIELD_WEIGHTS.values())
-MAX_TERM_POINTS = int(round(MAX_TERM_WEIGHT * 100))
-_TEXT_NUM, _TEXT_DEN = text_fraction(MAX_TERM_POINTS)
 
 
 def _encode_cursor(score: float, institution_id: str) -> str:
@@ -54,38 +50,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         return float(score), str(institution_id)
     except Exception:
         raise ValidationFailed("Invalid cursor / 游标无效", errors={"cursor": ["invalid"]}) from None
-
-
-def _capability_condition(params: dict, owner=IndexedInstitution.id):
-    """Capability-level conditions that must hold together on one capability
-    (of the institution whose id is the column `owner`)."""
-    conditions = []
-    if params.get("price_max") is not None:
-        conditions.append(IndexedCapability.price_yuan <= to_money(params["price_max"]))
-    if params.get("cycle_max") is not None:
-        conditions.append(IndexedCapability.cycle_working_days <= params["cycle_max"])
-    if not conditions:
-        return None, []
-    if params.get("category"):
-        conditions.append(IndexedCapability.category == params["category"])
-    if params.get("item"):
-        conditions.append(IndexedCapability.item_code == params["item"])
-    key = text.standard_key(params.get("standard"))
-    if key:
-        conditions.append(IndexedCapability.standard_keys.like(f"% {key} %"))
-    return _exists(IndexedCapability.institution_id == owner, *conditions), conditions
-
-
-def _exists(*conditions):
-    # EXISTS (SELECT 1 ...), not SELECT *: SQLite then answers it from the covering index alone.
-    return select(_int(1)).where(*conditions).exists()
-
-
-def _qualification_condition(qualification: str, today: dt.date, owner=IndexedInstitution.id):
-    return _exists(
-        IndexedQualification.institution_id == owner, IndexedQualification.type == qualification,
-        IndexedQualification.status == "valid",
-        (IndexedQualification.valid_to.is_(None)) | (IndexedQualification.valid_to >= today))
 
 
 def facet_terms(params: dict) -> list[str]:
@@ -107,30 +71,9 @@ def facet_terms(params: dict) -> list[str]:
     return terms
 
 
-def _text_micro(points, n_words: int):
-    """Text contribution in micro-points: round(0.55 * min(1, weight sum / (n_words *
-    MAX_TERM_WEIGHT)), 6) from the summed points (hundredths), rounded half up, all
-    in integer arithmetic so SQLite and PostgreSQL agree with Python. Works on a SQL
-    expression and on a plain int alike. (The float formula it replaces rounded an
-    exact tie, possible only with 4+ query words, by float noise; this rounds it up.)"""
-    numerator, denominator = _TEXT_NUM, _TEXT_DEN * n_words
-    # floor((2 * num * points + den) / (2 * den)) == round half up of num * points / den;
-    # `//` renders as integer division on both databases (all operands are integers).
-    if isinstance(points, int):
-        return min(TEXT_MICRO, (2 * numerator * points + denominator) // (2 * denominator))
-    k = (points * _int(2 * numerator) + _int(denominator)) // _int(2 * denominator)
-    return case((k >= _int(TEXT_MICRO), _int(TEXT_MICRO)), else_=k)
-
-
-def _int(value: int):
-    # Constants inlined as integer literals, not bound parameters: no driver can
-    # then type them as numeric, which would turn the integer division into a real one.
-    return literal_column(str(int(value)), Integer)
-
-
 def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, list[dict]]:
     """`explain` of an institution with `points` summed term points; the parts add
-    up to the score `_ranked` computed in SQL for it."""
+    up to the score ranking.page computed in SQL for it."""
     text_part = min(1.0, points / (n_words * MAX_TERM_POINTS)) if n_words else 0.0
     qualified = row.qualified_until is not None and row.qualified_until >= today
     rating = row.rating / 5.0 if row.rating is not None else NEUTRAL
@@ -146,53 +89,17 @@ def _components(row, points: int, n_words: int, today: dt.date) -> tuple[float, 
     explain = [{"factor": f, "value": round(v, 4), "weight": WEIGHTS[f], "contribution": round(WEIGHTS[f] * v, 6),
                 "note": note} for f, v, note in parts]
     # The text contribution is the integer the database ranked by (identical to
-    # the float formula except for the half-up tie rule documented in _text_micro).
-    explain[0]["contribution"] = (_text_micro(points, n_words) if n_words else 0) / MICRO
+    # the float formula except for the half-up tie rule documented in ranking.text_micro).
+    explain[0]["contribution"] = (ranking.text_micro(points, n_words) if n_words else 0) / MICRO
     return round(sum(e["contribution"] for e in explain), 6), explain
 
 
-def _ranked(session: Session, params: dict, classes: dict, required: list[str], n_words: int, today: dt.date):
-    """The matching institutions with their score (micro-points), as a subquery:
-    id, qualified_until, points (summed term points), score.
-
-    The candidates and their points come from the full-text index (postings.py:
-    FTS5 on SQLite, GIN on PostgreSQL); the score is added up over the narrow
-    idx_rank (whose rows are exactly the active institutions), never idx_institution
-    with its snapshots."""
-    rank = RankedInstitution
-    if required:
-        hits, n_scored = postings.scored_hits(session, classes, required)
-        hits = hits.subquery("hits")
-        if n_scored > 1:
-            # One row per scored term: an institution's points are their sum.
-            hits = select(hits.c.key, func.sum(hits.c.pts).label("pts")).group_by(hits.c.key).subquery("matched")
-        points = hits.c.pts
-        text_micro = _text_micro(points, n_words) if n_words else _int(0)
-        key = getattr(rank, postings.key_column(postings.is_sqlite(session)))
-        query = select(rank.institution_id.label("id")).join_from(hits, rank, key == hits.c.key)
-    else:
-        points = text_micro = _int(0)
-        query = select(rank.institution_id.label("id"))
-    qualified = case((rank.qualified_until >= today, _int(QUALIFIED_MICRO)), else_=_int(0))
-    score = text_micro + qualified + rank.reputation
-    query = query.add_columns(rank.qualified_until, points.label("points"), score.label("score"))
-    if params.get("rating_min") is not None:
-        query = query.where(rank.rating >= params["rating_min"])
-    if params.get("qualification"):
-        query = query.where(_qualification_condition(params["qualification"], today, rank.institution_id))
-    capability_exists, _ = _capability_condition(params, rank.institution_id)
-    if capability_exists is not None:
-        query = query.where(capability_exists)
-    return query.subquery("ranked")
-
-
-def _has_row_filters(params: dict) -> bool:
-    """Conditions checked on idx_rank/idx_capability rows, not in the full-text index."""
-    return any(params.get(k) is not None for k in ("rating_min", "qualification", "price_max", "cycle_max"))
-
-
 def search(session: Session, params: dict, today: dt.date | None = None) -> dict:
-    today = today or dt.date.today()
+    with postings.search_plans(session):
+        return _search(session, params, today or dt.date.today())
+
+
+def _search(session: Session, params: dict, today: dt.date) -> dict:
     limit = int(params.get("limit") or 20)
     words = text.query_terms(params.get("q"))
     facets = facet_terms(params)
@@ -203,30 +110,9 @@ def search(session: Session, params: dict, today: dt.date | None = None) -> dict
     if (words and not known) or any(f not in classes for f in facets):
         return empty  # a facet no institution has: nothing matches
     required = list(dict.fromkeys(known + facets))
-    ranked = _ranked(session, params, classes, required, len(known), today)
-
     after = _decode_cursor(params["cursor"]) if params.get("cursor") else None
-    if _has_row_filters(params):
-        # Conditions per candidate row (EXISTS on capabilities/qualifications) cost more
-        # than the rows: evaluate them once, and count and page the result here.
-        matches = sorted(session.execute(select(ranked)).all(), key=lambda r: (-r.score, r.id))
-        total = len(matches)
-        if after:
-            key = (-int(round(after[0] * MICRO)), after[1])
-            matches = [r for r in matches if (-r.score, r.id) > key]
-        rows = matches[:limit + 1]
-    else:
-        page_query = select(ranked).order_by(ranked.c.score.desc(), ranked.c.id).limit(limit + 1)
-        if after:
-            # Keyset, not offset: an institution indexed or removed meanwhile does not
-            # shift the following pages by one.
-            score = int(round(after[0] * MICRO))
-            page_query = page_query.where(or_(ranked.c.score < score, and_(ranked.c.score == score,
-                                                                            ranked.c.id > after[1])))
-        rows = session.execute(page_query).all()
-        # The full-text index counts its hits itself (every candidate has a rank row).
-        total = (postings.count(session, classes, required) if required
-                 else session.scalar(select(func.count()).select_from(RankedInstitution)))
+    found = ranking.page(session, params, classes, required, len(known), today, limit, after, MICRO)
+    rows, total = found.rows, found.total
     page = rows[:limit]
     items = _hydrate(session, page, known, params, today)
     next_cursor = _encode_cursor(page[-1].score / MICRO, page[-1].id) if len(rows) > limit else None
@@ -238,31 +124,36 @@ _CAPABILITY_FILTERS = ("category", "item", "standard", "price_max", "cycle_max")
 
 
 def capability_matches(cap: dict, words: list[str], params: dict) -> bool:
-    if any(params.get(k) is not None for k in _CAPABILITY_FILTERS) and not _capability_fits(cap, params):
-        return False
-    if not words:
-        return True
-    terms = _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
-                              cap.get("parameter") or "", cap.get("category") or "")
-    return any(w in terms for w in words)
+    return _capability_matcher(words, params)(_capability_facts(cap))
 
 
-def _capability_fits(cap: dict, params: dict) -> bool:
-    if params.get("category") and cap.get("category") != params["category"]:
-        return False
-    if params.get("item") and str(cap.get("item_code") or "").lower() != str(params["item"]).lower():
-        return False
+def _capability_facts(cap: dict) -> tuple:
+    """What matching a capability needs, worked out once per card (not per search)."""
+    return (cap.get("category"), str(cap.get("item_code") or "").lower(), text.split_standards(cap.get("method_standard")),
+            to_money(cap.get("price_yuan")), cap.get("cycle_working_days"),
+            _capability_terms(cap.get("method_standard") or "", cap.get("item_name") or "", cap.get("product") or "",
+                              cap.get("parameter") or "", cap.get("category") or ""))
+
+
+def _capability_matcher(words: list[str], params: dict):
+    """A capability (its `_capability_facts`) fits the filters and holds one of the words:
+    the test built once per search, run for every capability on the page."""
+    category, item = params.get("category"), str(params.get("item") or "").lower()
     key = text.standard_key(params.get("standard")) if params.get("standard") else None
-    keys = text.split_standards(cap.get("method_standard"))
-    if key and key not in keys:
-        return False
-    if params.get("price_max") is not None and (cap.get("price_yuan") is None
-                                                or to_money(cap["price_yuan"]) > to_money(params["price_max"])):
-        return False
-    if params.get("cycle_max") is not None and (cap.get("cycle_working_days") is None
-                                                or cap["cycle_working_days"] > params["cycle_max"]):
-        return False
-    return True
+    price = to_money(params.get("price_max")) if params.get("price_max") is not None else None
+    cycle = params.get("cycle_max")
+    filtered = any(params.get(k) is not None for k in _CAPABILITY_FILTERS)
+    wanted = frozenset(words)
+
+    def matches(facts) -> bool:
+        cap_category, cap_item, keys, cap_price, cap_cycle, terms = facts
+        if filtered and ((category and cap_category != category) or (item and cap_item != item)
+                         or (key and key not in keys)
+                         or (price is not None and (cap_price is None or cap_price > price))
+                         or (cycle is not None and (cap_cycle is None or cap_cycle > cycle))):
+            return False
+        return not wanted or not wanted.isdisjoint(terms)
+    return matches
 
 
 # Memoised: every page shows up to 20 institutions x their capabilities, and the
@@ -290,25 +181,36 @@ def public_profile(snapshot: dict, today: dt.date) -> dict:
             "qualifications": quals}
 
 
+def _card(snapshot: dict, today: dt.date) -> tuple:
+    """card_cache's entry: public profile, capabilities, and their `_capability_facts`."""
+    capabilities = snapshot.get("capabilities") or []
+    return public_profile(snapshot, today), capabilities, [_capability_facts(c) for c in capabilities]
+
+
+_INSTITUTION = IndexedInstitution.__table__
+# Built once (with an expanding IN): SQLAlchemy's cache key for a new select() per search cost
+# as much as running it.
+_PAGE_ROWS = select(_INSTITUTION.c.id, _INSTITUTION.c.revision, _INSTITUTION.c.rating, _INSTITUTION.c.on_time_rate,
+                    _INSTITUTION.c.qualified_until).where(_INSTITUTION.c.id.in_(bindparam("ids", expanding=True)))
+
+
 def _hydrate(session: Session, page, words, params, today: dt.date, max_caps: int = 5) -> list[dict]:
-    """Items for one page of `_ranked` rows: profile, matched capabilities, score and explain."""
+    """Items for one page of ranking.page's rows: profile, matched capabilities, score and explain."""
     if not page:
         return []
-    inst = IndexedInstitution
     # Core rows of the columns needed, not ORM objects; the snapshots come from the card cache.
-    rows = {r.id: r for r in session.execute(select(
-        inst.id, inst.revision, inst.rating, inst.on_time_rate, inst.qualified_until).where(
-        inst.id.in_([p.id for p in page])))}
+    rows = {r.id: r for r in session.connection().execute(_PAGE_ROWS, {"ids": [p.id for p in page]})}
     ids = [p.id for p in page if p.id in rows]  # one deregistered between the two reads (READ COMMITTED) is left out
-    cards = card_cache.cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today(), public_profile)
+    cards = card_cache.cards(session, ids, {i: rows[i].revision for i in ids}, dt.date.today(), _card)
+    matches = _capability_matcher(words, params)
     items = []
     for ranked in page:
         row, card = rows.get(ranked.id), cards.get(ranked.id)
         if row is None or card is None:
             continue
         _, explain = _components(row, ranked.points, len(words), today)
-        profile, capabilities = card
-        caps = [c for c in capabilities if capability_matches(c, words, params)]
+        profile, capabilities, facts = card
+        caps = [c for c, f in zip(capabilities, facts) if matches(f)]
         items.append({**profile, "institution_id": ranked.id,
                       "rating": row.rating, "on_time_rate": row.on_time_rate,
                       "matched_capabilities": caps[:max_caps], "matched_capability_count": len(caps),
@@ -352,8 +254,9 @@ def propose(session: Session, demand, limit: int = 10, today: dt.date | None = N
     soft = list(dict.fromkeys(words + (["std:" + std_key] if std_key else [])
                               + (["item:" + demand.item_code.lower()] if demand.item_code else [])
                               + (["region:" + demand.region] if demand.region else [])))
-    classes = postings.present_classes(session, [cat_term] + soft)
-    matched = postings.holders(session, classes, soft, within=cat_term)
+    with postings.search_plans(session):
+        classes = postings.present_classes(session, [cat_term] + soft)
+        matched = postings.holders(session, classes, soft, within=cat_term)
     candidates = {i: t for i, t in matched.items() if cat_term in t}
     if not candidates:
         return []

@@ -133,6 +133,12 @@ def test_deregistered_institution_leaves_search_through_the_real_events(database
     assert searchable(matching_db, q=name) == []
 
 
+def rank_rows(session):
+    from services.matching.models import RankedInstitution
+    columns = [c for c in RankedInstitution.__table__.columns if c.name != "doc"]
+    return session.execute(select(*columns).order_by(RankedInstitution.institution_id)).all()
+
+
 def test_rebuild_from_the_registry_equals_the_index_fed_by_events(databases, backend, pg_databases, tmp_path):
     """The registry's profile pages (its `institution_profiles` RPC) rebuild an index equal to
     the one its events built; a profile page equals the event data; deregistered ones stay out."""
@@ -178,7 +184,11 @@ def test_rebuild_from_the_registry_equals_the_index_fed_by_events(databases, bac
         with matching_db.read() as fed, rebuilt.read() as again:
             assert postings.documents(again) == postings.documents(fed)
             assert set(postings.documents(again)) == set(ids[1:])
+            # the rank rows too, their filter facts included (doc is each database's own rowid)
+            assert rank_rows(again) == rank_rows(fed)
         assert searchable(rebuilt, category="testing") == searchable(matching_db, category="testing")
+        assert (searchable(rebuilt, category="testing", qualification="CMA", price_max="5000")
+                == searchable(matching_db, category="testing", qualification="CMA", price_max="5000"))
         # in place again: the same revisions are re-indexed, nothing changes
         assert rebuild.rebuild(rebuilt, pages, page_size=500)["applied"] == 3
         with matching_db.read() as fed, rebuilt.read() as again:
