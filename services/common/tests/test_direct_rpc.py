@@ -86,16 +86,24 @@ def test_a_pooled_connection_the_broker_closed_is_replaced_once():
     assert replies._free == [opened[0]]   # the fresh one is pooled, the dead one is not
 
 
-def test_replies_match_their_calls_and_a_forgotten_call_drops_its_late_reply():
-    client = DirectReplyClient("amqp://unused/")
-    first, second = PendingReply("identity"), PendingReply("identity")
-    client._pending = {"a": first, "b": second}
-    client.forget(first)
+class Message:
+    """What py-amqp hands the reply and return callbacks."""
 
-    class Message:
-        def __init__(self, correlation_id, body):
-            self.properties = {"correlation_id": correlation_id}
-            self.body = body
+    def __init__(self, correlation_id, body=None):
+        self.properties = {"correlation_id": correlation_id}
+        self.body = body
+
+
+def client_waiting_for(**calls) -> DirectReplyClient:
+    client = DirectReplyClient("amqp://unused/")
+    client._pending = dict(calls)
+    return client
+
+
+def test_replies_match_their_calls_and_a_forgotten_call_drops_its_late_reply():
+    first, second = PendingReply("identity"), PendingReply("identity")
+    client = client_waiting_for(a=first, b=second)
+    client.forget(first)
     client._on_reply(Message("a", b'{"result": "late", "error": null}'))   # dropped: nobody waits
     client._on_reply(Message("b", b'{"result": "mine", "error": null}'))
     assert second.result() == "mine"
@@ -103,13 +111,9 @@ def test_replies_match_their_calls_and_a_forgotten_call_drops_its_late_reply():
 
 
 def test_a_returned_request_is_unknown_service_and_a_lost_connection_fails_every_waiting_call():
-    client = DirectReplyClient("amqp://unused/")
     returned, waiting = PendingReply("booking"), PendingReply("identity")
-    client._pending = {"r": returned, "w": waiting}
-
-    class Message:
-        properties = {"correlation_id": "r"}
-    client._on_return(None, "nameko-rpc", "booking.ping", Message())
+    client = client_waiting_for(r=returned, w=waiting)
+    client._on_return(None, "nameko-rpc", "booking.ping", Message("r"))
     with pytest.raises(UnknownService):
         returned.result()
 
@@ -132,14 +136,9 @@ def test_replies_with_kombu_typed_values_decode_as_kombu_does():
 
 
 def test_an_unreadable_reply_fails_its_own_call_only():
-    client = DirectReplyClient("amqp://unused/")
     broken, other = PendingReply("identity"), PendingReply("identity")
-    client._pending = {"a": broken, "b": other}
-
-    class Message:
-        properties = {"correlation_id": "a"}
-        body = "{not json"
-    client._on_reply(Message())
+    client = client_waiting_for(a=broken, b=other)
+    client._on_reply(Message("a", "{not json"))
     with pytest.raises(ValueError):
         broken.result()
     assert client._pending == {"b": other}
