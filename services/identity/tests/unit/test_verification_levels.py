@@ -226,7 +226,7 @@ def test_licence_file_store_gc_repairs_what_a_crash_left(db):
     assert not orphan.exists() and final.exists()
 
 
-def test_a_licence_review_verdict_counts_for_the_platform_only(db):
+def scenario_licence_review_verdict_names_no_institution_or_window(db):
     """Operators review licences for the platform: the verdict names no institution or window,
     even when the reviewer's token is bound to one (licence.submit says why)."""
     admin = {**make_user(db, "adm", "admin"), "window_id": "window-A", "institution_id": "inst-1"}
@@ -238,3 +238,7 @@ def test_a_licence_review_verdict_counts_for_the_platform_only(db):
     [verdict] = [e["data"] for e in events(db, "sla.clock_closed") if e["data"]["subject_id"] == user_id]
     assert (verdict["rule"], verdict["outcome"]) == ("identity.licence_review", "met")
     assert (verdict["institution_id"], verdict["window_id"]) == (None, None)
+
+
+def test_a_licence_review_verdict_counts_for_the_platform_only(db):
+    scenario_licence_review_verdict_names_no_institution_or_window(db)

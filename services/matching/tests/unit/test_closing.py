@@ -1,11 +1,8 @@
 """Closing a demand (R-6.3.2.1): the outcome, what becomes of its SLA clocks, the finished-service
 block of demand.closed; and staff filing only for active enterprise accounts."""
-import datetime
-
 import pytest
 
 from services.common import contracts, sla
-from services.common.db import utcnow
 from services.common.errors import Conflict, ValidationFailed
 from services.matching import closing, demands, handling, visits
 
@@ -195,15 +192,20 @@ def test_a_closed_event_without_its_evaluation_block_is_refused_on_write(db):
 
 
 # -- whom the clocks' verdicts count for (sla.clock_closed: the statistics' on-time rates) -------------
-def _visit_demand(db):
-    """A demand collected on window-A's visit. WINDOW's token names no window: matching asks identity
+def _visit_demand(db, at=None):
+    """A demand collected on window-A's visit, published at `at` (Monday 14 Sep 2026 09:00: response due
+    that day, recommendation Thursday 17th). WINDOW's token names no window: matching asks identity
     (window_of), and the visit keeps the answer."""
     with db.transaction() as session:
         visit = shown("log_visit", visits.log_visit(
             session, WINDOW, {"enterprise_name": "泰州某电缆厂", "enterprise_user_id": ENTERPRISE["user_id"],
-                              "visited_on": "2026-09-15", "demands": [dict(DEMAND)]},
+                              "visited_on": "2026-09-14"},
             window_of=lambda principal: "window-A", enterprise_lookup=DIRECTORY.get))
-    return visit["demand_ids"][0]
+        # As log_visit publishes the demands it collects, at a chosen time.
+        view = demands.publish(session, WINDOW, {**DEMAND, "enterprise_user_id": ENTERPRISE["user_id"],
+                                                 "channel": "visit", "visit_id": visit["id"]},
+                               at=at or utc(2026, 9, 14, 9, 0), enterprise_lookup=DIRECTORY.get)
+        return shown("publish_demand", view)["id"]
 
 
 def _attribution(db, demand_id):
@@ -228,7 +230,7 @@ def test_a_demand_collected_on_a_visit_starts_its_clocks_for_that_window(db):
 def test_a_breach_at_closing_counts_for_the_demands_window(db):
     demand_id = _visit_demand(db)
     _unattributed(db, demand_id)
-    late = utcnow() + datetime.timedelta(days=30)                  # both limits passed, nothing answered
+    late = utc(2026, 9, 21, 9, 0)                       # both limits passed, nothing answered
     close(db, OPERATOR, demand_id, at=late, outcome="rejected", note="不属于检验检测服务范围")
     verdicts = {e["data"]["rule"]: e["data"] for e in events(db, "sla.clock_closed")}
     # The dismissal stops the response clock (stop_clock), the recommendation ends unanswered.
@@ -247,8 +249,8 @@ def test_clocks_cancelled_at_closing_keep_the_demands_window(db):
     # Answered, then closed before the recommendation was due: that clock ends cancelled, attributed.
     _unattributed(db, early)
     with db.transaction() as session:
-        handling.respond(session, OPERATOR, early, {"message": "已收到"})
-    close(db, ENTERPRISE, early, outcome="completed")
+        handling.respond(session, OPERATOR, early, {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
+    close(db, ENTERPRISE, early, at=utc(2026, 9, 15, 9, 0), outcome="completed")
     assert _attribution(db, early) == {RESPONSE: ("met", None, "window-A"),
                                        RECOMMENDATION: ("cancelled", None, "window-A")}
     [answered] = [e["data"] for e in events(db, "sla.clock_closed")]   # a cancelled clock has no verdict
