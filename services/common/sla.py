@@ -229,10 +229,13 @@ def stop_clock(session: Session, clock_or_subject, at: dt.datetime | None = None
     return clock
 
 
-def cancel_clock(session: Session, clock_or_subject, at: dt.datetime | None = None) -> SlaClock:
-    """The subject went away (withdrawn, deleted): neither met nor breached."""
+def cancel_clock(session: Session, clock_or_subject, at: dt.datetime | None = None,
+                 institution_id=None, window_id=None) -> SlaClock:
+    """The subject went away (withdrawn, deleted): neither met nor breached (no verdict, so
+    nothing for the statistics; `institution_id` / `window_id` keep the row's attribution true)."""
     clock = _resolve(session, clock_or_subject)
     _require_open(clock, "cancel")
+    _attribute(clock, institution_id, window_id)
     at = _utc(at)
     clock.state = CANCELLED
     clock.stopped_at = at

@@ -110,6 +110,9 @@ def submit(session, user: User, attachment, at: dt.datetime | None = None) -> Ca
                                filename=prepared.filename, round=1, submitted_at=at, history="[]")
         session.add(review)
         session.flush()
+        # No institution or window: platform operators review licences, so the verdict counts for
+        # the platform's on-time rate only (sla.clock_closed; docs/traceability.md, R-7.1.3). The
+        # stop names none either, even when the reviewer's token is bound to a window.
         sla.start_clock(session, RULE, SUBJECT, user.id, at=at)
         _log(review, at, "submitted", user.id, file_id=stored.sha256)
     else:   # returned -> resubmitted: the full limit counts again

@@ -22,8 +22,9 @@ from services.common.outbox import record_event
 from services.common.workdays import get_calendar, local_date
 
 from .contract.vocabulary import DISMISSALS, WITHDRAWN
-from .demands import RESPONSE_RULE, RULES, SOURCE, SUBJECT, add_entry, detail, ensure_open, iso, load_demand
-from .models import Demand, DemandEntry, Visit
+from .demands import (RESPONSE_RULE, RULES, SOURCE, SUBJECT, add_entry, clock_attribution, detail, ensure_open, iso,
+                      load_demand, window_of_demand)
+from .models import Demand, DemandEntry
 from .shown import Shown
 
 # Timeline entries that are the platform's own answer to a demand: whoever gave the
@@ -56,14 +57,17 @@ def close(session: Session, principal: dict, demand_id: str, data: dict, at: dt.
         # Closing is not answering: staff first respond, or dismiss it with a reason.
         raise Conflict("The demand has no response yet; respond first, or close it as rejected/duplicate with a "
                        "reason / 需求尚未响应：请先响应，或以驳回/重复结案并说明理由", code="demand_unanswered")
+    # Attributed as the start and the answers are (demands.clock_attribution): a breach at closing
+    # counts for the demand's window too, not for the platform only.
+    attribution = clock_attribution(session, demand, principal)
     for clock in clocks:
         if outcome == WITHDRAWN:
-            sla.cancel_clock(session, clock, at=at)
+            sla.cancel_clock(session, clock, at=at, **attribution)
         elif clock.rule == RESPONSE_RULE and outcome in DISMISSALS:
             # Staff's dismissal with its reason is the platform's answer to the demand.
-            sla.stop_clock(session, clock, at=at)
+            sla.stop_clock(session, clock, at=at, **attribution)
         else:
-            end_unanswered(session, clock, at)
+            end_unanswered(session, clock, at, attribution)
     add_entry(session, demand, principal, "closing", {"outcome": outcome, "note": note})
     demand.status = "closed"
     demand.outcome = outcome
@@ -83,10 +87,7 @@ def finished_service(session: Session, demand: Demand, closer: dict, at: dt.date
     referral); else the staff member who filed it for the enterprise, else whoever of
     the staff closed it; null when no staff member ever acted on it.
     """
-    window_id = None
-    if demand.visit_id:
-        visit = session.get(Visit, demand.visit_id)
-        window_id = visit.window_id if visit is not None else None
+    window_id = window_of_demand(session, demand)
     handler = session.scalar(select(DemandEntry.actor_user_id).where(
         DemandEntry.demand_id == demand.id, DemandEntry.kind.in_(ANSWERS),
         DemandEntry.actor_role.in_(platform.PLATFORM_STAFF)).order_by(DemandEntry.seq).limit(1))
@@ -99,11 +100,13 @@ def finished_service(session: Session, demand: Demand, closer: dict, at: dt.date
             "finished_at": iso(at)}
 
 
-def end_unanswered(session: Session, clock: sla.SlaClock, at: dt.datetime) -> None:
+def end_unanswered(session: Session, clock: sla.SlaClock, at: dt.datetime, attribution: dict | None = None) -> None:
     """The demand closes before what this clock waited for (a response, a recommendation)
     happened, so the clock is never met. Past due it is breached (stop_clock judges
     it so, counting a breach once); before due nothing was late and the obligation
-    ended with the demand, so it is cancelled."""
+    ended with the demand, so it is cancelled. `attribution` (institution_id, window_id:
+    demands.clock_attribution) goes with either."""
+    attribution = attribution or {}
     if clock.calendar_gap:
         sla.recompute_due(session, clock)
     if clock.due_at is None:
@@ -116,6 +119,6 @@ def end_unanswered(session: Session, clock: sla.SlaClock, at: dt.datetime) -> No
     else:
         late = clock.overdue or at > clock.due_at
     if late:
-        sla.stop_clock(session, clock, at=at)
+        sla.stop_clock(session, clock, at=at, **attribution)
     else:
-        sla.cancel_clock(session, clock, at=at)
+        sla.cancel_clock(session, clock, at=at, **attribution)

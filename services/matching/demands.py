@@ -25,7 +25,7 @@ from services.common.money import to_money
 from services.common.outbox import record_event
 
 from .contract.vocabulary import CATEGORIES, STAFF_CHANNELS
-from .models import Demand, DemandEntry, IndexedInstitution, Package, PackageMember
+from .models import Demand, DemandEntry, IndexedInstitution, Package, PackageMember, Visit
 from .shown import Shown
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,24 @@ def add_entry(session, demand, principal, kind, body) -> DemandEntry:
     session.add(entry)
     session.flush()
     return entry
+
+
+def window_of_demand(session: Session, demand: Demand) -> str | None:
+    """The window whose visit collected the demand (demand.closed names it), else None."""
+    if not demand.visit_id:
+        return None
+    visit = session.get(Visit, demand.visit_id)
+    return visit.window_id if visit is not None else None
+
+
+def clock_attribution(session: Session, demand: Demand, principal: dict | None) -> dict:
+    """Whom a verdict of the demand's clocks counts for (sla.clock_closed), for every start, stop
+    and cancel: the demand's window when a visit collected it, else the acting staff member's;
+    the acting staff member's institution. An enterprise or operator adds nothing, so a later
+    stop keeps what the start or an earlier answer knew (sla.stop_clock)."""
+    attribution = sla.attributed_to(principal)
+    attribution["window_id"] = window_of_demand(session, demand) or attribution["window_id"]
+    return attribution
 
 
 def active_institution(session, institution_id) -> IndexedInstitution:
@@ -173,9 +191,10 @@ def publish(session: Session, principal: dict, data: dict, at: dt.datetime | Non
     session.add(demand)
     session.flush()
     # R-6.3.2.1: respond within 1 working day, recommend within 3, from publication.
-    # A demand entered at a window counts for that window's on-time rate (sla.clock_closed).
-    sla.start_clock(session, RESPONSE_RULE, SUBJECT, demand.id, at=at, **sla.attributed_to(principal))
-    sla.start_clock(session, RECOMMENDATION_RULE, SUBJECT, demand.id, at=at, **sla.attributed_to(principal))
+    # A demand entered at a window (or collected on its visit) counts for that window's on-time rate.
+    attribution = clock_attribution(session, demand, principal)
+    sla.start_clock(session, RESPONSE_RULE, SUBJECT, demand.id, at=at, **attribution)
+    sla.start_clock(session, RECOMMENDATION_RULE, SUBJECT, demand.id, at=at, **attribution)
     record_event(session, SOURCE, "demand.published", demand.id, {
         "demand_id": demand.id, "enterprise_user_id": owner, "channel": channel, "category": demand.category,
         "item_code": demand.item_code, "region": demand.region, "published_at": iso(at)})

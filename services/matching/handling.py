@@ -13,7 +13,7 @@ from services.common.outbox import record_event
 
 from . import search
 from .demands import (RECOMMENDATION_RULE, RESPONSE_RULE, SOURCE, SUBJECT, active_institution, add_entry,
-                      detail, ensure_open, iso, load_demand)
+                      clock_attribution, detail, ensure_open, iso, load_demand)
 from .shown import Shown
 
 
@@ -23,7 +23,7 @@ def respond(session: Session, principal: dict, demand_id: str, data: dict, at: d
     at = at or utcnow()
     add_entry(session, demand, principal, "response", {"message": data["message"]})
     sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
-                   **sla.attributed_to(principal))
+                   **clock_attribution(session, demand, principal))
     if demand.status == "published":
         demand.status = "responded"
     record_event(session, SOURCE, "demand.responded", demand.id,
@@ -48,9 +48,9 @@ def recommend(session: Session, principal: dict, demand_id: str, data: dict, at:
     add_entry(session, demand, principal, "recommendation", {"institutions": items, "note": data.get("note") or ""})
     # A recommendation answers the demand too: if nobody responded first, that clock stops now.
     sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
-                   **sla.attributed_to(principal))
+                   **clock_attribution(session, demand, principal))
     sla.stop_clock(session, (RECOMMENDATION_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
-                   **sla.attributed_to(principal))
+                   **clock_attribution(session, demand, principal))
     if demand.status in ("published", "responded"):
         demand.status = "recommended"
     record_event(session, SOURCE, "demand.recommended", demand.id, {
@@ -68,9 +68,9 @@ def refer(session: Session, principal: dict, demand_id: str, data: dict, at: dt.
         "external_name": data["external_name"], "external_contact": data.get("external_contact") or "",
         "reason": data["reason"], "note": data.get("note") or ""})
     sla.stop_clock(session, (RESPONSE_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
-                   **sla.attributed_to(principal))
+                   **clock_attribution(session, demand, principal))
     sla.stop_clock(session, (RECOMMENDATION_RULE, SUBJECT, demand.id), at=at, missing_ok=True,
-                   **sla.attributed_to(principal))
+                   **clock_attribution(session, demand, principal))
     demand.status = "referred"
     record_event(session, SOURCE, "demand.referred", demand.id, {
         "demand_id": demand.id, "enterprise_user_id": demand.enterprise_user_id, "referral_id": entry.id,

@@ -63,3 +63,8 @@ def test_migration_moves_the_checksum_moment_to_format_checked(database_url, tmp
         row = conn.execute(sa.text('SELECT format_checked_at, identity_verified_at FROM "user"')).one()
     engine.dispose()
     assert str(row[0])[:19] == str(at) and row[1] is None   # SQLite hands raw SQL a string
+
+
+def test_licence_review_verdict_names_no_institution_or_window(db):
+    from services.identity.tests.unit import test_verification_levels as levels_scenarios
+    levels_scenarios.scenario_licence_review_verdict_names_no_institution_or_window(db)

@@ -150,6 +150,16 @@ def test_closing_a_responded_demand_without_a_recommendation_never_meets_that_cl
     assert _clocks(closed_late) == {RESPONSE: "met", RECOMMENDATION: "breached"}
 
 
+@pytest.mark.parametrize("scenario", ["test_a_demand_collected_on_a_visit_starts_its_clocks_for_that_window",
+                                      "test_a_breach_at_closing_counts_for_the_demands_window",
+                                      "test_clocks_cancelled_at_closing_keep_the_demands_window",
+                                      "test_the_staff_member_dismissing_an_enterprises_own_demand_attributes_its_verdict"])
+def test_demand_clocks_are_attributed_at_start_answer_and_closing(matching_db, scenario):
+    """The unit tests of services/matching/tests/unit/test_closing.py on this backend."""
+    from services.matching.tests.unit import test_closing
+    getattr(test_closing, scenario)(matching_db)
+
+
 def test_sla_demands_without_a_state_lists_every_running_clock(matching_db):
     now = utc(2026, 9, 16, 9, 0)
     overdue = _publish(matching_db, at=utc(2026, 9, 14, 9, 0))      # response due 14 Sep: overdue

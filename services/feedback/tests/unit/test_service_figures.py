@@ -47,6 +47,21 @@ def test_on_time_per_rule_for_platform_institution_and_window(db):
     assert window["window_id"] == "win-7" and window["on_time"][0]["rule"] == "matching.demand_response"
 
 
+def test_a_licence_review_counts_for_the_platform_only(db):
+    """Operators review licences for the platform (services/identity/licence.py): its verdicts name no
+    institution or window, so they are in the platform's rates and in no institution's or window's."""
+    take(db, verdict("identity", "identity.licence_review", "breached", "c1"))
+    take(db, verdict("identity", "identity.licence_review", "met", "c2"))
+    take(db, verdict("booking", "booking.approval", "met", "c3", institution_id="inst-1", window_id="win-7"))
+    body = call(db, "preview_quarter", OPERATOR, query={"year": "2026", "quarter": "3"})
+    assert {r["rule"]: (r["met"], r["breached"]) for r in body["platform"]["on_time"]} == {
+        "identity.licence_review": (1, 1), "booking.approval": (1, 0)}
+    assert body["platform"]["on_time_rate"] == round(2 / 3, 4)
+    [inst], [window] = body["institutions"], body["windows"]
+    assert [r["rule"] for r in inst["on_time"]] == [r["rule"] for r in window["on_time"]] == ["booking.approval"]
+    assert inst["on_time_rate"] == window["on_time_rate"] == 1.0
+
+
 def test_a_redelivery_counts_once_and_a_later_verdict_replaces_an_earlier_one(db):
     first = verdict("registry", "registry.application_review", "met", "c1", judged_at="2026-08-12T02:00:00Z")
     assert take(db, first) is True and take(db, first) is False                  # the same event again

@@ -224,3 +224,21 @@ def test_licence_file_store_gc_repairs_what_a_crash_left(db):
         assert final.read_bytes() == PDF and orphan.exists()   # young orphans may belong to an open transaction
         assert licence_files.gc(session, now=time.time() + 2 * 86400)["orphans_removed"] == 1
     assert not orphan.exists() and final.exists()
+
+
+def scenario_licence_review_verdict_names_no_institution_or_window(db):
+    """Operators review licences for the platform: the verdict names no institution or window,
+    even when the reviewer's token is bound to one (licence.submit says why)."""
+    admin = {**make_user(db, "adm", "admin"), "window_id": "window-A", "institution_id": "inst-1"}
+    user_id = register_enterprise(db)
+    with db.transaction() as session:
+        licence.submit(session, session.get(User, user_id), upload(), at=MONDAY)
+    with db.transaction() as session:
+        licence.decide(session, admin, user_id, {"decision": "approve"}, at=MONDAY + dt.timedelta(hours=2))
+    [verdict] = [e["data"] for e in events(db, "sla.clock_closed") if e["data"]["subject_id"] == user_id]
+    assert (verdict["rule"], verdict["outcome"]) == ("identity.licence_review", "met")
+    assert (verdict["institution_id"], verdict["window_id"]) == (None, None)
+
+
+def test_a_licence_review_verdict_counts_for_the_platform_only(db):
+    scenario_licence_review_verdict_names_no_institution_or_window(db)

@@ -189,3 +189,79 @@ def test_a_closed_event_without_its_evaluation_block_is_refused_on_write(db):
         record_event(session, "matching", "demand.closed", "d-1", {
             "demand_id": "d-1", "enterprise_user_id": ENTERPRISE["user_id"], "institution_id": None,
             "closed_at": "2026-09-14T01:00:00Z", "outcome": "completed"})
+
+
+# -- whom the clocks' verdicts count for (sla.clock_closed: the statistics' on-time rates) -------------
+def _visit_demand(db, at=None):
+    """A demand collected on window-A's visit, published at `at` (Monday 14 Sep 2026 09:00: response due
+    that day, recommendation Thursday 17th). WINDOW's token names no window: matching asks identity
+    (window_of), and the visit keeps the answer."""
+    with db.transaction() as session:
+        visit = shown("log_visit", visits.log_visit(
+            session, WINDOW, {"enterprise_name": "泰州某电缆厂", "enterprise_user_id": ENTERPRISE["user_id"],
+                              "visited_on": "2026-09-14"},
+            window_of=lambda principal: "window-A", enterprise_lookup=DIRECTORY.get))
+        # As log_visit publishes the demands it collects, at a chosen time.
+        view = demands.publish(session, WINDOW, {**DEMAND, "enterprise_user_id": ENTERPRISE["user_id"],
+                                                 "channel": "visit", "visit_id": visit["id"]},
+                               at=at or utc(2026, 9, 14, 9, 0), enterprise_lookup=DIRECTORY.get)
+        return shown("publish_demand", view)["id"]
+
+
+def _attribution(db, demand_id):
+    with db.read() as session:
+        return {c.rule: (c.state, c.institution_id, c.window_id) for c in session.query(sla.SlaClock)
+                .filter(sla.SlaClock.subject_id == demand_id)}
+
+
+def _unattributed(db, demand_id):
+    # As clocks started before the demand's window was attributed (rows of an older release).
+    with db.transaction() as session:
+        for clock in session.query(sla.SlaClock).filter(sla.SlaClock.subject_id == demand_id):
+            clock.institution_id = clock.window_id = None
+
+
+def test_a_demand_collected_on_a_visit_starts_its_clocks_for_that_window(db):
+    demand_id = _visit_demand(db)
+    assert _attribution(db, demand_id) == {RESPONSE: ("running", None, "window-A"),
+                                           RECOMMENDATION: ("running", None, "window-A")}
+
+
+def test_a_breach_at_closing_counts_for_the_demands_window(db):
+    demand_id = _visit_demand(db)
+    _unattributed(db, demand_id)
+    late = utc(2026, 9, 21, 9, 0)                       # both limits passed, nothing answered
+    close(db, OPERATOR, demand_id, at=late, outcome="rejected", note="不属于检验检测服务范围")
+    verdicts = {e["data"]["rule"]: e["data"] for e in events(db, "sla.clock_closed")}
+    # The dismissal stops the response clock (stop_clock), the recommendation ends unanswered.
+    assert {rule: (v["outcome"], v["institution_id"], v["window_id"]) for rule, v in verdicts.items()} == {
+        RESPONSE: ("breached", None, "window-A"), RECOMMENDATION: ("breached", None, "window-A")}
+    for envelope in events(db, "sla.clock_closed"):
+        contracts.validate_envelope(envelope)
+
+
+def test_clocks_cancelled_at_closing_keep_the_demands_window(db):
+    withdrawn, early = _visit_demand(db), _visit_demand(db)
+    _unattributed(db, withdrawn)
+    close(db, ENTERPRISE, withdrawn, outcome="withdrawn")
+    assert _attribution(db, withdrawn) == {RESPONSE: ("cancelled", None, "window-A"),
+                                           RECOMMENDATION: ("cancelled", None, "window-A")}
+    # Answered, then closed before the recommendation was due: that clock ends cancelled, attributed.
+    _unattributed(db, early)
+    with db.transaction() as session:
+        handling.respond(session, OPERATOR, early, {"message": "已收到"}, at=utc(2026, 9, 14, 10, 0))
+    close(db, ENTERPRISE, early, at=utc(2026, 9, 15, 9, 0), outcome="completed")
+    assert _attribution(db, early) == {RESPONSE: ("met", None, "window-A"),
+                                       RECOMMENDATION: ("cancelled", None, "window-A")}
+    [answered] = [e["data"] for e in events(db, "sla.clock_closed")]   # a cancelled clock has no verdict
+    assert (answered["rule"], answered["outcome"], answered["window_id"]) == (RESPONSE, "met", "window-A")
+
+
+def test_the_staff_member_dismissing_an_enterprises_own_demand_attributes_its_verdict(db):
+    view = publish(db, at=utc(2026, 9, 18, 10, 0))
+    # Window staff act only on demands they filed: here an admin whose token names a window and an institution.
+    admin = {"user_id": "admin-9", "role": "admin", "window_id": "window-B", "institution_id": "inst-3"}
+    late = utc(2026, 9, 21, 9, 0)
+    close(db, admin, view["id"], at=late, outcome="duplicate", note="同一需求重复提交")
+    verdicts = {e["data"]["rule"]: e["data"] for e in events(db, "sla.clock_closed")}
+    assert (verdicts[RESPONSE]["institution_id"], verdicts[RESPONSE]["window_id"]) == ("inst-3", "window-B")
