@@ -75,11 +75,12 @@ class BrokerGone(ConnectionError):
 class PendingReply:
     """One call in flight: `result()` waits for the reply and returns or raises it."""
 
-    __slots__ = ("_event", "service")
+    __slots__ = ("_event", "service", "correlation_id")
 
-    def __init__(self, service: str):
+    def __init__(self, service: str, correlation_id: str = ""):
         self._event = Event()
         self.service = service
+        self.correlation_id = correlation_id
 
     def _send(self, body=None, exc: BaseException | None = None) -> None:
         if not self._event.ready():
@@ -121,29 +122,37 @@ class DirectReplyClient:
     def call_async(self, service: str, method: str, args=(), kwargs=None, *, headers: dict | None = None,
                    expiration: float | None = None) -> PendingReply:
         """Publish the request; its reply (or failure) arrives on the returned `PendingReply`."""
-        correlation_id = self._prefix + str(next(self._ids))
-        pending = PendingReply(service)
         properties = {"content_type": JSON, "content_encoding": "utf-8", "reply_to": DIRECT_REPLY_TO,
-                      "correlation_id": correlation_id, "delivery_mode": 1,
+                      "delivery_mode": 1,
                       "application_headers": {f"{HEADER_PREFIX}.{k}": v for k, v in (headers or {}).items()
                                               if v is not None}}
         if expiration is not None:
             properties["expiration"] = str(int(expiration * 1000))
         body = dumps({"args": list(args), "kwargs": kwargs or {}})
-        self._pending[correlation_id] = pending
-        try:
-            self._publish(amqp.Message(body, **properties), f"{service}.{method}")
-        except BaseException:
-            self._pending.pop(correlation_id, None)
-            raise
-        return pending
+        # One reconnection: a connection the broker closed while idle is noticed by the reader,
+        # but a publish may come first. The retry is a new call (its own correlation id): the
+        # failed attempt's was failed with the others waiting on the broken connection.
+        for attempt in (1, 2):
+            channel = self._ensure_channel()
+            pending = PendingReply(service, self._prefix + str(next(self._ids)))
+            self._pending[pending.correlation_id] = pending
+            try:
+                with self._write:
+                    channel.basic_publish(amqp.Message(body, correlation_id=pending.correlation_id, **properties),
+                                          exchange=self.exchange, routing_key=f"{service}.{method}", mandatory=True)
+                return pending
+            except (OSError, ConnectionError, amqp.exceptions.AMQPError) as exc:
+                self._pending.pop(pending.correlation_id, None)
+                self._drop(channel, exc)
+                if attempt == 2:
+                    raise
+            except BaseException:
+                self._pending.pop(pending.correlation_id, None)
+                raise
 
     def forget(self, pending: PendingReply) -> None:
         """The caller stopped waiting (its timeout): a late reply is then dropped."""
-        for key, value in list(self._pending.items()):
-            if value is pending:
-                del self._pending[key]
-                return
+        self._pending.pop(pending.correlation_id, None)
 
     def call(self, service: str, method: str, args=(), kwargs=None, *, headers=None, timeout: float,
              expiration: float | None = None):
@@ -154,20 +163,6 @@ class DirectReplyClient:
         except eventlet.Timeout:
             self.forget(pending)
             raise
-
-    def _publish(self, message, routing_key: str) -> None:
-        # One reconnection: a connection the broker closed while idle is noticed by the
-        # reader, but a publish may come first.
-        for attempt in (1, 2):
-            channel = self._ensure_channel()
-            try:
-                with self._write:
-                    channel.basic_publish(message, exchange=self.exchange, routing_key=routing_key, mandatory=True)
-                return
-            except (OSError, ConnectionError, amqp.exceptions.AMQPError) as exc:
-                self._drop(channel, exc)
-                if attempt == 2:
-                    raise
 
     # -- the connection ------------------------------------------------------------------
     def _ensure_channel(self):

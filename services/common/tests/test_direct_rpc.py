@@ -101,7 +101,7 @@ def client_waiting_for(**calls) -> DirectReplyClient:
 
 
 def test_replies_match_their_calls_and_a_forgotten_call_drops_its_late_reply():
-    first, second = PendingReply("identity"), PendingReply("identity")
+    first, second = PendingReply("identity", "a"), PendingReply("identity", "b")
     client = client_waiting_for(a=first, b=second)
     client.forget(first)
     client._on_reply(Message("a", b'{"result": "late", "error": null}'))   # dropped: nobody waits
@@ -185,3 +185,34 @@ def test_a_service_calling_another_waits_no_longer_than_its_own_caller(monkeypat
     with pytest.raises(deadlines.DeadlineExceeded):
         _ServiceCalls(client, Worker(), "identity").ping()
     assert 1.0 < client.timeouts[0] <= 1.5 and client.timeouts[1] == 5.0
+
+
+class BreakingChannel:
+    """A channel whose connection the broker closed: the publish fails."""
+
+    def basic_publish(self, *args, **kwargs):
+        raise ConnectionResetError("closed by the broker")
+
+
+def test_a_publish_retried_on_a_new_connection_is_a_call_of_its_own():
+    client = DirectReplyClient("amqp://unused/")
+    waiting = PendingReply("identity", "w")
+    fresh = FakeChannel()
+    channels = iter([BreakingChannel(), fresh])
+
+    def ensure():
+        client._channel = next(channels)
+        client._connection = FakeConnection()
+        return client._channel
+    client._ensure_channel = ensure
+    client._pending = {"w": waiting}
+    pending = client.call_async("identity", "me", (), {})
+    # The broken connection failed what waited on it; the retried request waits for its own reply.
+    with pytest.raises(ConnectionError):
+        waiting.result()
+    [(exchange, routing_key, message)] = fresh.published
+    assert (exchange, routing_key) == ("nameko-rpc", "identity.me")
+    assert client._pending == {pending.correlation_id: pending}
+    assert message.properties["correlation_id"] == pending.correlation_id
+    client._on_reply(Message(pending.correlation_id, '{"result": {"id": "u-1"}, "error": null}'))
+    assert pending.result() == {"id": "u-1"}
