@@ -73,7 +73,7 @@ export default {
     title: "Continuous improvement", intro: "Plan items from statistics, complaints, callbacks and joint assessments, each with an owner and a due date; once re-checked they are published here.",
     published: "Published improvements", nonePublished: "No re-checked improvements published yet", item: "Item", source: "Source", recheck: "Re-check",
     plan: "Improvement plan", kind: "Kind", progress: "Progress", evidence: "Evidence", createdAt: "Created", addEvidence: "Evidence", doRecheck: "Re-check",
-    add: "Add a plan item or a joint assessment", detail: "Detail", findings: "Findings", owner: "Owner (account id)", due: "Due in", workingDays: "working days",
+    add: "Add a plan item or a joint assessment", detail: "Detail", findings: "Findings", owner: "Blank: you; or the owning institution's id", ownerCol: "Owner", me: "Me", account: "Account {id}", due: "Due in", workingDays: "working days",
     linked: "Linked to", linkedHint: "Optional: the id of the complaint, callback or plan item", created: "Added", step: "Step", text: "Text",
     kinds: { plan_item: "Plan item", assessment: "Joint assessment" },
     sources: { statistics: "Statistics", complaint: "Complaint", callback: "Callback", joint: "Joint assessment" },

@@ -72,7 +72,7 @@ export default {
     title: "持续改进", intro: "来自统计、投诉、回访与联合评估的改进事项，各有责任人与完成期限；复查后在此公开。",
     published: "已公开的改进事项", nonePublished: "暂无已复查公开的改进事项", item: "事项", source: "来源", recheck: "复查结果",
     plan: "改进计划", kind: "类型", progress: "进展", evidence: "整改证据", createdAt: "创建时间", addEvidence: "提交证据", doRecheck: "复查",
-    add: "新增改进事项或联合评估", detail: "说明", findings: "评估结论", owner: "责任人（账号 ID）", due: "完成期限", workingDays: "个工作日",
+    add: "新增改进事项或联合评估", detail: "说明", findings: "评估结论", owner: "留空为本人；或填写责任机构的 ID", ownerCol: "责任人", me: "本人", account: "账号 {id}", due: "完成期限", workingDays: "个工作日",
     linked: "关联", linkedHint: "可选：投诉、回访或改进事项的编号", created: "已新增", step: "环节", text: "内容",
     kinds: { plan_item: "改进事项", assessment: "联合评估" },
     sources: { statistics: "统计分析", complaint: "投诉", callback: "回访", joint: "联合评估" },

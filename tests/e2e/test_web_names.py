@@ -1,0 +1,85 @@
+"""Names where a person expects them, in a real browser (tests/e2e/test_web_ui.py's fixtures):
+a callback says what it is about (the complaint's acceptance number, or the evaluated service's
+type) and the institution by name; an improvement item names its owner (an institution by
+name, the viewer as "本人") and its institution. No 8-character id shown in their place."""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+import requests
+
+from services.feedback.demo import INSTITUTIONS, NAMES
+from tests.e2e.test_web_ui import one_backend, shots, ui, web_dist  # noqa: F401 (fixtures; browser is in conftest)
+from tests.e2e.web_checks import assert_clean, token, watch_console
+
+if os.environ.get("QI_UI_BASE"):   # iterating against a running platform (see test_web_ui.py)
+    from tests.e2e.test_web_ui import platform  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+BODY = ".el-table__body .el-table__row"      # el-table also renders cell templates in hidden columns
+SUBJECT = re.compile(r"^(投诉 TS-\d{8}-\d{4,5}|评价 · (需求|窗口办件|仪器预约|窗口预约|报告交付))$")
+
+
+@one_backend
+def test_callbacks_name_their_subject_and_institution(ui, platform):  # noqa: F811
+    headers, _user = token(platform, "operator1")
+    tasks = requests.get(platform.gateway_url + "/api/v1/callbacks", params={"state": "open"}, headers=headers,
+                         timeout=30).json()["items"]
+    assert len(tasks) >= 2, "the demo plans callbacks"
+    done = requests.post(f"{platform.gateway_url}/api/v1/callbacks/{tasks[-1]['id']}/attempts", headers=headers,
+                         json={"result": "reached", "notes": "客户表示满意"}, timeout=30)   # one in the archive
+    assert done.status_code == 200, done.text
+    u = ui()
+    console = watch_console(u)
+    page = u.login("operator1", "/callbacks")
+    for tab in ("cb-tab-open", "cb-tab-done"):
+        page.click(f"[data-test={tab}]")
+        page.wait_for_load_state("networkidle")
+        rows = page.locator(f"[data-test=callbacks] {BODY}")
+        rows.first.wait_for()
+        u.shot(f"names-01-callbacks-{tab}")
+        for i in range(rows.count()):
+            row = rows.nth(i)
+            subject = row.locator("[data-test=cb-subject]").inner_text().strip()
+            assert SUBJECT.match(subject), f"callback subject {subject!r} is not a number or a service type"
+            assert row.locator("[data-test=cb-subject] code").count() == 0, "no raw id where the API gives a name"
+            assert row.locator("[data-test=cb-institution]").inner_text().strip() in NAMES
+    page.click("[data-test=cb-tab-open]")
+    page.locator(f"[data-test=callbacks] {BODY}").first.locator("[data-test=cb-open]").click()
+    about = page.locator("[data-test=cb-about]").inner_text()
+    assert any(name in about for name in NAMES), about
+    page.keyboard.press("Escape")
+    assert_clean(page, console)
+
+
+@one_backend
+def test_improvements_name_their_owner_and_institution(ui, platform):  # noqa: F811
+    mark = uuid.uuid4().hex[:6]
+    headers, _user = token(platform, "operator1")
+    by_institution = requests.post(platform.gateway_url + "/api/v1/improvements", headers=headers, timeout=30, json={
+        "kind": "plan_item", "source": "complaint", "title": f"缩短投诉答复时间 {mark}", "owner_id": INSTITUTIONS[1],
+        "institution_id": INSTITUTIONS[1], "due_working_days": 10})
+    assert by_institution.status_code == 201, by_institution.text
+    u = ui()
+    console = watch_console(u)
+    page = u.login("operator1", "/improvements")
+    mine = f"缩短检测报告出具周期 {mark}"
+    owner = page.locator(":is([data-test=im-owner-input] input, input[data-test=im-owner-input])")
+    assert owner.input_value() == "", "no account id put in the form: blank is the operator"
+    page.fill("[data-test=im-title]", mine)
+    page.click("[data-test=im-submit]")
+    row = page.locator(f"[data-test=improvements] {BODY}", has_text=mine)
+    assert row.locator("[data-test=im-owner]").inner_text().strip() == "本人"
+    row = page.locator(f"[data-test=improvements] {BODY}", has_text=f"缩短投诉答复时间 {mark}")
+    assert row.locator("[data-test=im-owner]").inner_text().strip() == NAMES[1]
+    assert row.locator("[data-test=im-institution]").inner_text().strip() == NAMES[1]
+    assert_clean(page, console)
+    u.shot("names-02-improvements")
+    page.click("[data-test=language]")                    # the same in English
+    page.get_by_role("option", name="English").click()
+    row = page.locator(f"[data-test=improvements] {BODY}", has_text=mine)
+    row.locator("[data-test=im-owner]", has_text="Me").wait_for()
+    assert_clean(page, console)
