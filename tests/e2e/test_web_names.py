@@ -1,7 +1,11 @@
 """Names where a person expects them, in a real browser (tests/e2e/test_web_ui.py's fixtures):
 a callback says what it is about (the complaint's acceptance number, or the evaluated service's
 type) and the institution by name; an improvement item names its owner (an institution by
-name, the viewer as "本人") and its institution. No 8-character id shown in their place."""
+name, the viewer as "本人") and its institution. No 8-character id shown in their place. And the
+top bar at 1366 px keeps a role's main pages in view in English as in Chinese (short bar labels).
+
+Not here: a training's participants (registry) are still listed by account id: the registry keeps
+no names of accounts and tokens carry none, so a name would cost a call to identity per row."""
 from __future__ import annotations
 
 import os
@@ -83,3 +87,37 @@ def test_improvements_name_their_owner_and_institution(ui, platform):  # noqa: F
     row = page.locator(f"[data-test=improvements] {BODY}", has_text=mine)
     row.locator("[data-test=im-owner]", has_text="Me").wait_for()
     assert_clean(page, console)
+
+
+VISIBLE_MENU = """[...document.querySelectorAll('nav .el-menu--horizontal > .el-menu-item, nav .el-menu--horizontal > .el-sub-menu')]
+  .filter((e) => e.offsetParent !== null && !e.classList.contains('el-sub-menu__hide-arrow')).map((e) => e.innerText.trim())"""
+
+
+# The bar's first items at 1366 px, each role in both languages: the role's own work in view, not
+# folded into "…" after five English labels (as before the bar got its short labels).
+MAIN = {
+    "operator1": (["首页", "机构检索", "标准查询", "消息通知", "共享仪器", "我的预约", "审核队列", "执照审核", "时限看板"],
+                  ["Home", "Institutions", "Standards", "Notices", "Instruments", "Bookings", "Reviews", "Licences", "SLA"]),
+    "ent-demo": (["首页", "机构检索", "标准查询", "消息通知", "共享仪器", "我的预约", "窗口预约", "我的需求", "我的机构"],
+                 ["Home", "Institutions", "Standards", "Notices", "Instruments", "Bookings", "Appointments", "Demands",
+                  "Institution"]),
+    "window1": (["首页", "机构检索", "标准查询", "消息通知", "共享仪器", "窗口预约", "走访记录", "代企业填报"],
+                ["Home", "Institutions", "Standards", "Notices", "Instruments", "Appointments", "Visits", "File demand"]),
+}
+
+
+@one_backend
+def test_the_main_menu_items_stay_in_view_in_both_languages(ui):  # noqa: F811
+    for user, by_language in MAIN.items():
+        u = ui()
+        console = watch_console(u)
+        page = u.login(user, "/")
+        for language, main in zip(("中文", "English"), by_language):
+            page.click("[data-test=language]")
+            page.get_by_role("option", name=language).click()
+            page.get_by_role("menuitem", name=main[1]).wait_for()
+            page.wait_for_timeout(300)     # the menu measures its items after the labels change
+            shown = page.evaluate(VISIBLE_MENU)
+            assert shown[:len(main)] == main, f"{user} in {language} at 1366 px: {shown}"
+            assert_clean(page, console)
+            u.shot(f"names-03-menu-{user}-{'en' if language == 'English' else 'zh'}")

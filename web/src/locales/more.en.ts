@@ -6,6 +6,11 @@ export default {
     trainings: "Trainings", notices: "Notifications", unread: "Notifications, {n} unread", series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
     supervision: "Supervision rules", callbacks: "Callbacks", support: "Support", improvements: "Improvement", rectifications: "Rectification",
     bookingMore: "Booking", feedbackMore: "Feedback", evaluations: "Evaluations",
+    // The top bar's labels (the pages' own titles stay long): short, so more of a role's pages stay in view.
+    bar: { search: "Institutions", notices: "Notices", instruments: "Instruments", bookings: "Bookings", approvals: "Approvals", appointments: "Appointments",
+      demands: "Demands", institution: "Institution", verification: "Verification", visits: "Visits", filed: "File demand", review: "Reviews",
+      licences: "Licences", sla: "SLA", staffDemands: "Demands", accounts: "Accounts", verify: "Verify report", samples: "Samples",
+      ledger: "Ledger", feedback: "Ratings", complaints: "Complaints", statistics: "Statistics" },
   },
   series: {
     title: "Weekly series", intro: "The same time on the same weekday for 2 to 12 weeks. Preview first: every occurrence shows the rule it breaks; booking takes the bookable ones and skips the conflicts.",

@@ -5,6 +5,11 @@ export default {
     trainings: "培训活动", notices: "消息通知", unread: "消息通知，{n} 条未读", series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
     supervision: "监督规则", callbacks: "回访", support: "技术支持", improvements: "持续改进", rectifications: "差评整改",
     bookingMore: "仪器预约", feedbackMore: "评价监督", evaluations: "服务评价",
+    // The top bar's labels (the pages' own titles stay long): short, so more of a role's pages stay in view.
+    bar: { search: "机构检索", notices: "消息通知", instruments: "共享仪器", bookings: "我的预约", approvals: "预约审批", appointments: "窗口预约",
+      demands: "我的需求", institution: "我的机构", verification: "我的认证", visits: "走访记录", filed: "代企业填报", review: "审核队列",
+      licences: "执照审核", sla: "时限看板", staffDemands: "需求处理", accounts: "账户管理", verify: "报告核验", samples: "样品流转",
+      ledger: "计量台账", feedback: "我的评价", complaints: "投诉", statistics: "统计公示" },
   },
   series: {
     title: "周期预约", intro: "每周同一天同一时段，连续 2 至 12 周。先预览：每一次都列出所违反的规则；提交时只预约可约的场次，冲突的跳过。",
