@@ -91,7 +91,7 @@ export default {
     states: { opened: "Opened", verified: "Verified", appealed: "Appealed", rectified: "Rectified", explained: "Explained", rechecked: "Re-checked",
       called_back: "Called back", closed: "Closed", overturned: "Overturned" },
     actions: { open: "Opened", verify: "Verify", rectify: "Rectify", explain: "Explain", appeal: "Appeal", decide_appeal: "Decide the appeal",
-      recheck: "Re-check", call_back: "Call back", close: "Close" },
+      recheck: "Re-check", call_back: "Call back", close: "Close", escalate: "Escalated: limit passed" },
     results: { satisfied: "Satisfied", dissatisfied: "Dissatisfied", unreachable: "Unreachable" },
   },
   notices: {

@@ -90,7 +90,7 @@ export default {
     states: { opened: "待核实", verified: "已核实", appealed: "申诉中", rectified: "已整改", explained: "已说明", rechecked: "已复核",
       called_back: "已回访", closed: "已办结", overturned: "差评已撤销" },
     actions: { open: "生成", verify: "核实", rectify: "整改", explain: "说明", appeal: "申诉", decide_appeal: "裁定申诉",
-      recheck: "复核", call_back: "回访", close: "办结" },
+      recheck: "复核", call_back: "回访", close: "办结", escalate: "超时督办" },
     results: { satisfied: "满意", dissatisfied: "不满意", unreachable: "无法联系" },
   },
   notices: {
