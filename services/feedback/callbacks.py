@@ -23,7 +23,7 @@ from services.common.outbox import record_event
 
 from .common import SOURCE, add_step, iso, now, steps_of
 from .contract.vocabulary import DISSATISFIED, callback_script, max_callback_tries, settings
-from .models import Callback, Complaint, Evaluation, Rectification
+from .models import Callback, Complaint, Evaluation, InstitutionName, Rectification
 
 CASE = "callback"
 
@@ -60,11 +60,30 @@ def _view(session: Session, task: Callback) -> Callback:
     return task
 
 
+def _name_subjects(session: Session, tasks: list[Callback]) -> list[Callback]:
+    """What staff read instead of ids: the complaint's acceptance number, the evaluated service's
+    type, the institution's name. From feedback's own tables and its copy of the registry's names,
+    one query each for the whole page (never a call to another service per row)."""
+    def ids(kind):
+        return [t.subject_id for t in tasks if t.subject_type == kind] or [""]
+    numbers = dict(session.execute(select(Complaint.id, Complaint.number)
+                                   .where(Complaint.id.in_(ids("complaint")))).all())
+    services = dict(session.execute(select(Evaluation.id, Evaluation.service_type)
+                                    .where(Evaluation.id.in_(ids("evaluation")))).all())
+    names = dict(session.execute(select(InstitutionName.id, InstitutionName.name).where(
+        InstitutionName.id.in_([t.institution_id for t in tasks if t.institution_id] or [""]))).all())
+    for task in tasks:
+        task.subject_number = numbers.get(task.subject_id)
+        task.subject_service_type = services.get(task.subject_id)
+        task.institution_name = names.get(task.institution_id)
+    return tasks
+
+
 def get_callback(session: Session, callback_id: str) -> Callback:
     task = session.get(Callback, str(callback_id))
     if task is None:
         raise NotFound("No such callback / 无此回访", code="callback_not_found")
-    return _view(session, task)
+    return _name_subjects(session, [_view(session, task)])[0]
 
 
 def list_callbacks(session: Session, query: dict) -> dict:
@@ -79,7 +98,7 @@ def list_callbacks(session: Session, query: dict) -> dict:
     total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(Callback.created_at.desc(), Callback.id).limit(query["limit"])
                            .offset(query["offset"]))
-    return {"items": [_view(session, t) for t in rows], "total": total}
+    return {"items": _name_subjects(session, [_view(session, t) for t in rows]), "total": total}
 
 
 def _reopen(session: Session, principal: dict, task: Callback, at) -> None:
@@ -122,4 +141,4 @@ def attempt(session: Session, principal: dict, callback_id: str, data: dict) -> 
         record_event(session, SOURCE, "callback.done", task.id, {
             "callback_id": task.id, "subject_type": task.subject_type, "subject_id": task.subject_id,
             "outcome": task.outcome, "done_at": iso(at)})
-    return _view(session, task)
+    return _name_subjects(session, [_view(session, task)])[0]

@@ -11,7 +11,7 @@ from services.common.audit import audit
 from services.common.errors import Conflict, NotFound
 
 from .common import clocks_of, now
-from .models import Improvement
+from .models import Improvement, InstitutionName
 
 RULE = "feedback.improvement_due"
 CASE = "improvement"
@@ -20,6 +20,18 @@ CASE = "improvement"
 def _view(session: Session, item: Improvement) -> Improvement:
     item.clocks = clocks_of(session, CASE, item.id)
     return item
+
+
+def _named(session: Session, items: list[Improvement]) -> list[Improvement]:
+    """The owner's and institution's names from feedback's copy of the registry's (one query for
+    the list, no call to another service). An owner that is an account has no name here: feedback
+    keeps no copy of accounts, and identity shows names only to whom it may."""
+    wanted = {i for item in items for i in (item.owner_id, item.institution_id) if i}
+    names = dict(session.execute(select(InstitutionName.id, InstitutionName.name)
+                                 .where(InstitutionName.id.in_(wanted or [""]))).all())
+    for item in items:
+        item.owner_name, item.institution_name = names.get(item.owner_id), names.get(item.institution_id)
+    return items
 
 
 def create(session: Session, principal: dict, data: dict) -> Improvement:
@@ -40,7 +52,7 @@ def create(session: Session, principal: dict, data: dict) -> Improvement:
         sla.recompute_due(session, clock, now=at)
         item.due_at = clock.due_at
     audit(session, principal, f"improvement.{data['kind']}_created", "improvement", item.id)
-    return _view(session, item)
+    return _named(session, [_view(session, item)])[0]
 
 
 def list_items(session: Session, kind=None, state=None, limit=100) -> list[Improvement]:
@@ -49,7 +61,8 @@ def list_items(session: Session, kind=None, state=None, limit=100) -> list[Impro
         stmt = stmt.where(Improvement.kind == kind)
     if state:
         stmt = stmt.where(Improvement.state == state)
-    return [_view(session, i) for i in session.scalars(stmt.order_by(Improvement.created_at.desc()).limit(limit))]
+    rows = session.scalars(stmt.order_by(Improvement.created_at.desc()).limit(limit))
+    return _named(session, [_view(session, i) for i in rows])
 
 
 def published(session: Session) -> list[Improvement]:
@@ -73,4 +86,4 @@ def progress(session: Session, principal: dict, improvement_id: str, data: dict)
             raise Conflict("Re-check after the evidence / 提交证据后方可复查", code="improvement_wrong_state")
         item.recheck_result, item.state = data["text"], "rechecked"
     audit(session, principal, f"improvement.{data['action']}", "improvement", item.id)
-    return _view(session, item)
+    return _named(session, [_view(session, item)])[0]

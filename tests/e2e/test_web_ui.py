@@ -246,11 +246,11 @@ def test_language_switch_persists_and_problems_are_translated(ui):
 
     page.click("[data-test=language]")
     page.get_by_role("option", name="English").click()
-    page.get_by_role("menuitem", name="Find institutions").wait_for()
+    page.get_by_role("menuitem", name="Institutions").wait_for()
     assert page.evaluate("localStorage.getItem('qi.locale')") == "en"
     page.reload()
     page.wait_for_load_state("networkidle")
-    page.get_by_role("menuitem", name="Find institutions").wait_for()
+    page.get_by_role("menuitem", name="Institutions").wait_for()
     assert page.evaluate("document.documentElement.lang") == "en"
     page.click("[data-test=register]")
     page.locator("[data-test=problem]").wait_for()

@@ -44,9 +44,15 @@ class CallbackOut(Schema):
     id = fields.String()
     subject_type = fields.String(metadata={"description": "evaluation or complaint"})
     subject_id = fields.String()
+    subject_number = fields.String(allow_none=True, metadata={
+        "description": "A complaint's acceptance number (TS-YYYYMMDD-NNNN); null for an evaluation"})
+    subject_service_type = fields.String(allow_none=True, metadata={
+        "description": "An evaluation's service type (demand, booking...); null for a complaint"})
     reason = fields.String(metadata={"description": "dissatisfied, complaint, or sample (the random share)"})
     enterprise_id = fields.String(allow_none=True)
     institution_id = fields.String(allow_none=True)
+    institution_name = fields.String(allow_none=True, metadata={"description": "From the registry's events (feedback's "
+                                                                             "copy); null while not yet known"})
     state = fields.String()
     tries = fields.Integer()
     outcome = fields.String(allow_none=True)
@@ -148,7 +154,12 @@ class ImprovementOut(Schema):
     title = fields.String()
     detail = fields.String(allow_none=True)
     owner_id = fields.String(allow_none=True)
+    owner_name = fields.String(allow_none=True, metadata={"description": "The owner's name when the owner is an "
+                                                                        "institution feedback knows (registry's events); "
+                                                                        "null for an account"})
     institution_id = fields.String(allow_none=True)
+    institution_name = fields.String(allow_none=True, metadata={"description": "From the registry's events (feedback's "
+                                                                             "copy); null while not yet known"})
     linked_id = fields.String(allow_none=True)
     due_at = instant()
     state = fields.String()

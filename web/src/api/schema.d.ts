@@ -3339,6 +3339,8 @@ export interface components {
             enterprise_id?: string | null;
             id?: string;
             institution_id?: string | null;
+            /** @description From the registry's events (feedback's copy); null while not yet known */
+            institution_name?: string | null;
             notes?: string | null;
             outcome?: string | null;
             /** @description dissatisfied, complaint, or sample (the random share) */
@@ -3348,6 +3350,10 @@ export interface components {
             state?: string;
             steps?: components["schemas"]["StepOut"][];
             subject_id?: string;
+            /** @description A complaint's acceptance number (TS-YYYYMMDD-NNNN); null for an evaluation */
+            subject_number?: string | null;
+            /** @description An evaluation's service type (demand, booking...); null for a complaint */
+            subject_service_type?: string | null;
             /** @description evaluation or complaint */
             subject_type?: string;
             tries?: number;
@@ -4252,9 +4258,13 @@ export interface components {
             evidence?: string | null;
             id?: string;
             institution_id?: string | null;
+            /** @description From the registry's events (feedback's copy); null while not yet known */
+            institution_name?: string | null;
             kind?: string;
             linked_id?: string | null;
             owner_id?: string | null;
+            /** @description The owner's name when the owner is an institution feedback knows (registry's events); null for an account */
+            owner_name?: string | null;
             /** @description Published (public list) */
             recheck_result?: string | null;
             source?: string;

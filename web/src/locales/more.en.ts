@@ -6,6 +6,11 @@ export default {
     trainings: "Trainings", notices: "Notifications", unread: "Notifications, {n} unread", series: "Weekly series", waitlist: "Waitlist", feeds: "Calendar feeds", newInstrument: "Publish an instrument",
     supervision: "Supervision rules", callbacks: "Callbacks", support: "Support", improvements: "Improvement", rectifications: "Rectification",
     bookingMore: "Booking", feedbackMore: "Feedback", evaluations: "Evaluations",
+    // The top bar's labels (the pages' own titles stay long): short, so more of a role's pages stay in view.
+    bar: { search: "Institutions", notices: "Notices", instruments: "Instruments", bookings: "Bookings", approvals: "Approvals", appointments: "Appointments",
+      demands: "Demands", institution: "Institution", verification: "Verification", visits: "Visits", filed: "File demand", review: "Reviews",
+      licences: "Licences", sla: "SLA", staffDemands: "Demands", accounts: "Accounts", verify: "Verify report", samples: "Samples",
+      ledger: "Ledger", feedback: "Ratings", complaints: "Complaints", statistics: "Statistics" },
   },
   series: {
     title: "Weekly series", intro: "The same time on the same weekday for 2 to 12 weeks. Preview first: every occurrence shows the rule it breaks; booking takes the bookable ones and skips the conflicts.",
@@ -73,7 +78,7 @@ export default {
     title: "Continuous improvement", intro: "Plan items from statistics, complaints, callbacks and joint assessments, each with an owner and a due date; once re-checked they are published here.",
     published: "Published improvements", nonePublished: "No re-checked improvements published yet", item: "Item", source: "Source", recheck: "Re-check",
     plan: "Improvement plan", kind: "Kind", progress: "Progress", evidence: "Evidence", createdAt: "Created", addEvidence: "Evidence", doRecheck: "Re-check",
-    add: "Add a plan item or a joint assessment", detail: "Detail", findings: "Findings", owner: "Owner (account id)", due: "Due in", workingDays: "working days",
+    add: "Add a plan item or a joint assessment", detail: "Detail", findings: "Findings", owner: "Blank: you; or the owning institution's id", ownerCol: "Owner", me: "Me", account: "Account {id}", due: "Due in", workingDays: "working days",
     linked: "Linked to", linkedHint: "Optional: the id of the complaint, callback or plan item", created: "Added", step: "Step", text: "Text",
     kinds: { plan_item: "Plan item", assessment: "Joint assessment" },
     sources: { statistics: "Statistics", complaint: "Complaint", callback: "Callback", joint: "Joint assessment" },
@@ -86,7 +91,7 @@ export default {
     states: { opened: "Opened", verified: "Verified", appealed: "Appealed", rectified: "Rectified", explained: "Explained", rechecked: "Re-checked",
       called_back: "Called back", closed: "Closed", overturned: "Overturned" },
     actions: { open: "Opened", verify: "Verify", rectify: "Rectify", explain: "Explain", appeal: "Appeal", decide_appeal: "Decide the appeal",
-      recheck: "Re-check", call_back: "Call back", close: "Close" },
+      recheck: "Re-check", call_back: "Call back", close: "Close", escalate: "Escalated: limit passed" },
     results: { satisfied: "Satisfied", dissatisfied: "Dissatisfied", unreachable: "Unreachable" },
   },
   notices: {

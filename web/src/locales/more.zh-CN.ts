@@ -5,6 +5,11 @@ export default {
     trainings: "培训活动", notices: "消息通知", unread: "消息通知，{n} 条未读", series: "周期预约", waitlist: "候补", feeds: "日历订阅", newInstrument: "发布仪器",
     supervision: "监督规则", callbacks: "回访", support: "技术支持", improvements: "持续改进", rectifications: "差评整改",
     bookingMore: "仪器预约", feedbackMore: "评价监督", evaluations: "服务评价",
+    // The top bar's labels (the pages' own titles stay long): short, so more of a role's pages stay in view.
+    bar: { search: "机构检索", notices: "消息通知", instruments: "共享仪器", bookings: "我的预约", approvals: "预约审批", appointments: "窗口预约",
+      demands: "我的需求", institution: "我的机构", verification: "我的认证", visits: "走访记录", filed: "代企业填报", review: "审核队列",
+      licences: "执照审核", sla: "时限看板", staffDemands: "需求处理", accounts: "账户管理", verify: "报告核验", samples: "样品流转",
+      ledger: "计量台账", feedback: "我的评价", complaints: "投诉", statistics: "统计公示" },
   },
   series: {
     title: "周期预约", intro: "每周同一天同一时段，连续 2 至 12 周。先预览：每一次都列出所违反的规则；提交时只预约可约的场次，冲突的跳过。",
@@ -72,7 +77,7 @@ export default {
     title: "持续改进", intro: "来自统计、投诉、回访与联合评估的改进事项，各有责任人与完成期限；复查后在此公开。",
     published: "已公开的改进事项", nonePublished: "暂无已复查公开的改进事项", item: "事项", source: "来源", recheck: "复查结果",
     plan: "改进计划", kind: "类型", progress: "进展", evidence: "整改证据", createdAt: "创建时间", addEvidence: "提交证据", doRecheck: "复查",
-    add: "新增改进事项或联合评估", detail: "说明", findings: "评估结论", owner: "责任人（账号 ID）", due: "完成期限", workingDays: "个工作日",
+    add: "新增改进事项或联合评估", detail: "说明", findings: "评估结论", owner: "留空为本人；或填写责任机构的 ID", ownerCol: "责任人", me: "本人", account: "账号 {id}", due: "完成期限", workingDays: "个工作日",
     linked: "关联", linkedHint: "可选：投诉、回访或改进事项的编号", created: "已新增", step: "环节", text: "内容",
     kinds: { plan_item: "改进事项", assessment: "联合评估" },
     sources: { statistics: "统计分析", complaint: "投诉", callback: "回访", joint: "联合评估" },
@@ -85,7 +90,7 @@ export default {
     states: { opened: "待核实", verified: "已核实", appealed: "申诉中", rectified: "已整改", explained: "已说明", rechecked: "已复核",
       called_back: "已回访", closed: "已办结", overturned: "差评已撤销" },
     actions: { open: "生成", verify: "核实", rectify: "整改", explain: "说明", appeal: "申诉", decide_appeal: "裁定申诉",
-      recheck: "复核", call_back: "回访", close: "办结" },
+      recheck: "复核", call_back: "回访", close: "办结", escalate: "超时督办" },
     results: { satisfied: "满意", dissatisfied: "不满意", unreachable: "无法联系" },
   },
   notices: {

@@ -103,3 +103,35 @@ def test_a_plan_item_due_in_a_year_without_calendar_is_a_gap_not_an_error(db):
                                                              "title": "明年完成", "owner_id": "op-1",
                                                              "due_working_days": 250})
     assert item["due_at"] is None and item["clocks"][0]["calendar_gap"] is True
+
+
+def test_callbacks_and_improvements_carry_names_not_only_ids(db):
+    """Staff read the complaint's number, the evaluated service's type and the institution's name
+    (feedback's copy of the registry's), the owner's when it is an institution; an unknown id: null."""
+    from services.feedback.models import InstitutionName
+    with db.transaction() as session:
+        session.get(InstitutionName, INSTITUTION_ID).name = "省计量测试研究院"
+    e = invite(db, service_type="booking")
+    call(db, "submit_evaluation", ENTERPRISE, evaluation_id=e["id"], payload=BAD)
+    task = call(db, "list_callbacks", OPERATOR, query={"reason": "dissatisfied"})["items"][0]
+    assert (task["subject_service_type"], task["subject_number"], task["institution_name"]) == \
+        ("booking", None, "省计量测试研究院")
+    c = call(db, "file_complaint", ENTERPRISE, payload={"institution_id": INSTITUTION_ID, "type": "other",
+                                                        "content": "问题"})
+    for action in ({"action": "accept"}, {"action": "investigate", "note": "n"}, {"action": "decide",
+                   "outcome": "not_upheld", "note": "n"}, {"action": "tell", "channel": "web"}):
+        call(db, "act_on_complaint", OPERATOR, complaint_id=c["id"], payload=action)
+    call(db, "act_on_complaint", ENTERPRISE, complaint_id=c["id"], payload={"action": "satisfaction",
+                                                                            "rating": "satisfied"})
+    task = call(db, "list_callbacks", OPERATOR, query={"reason": "complaint"})["items"][0]
+    assert task["subject_number"] == c["number"] and task["subject_service_type"] is None
+    assert call(db, "get_callback", OPERATOR, callback_id=task["id"])["subject_number"] == c["number"]
+    item = call(db, "create_improvement", OPERATOR, payload={"kind": "plan_item", "source": "complaint",
+                                                             "title": "缩短答复时间", "owner_id": INSTITUTION_ID,
+                                                             "institution_id": INSTITUTION_ID, "due_working_days": 5})
+    assert (item["owner_name"], item["institution_name"]) == ("省计量测试研究院", "省计量测试研究院")
+    mine = call(db, "create_improvement", OPERATOR, payload={"kind": "plan_item", "source": "statistics",
+                                                             "title": "x", "owner_id": "op-1", "due_working_days": 5})
+    assert (mine["owner_name"], mine["institution_name"]) == (None, None)
+    listed = {i["id"]: i for i in call(db, "list_improvements", OPERATOR, query={})}
+    assert listed[item["id"]]["owner_name"] == "省计量测试研究院" and listed[mine["id"]]["owner_name"] is None

@@ -1,0 +1,149 @@
+"""Names where a person expects them, in a real browser (tests/e2e/test_web_ui.py's fixtures):
+a callback says what it is about (the complaint's acceptance number, or the evaluated service's
+type) and the institution by name; an improvement item names its owner (an institution by
+name, the viewer as "本人") and its institution. No 8-character id shown in their place. And the
+top bar at 1366 px keeps a role's main pages in view in English as in Chinese (short bar labels).
+
+Not here: a training's participants (registry) are still listed by account id: the registry keeps
+no names of accounts and tokens carry none, so a name would cost a call to identity per row."""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+import requests
+
+from services.feedback.demo import INSTITUTIONS, NAMES
+from tests.e2e.test_web_ui import one_backend, shots, ui, web_dist  # noqa: F401 (fixtures; browser is in conftest)
+from tests.e2e.web_checks import assert_clean, token, watch_console
+
+if os.environ.get("QI_UI_BASE"):   # iterating against a running platform (see test_web_ui.py)
+    from tests.e2e.test_web_ui import platform  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+BODY = ".el-table__body .el-table__row"      # el-table also renders cell templates in hidden columns
+SUBJECT = re.compile(r"^(投诉 TS-\d{8}-\d{4,5}|评价 · (需求|窗口办件|仪器预约|窗口预约|报告交付))$")
+
+
+@one_backend
+def test_callbacks_name_their_subject_and_institution(ui, platform):  # noqa: F811
+    headers, _user = token(platform, "operator1")
+    tasks = requests.get(platform.gateway_url + "/api/v1/callbacks", params={"state": "open"}, headers=headers,
+                         timeout=30).json()["items"]
+    assert len(tasks) >= 2, "the demo plans callbacks"
+    done = requests.post(f"{platform.gateway_url}/api/v1/callbacks/{tasks[-1]['id']}/attempts", headers=headers,
+                         json={"result": "reached", "notes": "客户表示满意"}, timeout=30)   # one in the archive
+    assert done.status_code == 200, done.text
+    u = ui()
+    console = watch_console(u)
+    page = u.login("operator1", "/callbacks")
+    for tab in ("cb-tab-open", "cb-tab-done"):
+        page.click(f"[data-test={tab}]")
+        page.wait_for_load_state("networkidle")
+        rows = page.locator(f"[data-test=callbacks] {BODY}")
+        rows.first.wait_for()
+        u.shot(f"names-01-callbacks-{tab}")
+        for i in range(rows.count()):
+            row = rows.nth(i)
+            subject = row.locator("[data-test=cb-subject]").inner_text().strip()
+            assert SUBJECT.match(subject), f"callback subject {subject!r} is not a number or a service type"
+            assert row.locator("[data-test=cb-subject] code").count() == 0, "no raw id where the API gives a name"
+            assert row.locator("[data-test=cb-institution]").inner_text().strip() in NAMES
+    page.click("[data-test=cb-tab-open]")
+    page.locator(f"[data-test=callbacks] {BODY}").first.locator("[data-test=cb-open]").click()
+    about = page.locator("[data-test=cb-about]").inner_text()
+    assert any(name in about for name in NAMES), about
+    page.keyboard.press("Escape")
+    assert_clean(page, console)
+
+
+@one_backend
+def test_improvements_name_their_owner_and_institution(ui, platform):  # noqa: F811
+    mark = uuid.uuid4().hex[:6]
+    headers, _user = token(platform, "operator1")
+    by_institution = requests.post(platform.gateway_url + "/api/v1/improvements", headers=headers, timeout=30, json={
+        "kind": "plan_item", "source": "complaint", "title": f"缩短投诉答复时间 {mark}", "owner_id": INSTITUTIONS[1],
+        "institution_id": INSTITUTIONS[1], "due_working_days": 10})
+    assert by_institution.status_code == 201, by_institution.text
+    u = ui()
+    console = watch_console(u)
+    page = u.login("operator1", "/improvements")
+    mine = f"缩短检测报告出具周期 {mark}"
+    owner = page.locator(":is([data-test=im-owner-input] input, input[data-test=im-owner-input])")
+    assert owner.input_value() == "", "no account id put in the form: blank is the operator"
+    page.fill("[data-test=im-title]", mine)
+    page.click("[data-test=im-submit]")
+    row = page.locator(f"[data-test=improvements] {BODY}", has_text=mine)
+    assert row.locator("[data-test=im-owner]").inner_text().strip() == "本人"
+    row = page.locator(f"[data-test=improvements] {BODY}", has_text=f"缩短投诉答复时间 {mark}")
+    assert row.locator("[data-test=im-owner]").inner_text().strip() == NAMES[1]
+    assert row.locator("[data-test=im-institution]").inner_text().strip() == NAMES[1]
+    assert_clean(page, console)
+    u.shot("names-02-improvements")
+    page.click("[data-test=language]")                    # the same in English
+    page.get_by_role("option", name="English").click()
+    row = page.locator(f"[data-test=improvements] {BODY}", has_text=mine)
+    row.locator("[data-test=im-owner]", has_text="Me").wait_for()
+    assert_clean(page, console)
+
+
+VISIBLE_MENU = """[...document.querySelectorAll('nav .el-menu--horizontal > .el-menu-item, nav .el-menu--horizontal > .el-sub-menu')]
+  .filter((e) => e.offsetParent !== null && !e.classList.contains('el-sub-menu__hide-arrow')).map((e) => e.innerText.trim())"""
+
+
+# The bar's first items at 1366 px, each role in both languages: the role's own work in view, not
+# folded into "…" after five English labels (as before the bar got its short labels).
+MAIN = {
+    "operator1": (["首页", "机构检索", "标准查询", "消息通知", "共享仪器", "我的预约", "审核队列", "执照审核", "时限看板"],
+                  ["Home", "Institutions", "Standards", "Notices", "Instruments", "Bookings", "Reviews", "Licences", "SLA"]),
+    "ent-demo": (["首页", "机构检索", "标准查询", "消息通知", "共享仪器", "我的预约", "窗口预约", "我的需求", "我的机构"],
+                 ["Home", "Institutions", "Standards", "Notices", "Instruments", "Bookings", "Appointments", "Demands",
+                  "Institution"]),
+    "window1": (["首页", "机构检索", "标准查询", "消息通知", "共享仪器", "窗口预约", "走访记录", "代企业填报"],
+                ["Home", "Institutions", "Standards", "Notices", "Instruments", "Appointments", "Visits", "File demand"]),
+}
+
+
+@one_backend
+def test_the_main_menu_items_stay_in_view_in_both_languages(ui):  # noqa: F811
+    for user, by_language in MAIN.items():
+        u = ui()
+        console = watch_console(u)
+        page = u.login(user, "/")
+        for language, main in zip(("中文", "English"), by_language):
+            page.click("[data-test=language]")
+            page.get_by_role("option", name=language).click()
+            page.get_by_role("menuitem", name=main[1]).wait_for()
+            page.wait_for_timeout(300)     # the menu measures its items after the labels change
+            shown = [label.split("\n")[0] for label in page.evaluate(VISIBLE_MENU)]   # less the unread count
+            assert shown[:len(main)] == main, f"{user} in {language} at 1366 px: {shown}"
+            assert_clean(page, console)
+            u.shot(f"names-03-menu-{user}-{'en' if language == 'English' else 'zh'}")
+
+
+@one_backend
+def test_an_escalated_rectification_names_the_limit_not_the_rule_id(ui, platform):  # noqa: F811
+    """The demo's Q3 cases are long past their limits: feedback's sweep (every 60 s) escalates one;
+    its step reads 超时督办 with the limit's description, not `feedback.rectification_…`."""
+    import time
+    headers, _user = token(platform, "admin")
+    deadline, case = time.monotonic() + 150, None
+    while case is None and time.monotonic() < deadline:
+        cases = requests.get(platform.gateway_url + "/api/v1/rectifications", params={"limit": 200}, headers=headers,
+                             timeout=30).json()
+        case = next((c for c in cases if any(s["action"] == "escalate" for s in c["steps"])), None)
+        if case is None:
+            time.sleep(5)
+    assert case is not None, "no demo rectification escalated within 150 s"
+    u = ui()
+    console = watch_console(u)
+    page = u.login("admin", "/rectifications")
+    row = page.locator(f"[data-test=rectifications] {BODY}", has_text=case["evaluation_id"][:8]).first
+    row.locator("[data-test=rc-open]").click()
+    steps = page.locator("[data-test=rc-steps]")
+    steps.get_by_text("超时督办").first.wait_for()
+    assert "feedback.rectification" not in steps.inner_text()
+    assert_clean(page, console)
+    u.shot("names-04-rectification-escalated")
