@@ -16,7 +16,8 @@ stores, delivers and has acknowledged. Here (measured in docs/performance.md):
   then gets its 504 either way);
 - one green thread reads the connection. When the broker closes it or the socket
   breaks, every waiting call fails at once (503 `broker_unavailable`), not after its
-  timeout, and the next call connects again.
+  timeout, and the next call connects again. Such a call may have reached its service
+  and be done there: clients retry writes with their Idempotency-Key.
 
 The wire format is nameko's (exchange `nameko-rpc`, routing key `service.method`,
 `{"args", "kwargs"}`, context data as `nameko.*` headers, `{"result", "error"}`
@@ -376,14 +377,18 @@ class ReplyChannels:
         message = amqp.Message(body, content_type=JSON, content_encoding="utf-8", delivery_mode=1,
                                correlation_id=request_properties.get("correlation_id"))
         for attempt in (1, 2):
-            pair = self._free.pop() if self._free else self._open()
+            pair = (self._free.pop() if self._free else self._open()) if attempt == 1 else self._open()
             try:
                 pair[1].basic_publish(message, exchange=exchange, routing_key=reply_to)
             except (OSError, ConnectionError, amqp.exceptions.AMQPError):
-                try:
-                    pair[0].release()
-                except Exception:
-                    pass
+                # The pooled connections share the broker's fate (a restart, a cut): drop them all,
+                # so that the retry, on a fresh one, is not lost on another dead one.
+                for connection, _ in [pair, *self._free]:
+                    try:
+                        connection.release()
+                    except Exception:
+                        pass
+                self._free = []
                 if attempt == 2:
                     raise
                 continue
