@@ -23,7 +23,7 @@ from nameko.messaging import QueueConsumer
 from nameko.rpc import Rpc, get_rpc_exchange
 
 from . import caller, client_address, config, deadlines, fields
-from .direct_rpc import ReplyChannels
+from .rpc_replies import ReplyChannels
 from .errors import DomainError, ServiceUnavailable, Unauthorized
 from .events import exchange
 
@@ -144,7 +144,7 @@ _REPLIES: dict[tuple, ReplyChannels] = {}
 
 
 def _reply_channels(config) -> ReplyChannels:
-    """The process's reply channels for this broker (services.common.direct_rpc.ReplyChannels)."""
+    """The process's reply channels for this broker (services.common.rpc_replies.ReplyChannels)."""
     key = (config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config).name)
     channels = _REPLIES.get(key)
     if channels is None:
@@ -217,7 +217,7 @@ class CallerRpc(Rpc):
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         """nameko's RpcConsumer.handle_result, with the reply published on a pooled channel
-        without a confirm (direct_rpc.ReplyChannels), to a direct reply-to caller on the
+        without a confirm (rpc_replies.ReplyChannels), to a direct reply-to caller on the
         default exchange; the request is acknowledged after the reply was written, as before."""
         result, exc_info = _reply_channels(self.container.config).send(message.properties, result, exc_info)
         self.rpc_consumer.queue_consumer.ack_message(message)

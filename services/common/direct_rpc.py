@@ -7,7 +7,8 @@ confirm on every call, and its replies go through a durable reply queue that the
 stores, delivers and has acknowledged. Here (measured in docs/performance.md):
 
 - requests are published on one channel held for the process's life, with
-  `mandatory`: a request no queue takes (the service is not running) comes back as
+  `mandatory`: a request no queue takes (the service never started on this vhost; one
+  that stopped leaves its durable `rpc-<service>` queue, and its callers get the 504) comes back as
   `basic.return` at once, which is the 503 `service_unavailable` nameko needed the
   confirm for;
 - replies come on the same channel, from RabbitMQ's `amq.rabbitmq.reply-to`
@@ -22,7 +23,7 @@ stores, delivers and has acknowledged. Here (measured in docs/performance.md):
 The wire format is nameko's (exchange `nameko-rpc`, routing key `service.method`,
 `{"args", "kwargs"}`, context data as `nameko.*` headers, `{"result", "error"}`
 replies). A direct reply-to address must be answered on the default exchange, which
-the platform's entrypoint does (`ReplyChannels`, below; every RPC method is one:
+the platform's entrypoint does (services.common.rpc_replies.ReplyChannels; every RPC method is one:
 services/common/tests/test_rpc_entrypoints.py); nameko's plain `rpc` answers on
 `nameko-rpc`, where such a reply is dropped. Other callers (nameko's own proxies, tests)
 are answered on `nameko-rpc` as before.
@@ -38,7 +39,6 @@ import json
 import logging
 import os
 import socket
-import sys
 import time
 import uuid
 
@@ -48,7 +48,7 @@ from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from kombu import Connection
 from kombu.utils.json import dumps, loads
-from nameko.exceptions import UnknownService, UnserializableValueError, deserialize, serialize
+from nameko.exceptions import UnknownService, deserialize
 from nameko.extensions import DependencyProvider, SharedExtension
 
 log = logging.getLogger(__name__)
@@ -340,66 +340,3 @@ class _ServiceCalls:
                                          code="broker_unavailable", retry_after=5) from None
         call.__name__ = method
         return call
-
-
-# -- the service side: replies -----------------------------------------------------------------
-class ReplyChannels:
-    """Replies of one service process, published on pooled channels without confirms.
-
-    A confirm would make the worker wait a broker round trip after its work is done and
-    buys nothing for a reply: the caller's reply queue (or direct reply-to consumer) is
-    tied to its connection, so a confirmed reply is lost just the same when that goes.
-    Either way the caller times out (504) and retries; a creating write retried with its
-    Idempotency-Key gets the stored result (services.common.consumer.run_idempotent).
-    """
-
-    def __init__(self, amqp_uri: str, *, ssl=None, login_method=None, exchange: str = RPC_EXCHANGE):
-        self.amqp_uri, self.ssl, self.login_method, self.exchange = amqp_uri, ssl, login_method, exchange
-        self._free: list = []   # idle (connection, channel) pairs, most recently used last
-
-    def _open(self):
-        connection = Connection(self.amqp_uri, ssl=self.ssl, login_method=self.login_method, heartbeat=0,
-                                connect_timeout=5)
-        connection.connect()
-        return connection, connection.channel()
-
-    def send(self, request_properties: dict, result, exc_info) -> tuple:
-        """Answer one request as nameko's Responder does; returns (result, exc_info) as sent."""
-        error = serialize(exc_info[1]) if exc_info is not None else None
-        try:
-            body = dumps({"result": result, "error": error})
-        except Exception:  # nameko's "disaster avoidance": the caller gets an error, not silence
-            exc_info = sys.exc_info()
-            body = dumps({"result": None, "error": serialize(UnserializableValueError(result))})
-            result = None
-        reply_to = request_properties["reply_to"]
-        exchange = "" if reply_to.startswith(DIRECT_REPLY_TO) else self.exchange
-        message = amqp.Message(body, content_type=JSON, content_encoding="utf-8", delivery_mode=1,
-                               correlation_id=request_properties.get("correlation_id"))
-        for attempt in (1, 2):
-            pair = (self._free.pop() if self._free else self._open()) if attempt == 1 else self._open()
-            try:
-                pair[1].basic_publish(message, exchange=exchange, routing_key=reply_to)
-            except (OSError, ConnectionError, amqp.exceptions.AMQPError):
-                # The pooled connections share the broker's fate (a restart, a cut): drop them all,
-                # so that the retry, on a fresh one, is not lost on another dead one.
-                for connection, _ in [pair, *self._free]:
-                    try:
-                        connection.release()
-                    except Exception:
-                        pass
-                self._free = []
-                if attempt == 2:
-                    raise
-                continue
-            self._free.append(pair)
-            return result, exc_info
-        return result, exc_info
-
-    def close(self) -> None:
-        while self._free:
-            connection, _ = self._free.pop()
-            try:
-                connection.release()
-            except Exception:
-                pass

@@ -102,7 +102,8 @@ class Gateway:
     # Idempotency-Key).
     # One held connection for every call of this process, replies by direct reply-to
     # (services.common.direct_rpc): a broker that goes away fails the waiting calls at once
-    # (503 broker_unavailable), a service that is not running at publish (503 service_unavailable).
+    # (503 broker_unavailable), a service with no queue at publish (503 service_unavailable; one that
+    # ran and stopped keeps its durable queue: 504 after the timeout).
     rpc = DirectRpc(expiration=config.rpc_timeout())
     revocations = Revocations()
     bus = CallerContext()

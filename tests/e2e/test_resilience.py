@@ -197,8 +197,9 @@ def test_broker_outage_is_a_503_and_the_gateway_recovers(platform, tmp_path):
 
 def test_a_call_waiting_when_the_broker_goes_is_a_503_not_a_timeout(platform, tmp_path):
     """The gateway's one connection is read all the time (services.common.direct_rpc): when it
-    breaks, a call still waiting for its reply fails as broker_unavailable (nothing was answered;
-    a retry is safe), not as the 504 service_timeout it would get by waiting out its deadline."""
+    breaks, a call still waiting for its reply fails as broker_unavailable at once, not as the 504
+    service_timeout it would get by waiting out its deadline. Nothing was answered, but the request
+    may still be run by its service: a write is retried with its Idempotency-Key."""
     with proxied_gateway(platform, tmp_path) as (gateway, proxy):
         matching = platform.processes["matching"]
         outcome = {}

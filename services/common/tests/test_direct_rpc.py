@@ -11,7 +11,8 @@ import json
 import pytest
 from nameko.exceptions import UnknownService
 
-from services.common.direct_rpc import DirectReplyClient, PendingReply, ReplyChannels
+from services.common.direct_rpc import DirectReplyClient, PendingReply
+from services.common.rpc_replies import ReplyChannels
 from services.common.errors import NotFound
 
 

@@ -40,14 +40,20 @@ def test_a_good_one_is_sampled_by_the_share_in_data(db):
         assert callbacks.plan_for_evaluation(session, evaluation, rng=lambda: 0.0).reason == "sample"
 
 
-def test_a_callback_reopens_a_closed_complaint_and_the_archive_is_searchable(db):
+def complaint_told_and_rated(db, rating: str) -> dict:
+    """A complaint accepted, investigated, decided (not upheld), told to the enterprise, then rated by it."""
     c = call(db, "file_complaint", ENTERPRISE, payload={"institution_id": INSTITUTION_ID, "type": "other",
                                                         "content": "问题"})
     for action in ({"action": "accept"}, {"action": "investigate", "note": "n"}, {"action": "decide",
                    "outcome": "not_upheld", "note": "n"}, {"action": "tell", "channel": "web"}):
         call(db, "act_on_complaint", OPERATOR, complaint_id=c["id"], payload=action)
     call(db, "act_on_complaint", ENTERPRISE, complaint_id=c["id"], payload={"action": "satisfaction",
-                                                                            "rating": "dissatisfied"})
+                                                                            "rating": rating})
+    return c
+
+
+def test_a_callback_reopens_a_closed_complaint_and_the_archive_is_searchable(db):
+    c = complaint_told_and_rated(db, "dissatisfied")
     task = call(db, "list_callbacks", OPERATOR, query={"reason": "complaint"})["items"][0]
     call(db, "record_callback", OPERATOR, callback_id=task["id"], payload={"result": "reopen",
                                                                            "notes": "投诉人认为未解决 退款"})
@@ -116,13 +122,7 @@ def test_callbacks_and_improvements_carry_names_not_only_ids(db):
     task = call(db, "list_callbacks", OPERATOR, query={"reason": "dissatisfied"})["items"][0]
     assert (task["subject_service_type"], task["subject_number"], task["institution_name"]) == \
         ("booking", None, "省计量测试研究院")
-    c = call(db, "file_complaint", ENTERPRISE, payload={"institution_id": INSTITUTION_ID, "type": "other",
-                                                        "content": "问题"})
-    for action in ({"action": "accept"}, {"action": "investigate", "note": "n"}, {"action": "decide",
-                   "outcome": "not_upheld", "note": "n"}, {"action": "tell", "channel": "web"}):
-        call(db, "act_on_complaint", OPERATOR, complaint_id=c["id"], payload=action)
-    call(db, "act_on_complaint", ENTERPRISE, complaint_id=c["id"], payload={"action": "satisfaction",
-                                                                            "rating": "satisfied"})
+    c = complaint_told_and_rated(db, "satisfied")
     task = call(db, "list_callbacks", OPERATOR, query={"reason": "complaint"})["items"][0]
     assert task["subject_number"] == c["number"] and task["subject_service_type"] is None
     assert call(db, "get_callback", OPERATOR, callback_id=task["id"])["subject_number"] == c["number"]
