@@ -3,8 +3,8 @@
 Lists inside a record (materials, steps, attachments, a submitted application)
 are JSON text: they are read and written whole with their record and never
 queried by their parts, and JSON text behaves the same on SQLite and PostgreSQL.
-The migrations registry_0001 and registry_0002 create exactly these tables; change
-models and a new migration together.
+The migrations (registry_0001 onwards) create exactly these tables; change models and a new
+migration together.
 """
 from __future__ import annotations
 
@@ -317,6 +317,18 @@ class TrainingSignup(Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     attended_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)   # recorded by staff
     attended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class KnownAccount(Base):
+    """Accounts announced by identity's `user.registered`: id, role and the public nickname the
+    user chose (no personal data), so the participants list names people without calling identity."""
+
+    __tablename__ = "known_account"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    nickname: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
 class EnterpriseCase(Base):

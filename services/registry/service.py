@@ -5,7 +5,8 @@ services/registry/contract (role checked once, input loaded once, transaction,
 Idempotency-Key, domain function, response dumped). Written here by hand only
 what is no HTTP operation: ping, the profile pages of matching's index rebuild
 (`institution_profiles`), the open-clocks RPC the gateway's GET
-/sla/clocks composes, and the timers.
+/sla/clocks composes, identity's `user.registered` (the accounts' public
+nicknames, accounts.py) and the timers.
 
     nameko run --config deploy/nameko.yaml services.registry.service
 """
@@ -14,13 +15,15 @@ from __future__ import annotations
 import logging
 
 from nameko.timer import timer
+from prometheus_client import Counter
 
 from services.common import sla
 from services.common.collectors import register_service_collectors
-from services.common.nameko_ext import DatabaseProvider, MetricsServer, OutboxRelayProvider, rpc
+from services.common.nameko_ext import (DatabaseProvider, MetricsServer, OutboxRelayProvider,
+                                        idempotent_event_handler, rpc)
 from services.common.pipeline import expose
 
-from . import clocks, files, profiles_feed
+from . import accounts, clocks, files, profiles_feed
 from .contract import CONTRACT
 from .sweep import sweep as sweep_registry
 
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = sla.sweep_seconds()
 FILES_GC_SECONDS = 3600
 _collector_registered = []
+ACCOUNT_EVENTS = Counter("qi_registry_account_events_total", "Identity events seen by the registry",
+                         ["type", "outcome"])
 
 
 class RegistryService:
@@ -47,6 +52,13 @@ class RegistryService:
     def ping(self) -> dict:
         self._collector()
         return {"service": self.name, "ok": True}
+
+    @idempotent_event_handler("identity", "user.registered")
+    def on_user_registered(self, envelope):
+        """Keep the account's id, role and public nickname (a training's participants are named by it)."""
+        with self.db.transaction() as session:
+            outcome = accounts.apply_identity_event(session, envelope)
+        ACCOUNT_EVENTS.labels(envelope.get("type", "?"), outcome).inc()
 
     @timer(interval=SWEEP_SECONDS)
     def sweep(self) -> dict:

@@ -18,6 +18,10 @@ participants attended; each newly marked one publishes `training.attended`
 (account id, training, category, the qualification code the event names, the
 local date), from which booking grants instrument qualifications.
 
+Participants are named by the public nickname identity announced in `user.registered`
+(the local copy in accounts.py); an account registered before the registry consumed
+that event has none (null), and is shown by its id.
+
 The online link is for participants: public views leave it out, a confirmed
 sign-up (and operators) see it.
 """
@@ -38,7 +42,8 @@ from services.common.workdays import SHANGHAI
 
 from . import access
 from .journal import SOURCE, notify
-from .models import CatalogItem, Category, TrainingEvent, TrainingSignup, new_id
+from .accounts import nickname_of
+from .models import CatalogItem, Category, KnownAccount, TrainingEvent, TrainingSignup, new_id
 
 PARTICIPANTS = CUSTOMER_ROLES   # those who take part in trainings
 
@@ -146,13 +151,17 @@ def create_event(session: Session, principal: dict, data: dict, at: dt.datetime 
 def list_signups(session: Session, principal: dict, training_id: str) -> dict:
     principal = access.require_role(principal, access.OPERATORS)
     event = _load(session, training_id)
-    rows = session.scalars(select(TrainingSignup).where(TrainingSignup.event_id == event.id)
-                           .order_by(TrainingSignup.queue_no)).all()
+    # The nicknames come in the same query (an outer join on the local account copy), not one read per row.
+    found = session.execute(select(TrainingSignup, KnownAccount.nickname)
+                            .outerjoin(KnownAccount, KnownAccount.id == TrainingSignup.user_id)
+                            .where(TrainingSignup.event_id == event.id).order_by(TrainingSignup.queue_no)).all()
+    names = {signup.id: nickname or None for signup, nickname in found}
+    rows = [signup for signup, _nickname in found]
     order = {"confirmed": 0, "waitlisted": 1, "cancelled": 2}
     rows.sort(key=lambda r: (order[r.status], r.queue_no))
     positions = _positions(rows)
     return {"training": event_view(session, event, principal),
-            "items": [signup_view(event, r, positions.get(r.id)) for r in rows]}
+            "items": [signup_view(event, r, positions.get(r.id), names[r.id]) for r in rows]}
 
 
 # -- public ------------------------------------------------------------------------------
@@ -187,9 +196,10 @@ def _waitlist_position(session: Session, signup: TrainingSignup) -> int | None:
     return ahead + 1
 
 
-def signup_view(event: TrainingEvent, signup: TrainingSignup, position: int | None = None) -> dict:
+def signup_view(event: TrainingEvent, signup: TrainingSignup, position: int | None = None,
+                nickname: str | None = None) -> dict:
     view = {"signup_id": signup.id, "training_id": signup.event_id, "user_id": signup.user_id,
-            "user_role": signup.user_role, "status": signup.status, "waitlist_position": position,
+            "nickname": nickname, "user_role": signup.user_role, "status": signup.status, "waitlist_position": position,
             "signed_up_at": iso_utc(signup.signed_up_at),
             "confirmed_at": iso_utc(signup.confirmed_at) if signup.confirmed_at else None,
             "cancelled_at": iso_utc(signup.cancelled_at) if signup.cancelled_at else None,
@@ -213,7 +223,8 @@ def sign_up(session: Session, principal: dict, training_id: str, at: dt.datetime
     user_id = str(principal["user_id"])
     signup = _mine(session, event.id, user_id)
     if signup is not None and signup.status != "cancelled":
-        return {**signup_view(event, signup, _waitlist_position(session, signup)), "already_signed_up": True}
+        return {**signup_view(event, signup, _waitlist_position(session, signup), nickname_of(session, user_id)),
+                "already_signed_up": True}
     _require_open(event, at)
     # Promotion is immediate on every cancellation, so free seats imply an empty waiting list.
     confirmed = _counts(session, event.id).get("confirmed", 0)
@@ -225,7 +236,8 @@ def sign_up(session: Session, principal: dict, training_id: str, at: dt.datetime
     signup.status, signup.queue_no, signup.signed_up_at, signup.cancelled_at = status, number, at, None
     signup.confirmed_at = at if status == "confirmed" else None
     session.flush()
-    return {**signup_view(event, signup, _waitlist_position(session, signup)), "already_signed_up": False}
+    return {**signup_view(event, signup, _waitlist_position(session, signup), nickname_of(session, user_id)),
+            "already_signed_up": False}
 
 
 def cancel(session: Session, principal: dict, training_id: str, at: dt.datetime | None = None) -> dict:
@@ -238,7 +250,7 @@ def cancel(session: Session, principal: dict, training_id: str, at: dt.datetime 
     if signup is None:
         raise NotFound("You have not signed up for this training / 未报名该培训", code="signup_not_found")
     if signup.status == "cancelled":
-        return signup_view(event, signup)
+        return signup_view(event, signup, nickname=nickname_of(session, signup.user_id))
     if event.starts_at <= at:
         raise Conflict("The training has started / 培训已开始", code="training_closed")
     was_confirmed = signup.status == "confirmed"
@@ -246,7 +258,7 @@ def cancel(session: Session, principal: dict, training_id: str, at: dt.datetime 
     session.flush()
     if was_confirmed:
         _promote(session, event, at)
-    return signup_view(event, signup)
+    return signup_view(event, signup, nickname=nickname_of(session, signup.user_id))
 
 
 def _promote(session: Session, event: TrainingEvent, at: dt.datetime) -> list[TrainingSignup]:
@@ -271,7 +283,7 @@ def my_signup(session: Session, principal: dict, training_id: str) -> dict:
     signup = _mine(session, event.id, str(principal["user_id"]))
     if signup is None:
         raise NotFound("You have not signed up for this training / 未报名该培训", code="signup_not_found")
-    return signup_view(event, signup, _waitlist_position(session, signup))
+    return signup_view(event, signup, _waitlist_position(session, signup), nickname_of(session, signup.user_id))
 
 
 def record_attendance(session: Session, principal: dict, training_id: str, data: dict,

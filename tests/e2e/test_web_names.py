@@ -3,13 +3,15 @@ a callback says what it is about (the complaint's acceptance number, or the eval
 type) and the institution by name; an improvement item names its owner (an institution by
 name, the viewer as "本人") and its institution. No 8-character id shown in their place. And the
 top bar at 1366 px keeps a role's main pages in view in English as in Chinese (short bar labels).
-
-Not here: a training's participants (registry) are still listed by account id: the registry keeps
-no names of accounts and tokens carry none, so a name would cost a call to identity per row."""
+A training's participants (registry) are listed by their public nickname, from the registry's copy
+of identity's `user.registered` (an account registered before the registry listened has none and
+is shown by its id: not reachable here, where the registry starts before the demo accounts)."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+import time
 import uuid
 
 import pytest
@@ -111,6 +113,48 @@ def test_improvements_name_their_owner_and_institution(ui, platform):  # noqa: F
     row = page.locator(f"[data-test=improvements] {BODY}", has_text=mine)
     row.locator("[data-test=im-owner]", has_text="Me").wait_for()
     assert_clean(page, console)
+
+
+@one_backend
+def test_training_participants_are_named_by_nickname(ui, platform):  # noqa: F811
+    op_headers, _op = token(platform, "operator1")
+    title = f"计量器具管理台账培训 {uuid.uuid4().hex[:6]}"
+    made = requests.post(platform.gateway_url + "/api/v1/trainings", headers=op_headers, timeout=30, json={
+        "category_code": "metrology", "title": title, "mode": "onsite", "venue": "泰州医药高新区服务站 3 楼培训室",
+        "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)).isoformat(), "capacity": 5})
+    assert made.status_code == 201, made.text
+    training_id = made.json()["training_id"]
+    people = {}
+    # identity's demo nicknames (person-demo may have become an institution's staff in other tests: not it)
+    for username, nickname in (("ent-demo", "示范企业"),):
+        headers, user = token(platform, username)
+        signed = requests.post(f"{platform.gateway_url}/api/v1/trainings/{training_id}/signups", headers=headers,
+                               timeout=30)
+        assert signed.status_code == 201, signed.text
+        people[user["id"]] = nickname
+    # The registry got the demo accounts' user.registered over the bus: the API names them.
+    deadline = time.monotonic() + 30
+    while True:
+        items = requests.get(f"{platform.gateway_url}/api/v1/trainings/{training_id}/signups", headers=op_headers,
+                             timeout=30).json()["items"]
+        if {s["user_id"]: s["nickname"] for s in items} == people or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert {s["user_id"]: s["nickname"] for s in items} == people, "the registry knows the demo accounts' nicknames"
+    u = ui()
+    console = watch_console(u)
+    page = u.login("operator1", "/trainings")
+    page.fill(":is([data-test=tr-id] input, input[data-test=tr-id])", training_id)
+    page.click("[data-test=tr-open-id]")
+    page.locator("[data-test=tr-title]", has_text=title).wait_for()
+    for user_id, nickname in people.items():
+        name = page.locator(f"[data-test=tr-user-{user_id}] [data-test=tr-name]")
+        expect(name).to_have_text(nickname)
+        assert name.get_attribute("title") == f"用户账号 ID {user_id}", "the id stays at hand, on hover"
+    shown = page.locator("[data-test=tr-participants]").inner_text()
+    assert not [u for u in people if u in shown], "no account id shown in place of a nickname"
+    assert_clean(page, console)
+    u.shot("names-05-training-participants")
 
 
 VISIBLE_MENU = """[...document.querySelectorAll('nav .el-menu--horizontal > .el-menu-item, nav .el-menu--horizontal > .el-sub-menu')]

@@ -83,6 +83,9 @@ class SignupOut(Schema):
     signup_id = fields.String()
     training_id = fields.String()
     user_id = fields.String()
+    nickname = fields.String(allow_none=True, metadata={
+        "description": "The participant's public nickname (from identity's user.registered); null when the registry "
+                       "never heard of the account (registered before it consumed the event)"})
     user_role = fields.String()
     status = fields.String(metadata={"description": "confirmed, waitlisted or cancelled"})
     waitlist_position = fields.Integer(allow_none=True, metadata={"description": "1 = next to be promoted"})

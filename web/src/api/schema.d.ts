@@ -5735,6 +5735,8 @@ export interface components {
             attended_at?: string | null;
             cancelled_at?: string | null;
             confirmed_at?: string | null;
+            /** @description The participant's public nickname (from identity's user.registered); null when the registry never heard of the account (registered before it consumed the event) */
+            nickname?: string | null;
             /** @description Online training, confirmed sign-ups only */
             online_url?: string;
             signed_up_at?: string;

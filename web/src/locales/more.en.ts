@@ -105,7 +105,7 @@ export default {
   trainings: {
     title: "Trainings", intro: "Upcoming training events. Attending a training that carries a qualification lets you book the instruments that need it.",
     none: "No upcoming trainings", name: "Training", starts: "Starts", venue: "Venue", online: "Online", seats: "Confirmed / seats",
-    participants: "Participants", attendance: "Record attendance", byId: "Training id (also one already started)",
+    participants: "Participants", accountId: "User account id {id}", attendance: "Record attendance", byId: "Training id (also one already started)",
     attendedN: "{n} of {all} confirmed attended", noneConfirmed: "No confirmed participants", attendedAt: "attended, recorded {at}",
     record: "Record attendance", recordedMsg: "Attendance recorded: {n} newly marked", grants: "Attendance grants qualification {code} on the instruments that need it",
   },

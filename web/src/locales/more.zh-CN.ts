@@ -104,7 +104,7 @@ export default {
   trainings: {
     title: "培训活动", intro: "即将举办的培训。参加带资质的培训后，可预约需要该资质的仪器。",
     none: "暂无即将举办的培训", name: "培训", starts: "开始时间", venue: "地点", online: "线上", seats: "已确认 / 名额",
-    participants: "参训名单", attendance: "登记出勤", byId: "培训编号（也可为已开始的培训）",
+    participants: "参训名单", accountId: "用户账号 ID {id}", attendance: "登记出勤", byId: "培训编号（也可为已开始的培训）",
     attendedN: "已确认 {all} 人，出勤 {n} 人", noneConfirmed: "暂无已确认的报名", attendedAt: "已出勤，登记于 {at}",
     record: "登记出勤", recordedMsg: "已登记出勤：新增 {n} 人", grants: "出勤即授予资质 {code}（适用于需要该资质的仪器）",
   },

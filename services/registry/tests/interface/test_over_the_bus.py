@@ -17,7 +17,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.common.errors import Forbidden, Unauthorized, ValidationFailed
 from services.common.testing import sign_access_token
 
-from ..helpers import application
+from ..helpers import application, valid_uscc
 
 pytestmark = pytest.mark.integration
 BACKENDS = ("sqlite", "postgresql")
@@ -100,3 +100,28 @@ def test_an_application_through_its_review_over_the_bus(bus):
         assert anonymous.registry.list_institutions(limit=1)["limit"] == 1
         with pytest.raises(Unauthorized):
             anonymous.registry.list_applications(principal={"user_id": "forged", "role": "admin"})
+
+
+def test_a_participant_is_named_by_the_nickname_identity_announced(bus):
+    """identity's user.registered reaches the registry over the broker: the participants list names the account."""
+    serial = 9000 + BACKENDS.index(bus.backend)
+    with client(bus) as anonymous:
+        user = anonymous.identity.register_enterprise({
+            "username": f"bus-trainee-{serial}", "password": "Passw0rd!2026", "phone": f"1390013{serial:04d}",
+            "nickname": "总线学员", "org_name": "泰州总线测试有限公司", "uscc": valid_uscc(serial),
+            "contact_name": "王测试"}, idempotency_key=f"bus-register-{serial}")
+    with client(bus, "operator") as rpc:
+        training_id = rpc.registry.create_training({
+            "category_code": "metrology", "title": "计量器具管理台账培训", "mode": "online",
+            "online_url": "https://meeting.example.cn/tz", "capacity": 3, "starts_at": "2099-11-03T09:00:00+08:00"},
+            idempotency_key=f"bus-training-{serial}")["training_id"]
+    with client(bus, "enterprise", sub=user["id"]) as rpc:
+        rpc.registry.sign_up_training(training_id)
+    deadline = time.monotonic() + 30
+    with client(bus, "operator") as rpc:
+        while True:
+            items = rpc.registry.list_training_signups(training_id)["items"]
+            if items[0]["nickname"] is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert [(s["user_id"], s["nickname"]) for s in items] == [(user["id"], "总线学员")]
