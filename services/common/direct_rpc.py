@@ -18,7 +18,13 @@ stores, delivers and has acknowledged. Here (measured in docs/performance.md):
 - one green thread reads the connection. When the broker closes it or the socket
   breaks, every waiting call fails at once (503 `broker_unavailable`), not after its
   timeout, and the next call connects again. Such a call may have reached its service
-  and be done there: clients retry writes with their Idempotency-Key.
+  and be done there: clients retry writes with their Idempotency-Key;
+- while the broker says the connection is blocked (`connection.blocked`: a memory or
+  disk alarm, when RabbitMQ stops reading what publishers send), a call fails at once
+  with `BrokerBlocked` (503 `broker_unavailable`, never sent, so not done) instead of
+  queueing in a socket nobody reads until every caller's timeout. Replies still arrive.
+  A publish interrupted half-written (its caller's timeout) leaves the frame stream
+  unusable, so the connection is dropped as if it had broken.
 
 The wire format is nameko's (exchange `nameko-rpc`, routing key `service.method`,
 `{"args", "kwargs"}`, context data as `nameko.*` headers, `{"result", "error"}`
@@ -73,6 +79,10 @@ class BrokerGone(ConnectionError):
     """The connection a call was waiting on closed before its reply came."""
 
 
+class BrokerBlocked(ConnectionError):
+    """The broker blocked publishing (a resource alarm): the request was not sent."""
+
+
 class PendingReply:
     """One call in flight: `result()` waits for the reply and returns or raises it."""
 
@@ -118,6 +128,7 @@ class DirectReplyClient:
         self._ids = itertools.count()
         self._prefix = f"{os.getpid()}.{uuid.uuid4().hex[:8]}."
         self._stopped = False
+        self.blocked: str | None = None    # the broker's reason while it blocks this connection
 
     # -- calls ---------------------------------------------------------------------------
     def call_async(self, service: str, method: str, args=(), kwargs=None, *, headers: dict | None = None,
@@ -135,20 +146,28 @@ class DirectReplyClient:
         # failed attempt's was failed with the others waiting on the broken connection.
         for attempt in (1, 2):
             channel = self._ensure_channel()
+            if self.blocked is not None:
+                raise BrokerBlocked(f"the broker blocks publishing: {self.blocked}")
             pending = PendingReply(service, self._prefix + str(next(self._ids)))
             self._pending[pending.correlation_id] = pending
+            writing = False
             try:
                 with self._write:
+                    writing = True
                     channel.basic_publish(amqp.Message(body, correlation_id=pending.correlation_id, **properties),
                                           exchange=self.exchange, routing_key=f"{service}.{method}", mandatory=True)
+                    writing = False
                 return pending
             except (OSError, ConnectionError, amqp.exceptions.AMQPError) as exc:
+                # A channel error closes the one channel the replies come on, too: start afresh.
                 self._pending.pop(pending.correlation_id, None)
                 self._drop(channel, exc)
                 if attempt == 2:
                     raise
-            except BaseException:
+            except BaseException as exc:   # the caller's timeout, a killed worker
                 self._pending.pop(pending.correlation_id, None)
+                if writing:   # part of a frame may be on the wire: nothing more can follow it
+                    self._drop(channel, exc)
                 raise
 
     def forget(self, pending: PendingReply) -> None:
@@ -157,12 +176,14 @@ class DirectReplyClient:
 
     def call(self, service: str, method: str, args=(), kwargs=None, *, headers=None, timeout: float,
              expiration: float | None = None):
-        pending = self.call_async(service, method, args, kwargs, headers=headers, expiration=expiration)
+        pending = None
         try:
-            with eventlet.Timeout(timeout):
+            with eventlet.Timeout(timeout):   # the publish too: a stalled socket is waited on no longer
+                pending = self.call_async(service, method, args, kwargs, headers=headers, expiration=expiration)
                 return pending.result()
         except eventlet.Timeout:
-            self.forget(pending)
+            if pending is not None:
+                self.forget(pending)
             raise
 
     # -- the connection ------------------------------------------------------------------
@@ -183,10 +204,13 @@ class DirectReplyClient:
                     channel.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
                     channel.events["basic_return"].add(self._on_return)
                     channel.basic_consume(DIRECT_REPLY_TO, no_ack=True, callback=self._on_reply)
+                    # kombu takes no blocked callbacks; py-amqp looks them up when the frame comes.
+                    connection.connection.on_blocked = self._on_blocked
+                    connection.connection.on_unblocked = self._on_unblocked
                 except BaseException:
-                    connection.release()
+                    connection.collect()
                     raise
-                self._connection, self._channel = connection, channel
+                self._connection, self._channel, self.blocked = connection, channel, None
                 self._reader = eventlet.spawn(self._read, connection, channel)
         return self._channel
 
@@ -203,14 +227,17 @@ class DirectReplyClient:
                 return
             # Heartbeats (sent, and the broker's checked) a few times per interval, not after every
             # frame: under load the reader wakes for every reply.
-            if self.heartbeat and time.monotonic() - ticked >= interval:
+            # A publish holding the socket is traffic the broker counts as a heartbeat: skip the
+            # tick rather than wait behind it (a stalled publish must not stop replies being read).
+            if self.heartbeat and time.monotonic() - ticked >= interval and self._write.acquire(blocking=False):
                 ticked = time.monotonic()
                 try:
-                    with self._write:
-                        connection.heartbeat_check()
+                    connection.heartbeat_check()
                 except Exception as exc:
                     self._drop(channel, exc)
                     return
+                finally:
+                    self._write.release()
 
     def _drop(self, channel, exc: BaseException) -> None:
         """Fail every waiting call and forget the connection; the next call opens a new one."""
@@ -223,9 +250,17 @@ class DirectReplyClient:
         for pending in waiting.values():
             pending._send(exc=BrokerGone(f"broker connection lost: {type(exc).__name__}"))
         try:
-            connection.release()
+            connection.collect()   # no close handshake on a socket that may be dead or mid-frame
         except Exception:
             pass
+
+    def _on_blocked(self, reason: str) -> None:
+        log.warning("the broker blocks publishing on the RPC connection: %s", reason)
+        self.blocked = reason or "resource alarm"
+
+    def _on_unblocked(self) -> None:
+        log.warning("the broker unblocked the RPC connection")
+        self.blocked = None
 
     def _on_reply(self, message) -> None:
         pending = self._pending.pop(message.properties.get("correlation_id"), None)
@@ -253,7 +288,8 @@ class _ProcessClient(SharedExtension):
     def setup(self):
         config = self.container.config
         self.client = DirectReplyClient(config["AMQP_URI"], ssl=config.get("AMQP_SSL"),
-                                        login_method=config.get("LOGIN_METHOD"))
+                                        login_method=config.get("LOGIN_METHOD"),
+                                        heartbeat=config.get("HEARTBEAT", 60))   # nameko's key and default
 
     def stop(self):
         self.client.stop()

@@ -58,7 +58,7 @@ class ReplyChannels:
                 # so that the retry, on a fresh one, is not lost on another dead one.
                 for connection, _ in [pair, *self._free]:
                     try:
-                        connection.release()
+                        connection.collect()   # no close handshake on a dead socket
                     except Exception:
                         pass
                 self._free = []

@@ -262,12 +262,13 @@ class Gateway:
         self.bus.set(deadline=time.time() + max(0.1, timeout - config.rpc_deadline_margin()))
         pending = None
         try:
-            pending = self.rpc.call_async(service, method, *args, **kwargs)
-            with eventlet.Timeout(timeout):
+            with eventlet.Timeout(timeout):   # the publish too: a socket the broker stopped reading
+                pending = self.rpc.call_async(service, method, *args, **kwargs)
                 return pending.result()
         except eventlet.Timeout:
             outcome = "timeout"
-            self.rpc.forget(pending)
+            if pending is not None:
+                self.rpc.forget(pending)
             raise GatewayTimeout(f"{service} did not answer within {config.rpc_timeout():g}s / 服务未在时限内响应",
                                  code="service_timeout")
         except UnknownService:

@@ -127,10 +127,20 @@ class SlotsIn(Schema):
                                 validate=validate.Length(1, 20))
 
 
+def _from_not_after_to(data) -> None:
+    """A `from` after `to` is a mistake to be told, not an empty page that looks like "none"."""
+    if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+        raise ValidationError("结束日期不得早于开始日期 / to must not be before from", "to")
+
+
 class SlotQuery(Schema):
     window_id = fields.String(validate=validate.Length(1, 64))
     from_ = fields.Date(data_key="from")
     to = fields.Date()
+
+    @validates_schema
+    def _range(self, data, **_):
+        _from_not_after_to(data)
 
 
 class AppointmentSlotOut(Schema):
@@ -157,6 +167,10 @@ class AppointmentQuery(Schema):
                                                                  "without it the latest come first"})
     to = fields.Date(metadata={"description": "Up to this day (Asia/Shanghai), inclusive"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+
+    @validates_schema
+    def _range(self, data, **_):
+        _from_not_after_to(data)
 
 
 class AppointmentOut(Schema):

@@ -11,7 +11,7 @@ import json
 import pytest
 from nameko.exceptions import UnknownService
 
-from services.common.direct_rpc import DirectReplyClient, PendingReply
+from services.common.direct_rpc import BrokerBlocked, DirectReplyClient, PendingReply
 from services.common.rpc_replies import ReplyChannels
 from services.common.errors import NotFound
 
@@ -30,7 +30,7 @@ class FakeChannel:
 class FakeConnection:
     released = False
 
-    def release(self):
+    def collect(self):   # dropped without a close handshake: the socket may be dead
         self.released = True
 
 
@@ -118,11 +118,12 @@ def test_a_returned_request_is_unknown_service_and_a_lost_connection_fails_every
     with pytest.raises(UnknownService):
         returned.result()
 
-    client._channel, client._connection = object(), FakeConnection()
+    connection = FakeConnection()
+    client._channel, client._connection = object(), connection
     client._drop(client._channel, OSError("reset"))
     with pytest.raises(ConnectionError):
         waiting.result()
-    assert client._channel is None and client._pending == {}
+    assert client._channel is None and client._pending == {} and connection.released
 
 
 def test_replies_with_kombu_typed_values_decode_as_kombu_does():
@@ -162,6 +163,7 @@ class Worker:
 @pytest.mark.parametrize("failure, code", [
     (UnknownService("identity"), "service_unavailable"),
     (ConnectionResetError("reset"), "broker_unavailable"),
+    (BrokerBlocked("memory alarm"), "broker_unavailable"),
 ])
 def test_a_service_calling_another_gets_a_503_when_it_is_not_there(failure, code):
     from services.common.direct_rpc import _ServiceCalls
@@ -217,3 +219,45 @@ def test_a_publish_retried_on_a_new_connection_is_a_call_of_its_own():
     assert message.properties["correlation_id"] == pending.correlation_id
     client._on_reply(Message(pending.correlation_id, '{"result": {"id": "u-1"}, "error": null}'))
     assert pending.result() == {"id": "u-1"}
+
+
+def client_on(channel) -> DirectReplyClient:
+    client = DirectReplyClient("amqp://unused/")
+    client._channel, client._connection = channel, FakeConnection()
+    return client
+
+
+def test_while_the_broker_blocks_publishing_a_call_fails_at_once_unsent_and_replies_still_count():
+    channel = FakeChannel()
+    client = client_on(channel)
+    waiting = client.call_async("identity", "me", (), {})
+    client._on_blocked("low on memory")
+    with pytest.raises(BrokerBlocked):
+        client.call_async("identity", "me", (), {})
+    assert len(channel.published) == 1 and list(client._pending) == [waiting.correlation_id]
+    client._on_reply(Message(waiting.correlation_id, '{"result": 1, "error": null}'))   # the reader goes on
+    assert waiting.result() == 1
+    client._on_unblocked()
+    client.call_async("identity", "me", (), {})
+    assert len(channel.published) == 2
+
+
+class StalledChannel(FakeChannel):
+    """A socket the broker stopped reading: the publish never returns."""
+
+    def basic_publish(self, *args, **kwargs):
+        import eventlet
+        eventlet.sleep(10)
+
+
+def test_a_publish_cut_by_its_callers_timeout_drops_the_connection_it_may_have_half_written():
+    import eventlet
+    client = client_on(StalledChannel())
+    connection = client._connection
+    other = PendingReply("identity", "o")
+    client._pending = {"o": other}
+    with pytest.raises(eventlet.Timeout):
+        client.call("identity", "me", (), {}, timeout=0.05)
+    assert connection.released and client._channel is None
+    with pytest.raises(ConnectionError):   # its frames shared the stream: failed now, not at their timeout
+        other.result()

@@ -132,6 +132,10 @@ def test_the_windows_list_from_a_day_on_comes_soonest_first(db, clock):
     assert ids(to="2026-12-03") == [early["id"]]
     with pytest.raises(ValidationFailed):
         call(db, "list_appointments", WINDOW, query={"from": "3 Dec"})
+    for name, query in (("list_appointments", {}), ("list_appointment_slots", {"window_id": "demo-window-1"})):
+        with pytest.raises(ValidationFailed) as backwards:   # told, not an empty list that reads "none booked"
+            call(db, name, WINDOW, query={**query, "from": "2026-12-04", "to": "2026-12-03"})
+        assert "to" in backwards.value.errors, backwards.value.errors
     # The slots' list takes the same days.
     slots = [[x["id"] for x in call(db, "list_appointment_slots", query={"window_id": "demo-window-1", **days})]
              for days in ({"from": "2026-12-04"}, {"to": "2026-12-03"})]
