@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -251,3 +253,67 @@ def test_a_service_that_is_not_running_is_a_503(tmp_path):
             assert set(ready.json()["services"].values()) == {"down"}
         finally:
             gateway.stop()
+
+
+def _rabbitmqctl(*args) -> str:
+    return subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+
+
+@contextlib.contextmanager
+def memory_alarm():
+    """RabbitMQ's memory alarm, raised by a watermark below what the broker uses: it blocks every
+    publishing connection (connection.blocked) until the watermark is put back."""
+    before = _rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().")
+    assert re.fullmatch(r"[0-9.]+", before), f"a relative watermark to put back, not {before!r}"
+    try:
+        _rabbitmqctl("set_vm_memory_high_watermark", "0.000001")
+        deadline = time.monotonic() + 30
+        while "memory" not in _rabbitmqctl("eval", "rabbit_alarm:get_alarms()."):
+            assert time.monotonic() < deadline, "the memory alarm never went off"
+            time.sleep(0.2)
+        yield
+    finally:
+        _rabbitmqctl("set_vm_memory_high_watermark", before)
+
+
+@pytest.mark.skipif(not shutil.which("rabbitmqctl"), reason="needs rabbitmqctl on PATH")
+def test_while_the_broker_blocks_publishers_a_call_is_a_503_at_once_and_then_it_works_again(tmp_path):
+    """A memory (or disk) alarm: RabbitMQ stops reading what publishers send. The gateway learns it
+    from connection.blocked and refuses calls unsent, at once (503 broker_unavailable with
+    Retry-After), instead of piling them into a socket nobody reads until each one's 504; the
+    call that was published when the alarm came gets its answer or its 504, never a 500. When the
+    alarm clears, calls work again without a restart."""
+    with own_vhost() as amqp_uri:
+        env = {"QI_DATA_DIR": str(tmp_path), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
+               "QI_METRICS_PORT_GATEWAY": str(free_port()), "QI_METRICS_PORT_REGISTRY": str(free_port()),
+               "QI_RPC_TIMEOUT": "4"}
+        plat = Platform(env=env, log_dir=tmp_path / "log")
+        plat.ensure_keys()
+        plat.migrate()
+        plat.start_service("registry")
+        plat.start_service("gateway")
+        url = plat.gateway_url + "/api/v1/catalog/categories"
+        try:
+            wait_until_answering(url)
+            seen = []
+            with memory_alarm():
+                deadline = time.monotonic() + 30
+                while True:
+                    started = time.monotonic()
+                    answer = requests.get(url, timeout=15)
+                    took = time.monotonic() - started
+                    seen.append((answer.status_code, answer.headers.get("Content-Type", ""), round(took, 2)))
+                    assert answer.status_code in (200, 503, 504), answer.text   # never a 500
+                    if answer.status_code == 503 and took < 1.0:
+                        assert answer.json()["code"] == "broker_unavailable", answer.text
+                        assert int(answer.headers["Retry-After"]) > 0
+                        break
+                    assert time.monotonic() < deadline, f"never refused at once while blocked: {seen}"
+            deadline = time.monotonic() + 60
+            while (answer := requests.get(url, timeout=15)).status_code != 200:
+                assert answer.status_code in (503, 504), answer.text
+                assert time.monotonic() < deadline, "calls did not work again after the alarm cleared"
+                time.sleep(0.5)
+        finally:
+            plat.stop()
