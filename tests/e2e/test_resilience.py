@@ -317,3 +317,46 @@ def test_while_the_broker_blocks_publishers_a_call_is_a_503_at_once_and_then_it_
                 time.sleep(0.5)
         finally:
             plat.stop()
+
+
+def test_a_service_cut_from_the_broker_answers_every_call_after_it_reconnects(tmp_path):
+    """The service's side of a broker restart: registry reaches RabbitMQ through a TcpProxy, the
+    gateway directly. When the proxy drops every connection and comes back, nameko reconnects the
+    registry's consumer by itself, and its pooled reply connections (services.common.rpc_replies)
+    are dead: no reply may be written into one of them and lost (a 504 for a call that was done)."""
+    with own_vhost() as amqp_uri:
+        broker_port = int(m.group(1)) if (m := re.search(r"@[^:/]+:(\d+)", amqp_uri)) else 5672
+        proxy = TcpProxy(broker_port, free_port())
+        proxy.start()
+        env = {"QI_DATA_DIR": str(tmp_path), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
+               "QI_METRICS_PORT_GATEWAY": str(free_port()), "QI_METRICS_PORT_REGISTRY": str(free_port()),
+               "QI_RPC_TIMEOUT": "5"}
+        plat = Platform(env=env, log_dir=tmp_path / "log")
+        plat.ensure_keys()
+        plat.migrate()
+        proxied = Platform(env={**env, "QI_AMQP_URI": re.sub(r"@([^:/]+)(:\d+)?/", f"@127.0.0.1:{proxy.port}/",
+                                                             amqp_uri, count=1)}, log_dir=tmp_path / "log-proxied")
+        proxied.start_service("registry")
+        plat.start_service("gateway")
+        url = plat.gateway_url + "/api/v1/catalog/categories"
+        try:
+            wait_until_answering(url)
+            for _ in range(5):   # several replies: the pool holds a connection through the proxy
+                assert requests.get(url, timeout=15).status_code == 200
+            proxy.stop()
+            time.sleep(1.0)
+            proxy.start()
+            # No call until registry's consumer is back (nameko reconnects it on its own schedule):
+            # then the very first reply is the one that would go into a dead pooled connection.
+            vhost = amqp_uri.rsplit("/", 1)[1]
+            deadline = time.monotonic() + 60
+            while not re.search(r"^rpc-registry\s+[1-9]", _rabbitmqctl("list_queues", "-p", vhost, "name", "consumers"),
+                                re.M):
+                assert time.monotonic() < deadline, "registry's consumer never came back"
+                time.sleep(0.5)
+            answers = [requests.get(url, timeout=15).status_code for _ in range(20)]
+            assert answers == [200] * 20, answers
+        finally:
+            plat.stop()
+            proxied.stop()
+            proxy.stop()
