@@ -18,8 +18,11 @@ from stdnum.cn import uscc as uscc_check
 
 from services.common.db import Database
 
-from . import catalogue, guides, institutions, windows
-from .models import CatalogItem, GuideVersion, Institution, Window
+from services.common.errors import CalendarYearMissing
+from services.common.workdays import SHANGHAI, add_working_days
+
+from . import catalogue, guides, institutions, training, windows
+from .models import CatalogItem, GuideVersion, Institution, TrainingEvent, Window
 
 SYSTEM = {"user_id": "system-demo", "role": "operator", "sid": None, "ip": None}
 # Stable ids so a second run finds the same institutions (uuid5 of the USCC).
@@ -163,6 +166,53 @@ def _guide(item: CatalogItem) -> dict:
     }
 
 
+# Upcoming trainings, so that the trainings page and the sign-up are there to try: the two carrying
+# a qualification grant it on booking's demo instruments that require it (ICP-MS, HPLC).
+TRAININGS = [
+    {"category_code": "testing", "title": "ICP-MS 上机操作培训", "mode": "onsite", "capacity": 20,
+     "venue": "泰州医药高新区服务站 3 楼培训室", "qualification_code": "icpms-operation", "working_days": 5,
+     "description": "电感耦合等离子体质谱仪的安全规程、开关机与日常校准；考核合格后可自助预约 ICP-MS。"},
+    {"category_code": "testing", "title": "高效液相色谱仪（HPLC）上机培训", "mode": "onsite", "capacity": 12,
+     "venue": "泰州市产品质量监督检验所 2 楼仪器室", "qualification_code": "hplc-operation", "working_days": 8,
+     "description": "色谱柱维护、流动相配制与常见故障排查；出勤后取得 HPLC 上机资质。"},
+    {"category_code": "standardization", "title": "企业标准化良好行为创建线上宣讲", "mode": "online",
+     "capacity": 200, "online_url": "https://meeting.example.cn/qi-std-2026", "working_days": 3,
+     "description": "GB/T 15496～15498 企业标准体系要求解读与创建流程。"},
+]
+
+
+def _training_day(today: dt.date, working_days: int) -> dt.date:
+    """Some working days on; past the loaded calendar (next year's notice not yet out), some weekdays
+    on: a date an operator picks for a demo training, not a time limit, so nothing is computed from it."""
+    try:
+        return add_working_days(today, working_days)
+    except CalendarYearMissing:
+        day = today
+        while working_days:
+            day += dt.timedelta(days=1)
+            working_days -= day.weekday() < 5
+        return day
+
+
+def _trainings(db: Database) -> int:
+    """The demo trainings not already upcoming (by title), at 09:30 Beijing time some working days on."""
+    made = 0
+    with db.transaction() as session:
+        now = dt.datetime.now(dt.timezone.utc)
+        upcoming = set(session.scalars(select(TrainingEvent.title).where(
+            TrainingEvent.starts_at > now.replace(tzinfo=None), TrainingEvent.status == "published")))
+        for spec in TRAININGS:
+            if spec["title"] in upcoming:
+                continue
+            day = _training_day(now.astimezone(SHANGHAI).date(), spec["working_days"])
+            starts = dt.datetime.combine(day, dt.time(9, 30), SHANGHAI)
+            data = {k: v for k, v in spec.items() if k != "working_days"}
+            training.create_event(session, SYSTEM, {**data, "starts_at": starts.isoformat(),
+                                                    "ends_at": (starts + dt.timedelta(hours=3)).isoformat()})
+            made += 1
+    return made
+
+
 def seed(db: Database) -> dict:
     summary = {"catalogue_rows": 0, "guides": 0, "institutions": 0, "windows": 0}
     with db.transaction() as session:
@@ -196,6 +246,7 @@ def seed(db: Database) -> dict:
                 windows.create(session, SYSTEM, {"public": True, "institution_id": None, "case_info": None, **spec},
                                window_id=window_id)
                 summary["windows"] += 1
+    summary["trainings"] = _trainings(db)
     return summary
 
 

@@ -37,3 +37,24 @@ def test_the_seeded_demo_references_only_catalogue_items(db):
     assert capabilities and window_services
     assert sorted({(code, cat) for code, cat in capabilities if items.get(code) != cat}) == []
     assert sorted({code for services in window_services for code in services} - set(items)) == []
+
+
+def test_the_demo_has_upcoming_trainings_once_even_when_seeded_twice(db):
+    from services.registry import training
+    from services.registry.models import TrainingEvent
+    demo.seed(db)
+    second = demo.seed(db)
+    assert second["trainings"] == 0, "a second seed adds no training while the first ones are upcoming"
+    with db.read() as session:
+        listed = training.list_upcoming(session)
+        events = session.scalars(select(TrainingEvent)).all()
+    assert sorted(e.title for e in events) == sorted(t["title"] for t in demo.TRAININGS)
+    assert {e.qualification_code for e in events} >= {"icpms-operation", "hplc-operation"}
+    assert len(listed["items"]) == len(demo.TRAININGS)   # upcoming: the public list shows them
+
+
+def test_a_demo_training_past_the_loaded_calendar_falls_on_a_weekday():
+    import datetime as dt
+    # 2026-12-28 is a Monday; 2027's notice is not loaded: 8 weekdays on is Thursday 2027-01-07.
+    assert demo._training_day(dt.date(2026, 12, 28), 8) == dt.date(2027, 1, 7)
+    assert demo._training_day(dt.date(2026, 12, 1), 5) == dt.date(2026, 12, 8)
