@@ -215,3 +215,31 @@ def test_an_escalated_rectification_names_the_limit_not_the_rule_id(ui, platform
     assert "feedback.rectification" not in steps.inner_text()
     assert_clean(page, console)
     u.shot("names-04-rectification-escalated")
+
+
+@one_backend
+def test_the_sla_board_names_what_each_clock_is_about_in_both_languages(ui, platform):  # noqa: F811
+    """Each open clock names its subject's kind in the reader's language (样品, 投诉, ... / Sample,
+    Complaint, ...), never the code word (`sample`, `rectification`), and links to the page where
+    that kind is handled."""
+    headers, _user = token(platform, "operator1")
+    clocks = requests.get(platform.gateway_url + "/api/v1/sla/clocks", headers=headers, timeout=30).json()
+    kinds = {c["subject_type"] for c in clocks}
+    assert len(kinds) >= 3, f"the demo has clocks of several kinds: {kinds}"
+    u = ui()
+    console = watch_console(u)
+    page = u.login("operator1", "/sla")
+    for language in ("中文", "English"):
+        page.click("[data-test=language]")
+        page.get_by_role("option", name=language).click()
+        subjects = page.locator("[data-test=sla-clocks] .el-table__body [data-test=sla-subject]")
+        subjects.first.wait_for()
+        expect(page.locator("h1")).to_have_text("时限看板" if language == "中文" else re.compile(r"[A-Za-z]"))
+        shown = [s.strip() for s in subjects.all_inner_texts()]   # (other tests' timers may add or close clocks)
+        assert not kinds & set(shown), f"code words shown in {language}: {sorted(kinds & set(shown))}"
+        if language == "中文":
+            assert all(re.search(r"[\u4e00-\u9fff]", s) for s in shown), shown
+        links = page.locator("[data-test=sla-clocks] .el-table__body a[data-test=sla-subject]")
+        assert links.count() == len(shown), "every kind an operator handles links to its page"
+        assert_clean(page, console)
+        u.shot(f"names-06-sla-{'en' if language == 'English' else 'zh'}")

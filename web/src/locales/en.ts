@@ -57,7 +57,10 @@ export default {
     kinds: { response: "Response", recommendation: "Recommendation", referral: "Referral", engagement: "Engagement", follow_up: "Follow-up", closing: "Closing" },
     fileFor: "File a demand for an enterprise",
   },
-  clock: { states: { running: "Running", paused: "Paused", met: "Met", breached: "Breached", cancelled: "Cancelled" }, started: "Started", limit: "Limit", subject: "Subject" },
+  clock: { states: { running: "Running", paused: "Paused", met: "Met", breached: "Breached", cancelled: "Cancelled" }, started: "Started", limit: "Limit", subject: "Subject",
+    subjects: { demand: "Demand", application: "Application", institution_change: "Profile change", user: "Licence review", sample: "Sample",
+      booking: "Instrument booking", rectification: "Rectification", complaint: "Complaint", improvement: "Improvement item",
+      support: "Support request", callback: "Callback", evaluation: "Evaluation" } },
   sla: {
     all: "All open clocks", dueSoon: "Due soon", overdue: "Overdue", chart: "Open clocks by rule", onTrack: "On track", gap: "Awaiting calendar",
     demandsDue: "Demands due or late", readOnly: "Regulator view: read only",

@@ -57,7 +57,10 @@ export default {
     kinds: { response: "响应", recommendation: "推荐", referral: "转介", engagement: "对接", follow_up: "跟踪", closing: "结束" },
     fileFor: "为企业填报需求",
   },
-  clock: { states: { running: "进行中", paused: "已暂停", met: "按时完成", breached: "已超时", cancelled: "已取消" }, started: "开始", limit: "时限", subject: "对象" },
+  clock: { states: { running: "进行中", paused: "已暂停", met: "按时完成", breached: "已超时", cancelled: "已取消" }, started: "开始", limit: "时限", subject: "对象",
+    subjects: { demand: "需求", application: "入驻申请", institution_change: "信息变更", user: "营业执照审核", sample: "样品",
+      booking: "仪器预约", rectification: "差评整改", complaint: "投诉", improvement: "改进事项", support: "技术支持请求",
+      callback: "回访", evaluation: "评价" } },
   sla: {
     all: "全部未结时限", dueSoon: "即将到期", overdue: "已超时", chart: "各规则未结时限", onTrack: "正常", gap: "待载入日历",
     demandsDue: "需求时限预警", readOnly: "监管视图：只读",
