@@ -166,14 +166,26 @@ def list_signups(session: Session, principal: dict, training_id: str) -> dict:
 
 # -- public ------------------------------------------------------------------------------
 
-def list_upcoming(session: Session, category: str | None = None, limit: int = 50, offset: int = 0,
-                  now: dt.datetime | None = None) -> dict:
+def list_upcoming(session: Session, principal: dict | None = None, category: str | None = None, limit: int = 50,
+                  offset: int = 0, now: dt.datetime | None = None) -> dict:
+    """Public; a signed-in participant also gets `mine` on each event (their sign-up or null), so a
+    page can offer sign-up or cancel without a call per event."""
     query = select(TrainingEvent).where(TrainingEvent.status == "published", TrainingEvent.starts_at > (now or utcnow()))
     if category:
         query = query.where(TrainingEvent.category_code == category)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = session.scalars(query.order_by(TrainingEvent.starts_at, TrainingEvent.id).limit(limit).offset(offset))
-    return {"items": [event_view(session, e) for e in rows], "total": total, "limit": limit, "offset": offset}
+    rows = session.scalars(query.order_by(TrainingEvent.starts_at, TrainingEvent.id).limit(limit).offset(offset)).all()
+    items = [event_view(session, e) for e in rows]
+    if principal and principal.get("role") in PARTICIPANTS and rows:
+        user_id = str(principal["user_id"])
+        signups = {s.event_id: s for s in session.scalars(select(TrainingSignup).where(
+            TrainingSignup.user_id == user_id, TrainingSignup.event_id.in_([e.id for e in rows])))}
+        nickname = nickname_of(session, user_id) if signups else None
+        for event, item in zip(rows, items):
+            signup = signups.get(event.id)
+            item["mine"] = (signup_view(event, signup, _waitlist_position(session, signup), nickname)
+                            if signup is not None else None)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 def get_event(session: Session, principal: dict | None, training_id: str) -> dict:

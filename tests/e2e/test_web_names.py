@@ -243,3 +243,34 @@ def test_the_sla_board_names_what_each_clock_is_about_in_both_languages(ui, plat
         assert links.count() == len(shown), "every kind an operator handles links to its page"
         assert_clean(page, console)
         u.shot(f"names-06-sla-{'en' if language == 'English' else 'zh'}")
+
+
+@one_backend
+def test_an_enterprise_signs_up_for_a_training_and_gives_the_place_up_on_the_page(ui, platform):  # noqa: F811
+    """The trainings page for an enterprise: sign up from the list, see the place (已报名), cancel
+    after a confirmation, and the sign-up button is back; the operator's list follows."""
+    op_headers, _op = token(platform, "operator1")
+    title = f"检验检测机构资质认定宣贯 {uuid.uuid4().hex[:6]}"
+    made = requests.post(platform.gateway_url + "/api/v1/trainings", headers=op_headers, timeout=30, json={
+        "category_code": "certification", "title": title, "mode": "onsite", "venue": "泰州市市场监管局 5 楼会议室",
+        "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=20)).isoformat(), "capacity": 30})
+    assert made.status_code == 201, made.text
+    training_id = made.json()["training_id"]
+    _headers, ent = token(platform, "ent-demo")
+    u = ui()
+    console = watch_console(u)
+    page = u.login("ent-demo", "/trainings")
+    mine = page.locator(f"[data-test=tr-mine-{training_id}]")
+    mine.locator("[data-test=tr-sign-up]").click()
+    expect(mine.locator("[data-test=tr-status]")).to_have_text("已报名")
+    u.shot("names-07-training-signed-up")
+
+    def signups():
+        return requests.get(f"{platform.gateway_url}/api/v1/trainings/{training_id}/signups", headers=op_headers,
+                            timeout=30).json()["items"]
+    assert [(s["user_id"], s["status"]) for s in signups()] == [(ent["id"], "confirmed")]
+    mine.locator("[data-test=tr-cancel]").click()
+    page.locator(".el-message-box").get_by_role("button", name="取消报名").click()
+    expect(mine.locator("[data-test=tr-sign-up]")).to_be_visible()
+    assert [(s["user_id"], s["status"]) for s in signups()] == [(ent["id"], "cancelled")]
+    assert_clean(page, console)

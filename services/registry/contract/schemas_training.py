@@ -56,6 +56,24 @@ class TrainingIn(_Strict):
             raise ValidationError("结束须晚于开始 / ends_at must be after starts_at", "ends_at")
 
 
+class SignupOut(Schema):
+    signup_id = fields.String()
+    training_id = fields.String()
+    user_id = fields.String()
+    nickname = fields.String(allow_none=True, metadata={
+        "description": "The participant's public nickname (from identity's user.registered); null when the registry "
+                       "never heard of the account (registered before it consumed the event)"})
+    user_role = fields.String()
+    status = fields.String(metadata={"description": "confirmed, waitlisted or cancelled"})
+    waitlist_position = fields.Integer(allow_none=True, metadata={"description": "1 = next to be promoted"})
+    signed_up_at = fields.String()
+    confirmed_at = fields.String(allow_none=True)
+    cancelled_at = fields.String(allow_none=True)
+    attended_at = fields.String(allow_none=True, metadata={"description": "Attendance recorded by staff"})
+    online_url = fields.String(metadata={"description": "Online training, confirmed sign-ups only"})
+    already_signed_up = fields.Boolean(metadata={"description": "True when this user already held a place"})
+
+
 class TrainingOut(Schema):
     training_id = fields.String()
     category_code = fields.String()
@@ -77,24 +95,8 @@ class TrainingOut(Schema):
     status = fields.String()
     qualification_code = fields.String(allow_none=True)
     attended = fields.Integer(metadata={"description": "Participants whose attendance is recorded"})
-
-
-class SignupOut(Schema):
-    signup_id = fields.String()
-    training_id = fields.String()
-    user_id = fields.String()
-    nickname = fields.String(allow_none=True, metadata={
-        "description": "The participant's public nickname (from identity's user.registered); null when the registry "
-                       "never heard of the account (registered before it consumed the event)"})
-    user_role = fields.String()
-    status = fields.String(metadata={"description": "confirmed, waitlisted or cancelled"})
-    waitlist_position = fields.Integer(allow_none=True, metadata={"description": "1 = next to be promoted"})
-    signed_up_at = fields.String()
-    confirmed_at = fields.String(allow_none=True)
-    cancelled_at = fields.String(allow_none=True)
-    attended_at = fields.String(allow_none=True, metadata={"description": "Attendance recorded by staff"})
-    online_url = fields.String(metadata={"description": "Online training, confirmed sign-ups only"})
-    already_signed_up = fields.Boolean(metadata={"description": "True when this user already held a place"})
+    mine = fields.Nested(SignupOut, allow_none=True, metadata={
+        "description": "In the list, for a signed-in enterprise or person: their sign-up (any status), or null"})
 
 
 class SignupListOut(Schema):

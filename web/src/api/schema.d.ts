@@ -6112,6 +6112,8 @@ export interface components {
             ends_at?: string | null;
             ends_local?: string | null;
             item_code?: string | null;
+            /** @description In the list, for a signed-in enterprise or person: their sign-up (any status), or null */
+            mine?: components["schemas"]["SignupOut"] | null;
             mode?: string;
             /** @description Operators only here; participants see it on their sign-up */
             online_url?: string;

@@ -9,6 +9,7 @@ export const bookingApi = {
   post: <T = any>(path: string, body: unknown = {}, idempotent = false) =>
     call<T>(client.POST(path, { body, headers: idempotent ? { "Idempotency-Key": crypto.randomUUID() } : {} })),
   put: <T = any>(path: string, body: unknown) => call<T>(client.PUT(path, { body })),
+  del: <T = any>(path: string) => call<T>(client.DELETE(path, {})),
 };
 
 /** A slot state's colour. */

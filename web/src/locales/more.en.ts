@@ -108,5 +108,8 @@ export default {
     participants: "Participants", accountId: "User account id {id}", attendance: "Record attendance", byId: "Training id (also one already started)",
     attendedN: "{n} of {all} confirmed attended", noneConfirmed: "No confirmed participants", attendedAt: "attended, recorded {at}",
     record: "Record attendance", recordedMsg: "Attendance recorded: {n} newly marked", grants: "Attendance grants qualification {code} on the instruments that need it",
+    mine: "My place", signUp: "Sign up", joinWaitlist: "Join the waiting list", signedUp: "You are signed up", waitlistedMsg: "The training is full: you are number {n} on the waiting list",
+    confirmedMine: "Signed up", waitlistedMine: "Waiting list, number {n}", attended: "Attended", join: "Join online", cancel: "Cancel sign-up", keep: "Keep",
+    cancelAsk: "Cancel your sign-up for “{title}”? Your seat goes to the next on the waiting list.", cancelled: "Sign-up cancelled", signInToJoin: "Sign in to sign up",
   },
 };

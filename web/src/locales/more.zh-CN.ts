@@ -107,5 +107,8 @@ export default {
     participants: "参训名单", accountId: "用户账号 ID {id}", attendance: "登记出勤", byId: "培训编号（也可为已开始的培训）",
     attendedN: "已确认 {all} 人，出勤 {n} 人", noneConfirmed: "暂无已确认的报名", attendedAt: "已出勤，登记于 {at}",
     record: "登记出勤", recordedMsg: "已登记出勤：新增 {n} 人", grants: "出勤即授予资质 {code}（适用于需要该资质的仪器）",
+    mine: "我的报名", signUp: "报名", joinWaitlist: "加入候补", signedUp: "报名成功", waitlistedMsg: "名额已满，已加入候补第 {n} 位",
+    confirmedMine: "已报名", waitlistedMine: "候补第 {n} 位", attended: "已出勤", join: "进入线上培训", cancel: "取消报名", keep: "保留",
+    cancelAsk: "确定取消“{title}”的报名？名额将让给候补的下一位。", cancelled: "已取消报名", signInToJoin: "登录后可报名",
   },
 };

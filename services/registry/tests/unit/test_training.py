@@ -126,6 +126,21 @@ def test_public_list_is_upcoming_by_category_and_hides_the_online_link(db):
     assert mine["status"] == "confirmed" and mine["online_url"] == "https://meeting.example.cn/std-101"
 
 
+def test_the_list_tells_a_signed_in_participant_their_own_sign_up(db):
+    event_id = _event(db, capacity=1, starts="2026-11-05T09:00:00+08:00")["training_id"]
+    other_id = _event(db, category="standardization", starts="2026-11-10T14:00:00+08:00")["training_id"]
+    _sign_up(db, _user(1), event_id)
+    _sign_up(db, _user(2, "person"), event_id)          # the one seat is taken: waiting list
+    with db.read() as session:
+        def mine(principal):
+            return {e["training_id"]: e.get("mine") for e in training.list_upcoming(session, principal, now=NOW)["items"]}
+        first, second = mine(_user(1)), mine(_user(2, "person"))
+        assert first[event_id]["status"] == "confirmed" and first[other_id] is None
+        assert (second[event_id]["status"], second[event_id]["waitlist_position"]) == ("waitlisted", 1)
+        assert all("mine" not in e for e in training.list_upcoming(session, now=NOW)["items"])      # anonymous
+        assert all("mine" not in e for e in training.list_upcoming(session, OPERATOR, now=NOW)["items"])
+
+
 def test_concurrent_sign_ups_never_overbook(db):
     event_id = _event(db, capacity=3)["training_id"]
     errors = []
