@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.consumer import claim_event
+from services.common.known_accounts import keep_registered_account
 from services.common.db import utcnow
 
 from .contract.vocabulary import MARK_QUALIFICATION
@@ -84,19 +85,7 @@ ACCOUNT_CONSUMER = "delivery.accounts"
 def apply_identity_event(session: Session, envelope: dict) -> str:
     """Keep the ids, roles and nicknames identity announces (`user.registered`)."""
     from .models import KnownAccount
-    if envelope.get("type") != "user.registered":
-        return "ignored"
-    if not claim_event(session, ACCOUNT_CONSUMER, envelope):
-        return "duplicate"
-    data = envelope.get("data") or {}
-    user_id = str(data["user_id"])
-    row = session.get(KnownAccount, user_id)
-    if row is None:
-        row = KnownAccount(id=user_id)
-        session.add(row)
-    row.role = str(data.get("role") or "")[:20]
-    row.nickname = str(data.get("nickname") or "")[:100]
-    return "applied"
+    return keep_registered_account(session, ACCOUNT_CONSUMER, envelope, KnownAccount)[0]
 
 
 # -- scope check ---------------------------------------------------------------------------------

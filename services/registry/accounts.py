@@ -3,8 +3,9 @@
 Tokens carry no names and the registry reads no other service's tables, so the
 public nickname a user chose at registration comes with the event (as delivery
 keeps it, services/delivery/institutions.py). The event carries no personal
-data: id, role, nickname. The consumer claims the event id in the same
-transaction, so a redelivery changes nothing.
+data: id, role, nickname. The event is applied by
+services.common.known_accounts, as in delivery; the registry also keeps when the account
+was registered.
 
 Accounts registered before the registry consumed the event are not known here:
 their nickname reads as null and the web shows their id.
@@ -15,13 +16,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from services.common.consumer import claim_event
 from services.common.db import utcnow
+from services.common.known_accounts import keep_registered_account
 
 from .models import KnownAccount
 
 CONSUMER = "registry.accounts"
-REGISTERED = "user.registered"
 
 
 def _moment(text) -> dt.datetime:
@@ -34,20 +34,11 @@ def _moment(text) -> dt.datetime:
 
 def apply_identity_event(session: Session, envelope: dict) -> str:
     """Keep the id, role and nickname of one registered account: applied | duplicate | ignored."""
-    if envelope.get("type") != REGISTERED:
-        return "ignored"
-    if not claim_event(session, CONSUMER, envelope):
-        return "duplicate"
-    data = envelope.get("data") or {}
-    user_id = str(data["user_id"])
-    row = session.get(KnownAccount, user_id)
-    if row is None:
-        row = KnownAccount(id=user_id)
-        session.add(row)
-    row.role = str(data.get("role") or "")[:20]
-    row.nickname = str(data.get("nickname") or "")[:100]
-    row.registered_at = _moment(data["registered_at"]) if data.get("registered_at") else utcnow()
-    return "applied"
+    outcome, row = keep_registered_account(session, CONSUMER, envelope, KnownAccount)
+    if row is not None:
+        data = envelope.get("data") or {}
+        row.registered_at = _moment(data["registered_at"]) if data.get("registered_at") else utcnow()
+    return outcome
 
 
 def nickname_of(session: Session, user_id: str) -> str | None:

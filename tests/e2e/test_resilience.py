@@ -144,14 +144,35 @@ class TcpProxy:
         self.sockets = []
 
 
+def broker_port(amqp_uri: str) -> int:
+    m = re.search(r"@[^:/]+:(\d+)", amqp_uri)
+    return int(m.group(1)) if m else 5672
+
+
+def through(proxy: "TcpProxy", amqp_uri: str) -> str:
+    """The broker address, reached through the proxy instead."""
+    return re.sub(r"@([^:/]+)(:\d+)?/", f"@127.0.0.1:{proxy.port}/", amqp_uri, count=1)
+
+
+def lone_platform(tmp_path, amqp_uri: str, rpc_timeout: int) -> tuple[Platform, dict]:
+    """A platform of its own on `amqp_uri` (keys made, databases migrated, nothing started): a
+    gateway and a registry are what these tests run; its environment comes along for a twin."""
+    env = {"QI_DATA_DIR": str(tmp_path), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
+           "QI_METRICS_PORT_GATEWAY": str(free_port()), "QI_METRICS_PORT_REGISTRY": str(free_port()),
+           "QI_RPC_TIMEOUT": str(rpc_timeout)}
+    plat = Platform(env=env, log_dir=tmp_path / "log")
+    plat.ensure_keys()
+    plat.migrate()
+    return plat, env
+
+
 @contextlib.contextmanager
 def proxied_gateway(platform, tmp_path):
     """A second gateway of the platform that reaches RabbitMQ through a TcpProxy the test controls."""
     amqp = platform.env["QI_AMQP_URI"]
-    broker_port = int(re.search(r"@[^:/]+:(\d+)", amqp).group(1)) if re.search(r"@[^:/]+:(\d+)", amqp) else 5672
-    proxy = TcpProxy(broker_port, free_port())
+    proxy = TcpProxy(broker_port(amqp), free_port())
     proxy.start()
-    env = {**platform.env, "QI_AMQP_URI": re.sub(r"@([^:/]+)(:\d+)?/", f"@127.0.0.1:{proxy.port}/", amqp, count=1),
+    env = {**platform.env, "QI_AMQP_URI": through(proxy, amqp),
            "QI_GATEWAY_PORT": str(free_port()), "QI_METRICS_PORT_GATEWAY": str(free_port())}
     gateway = Platform(env=env, log_dir=tmp_path / "log")
     gateway.start_service("gateway")
@@ -285,12 +306,7 @@ def test_while_the_broker_blocks_publishers_a_call_is_a_503_at_once_and_then_it_
     call that was published when the alarm came gets its answer or its 504, never a 500. When the
     alarm clears, calls work again without a restart."""
     with own_vhost() as amqp_uri:
-        env = {"QI_DATA_DIR": str(tmp_path), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
-               "QI_METRICS_PORT_GATEWAY": str(free_port()), "QI_METRICS_PORT_REGISTRY": str(free_port()),
-               "QI_RPC_TIMEOUT": "4"}
-        plat = Platform(env=env, log_dir=tmp_path / "log")
-        plat.ensure_keys()
-        plat.migrate()
+        plat, _env = lone_platform(tmp_path, amqp_uri, rpc_timeout=4)
         plat.start_service("registry")
         plat.start_service("gateway")
         url = plat.gateway_url + "/api/v1/catalog/categories"
@@ -325,17 +341,10 @@ def test_a_service_cut_from_the_broker_answers_every_call_after_it_reconnects(tm
     registry's consumer by itself, and its pooled reply connections (services.common.rpc_replies)
     are dead: no reply may be written into one of them and lost (a 504 for a call that was done)."""
     with own_vhost() as amqp_uri:
-        broker_port = int(m.group(1)) if (m := re.search(r"@[^:/]+:(\d+)", amqp_uri)) else 5672
-        proxy = TcpProxy(broker_port, free_port())
+        proxy = TcpProxy(broker_port(amqp_uri), free_port())
         proxy.start()
-        env = {"QI_DATA_DIR": str(tmp_path), "QI_AMQP_URI": amqp_uri, "QI_GATEWAY_PORT": str(free_port()),
-               "QI_METRICS_PORT_GATEWAY": str(free_port()), "QI_METRICS_PORT_REGISTRY": str(free_port()),
-               "QI_RPC_TIMEOUT": "5"}
-        plat = Platform(env=env, log_dir=tmp_path / "log")
-        plat.ensure_keys()
-        plat.migrate()
-        proxied = Platform(env={**env, "QI_AMQP_URI": re.sub(r"@([^:/]+)(:\d+)?/", f"@127.0.0.1:{proxy.port}/",
-                                                             amqp_uri, count=1)}, log_dir=tmp_path / "log-proxied")
+        plat, env = lone_platform(tmp_path, amqp_uri, rpc_timeout=5)
+        proxied = Platform(env={**env, "QI_AMQP_URI": through(proxy, amqp_uri)}, log_dir=tmp_path / "log-proxied")
         proxied.start_service("registry")
         plat.start_service("gateway")
         url = plat.gateway_url + "/api/v1/catalog/categories"

@@ -115,15 +115,21 @@ def test_improvements_name_their_owner_and_institution(ui, platform):  # noqa: F
     assert_clean(page, console)
 
 
+def publish_training(platform, headers, title, category, venue, *, days, capacity) -> str:
+    """An onsite training `days` from now, published by the operator whose headers these are; its id."""
+    made = requests.post(platform.gateway_url + "/api/v1/trainings", headers=headers, timeout=30, json={
+        "category_code": category, "title": title, "mode": "onsite", "venue": venue, "capacity": capacity,
+        "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)).isoformat()})
+    assert made.status_code == 201, made.text
+    return made.json()["training_id"]
+
+
 @one_backend
 def test_training_participants_are_named_by_nickname(ui, platform):  # noqa: F811
     op_headers, _op = token(platform, "operator1")
     title = f"计量器具管理台账培训 {uuid.uuid4().hex[:6]}"
-    made = requests.post(platform.gateway_url + "/api/v1/trainings", headers=op_headers, timeout=30, json={
-        "category_code": "metrology", "title": title, "mode": "onsite", "venue": "泰州医药高新区服务站 3 楼培训室",
-        "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=3)).isoformat(), "capacity": 5})
-    assert made.status_code == 201, made.text
-    training_id = made.json()["training_id"]
+    training_id = publish_training(platform, op_headers, title, "metrology", "泰州医药高新区服务站 3 楼培训室", days=3,
+                                   capacity=5)
     people = {}
     # identity's demo nicknames (person-demo may have become an institution's staff in other tests: not it)
     for username, nickname in (("ent-demo", "示范企业"),):
@@ -251,11 +257,8 @@ def test_an_enterprise_signs_up_for_a_training_and_gives_the_place_up_on_the_pag
     after a confirmation, and the sign-up button is back; the operator's list follows."""
     op_headers, _op = token(platform, "operator1")
     title = f"检验检测机构资质认定宣贯 {uuid.uuid4().hex[:6]}"
-    made = requests.post(platform.gateway_url + "/api/v1/trainings", headers=op_headers, timeout=30, json={
-        "category_code": "certification", "title": title, "mode": "onsite", "venue": "泰州市市场监管局 5 楼会议室",
-        "starts_at": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=20)).isoformat(), "capacity": 30})
-    assert made.status_code == 201, made.text
-    training_id = made.json()["training_id"]
+    training_id = publish_training(platform, op_headers, title, "certification", "泰州市市场监管局 5 楼会议室", days=20,
+                                   capacity=30)
     _headers, ent = token(platform, "ent-demo")
     u = ui()
     console = watch_console(u)

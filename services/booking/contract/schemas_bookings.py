@@ -127,20 +127,20 @@ class SlotsIn(Schema):
                                 validate=validate.Length(1, 20))
 
 
-def _from_not_after_to(data) -> None:
-    """A `from` after `to` is a mistake to be told, not an empty page that looks like "none"."""
-    if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
-        raise ValidationError("结束日期不得早于开始日期 / to must not be before from", "to")
-
-
-class SlotQuery(Schema):
-    window_id = fields.String(validate=validate.Length(1, 64))
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+class _DayRangeQuery(Schema):
+    """A query with optional `from` / `to` days: `from` after `to` is a mistake to be told, not
+    an empty page that looks like "none"."""
 
     @validates_schema
     def _range(self, data, **_):
-        _from_not_after_to(data)
+        if data.get("from_") and data.get("to") and data["to"] < data["from_"]:
+            raise ValidationError("结束日期不得早于开始日期 / to must not be before from", "to")
+
+
+class SlotQuery(_DayRangeQuery):
+    window_id = fields.String(validate=validate.Length(1, 64))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
 
 
 class AppointmentSlotOut(Schema):
@@ -161,16 +161,12 @@ class AppointmentIn(Schema):
     case_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 36))
 
 
-class AppointmentQuery(Schema):
+class AppointmentQuery(_DayRangeQuery):
     window_id = fields.String(validate=validate.Length(1, 64))
     from_ = fields.Date(data_key="from", metadata={"description": "From this day (Asia/Shanghai) on, soonest first; "
                                                                  "without it the latest come first"})
     to = fields.Date(metadata={"description": "Up to this day (Asia/Shanghai), inclusive"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-
-    @validates_schema
-    def _range(self, data, **_):
-        _from_not_after_to(data)
 
 
 class AppointmentOut(Schema):
