@@ -61,7 +61,7 @@ def test_publish_availability_book_race_approve_complete_fee(platform, api):
     start = (now + dt.timedelta(minutes=30)).replace(second=0, microsecond=0)
     start -= dt.timedelta(minutes=start.minute % 15)
     end = start + dt.timedelta(minutes=60)
-    if end.date() != start.date():
+    if end.date() != now.date():   # a slot tomorrow has no past slots today to judge (23:30 on)
         pytest.skip("too close to midnight for a same-day slot")
     av = api.get(f"/api/v1/instruments/{instrument['id']}/availability?from={start.date()}&to={start.date()}")
     assert av.status_code == 200, av.text
